@@ -1,0 +1,61 @@
+"""Refusals with a stable machine code and a Vietnamese and an English message.
+
+The catalogue lives in ``schemas/protocol/errors.json`` so that the app shows the
+same words the server sends. Messages are ``str.format`` templates; parameters such
+as ``{field}`` or ``{file}`` are filled from the error's context.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+from a0core.schemas import schemas_dir
+
+
+@cache
+def catalogue() -> dict[str, dict[str, str]]:
+    path = schemas_dir() / "protocol" / "errors.json"
+    return json.loads(path.read_text(encoding="utf-8"))["errors"]
+
+
+class _SafeDict(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def message(code: str, lang: str, **params: Any) -> str:
+    entry = catalogue().get(code)
+    if entry is None:
+        raise KeyError(f"error code {code!r} is not in schemas/protocol/errors.json")
+    return entry[lang].format_map(_SafeDict({k: v for k, v in params.items() if v is not None}))
+
+
+class A0Error(Exception):
+    """A refusal. ``params`` name where (file, record, field) and fill the messages."""
+
+    def __init__(self, code: str, **params: Any) -> None:
+        self.code = code
+        self.params = params
+        self.vi = message(code, "vi", **params)
+        self.en = message(code, "en", **params)
+        super().__init__(f"{code}: {self.en}")
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "message_vi": self.vi, "message_en": self.en}
+        out.update({k: v for k, v in self.params.items() if k in {"file", "record", "field"}})
+        return out
+
+
+class ValidationFailed(A0Error):
+    """A record failed its form: carries every field error, not only the first."""
+
+    def __init__(self, errors: list[A0Error], **params: Any) -> None:
+        self.errors = errors
+        super().__init__("record_invalid", count=len(errors), **params)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["errors"] = [e.to_dict() for e in self.errors]
+        return out

@@ -1,0 +1,299 @@
+"""Build marshmallow schemas from the form definitions in schemas/.
+
+One builder for both sides: the server validates every incoming record with these
+schemas (server/forms/), and the app validates what a collaborator types with the
+very same ones, so a form is never written twice by hand. A failed record raises
+:class:`~a0core.errors.ValidationFailed` carrying one coded, bilingual error per
+field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from a0core.errors import A0Error, ValidationFailed
+from a0core.schemas import FieldDef, FormDef, Registry, registry
+
+VN_TZ = dt.timezone(dt.timedelta(hours=7))
+# A date "in the future" is judged in Vietnam time with one day of slack for a
+# device whose clock or time zone is off; the sync layer refuses clocks further out.
+FUTURE_SLACK = dt.timedelta(days=1)
+
+_BASE_MESSAGES = {
+    "required": "field_required",
+    "null": "field_required",
+    "invalid": "field_type",
+    "validator_failed": "field_type",
+}
+
+
+def today_vn() -> dt.date:
+    return dt.datetime.now(VN_TZ).date()
+
+
+class _Text(fields.String):
+    """A string, stripped; whitespace-only counts as missing."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if not isinstance(value, str):
+            raise self.make_error("invalid")
+        return " ".join(value.split()) if self.metadata.get("collapse") else value.strip()
+
+
+class _Uuid(fields.String):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if not isinstance(value, str):
+            raise self.make_error("invalid")
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            raise self.make_error("invalid") from None
+
+
+class _Code(fields.String):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if not isinstance(value, str):
+            raise self.make_error("invalid")
+        code = self.metadata["codelist"].get(value)
+        if code is None or code.retired and not self.metadata.get("allow_retired"):
+            raise ValidationError("code_unknown")
+        return value
+
+
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_YEAR_RE = re.compile(r"^\d{4}$")
+_MONTH_RE = re.compile(r"^\d{4}-\d{2}$")
+
+
+def _check_not_future(day: dt.date, field: fields.Field) -> None:
+    if field.metadata.get("max") == "today" and day > today_vn() + FUTURE_SLACK:
+        raise ValidationError("date_future")
+
+
+def _check_min_year(year: int, field: fields.Field) -> None:
+    if year < field.metadata.get("min_year", 1880):
+        raise ValidationError("date_invalid")
+
+
+class _Date(fields.String):
+    """ISO date ``YYYY-MM-DD``, kept as a string so records stay plain JSON."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if not isinstance(value, str) or not _DATE_RE.match(value):
+            raise ValidationError("date_invalid")
+        try:
+            day = dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValidationError("date_invalid") from None
+        _check_min_year(day.year, self)
+        _check_not_future(day, self)
+        return value
+
+
+class _PartialDate(fields.String):
+    """A full date or a year alone: the A0 register often knows only the year of birth."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if isinstance(value, str) and _YEAR_RE.match(value):
+            year = int(value)
+            _check_min_year(year, self)
+            if self.metadata.get("max") == "today" and year > today_vn().year:
+                raise ValidationError("date_future")
+            return value
+        return _Date._deserialize(self, value, attr, data, **kwargs)  # type: ignore[arg-type]
+
+
+class _Month(fields.String):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if not isinstance(value, str) or not _MONTH_RE.match(value):
+            raise ValidationError("date_invalid")
+        year, month = int(value[:4]), int(value[5:])
+        if not 1 <= month <= 12:
+            raise ValidationError("date_invalid")
+        _check_min_year(year, self)
+        return value
+
+
+def _field_for(fdef: FieldDef, reg: Registry) -> fields.Field:
+    opts = fdef.options
+    meta: dict[str, Any] = {"def": fdef, **opts}
+    validators: list[Any] = []
+    if fdef.type in {"string", "text", "orgunit"}:
+        if "max_length" in opts:
+            validators.append(validate.Length(max=opts["max_length"], error="field_too_long"))
+        if "pattern" in opts:
+            validators.append(validate.Regexp(opts["pattern"], error="field_pattern"))
+        meta["collapse"] = fdef.type == "string"
+        cls: type[fields.Field] = _Text
+    elif fdef.type in {"uuid", "ref"}:
+        cls = _Uuid
+    elif fdef.type == "code":
+        meta["codelist"] = reg.codelist(fdef.codelist or "")
+        cls = _Code
+    elif fdef.type == "date":
+        cls = _Date
+    elif fdef.type == "partial_date":
+        cls = _PartialDate
+    elif fdef.type == "month":
+        cls = _Month
+    elif fdef.type in {"integer", "number"}:
+        if "min" in opts or "max" in opts:
+            validators.append(validate.Range(min=opts.get("min"), max=opts.get("max"),
+                                             error="field_range"))
+        cls = fields.Integer if fdef.type == "integer" else fields.Float
+        kwargs: dict[str, Any] = {"strict": True} if fdef.type == "integer" else {"allow_nan": False}
+        return cls(required=fdef.required and not fdef.relevant,
+                   allow_none=not (fdef.required and not fdef.relevant),
+                   validate=validators, metadata=meta, error_messages=_BASE_MESSAGES, **kwargs)
+    elif fdef.type == "boolean":
+        return fields.Boolean(required=fdef.required and not fdef.relevant,
+                              allow_none=not (fdef.required and not fdef.relevant),
+                              truthy={True}, falsy={False}, metadata=meta,
+                              error_messages=_BASE_MESSAGES)
+    else:  # pragma: no cover - load_registry refuses unknown types
+        raise ValueError(fdef.type)
+    required = fdef.required and not fdef.relevant
+    return cls(required=required, allow_none=not required, validate=validators,
+               metadata=meta, error_messages=_BASE_MESSAGES)
+
+
+def condition_holds(cond: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
+    """Evaluate a field's ``relevant`` rule (the app uses it to show or hide the field)."""
+    if "all" in cond:
+        return all(condition_holds(c, record) for c in cond["all"])
+    value = record.get(cond["field"])
+    if "in" in cond:
+        return value in cond["in"]
+    if "not_in" in cond:
+        return value is not None and value not in cond["not_in"]
+    if "present" in cond:
+        return (value is not None) == bool(cond["present"])
+    raise ValueError(f"unknown condition {cond!r}")
+
+
+def build_schema(form: FormDef, reg: Registry) -> type[Schema]:
+    """A marshmallow Schema class for one form version."""
+    attrs: dict[str, Any] = {f.name: _field_for(f, reg) for f in form.fields}
+    conditional = [f for f in form.fields if f.relevant]
+
+    @validates_schema
+    def _relevance(self: Schema, data: dict[str, Any], **kwargs: Any) -> None:
+        errors: dict[str, list[str]] = {}
+        for f in conditional:
+            relevant = condition_holds(f.relevant or {}, data)
+            present = data.get(f.name) is not None
+            if present and not relevant:
+                errors[f.name] = ["field_not_relevant"]
+            elif relevant and f.required and not present:
+                errors[f.name] = ["field_required"]
+        if errors:
+            raise ValidationError(errors)
+
+    rules = form.raw.get("rules", [])
+
+    @validates_schema
+    def _form_rules(self: Schema, data: dict[str, Any], **kwargs: Any) -> None:
+        errors: dict[str, list[str]] = {}
+        for rule in rules:
+            names = rule["fields"]
+            values = [data.get(n) for n in names]
+            if rule["rule"] == "one_of_required":
+                broken = all(v is None for v in values)
+            elif rule["rule"] == "different":
+                broken = None not in values and len(set(values)) < len(values)
+            elif rule["rule"] == "not_before":  # dates: fields[0] >= fields[1] (ISO strings sort)
+                broken = None not in values and str(values[0]) < str(values[1])
+            else:  # pragma: no cover - checked when the registry loads
+                raise ValueError(rule)
+            if broken:
+                errors.setdefault(names[0], []).append(f"rule_{rule['rule']}")
+        if errors:
+            raise ValidationError(errors)
+
+    attrs["_relevance"] = _relevance
+    attrs["_form_rules"] = _form_rules
+    schema_cls = type(f"{form.id}_v{form.version}", (Schema,), attrs)
+    schema_cls.error_messages = {**Schema.error_messages, "unknown": "field_unknown",
+                                 "type": "field_type"}
+    return schema_cls
+
+
+def _blank_to_none(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (None if isinstance(v, str) and not v.strip() else v) for k, v in record.items()}
+
+
+class FormValidator:
+    """Validate records of one form version; raise ValidationFailed with every error."""
+
+    def __init__(self, form: FormDef, reg: Registry) -> None:
+        self.form = form
+        self.schema = build_schema(form, reg)(unknown=RAISE)
+
+    def validate(self, record: Mapping[str, Any], **where: Any) -> dict[str, Any]:
+        if not isinstance(record, Mapping):
+            raise ValidationFailed([A0Error("field_type", field="", label_vi="bản ghi",
+                                            label_en="record")], **where)
+        data = _blank_to_none(record)
+        try:
+            loaded = self.schema.load(data)
+        except ValidationError as exc:
+            raise ValidationFailed(self._errors(exc.messages, data), form=self.form.id,
+                                   **where) from None
+        # absent optional fields are stored as absent, not as null
+        return {k: v for k, v in loaded.items() if v is not None}
+
+    def _errors(self, messages: Any, data: Mapping[str, Any]) -> list[A0Error]:
+        out: list[A0Error] = []
+        items = messages.items() if isinstance(messages, dict) else [("_schema", messages)]
+        for name, codes in sorted(items):
+            if isinstance(codes, dict):  # from validates_schema: {field: [codes]}
+                out.extend(self._errors(codes, data))
+                continue
+            fdef = self.form.field(name)
+            for code in codes:
+                if code.startswith("rule_"):
+                    out.append(self._rule_error(code, name))
+                    continue
+                if fdef is None:
+                    out.append(A0Error("field_unknown", field=name))
+                    continue
+                out.append(A0Error(
+                    code, field=name, label_vi=fdef.label["vi"], label_en=fdef.label["en"],
+                    value=data.get(name), codelist=fdef.codelist, **fdef.options))
+        return out
+
+
+    def _rule_error(self, code: str, first: str) -> A0Error:
+        rule = next(r for r in self.form.raw["rules"]
+                    if f"rule_{r['rule']}" == code and r["fields"][0] == first)
+        labels = [self.form.field(n) for n in rule["fields"]]
+        return A0Error(code, field=first,
+                       labels_vi=", ".join(f.label["vi"] for f in labels if f),
+                       labels_en=", ".join(f.label["en"] for f in labels if f))
+
+
+class FormSet:
+    """Validators for every form version the registry knows."""
+
+    def __init__(self, reg: Registry | None = None) -> None:
+        self.registry = reg or registry()
+        self._validators = {key: FormValidator(f, self.registry)
+                            for key, f in self.registry.forms.items()}
+
+    def validator(self, form_id: str, version: int) -> FormValidator:
+        found = self._validators.get((form_id, version))
+        if found is None:
+            if self.registry.latest_version(form_id) is None:
+                raise A0Error("form_unknown", form=form_id)
+            raise A0Error("form_version_unknown", form=form_id, version=version)
+        return found
+
+    def validate(self, form_id: str, version: int, record: Mapping[str, Any],
+                 **where: Any) -> dict[str, Any]:
+        return self.validator(form_id, version).validate(record, **where)
