@@ -61,8 +61,10 @@ class _Code(fields.String):
         if not isinstance(value, str):
             raise self.make_error("invalid")
         code = self.metadata["codelist"].get(value)
-        if code is None or code.retired and not self.metadata.get("allow_retired"):
+        if code is None or (code.retired and not self.metadata.get("allow_retired")):
             raise ValidationError("code_unknown")
+        if not self.metadata["def"].allows_code(code):
+            raise ValidationError("code_not_allowed")
         return value
 
 
@@ -85,7 +87,9 @@ class _Date(fields.String):
     """ISO date ``YYYY-MM-DD``, kept as a string so records stay plain JSON."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        if not isinstance(value, str) or not _DATE_RE.match(value):
+        if not isinstance(value, str):
+            raise self.make_error("invalid")  # field_type, as for every other type
+        if not _DATE_RE.match(value):
             raise ValidationError("date_invalid")
         try:
             day = dt.date.fromisoformat(value)
@@ -111,7 +115,9 @@ class _PartialDate(fields.String):
 
 class _Month(fields.String):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        if not isinstance(value, str) or not _MONTH_RE.match(value):
+        if not isinstance(value, str):
+            raise self.make_error("invalid")
+        if not _MONTH_RE.match(value):
             raise ValidationError("date_invalid")
         year, month = int(value[:4]), int(value[5:])
         if not 1 <= month <= 12:
@@ -147,7 +153,8 @@ def _field_for(fdef: FieldDef, reg: Registry) -> fields.Field:
             validators.append(validate.Range(min=opts.get("min"), max=opts.get("max"),
                                              error="field_range"))
         cls = fields.Integer if fdef.type == "integer" else fields.Float
-        kwargs: dict[str, Any] = {"strict": True} if fdef.type == "integer" else {"allow_nan": False}
+        kwargs: dict[str, Any] = ({"strict": True} if fdef.type == "integer"
+                                  else {"allow_nan": False})
         return cls(required=fdef.required and not fdef.relevant,
                    allow_none=not (fdef.required and not fdef.relevant),
                    validate=validators, metadata=meta, error_messages=_BASE_MESSAGES, **kwargs)

@@ -69,6 +69,18 @@ class FieldDef:
     relevant: dict[str, Any] | None = None
     options: dict[str, Any] = field(default_factory=dict)  # min, max, max_length, pattern...
 
+    def allows_code(self, code: Code) -> bool:
+        """Whether a code field accepts ``code`` under its attribute filters.
+
+        ``codes_with`` {attr: value}: the code must carry every one of these values;
+        ``codes_without`` {attr: value}: the code must carry none of them. Both are
+        read from the code list's attributes, so a form never names codes one by one.
+        """
+        with_ = self.options.get("codes_with") or {}
+        without = self.options.get("codes_without") or {}
+        return (all(code.attrs.get(k) == v for k, v in with_.items())
+                and not any(code.attrs.get(k) == v for k, v in without.items()))
+
 
 @dataclass(frozen=True)
 class FormDef:
@@ -83,6 +95,16 @@ class FormDef:
     def key(self) -> tuple[str, int]:
         return (self.id, self.version)
 
+    @property
+    def entity(self) -> str | None:
+        """The register entity the form writes: household | member | event | distribution."""
+        return self.raw.get("entity")
+
+    @property
+    def key_field(self) -> str | None:
+        """The field that holds the written entity's id."""
+        return self.raw.get("key")
+
     def field(self, name: str) -> FieldDef | None:
         return next((f for f in self.fields if f.name == name), None)
 
@@ -93,6 +115,10 @@ FIELD_TYPES = {
 }
 FORM_KINDS = {"entity", "event", "distribution"}
 FORM_RULES = {"one_of_required", "different", "not_before"}
+# fewest fields each rule needs, and the most (None: no upper bound)
+_RULE_ARITY = {"one_of_required": (1, None), "different": (2, None), "not_before": (2, 2)}
+REF_ENTITIES = {"household", "member", "event"}
+_CODE_FILTERS = ("codes_with", "codes_without")
 _FIELD_KEYS = {"name", "type", "label", "required", "codelist", "entity", "relevant", "help"}
 
 
@@ -117,11 +143,72 @@ def _parse_field(path: Path, raw: dict[str, Any], fragments: dict[str, list]) ->
     label = raw.get("label") or {}
     if not (label.get("vi") and label.get("en")):
         raise SchemaDefinitionError(f"{path}: field {raw['name']!r} needs vi and en labels")
+    if ftype == "ref" and raw.get("entity") not in REF_ENTITIES:
+        raise SchemaDefinitionError(f"{path}: ref field {raw['name']!r} needs an entity")
+    if raw.get("soft") and ftype != "ref":
+        raise SchemaDefinitionError(f"{path}: only ref fields can be soft ({raw['name']!r})")
+    for key in _CODE_FILTERS:
+        if key in raw and (ftype != "code" or not isinstance(raw[key], dict) or not raw[key]):
+            raise SchemaDefinitionError(
+                f"{path}: {key} of {raw['name']!r} must be a non-empty object on a code field")
     return [FieldDef(
         name=raw["name"], type=ftype, label=label, required=bool(raw.get("required")),
         codelist=raw.get("codelist"), entity=raw.get("entity"), relevant=raw.get("relevant"),
         options={k: v for k, v in raw.items() if k not in _FIELD_KEYS},
     )]
+
+
+def _check_condition(path: Path, cond: Any, fields: dict[str, FieldDef],
+                     codelists: dict[str, CodeList]) -> None:
+    """A ``relevant`` condition must name fields of the form, and codes of their lists."""
+    if not isinstance(cond, dict):
+        raise SchemaDefinitionError(f"{path}: bad condition {cond!r}")
+    if "all" in cond:
+        if set(cond) != {"all"} or not isinstance(cond["all"], list) or not cond["all"]:
+            raise SchemaDefinitionError(f"{path}: bad condition {cond!r}")
+        for sub in cond["all"]:
+            _check_condition(path, sub, fields, codelists)
+        return
+    ops = set(cond) - {"field"}
+    target = fields.get(cond.get("field", ""))
+    if target is None or len(ops) != 1 or not ops <= {"in", "not_in", "present"}:
+        raise SchemaDefinitionError(f"{path}: bad condition {cond!r}")
+    op = ops.pop()
+    if op == "present":
+        if not isinstance(cond[op], bool):
+            raise SchemaDefinitionError(f"{path}: bad condition {cond!r}")
+        return
+    if not isinstance(cond[op], list) or not cond[op]:
+        raise SchemaDefinitionError(f"{path}: bad condition {cond!r}")
+    if target.codelist:
+        known = codelists[target.codelist]
+        for value in cond[op]:
+            if known.get(value) is None:
+                raise SchemaDefinitionError(
+                    f"{path}: condition {cond!r} names unknown code {value!r}")
+
+
+def _check_form(path: Path, raw: dict[str, Any], fields: tuple[FieldDef, ...],
+                codelists: dict[str, CodeList]) -> None:
+    by_name = {f.name: f for f in fields}
+    key = raw.get("key")
+    if key is not None and (key not in by_name or not by_name[key].required):
+        raise SchemaDefinitionError(f"{path}: key {key!r} is not a required field of the form")
+    for f in fields:
+        if f.codelist and f.codelist not in codelists:
+            raise SchemaDefinitionError(f"{path}: field {f.name!r} uses unknown codelist")
+        if f.relevant is not None:
+            _check_condition(path, f.relevant, by_name, codelists)
+        if any(k in f.options for k in _CODE_FILTERS) and not any(
+                f.allows_code(c) for c in codelists[f.codelist or ""].active_codes()):
+            raise SchemaDefinitionError(f"{path}: field {f.name!r} allows no active code")
+    for rule in raw.get("rules", []):
+        names = rule.get("fields", [])
+        if rule.get("rule") not in FORM_RULES or not set(names) <= set(by_name):
+            raise SchemaDefinitionError(f"{path}: bad rule {rule!r}")
+        low, high = _RULE_ARITY[rule["rule"]]
+        if len(names) < low or (high is not None and len(names) > high):
+            raise SchemaDefinitionError(f"{path}: rule {rule!r} has the wrong number of fields")
 
 
 @dataclass(frozen=True)
@@ -149,6 +236,12 @@ class Registry:
     def codelist(self, list_id: str) -> CodeList:
         return self.codelists[list_id]
 
+    def choices(self, fdef: FieldDef) -> list[Code]:
+        """The codes a collaborator may pick in a code field (active and allowed)."""
+        if not fdef.codelist:
+            return []
+        return [c for c in self.codelists[fdef.codelist].active_codes() if fdef.allows_code(c)]
+
     def official_code(self, list_id: str, code: str, on: str | None = None) -> str | None:
         """Official code of an internal code, from the mapping valid on date ``on``."""
         for table in self.mappings.get("tables", []):
@@ -175,7 +268,8 @@ def load_registry(root: Path | None = None) -> Registry:
             raise SchemaDefinitionError(f"{path}: duplicate code")
         codelists[raw["id"]] = CodeList(raw["id"], int(raw["version"]), raw["title"], codes)
 
-    fragments = {p.stem: _read_json(p)["fields"] for p in sorted((root / "fragments").glob("*.json"))}
+    fragments = {p.stem: _read_json(p)["fields"]
+                 for p in sorted((root / "fragments").glob("*.json"))}
     forms: dict[tuple[str, int], FormDef] = {}
     for path in sorted((root / "forms").glob("*/v*.json")):
         raw = _read_json(path)
@@ -184,15 +278,10 @@ def load_registry(root: Path | None = None) -> Registry:
         if raw["id"] != path.parent.name or f"v{raw['version']}" != path.stem:
             raise SchemaDefinitionError(f"{path}: id/version do not match the file's place")
         fields = tuple(f for item in raw["fields"] for f in _parse_field(path, item, fragments))
-        for f in fields:
-            if f.codelist and f.codelist not in codelists:
-                raise SchemaDefinitionError(f"{path}: field {f.name!r} uses unknown codelist")
         names = [f.name for f in fields]
-        for rule in raw.get("rules", []):
-            if rule.get("rule") not in FORM_RULES or not set(rule.get("fields", [])) <= set(names):
-                raise SchemaDefinitionError(f"{path}: bad rule {rule!r}")
         if len(set(names)) != len(names):
             raise SchemaDefinitionError(f"{path}: a field name is repeated")
+        _check_form(path, raw, fields, codelists)
         forms[(raw["id"], int(raw["version"]))] = FormDef(
             raw["id"], int(raw["version"]), raw["kind"], raw["title"], fields, raw)
 
