@@ -1,0 +1,1 @@
+"""Server keys, and later the other security building blocks (DESIGN §6)."""
