@@ -1,0 +1,24 @@
+"""Vietnamese name normalisation for search and duplicate blocking (DESIGN §4).
+
+People type the same name with and without diacritics, with "đ" as "d", with
+double spaces, or family name last. The *key* folds all that away so that
+"Nguyễn  Văn Hùng", "nguyen van hung" and "Hùng Nguyễn Văn" meet in one block.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+_D = str.maketrans({"đ": "d", "Đ": "d"})
+
+
+def fold(text: str) -> str:
+    """Lower case, no diacritics, đ→d, single spaces."""
+    decomposed = unicodedata.normalize("NFD", text.translate(_D))
+    bare = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
+    return " ".join(bare.lower().split())
+
+
+def name_key(full_name: str) -> str:
+    """Folded tokens in sorted order: insensitive to name order as well."""
+    return " ".join(sorted(fold(full_name).split()))

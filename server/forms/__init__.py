@@ -1,0 +1,24 @@
+"""Server-side forms: marshmallow schemas built from schemas/ at start-up.
+
+The builder is :mod:`a0core.forms`, shared with the app so both validate with the
+same rules. The server builds every form version it knows once, when the app is
+created, so a broken definition stops the server at start-up instead of refusing
+records one by one later.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from flask import Flask
+
+from a0core.forms import FormSet
+
+
+@cache
+def formset() -> FormSet:
+    return FormSet()
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["a0sync.forms"] = formset()

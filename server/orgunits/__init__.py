@@ -1,0 +1,1 @@
+"""The org-unit tree: loading the official lists, local units, and queries over it."""

@@ -1,0 +1,1 @@
+"""Writing the register: materialised columns, the event fold, bulk loading."""

@@ -1,0 +1,61 @@
+"""Columns of register rows, derived from merged form data and the folded state.
+
+The bulk loader and sync ingestion both write through these functions, so a
+column is derived in exactly one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from a0core.names import name_key
+from a0core.projection import STATE_FIELDS
+
+
+def household_columns(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "area_code": data["area_code"],
+        "village_code": data.get("village_code"),
+        "number": data.get("number", ""),
+        "address": data.get("address"),
+        "head_member_id": data.get("head_member_id"),
+    }
+
+
+def member_columns(data: Mapping[str, Any], state: Mapping[str, Any]) -> dict[str, Any]:
+    birth = data.get("birth_date") or ""
+    return {
+        "household_id": data["household_id"],
+        "full_name": data.get("full_name", ""),
+        "name_key": name_key(data.get("full_name", "")),
+        "relation": data.get("relation"),
+        "sex": data.get("sex", ""),
+        "birth_date": birth,
+        "birth_year": int(birth[:4]) if birth[:4].isdigit() else 0,
+        "ethnicity": data.get("ethnicity"),
+        "bhyt_number": data.get("bhyt_number"),
+        "mother_id": data.get("mother_id"),
+        **{name: state.get(name) for name in STATE_FIELDS},
+    }
+
+
+def event_columns(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": record["id"],
+        "household_id": record["household_id"],
+        "member_id": record["member_id"],
+        "event_date": record["event_date"],
+        "payload": dict(record),
+    }
+
+
+def distribution_columns(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": record["id"],
+        "household_id": record["household_id"],
+        "member_id": record.get("member_id"),
+        "method": record["method"],
+        "quantity": record["quantity"],
+        "distributed_on": record["distributed_on"],
+    }

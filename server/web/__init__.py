@@ -1,0 +1,1 @@
+"""Web layer: thin blueprints that parse, call the domain, and render."""

@@ -1,0 +1,1 @@
+"""Test support: real PostgreSQL, database templates, shared fixtures."""
