@@ -2,7 +2,7 @@
 
 from server.models.base import Base, db
 from server.models.orgunits import OrgTree, OrgUnit
-from server.models.people import AuditLog, Collaborator, Device, User
+from server.models.people import AuditLog, Collaborator, Device, EnrolmentCode, User
 from server.models.register import (
     ChangeCounter,
     Distribution,
@@ -10,8 +10,10 @@ from server.models.register import (
     Household,
     Member,
 )
+from server.models.sync import Alias, Conflict, DeviceSync, SyncBatch, SyncOp
 
 __all__ = [
-    "AuditLog", "Base", "ChangeCounter", "Collaborator", "Device", "Distribution", "Event",
-    "Household", "Member", "OrgTree", "OrgUnit", "User", "db",
+    "Alias", "AuditLog", "Base", "ChangeCounter", "Collaborator", "Conflict", "Device",
+    "DeviceSync", "Distribution", "EnrolmentCode", "Event", "Household", "Member", "OrgTree",
+    "OrgUnit", "SyncBatch", "SyncOp", "User", "db",
 ]

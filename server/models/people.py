@@ -30,6 +30,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(24))
     org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_unit.id"))
     totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # district/province staff see roll-ups; person-level records only when granted
+    person_access: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[dt.datetime | None]
@@ -80,6 +82,31 @@ class Device(Base):
     @property
     def revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+class EnrolmentCode(Base):
+    """A single-use, short-lived code that binds a new device to one collaborator and area.
+
+    Only a hash of the code is stored: a database reader cannot enrol a device.
+    """
+
+    __tablename__ = "enrolment_code"
+    __table_args__ = (Index("ix_enrolment_code_commune", "commune_code", "created_at"),)
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    collaborator_id: Mapped[int] = mapped_column(ForeignKey("collaborator.id"))
+    area_code: Mapped[str] = mapped_column(String(32))
+    commune_code: Mapped[str] = mapped_column(String(8))
+    province_code: Mapped[str] = mapped_column(String(8))
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+    device_id: Mapped[str | None] = mapped_column(String(36))
+    # what the device sent, so that a retry after a lost answer gets the same answer
+    used_with: Mapped[str | None] = mapped_column(String(64))
+
+    collaborator: Mapped[Collaborator] = relationship()
 
 
 class AuditLog(Base):

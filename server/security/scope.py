@@ -1,0 +1,114 @@
+"""Who may see or change what: decided here and nowhere else (DESIGN §6).
+
+A :class:`Scope` is built once per request from the actor (a device or a web
+user) and answers two questions the same way everywhere:
+
+* :meth:`Scope.where` — the SQL filter every query over a register-like table
+  (anything carrying ``province_code``, ``commune_code`` and ``area_code``) must
+  apply; the query layer never filters by hand.
+* :meth:`Scope.covers` — the same rule in Python, for a single row or org unit.
+
+A device reaches its one area; commune staff their commune; district staff the
+communes below their district; province staff their province; administrators
+everything. Person-level records need :attr:`Scope.person_level` on top.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, false, select, true
+from sqlalchemy.orm import Session
+
+from server.models.orgunits import LEVEL_COMMUNE, OrgUnit
+from server.models.people import (
+    ROLE_ADMIN,
+    ROLE_COMMUNE,
+    ROLE_DISTRICT,
+    ROLE_PROVINCE,
+    Device,
+    User,
+)
+
+AREA, COMMUNE, DISTRICT, PROVINCE, NATIONAL = "area", "commune", "district", "province", "national"
+ROLE_LEVEL = {ROLE_COMMUNE: COMMUNE, ROLE_DISTRICT: DISTRICT, ROLE_PROVINCE: PROVINCE,
+              ROLE_ADMIN: NATIONAL}
+
+
+@dataclass(frozen=True)
+class Scope:
+    actor: str                    # "device:<id>" or "user:<username>", for the audit log
+    level: str                    # area | commune | district | province | national | none
+    code: str | None = None       # the unit's code at that level
+    communes: frozenset[str] = frozenset()  # for a district: the communes below it
+    person_level: bool = False
+
+    @classmethod
+    def none(cls, actor: str) -> Scope:
+        return cls(actor, "none")
+
+    @classmethod
+    def for_device(cls, device: Device) -> Scope:
+        if device.revoked:
+            return cls.none(f"device:{device.id}")
+        return cls(f"device:{device.id}", AREA, device.area_code, person_level=True)
+
+    @classmethod
+    def for_user(cls, session: Session, user: User) -> Scope:
+        actor = f"user:{user.username}"
+        level = ROLE_LEVEL.get(user.role)
+        if not user.active or level is None:
+            return cls.none(actor)
+        person = user.role in (ROLE_COMMUNE, ROLE_ADMIN) or bool(user.person_access)
+        if level == NATIONAL:
+            return cls(actor, NATIONAL, person_level=person)
+        unit = user.org_unit
+        if unit is None or unit.level != level:
+            return cls.none(actor)  # a misconfigured account sees nothing, not everything
+        communes: frozenset[str] = frozenset()
+        if level == DISTRICT:
+            communes = frozenset(session.scalars(select(OrgUnit.code).where(
+                OrgUnit.tree == unit.tree, OrgUnit.level == LEVEL_COMMUNE,
+                OrgUnit.path.startswith(unit.path))))
+        return cls(actor, level, unit.code, communes, person)
+
+    def where(self, model: Any) -> ColumnElement[bool]:
+        """The filter for a table with province_code, commune_code and area_code."""
+        if self.level == NATIONAL:
+            return true()
+        if self.level == PROVINCE:
+            return model.province_code == self.code
+        if self.level == DISTRICT:
+            return model.commune_code.in_(sorted(self.communes)) if self.communes else false()
+        if self.level == COMMUNE:
+            return model.commune_code == self.code
+        if self.level == AREA:
+            return model.area_code == self.code
+        return false()
+
+    def covers(self, province_code: str | None, commune_code: str | None,
+               area_code: str | None = None) -> bool:
+        """:meth:`where` for one row, in Python."""
+        if self.level == NATIONAL:
+            return True
+        if self.level == PROVINCE:
+            return province_code == self.code
+        if self.level == DISTRICT:
+            return commune_code in self.communes
+        if self.level == COMMUNE:
+            return commune_code == self.code
+        if self.level == AREA:
+            return area_code == self.code
+        return False
+
+    def covers_unit(self, unit: OrgUnit) -> bool:
+        """May this actor act on this org unit (or on what lies below it)?"""
+        if self.level == AREA:
+            return unit.code == self.code
+        if self.level == DISTRICT:
+            return unit.commune_code in self.communes or (
+                unit.level == DISTRICT and unit.code == self.code)
+        if self.level in (COMMUNE, PROVINCE) and unit.level == self.level:
+            return unit.code == self.code
+        return self.covers(unit.province_code, unit.commune_code, unit.code)
