@@ -31,6 +31,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     init_forms(app)
     app.register_blueprint(health_bp)
 
+    from server.web import errors
+    from server.web.api_devices import bp as api_devices_bp
+
+    errors.register(app)
+    app.register_blueprint(api_devices_bp)
+
     from server.cli import register_commands
 
     register_commands(app)

@@ -79,8 +79,11 @@ def orgunits_stats(tree: str | None, as_json: bool) -> None:
 
 def register_commands(app: Flask) -> None:
     from server.demo import demo_command
+    from server.security.cli import devices, enroll, keys, users
 
     app.cli.add_command(orgunits)
+    for command in (keys, enroll, devices, users):
+        app.cli.add_command(command)
     app.cli.add_command(demo_command)
 
 

@@ -8,6 +8,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from server.models.people import ROLES
 from server.security.keys import keystore_for
 
 
@@ -36,3 +37,148 @@ def keys_list(as_json: bool) -> None:
         return
     for info in infos:
         click.echo(f"{info.kid}  {info.created}  {'current' if info.current else ''}".rstrip())
+
+
+# ------------------------------------------------------------ enrolment, devices, users
+# The command line runs on the server with its operator's rights: actor "cli",
+# national scope. Every change it makes is audited like one made on the web.
+
+CLI_ACTOR = "cli"
+
+
+def _cli_scope():
+    from server.security.scope import NATIONAL, Scope
+
+    return Scope(CLI_ACTOR, NATIONAL, person_level=True)
+
+
+def _refuse(error) -> None:
+    from server.cli import fail
+    from server.extensions import db
+
+    db.session.rollback()
+    fail(error)
+
+
+@click.command("enroll")
+@click.option("--area", "area_code", required=True, help="Mã địa bàn / area code.")
+@click.option("--collaborator-name", "--collaborator", "collaborator_name",
+              help="Họ tên cộng tác viên mới / name of a new collaborator.")
+@click.option("--phone", help="Số điện thoại (với cộng tác viên mới) / phone (new collaborator).")
+@click.option("--collaborator-id", type=int, help="Cộng tác viên đã có / an existing collaborator.")
+@click.option("--ttl-hours", type=click.IntRange(1, 72), default=24, show_default=True,
+              help="Hiệu lực của mã / how long the code is valid.")
+@with_appcontext
+def enroll(area_code: str, collaborator_name: str | None, phone: str | None,
+           collaborator_id: int | None, ttl_hours: int) -> None:
+    """Cấp mã đăng ký máy / issue a one-time device enrolment code."""
+    import datetime as dt
+
+    from a0core.errors import A0Error
+    from server.extensions import db
+    from server.security.enrolment import find_collaborator, issue_code
+
+    if (collaborator_name is None) == (collaborator_id is None):
+        raise click.UsageError("give exactly one of --collaborator-name and --collaborator-id")
+    if collaborator_id is not None and phone is not None:
+        raise click.UsageError("--phone goes with --collaborator-name (a new collaborator)")
+    scope = _cli_scope()
+    try:
+        collaborator = (find_collaborator(db.session, collaborator_id, scope)
+                        if collaborator_id is not None else None)
+        code, row = issue_code(db.session, area_code=area_code, collaborator=collaborator,
+                               collaborator_name=collaborator_name, phone=phone,
+                               created_by=CLI_ACTOR, scope=scope,
+                               ttl=dt.timedelta(hours=ttl_hours))
+        who = row.collaborator
+        summary = (who.id, who.full_name, row.area_code, row.expires_at)
+        db.session.commit()
+    except A0Error as error:
+        _refuse(error)
+    collaborator_id, name, area, expires = summary
+    click.echo(f"mã đăng ký / enrolment code: {code}")
+    click.echo(f"hết hạn / expires: {expires:%Y-%m-%d %H:%M} UTC")
+    click.echo(f"cộng tác viên / collaborator: {name} (id {collaborator_id})")
+    click.echo(f"địa bàn / area: {area}")
+
+
+@click.group("devices", help="Máy đã đăng ký / enrolled devices.")
+def devices() -> None:
+    pass
+
+
+@devices.command("list")
+@click.option("--commune", "commune_code", help="Chỉ một xã / only one commune.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON array.")
+@with_appcontext
+def devices_list(commune_code: str | None, as_json: bool) -> None:
+    """Liệt kê máy / list devices, newest first."""
+    from server.extensions import db
+    from server.security.enrolment import device_summary, list_devices
+
+    rows = [device_summary(d) for d in list_devices(db.session, _cli_scope(),
+                                                    commune_code=commune_code)]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    for row in rows:
+        click.echo(f"{row['device_id']}  {row['status']:7}  {row['area_code']:14}  "
+                   f"{row['collaborator']['full_name']}  {row['label'] or ''}".rstrip())
+
+
+@devices.command("revoke")
+@click.argument("device_id")
+@with_appcontext
+def devices_revoke(device_id: str) -> None:
+    """Thu hồi máy ngay lập tức / revoke a device at once."""
+    from a0core.errors import A0Error
+    from server.extensions import db
+    from server.security.enrolment import revoke_device
+
+    try:
+        device = revoke_device(db.session, device_id, by=CLI_ACTOR, scope=_cli_scope())
+        revoked_at = device.revoked_at
+        db.session.commit()
+    except A0Error as error:
+        _refuse(error)
+    click.echo(f"đã thu hồi / revoked: {device_id} ({revoked_at:%Y-%m-%d %H:%M} UTC)")
+
+
+@click.group("users", help="Người dùng web / web users.")
+def users() -> None:
+    pass
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--role", required=True,
+              type=click.Choice(ROLES))
+@click.option("--unit", "unit_code", help="Mã đơn vị / org-unit code (none for admin).")
+@click.option("--full-name", help="Họ tên / full name (default: the username).")
+@click.option("--person-access", is_flag=True,
+              help="Được xem dữ liệu cá nhân / may read person-level records.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@with_appcontext
+def users_create(username: str, role: str, unit_code: str | None, full_name: str | None,
+                 person_access: bool, password_stdin: bool) -> None:
+    """Tạo người dùng / create a web user (asks the password twice, hidden)."""
+    import sys
+
+    from a0core.errors import A0Error
+    from server.extensions import db
+    from server.security.users import create_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Mật khẩu / password", hide_input=True,
+                                confirmation_prompt="Nhập lại / repeat")
+    try:
+        user = create_user(db.session, username, full_name or username, password, role,
+                           unit_code, person_access, created_by=CLI_ACTOR)
+        summary = (user.id, user.username)
+        db.session.commit()
+    except A0Error as error:
+        _refuse(error)
+    click.echo(f"đã tạo / created: {summary[1]} (id {summary[0]}, {role}"
+               f"{', ' + unit_code if unit_code else ''})")

@@ -18,6 +18,8 @@ STATUS = {
     "not_found": 404,
     "enrol_code_used": 409,
     "enrol_code_expired": 410,
+    "collaborator_unknown": 404,
+    "username_taken": 409,
 }
 
 

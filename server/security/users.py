@@ -1,0 +1,122 @@
+"""Web users: creation with the checks that keep scope sound, and password login. No Flask.
+
+A user's role fixes the level of the org unit it is bound to (commune staff to a
+commune, district staff to a district, province staff to a province;
+administrators to nothing or to any unit): :class:`~server.security.scope.Scope`
+gives a user whose unit does not match its role no access at all, so such an
+account is refused here rather than created useless.
+
+Login throttling, lock-out, TOTP and the audit of logins belong to the
+dashboard's login flow, on top of :func:`authenticate`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from a0core.errors import A0Error
+from server.models.orgunits import LEVEL_COMMUNE, LEVEL_DISTRICT, LEVEL_PROVINCE
+from server.models.people import (
+    ROLE_ADMIN,
+    ROLE_COMMUNE,
+    ROLE_DISTRICT,
+    ROLE_PROVINCE,
+    ROLES,
+    User,
+)
+from server.orgunits.queries import unit_by_code
+from server.security import audit, passwords
+
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,79}$")
+MAX_FULL_NAME = 120
+
+# role → (unit level, words for the message)
+ROLE_UNIT_LEVEL = {
+    ROLE_COMMUNE: (LEVEL_COMMUNE, "cấp xã", "commune"),
+    ROLE_DISTRICT: (LEVEL_DISTRICT, "cấp huyện", "district"),
+    ROLE_PROVINCE: (LEVEL_PROVINCE, "cấp tỉnh", "province"),
+}
+
+
+def normalise_username(username: object) -> str | None:
+    """Usernames are case-insensitive: stored and looked up in lower case."""
+    if not isinstance(username, str):
+        return None
+    name = username.strip().lower()
+    return name if USERNAME_RE.match(name) else None
+
+
+def find_user(session: Session, username: object) -> User | None:
+    name = normalise_username(username)
+    if name is None:
+        return None
+    return session.scalar(select(User).where(func.lower(User.username) == name))
+
+
+def create_user(session: Session, username: str, full_name: str, password: str, role: str,
+                org_unit_code: str | None, person_access: bool = False, *,
+                created_by: str = "cli") -> User:
+    """Create an active web user; refuses with a precise code, changes nothing then."""
+    name = normalise_username(username)
+    if name is None:
+        raise A0Error("username_invalid")
+    full = " ".join(full_name.split()) if isinstance(full_name, str) else ""
+    if not full:
+        raise A0Error("field_required", field="full_name", label_vi="Họ tên",
+                      label_en="Full name")
+    if len(full) > MAX_FULL_NAME:
+        raise A0Error("field_too_long", field="full_name", label_vi="Họ tên",
+                      label_en="Full name", max_length=MAX_FULL_NAME)
+    if role not in ROLES:
+        raise A0Error("role_unknown", record=str(role)[:40])
+    unit = None
+    if org_unit_code is not None:
+        unit = unit_by_code(session, org_unit_code)
+        if unit is None or not unit.active:
+            raise A0Error("orgunit_unknown", record=str(org_unit_code)[:40])
+    if role != ROLE_ADMIN:
+        level, level_vi, level_en = ROLE_UNIT_LEVEL[role]
+        if unit is None or unit.level != level:
+            raise A0Error("role_unit_mismatch", role=role, level_vi=level_vi,
+                          level_en=level_en)
+    password_hash = passwords.hash_password(password)  # raises password_weak
+    if find_user(session, name) is not None:
+        raise A0Error("username_taken", record=name)
+    user = User(username=name, full_name=full, password_hash=password_hash, role=role,
+                org_unit_id=unit.id if unit is not None else None,
+                person_access=bool(person_access), active=True, failed_logins=0)
+    session.add(user)
+    session.flush()
+    audit.record(session, created_by, "user.create", target=f"user:{name}",
+                 province_code=unit.province_code if unit is not None else None,
+                 commune_code=unit.commune_code if unit is not None else None,
+                 details={"role": role, "org_unit": unit.code if unit is not None else None,
+                          "person_access": bool(person_access)})
+    return user
+
+
+def set_password(session: Session, user: User, password: str, *, by: str) -> None:
+    """Replace a user's password (checked for strength); audited."""
+    user.password_hash = passwords.hash_password(password)
+    audit.record(session, by, "user.set_password", target=f"user:{user.username}")
+
+
+def authenticate(session: Session, username: object, password: object) -> User | None:
+    """The active user with this username and password, or ``None``.
+
+    An unknown or inactive user costs the same argon2 work as a wrong password,
+    so timing does not tell which usernames exist. A hash made with outdated
+    parameters is upgraded in the caller's transaction.
+    """
+    user = find_user(session, username)
+    if user is None or not user.active:
+        passwords.burn()
+        return None
+    if not passwords.verify_password(user.password_hash, password):
+        return None
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.rehash(password)  # type: ignore[arg-type]
+    return user

@@ -1,0 +1,154 @@
+"""Device enrolment and management over HTTP, under ``/api/v1`` (docs/protocol.md).
+
+Thin handlers: parse, call :mod:`server.security.enrolment`, commit or roll back.
+
+* ``POST /devices/enrol`` — the app, with a one-time code (no login, no signature);
+* ``GET /devices/me`` — a signed device request: the device's own status, or
+  ``device_revoked`` (how the app learns that it was revoked);
+* ``POST /enrolment-codes`` and ``POST /devices/<id>/revoke`` — logged-in staff,
+  within their scope. Both take a JSON body (``{}`` for a revocation): a
+  cross-site form cannot send ``application/json``, so a forged request from
+  another site is refused before the dashboard's CSRF tokens exist.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+
+from a0core.envelope import request_target, strict_loads
+from a0core.errors import A0Error
+from server.extensions import db
+from server.models.base import utcnow
+from server.security import enrolment
+from server.security.keys import keystore_for
+from server.security.session import current_scope, login_required
+from server.sync.clock import server_clock
+
+bp = Blueprint("api_devices", __name__, url_prefix="/api/v1")
+
+MAX_JSON_BYTES = 16 * 1024
+ENROL_KEYS = frozenset({"code", "sign_public_key", "box_public_key", "label", "hlc"})
+CODE_KEYS = frozenset({"area_code", "collaborator_name", "collaborator_id", "phone"})
+
+
+@bp.after_request
+def _no_store(response):
+    response.headers["Cache-Control"] = "no-store"  # codes, keys and names: never cached
+    return response
+
+
+def _transaction(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Commit what the handler did, or roll all of it back on any refusal or failure."""
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            result = view(*args, **kwargs)
+            db.session.commit()
+        except BaseException:
+            db.session.rollback()
+            raise
+        return result
+
+    return wrapper
+
+
+def _json_body(allowed: frozenset[str]) -> dict[str, Any]:
+    """The request's JSON object: ``application/json``, small, strict, no unknown keys."""
+    if request.mimetype != "application/json":
+        raise A0Error("request_malformed")
+    if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
+        raise A0Error("request_malformed")
+    data = request.stream.read(MAX_JSON_BYTES + 1)
+    if len(data) > MAX_JSON_BYTES:
+        raise A0Error("request_malformed")
+    try:
+        doc = strict_loads(data or b"{}")
+    except (ValueError, RecursionError):
+        raise A0Error("request_malformed") from None
+    if not isinstance(doc, dict):
+        raise A0Error("request_malformed")
+    extra = sorted(set(doc) - allowed)
+    if extra:
+        raise A0Error("request_malformed", field=extra[0][:48])
+    return doc
+
+
+def _iso(value: dt.datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@bp.post("/devices/enrol")
+@_transaction
+def enrol():
+    doc = _json_body(ENROL_KEYS)
+    missing = sorted(ENROL_KEYS - set(doc))
+    if missing:
+        raise A0Error("request_malformed", field=missing[0])
+    hlc = doc["hlc"]
+    if type(hlc) is not int or not 0 <= hlc < 2**63:
+        raise A0Error("request_malformed", field="hlc")
+    answer = enrolment.enrol_device(
+        db.session, code=doc["code"], sign_public_key=doc["sign_public_key"],
+        box_public_key=doc["box_public_key"], label=doc["label"],
+        server_key=keystore_for(current_app).public(), now=utcnow(),
+        clock=server_clock(current_app), device_hlc=hlc,
+        max_clock_ahead_ms=current_app.config["A0SYNC_MAX_CLOCK_AHEAD_S"] * 1000)
+    return jsonify(answer)
+
+
+@bp.get("/devices/me")
+@_transaction
+def device_me():
+    device = enrolment.authenticate_request(
+        db.session, request.method, request_target(request.path, request.query_string),
+        request.get_data(), request.headers)
+    now = utcnow()
+    device.last_seen_at = now
+    return jsonify({**enrolment.device_profile(db.session, device), "status": "active",
+                    "enrolled_at": _iso(device.enrolled_at),
+                    "server_hlc": server_clock(current_app).now()})
+
+
+@bp.post("/enrolment-codes")
+@login_required
+@_transaction
+def issue_enrolment_code():
+    doc = _json_body(CODE_KEYS)
+    scope = current_scope()
+    if "area_code" not in doc:
+        raise A0Error("request_malformed", field="area_code")
+    if ("collaborator_name" in doc) == ("collaborator_id" in doc):
+        raise A0Error("request_malformed", field="collaborator_name")
+    collaborator = None
+    if "collaborator_id" in doc:
+        if "phone" in doc:
+            raise A0Error("request_malformed", field="phone")
+        collaborator = enrolment.find_collaborator(db.session, doc["collaborator_id"], scope)
+    ttl = dt.timedelta(seconds=current_app.config["A0SYNC_ENROL_CODE_TTL_S"])
+    code, row = enrolment.issue_code(
+        db.session, area_code=doc["area_code"], collaborator=collaborator,
+        collaborator_name=(doc.get("collaborator_name") or "") if collaborator is None
+        else None,
+        phone=doc.get("phone"), created_by=scope.actor, scope=scope, ttl=ttl)
+    area = enrolment.area_unit(db.session, row.area_code)
+    return jsonify({"code": code, "expires_at": _iso(row.expires_at),
+                    "collaborator": {"id": row.collaborator.id,
+                                     "full_name": row.collaborator.full_name},
+                    "area": {"code": area.code, "name": area.full_name}}), 201
+
+
+@bp.post("/devices/<device_id>/revoke")
+@login_required
+@_transaction
+def revoke(device_id: str):
+    _json_body(frozenset())
+    device = enrolment.revoke_device(db.session, device_id, by=current_scope().actor,
+                                     scope=current_scope())
+    return jsonify({"device_id": device.id, "revoked_at": _iso(device.revoked_at)})
