@@ -49,17 +49,34 @@ def merge_fields(data: dict[str, Any], clocks: dict[str, Any], values: Mapping[s
                  stamp: Stamp) -> list[str]:
     """Apply one write of several fields in place; return the fields it won.
 
-    ``clocks`` maps a field to the JSON stamp of its current value. Ties cannot
-    happen between different writes: the device id is part of the stamp.
+    A field is won when the write's stamp is the greatest seen, even if the value
+    is unchanged: its clock moves on, and that must be stored too. ``clocks`` maps
+    a field to the JSON stamp of its current value. Ties cannot happen between
+    different writes: the device id is part of the stamp.
     """
     won = []
     for name, value in values.items():
         if stamp > stamp_of(clocks.get(name)):
             clocks[name] = [stamp[0], stamp[1]]
-            if data.get(name) != value:
-                won.append(name)
+            won.append(name)
             if value is None:
                 data.pop(name, None)
             else:
                 data[name] = value
+    return won
+
+
+def merge_remote(data: dict[str, Any], clocks: dict[str, Any], remote_data: Mapping[str, Any],
+                 remote_clocks: Mapping[str, Any], keep: set[str] | frozenset[str] = frozenset(),
+                 ) -> list[str]:
+    """Fold another replica's copy of a record in; return the fields that changed.
+
+    Walks the remote *clocks*, not its data: a field cleared remotely has a clock
+    but no value, and the clearing must win here too. Fields in ``keep`` (local
+    edits not yet acknowledged) are left alone.
+    """
+    won = []
+    for name, raw in remote_clocks.items():
+        if name not in keep:
+            won += merge_fields(data, clocks, {name: remote_data.get(name)}, stamp_of(raw))
     return won

@@ -31,11 +31,15 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     init_forms(app)
     app.register_blueprint(health_bp)
 
-    from server.web import errors
     from server.web.api_devices import bp as api_devices_bp
 
-    errors.register(app)
     app.register_blueprint(api_devices_bp)
+
+    from server.web import errors
+    from server.web.api_sync import bp as api_sync_bp
+
+    errors.register(app)
+    app.register_blueprint(api_sync_bp)
 
     from server.cli import register_commands
 

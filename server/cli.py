@@ -77,6 +77,33 @@ def orgunits_stats(tree: str | None, as_json: bool) -> None:
             click.echo(f"{level:10} {count}")
 
 
+@click.command("import-batch")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_batch(files: tuple[Path, ...]) -> None:
+    """Nhập gói dữ liệu mang tay / import batch files carried by hand (.a0b)."""
+    from flask import current_app
+
+    from server.sync.ingest import ingest_batch
+    from server.sync.runtime import ingest_context
+
+    ctx = ingest_context(current_app)
+    failed = 0
+    for path in files:
+        try:
+            receipt = ingest_batch(db.session, path.read_bytes(), ctx, carrier="file")
+        except A0Error as error:
+            failed += 1
+            click.echo(f"{path.name}: {error.code}: {error.vi} / {error.en}", err=True)
+            continue
+        counts: dict[str, int] = {}
+        for verdict in receipt["receipt"]["verdicts"]:
+            counts[verdict["verdict"]] = counts.get(verdict["verdict"], 0) + 1
+        click.echo(f"{path.name}: " + json.dumps(counts, sort_keys=True))
+    if failed:
+        sys.exit(2)
+
+
 def register_commands(app: Flask) -> None:
     from server.demo import demo_command
     from server.security.cli import devices, enroll, keys, users
@@ -85,6 +112,7 @@ def register_commands(app: Flask) -> None:
     for command in (keys, enroll, devices, users):
         app.cli.add_command(command)
     app.cli.add_command(demo_command)
+    app.cli.add_command(import_batch)
 
 
 main = FlaskGroup(

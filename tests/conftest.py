@@ -88,11 +88,30 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def app(db_url: str, tmp_path: Path) -> Iterator[Flask]:
-    application = make_app(db_url, tmp_path / "instance")
+    yield from _app_on(db_url, tmp_path)
+
+
+def _app_on(url: str, tmp_path: Path) -> Iterator[Flask]:
+    application = make_app(url, tmp_path / "instance")
     with application.app_context():
         yield application
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def sqlite_app(sqlite_template: Path, tmp_path: Path) -> Iterator[Flask]:
+    """The app on SQLite only: for tests that run one database at a time (property tests)."""
+    path = tmp_path / "test.sqlite"
+    shutil.copy(sqlite_template, path)
+    yield from _app_on(f"sqlite:///{path}", tmp_path)
+
+
+@pytest.fixture
+def postgresql_app(pg_server: postgres.PostgresServer, pg_template: str,
+                   tmp_path: Path) -> Iterator[Flask]:
+    url = pg_server.create_database(f"a0_test_{os.getpid()}_{next(_counter)}", pg_template)
+    yield from _app_on(url, tmp_path)
 
 
 @pytest.fixture

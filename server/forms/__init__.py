@@ -8,6 +8,7 @@ records one by one later.
 
 from __future__ import annotations
 
+import hashlib
 from functools import cache
 
 from flask import Flask
@@ -22,3 +23,13 @@ def formset() -> FormSet:
 
 def init_app(app: Flask) -> None:
     app.extensions["a0sync.forms"] = formset()
+
+
+@cache
+def schemas_digest() -> str:
+    """A hash of every file in schemas/: devices compare it to know when forms changed."""
+    root = formset().registry.root
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.json")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()

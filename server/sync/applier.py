@@ -1,0 +1,322 @@
+"""Apply one operation to the workset and say what happened to it (DESIGN §3.5–3.6).
+
+Each ``apply_*`` returns a :class:`Verdict`. Anything refused raises or returns a
+rejection *before* changing a row, so a rejected operation changes nothing. An
+operation whose household, member or event has not arrived yet *waits* instead
+of failing, and is applied when that record arrives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from a0core.errors import A0Error, ValidationFailed
+from a0core.forms import FormSet
+from a0core.hlc import physical_ms
+from a0core.merge import Write, merge_fields
+from a0core.projection import child_from_birth
+from a0core.schemas import FormDef
+from server.models.sync import APPLIED, CONFLICT, REJECTED, WAITING
+from server.register.materialise import distribution_columns, event_columns, member_columns
+from server.sync.conflicts import ConflictFinder
+from server.sync.ops import DELETE, DISTRIBUTION, EVENT, FORM_KIND, UPSERT, VOID, Op
+from server.sync.workset import Workset
+
+
+@dataclass
+class Verdict:
+    verdict: str
+    error: A0Error | None = None
+    waiting_on: str | None = None
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    entity_id: str | None = None
+
+    def to_dict(self, seq: int) -> dict[str, Any]:
+        out: dict[str, Any] = {"seq": seq, "verdict": self.verdict}
+        if self.error is not None:
+            err = self.error.to_dict()
+            out.update({k: v for k, v in err.items() if k in {"code", "message_vi",
+                                                               "message_en", "errors", "field"}})
+        if self.waiting_on:
+            out["waiting_on"] = self.waiting_on
+        if self.conflicts:
+            out["conflicts"] = [{"id": c.get("id"), "field": c["field"]} for c in self.conflicts]
+        return out
+
+
+class Wait(Exception):
+    """Control flow: the operation needs a record that has not arrived."""
+
+    def __init__(self, missing: str) -> None:
+        self.missing = missing
+
+
+@dataclass
+class Place:
+    """Where the acting device may write: one area (None for the server itself)."""
+
+    area_code: str | None
+    commune_code: str
+    province_code: str
+
+
+@dataclass
+class Touched:
+    """What a batch changed, for the hooks that follow (roll-ups, duplicate detection)."""
+
+    households: set[str] = field(default_factory=set)
+    members: set[str] = field(default_factory=set)
+    months: set[tuple[str, str]] = field(default_factory=set)  # (area_code, YYYY-MM)
+
+
+class Applier:
+    def __init__(self, ws: Workset, forms: FormSet, conflicts: ConflictFinder,
+                 now_ms: Callable[[], int], max_ahead_ms: int) -> None:
+        self.ws, self.forms, self.conflicts = ws, forms, conflicts
+        self.now_ms, self.max_ahead_ms = now_ms, max_ahead_ms
+        self.touched = Touched()
+
+    # ---------------------------------------------------------------- entry
+
+    def apply(self, op: Op, place: Place) -> Verdict:
+        try:
+            if physical_ms(op.hlc) > self.now_ms() + self.max_ahead_ms:
+                raise A0Error("hlc_future", limit=f"{self.max_ahead_ms // 3_600_000} h")
+            if op.type == VOID:
+                return self._void(op, place)
+            form = self._form(op)
+            handler = {UPSERT: self._upsert, EVENT: self._event,
+                       DISTRIBUTION: self._distribution, DELETE: self._delete}[op.type]
+            return handler(op, form, place)
+        except Wait as wait:
+            return Verdict(WAITING, waiting_on=wait.missing)
+        except A0Error as error:
+            return Verdict(REJECTED, error=error)
+
+    def _form(self, op: Op) -> FormDef:
+        validator = self.forms.validator(op.form or "", op.version or 0)
+        form = validator.form
+        if form.kind != FORM_KIND[op.type]:
+            raise A0Error("op_form_mismatch", form=op.form, type=op.type)
+        return form
+
+    # -------------------------------------------------------------- helpers
+
+    def _validate(self, form: FormDef, record: dict[str, Any]) -> dict[str, Any]:
+        return self.forms.validator(form.id, form.version).validate(record)
+
+    def _require(self, kind: str, entity_id: str) -> dict[str, Any]:
+        """A referenced record, through aliases; missing means the operation waits."""
+        row = self.ws.get(kind, self.ws.resolve(entity_id))
+        if row is None:
+            raise Wait(entity_id)
+        return row
+
+    def _hard_refs(self, form: FormDef, record: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """Rows of the non-soft references in ``record`` (waits for any that is missing)."""
+        rows = {}
+        for f in form.fields:
+            if f.type == "ref" and f.name in record and not f.options.get("soft") \
+                    and f.name != form.key_field:
+                rows[f.name] = self._require(f.entity or "", record[f.name])
+        return rows
+
+    @staticmethod
+    def _in_scope(row: dict[str, Any], place: Place) -> None:
+        if place.area_code is not None and row["area_code"] != place.area_code:
+            raise A0Error("op_out_of_scope")
+
+    @staticmethod
+    def _place_of(row: dict[str, Any]) -> dict[str, Any]:
+        return {"province_code": row["province_code"], "commune_code": row["commune_code"],
+                "area_code": row["area_code"]}
+
+    def _month(self, area_code: str, day: str) -> None:
+        self.touched.months.add((area_code, day[:7]))
+
+    def _resolve_refs(self, form: FormDef, record: dict[str, Any]) -> dict[str, Any]:
+        return {k: (self.ws.resolve(v) if (f := form.field(k)) is not None and f.type == "ref"
+                    and isinstance(v, str) else v) for k, v in record.items()}
+
+    # ------------------------------------------------------------- upserts
+
+    def _upsert(self, op: Op, form: FormDef, place: Place) -> Verdict:
+        kind = form.entity
+        entity_id = self.ws.resolve(op.id)
+        row = self.ws.get(kind, entity_id)
+        if row is None:
+            return self._create(op, form, place, kind, entity_id)
+        self._in_scope(row, place)
+        if row["deleted"]:
+            raise A0Error("op_out_of_scope")
+        current = {f.name: row["data"][f.name] for f in form.fields if f.name in row["data"]}
+        record = self._validate(form, {**current, **op.fields, form.key_field: op.id})
+        values = {name: record.get(name) for name in op.fields if name != form.key_field}
+        refs = self._hard_refs(form, {k: v for k, v in values.items() if v is not None})
+        for ref in refs.values():
+            self._in_scope(ref, place)
+        values = self._resolve_refs(form, values)
+        found = []
+        for name, value in values.items():
+            found += self.conflicts.check(kind, row, Write(name, value, op.stamp,
+                                                           op.base.get(name, (0, ""))))
+        if merge_fields(row["data"], row["clocks"], values, op.stamp):
+            self.ws.touch(kind, entity_id)
+        self._after_entity_change(kind, entity_id, row)
+        return Verdict(CONFLICT if found else APPLIED, conflicts=found, entity_id=entity_id)
+
+    def _create(self, op: Op, form: FormDef, place: Place, kind: str,
+                entity_id: str) -> Verdict:
+        if form.id != kind:  # woman_status adds to a member that must exist first
+            raise Wait(op.id)
+        try:
+            record = self._validate(form, {**op.fields, form.key_field: op.id})
+        except ValidationFailed as failed:
+            if all(e.code == "field_required" for e in failed.errors):
+                raise Wait(op.id) from None  # an edit whose record has not arrived yet
+            raise
+        refs = self._hard_refs(form, record)
+        record = self._resolve_refs(form, record)
+        data = {k: v for k, v in record.items() if k != form.key_field}
+        if kind == "household":
+            if place.area_code is not None and data["area_code"] != place.area_code:
+                raise A0Error("op_out_of_scope")
+            where = {"province_code": place.province_code, "commune_code": place.commune_code,
+                     "area_code": data["area_code"]}
+        else:
+            household = refs["household_id"]
+            self._in_scope(household, place)
+            where = self._place_of(household)
+        row = {"id": entity_id, **where, "data": data,
+               "clocks": {name: list(op.stamp) for name in data},
+               "deleted": False, "merged_into": None}
+        if kind == "member":
+            row.update(member_columns(data, {}))
+        self.ws.add(kind, row)
+        self._after_entity_change(kind, entity_id, row)
+        return Verdict(APPLIED, entity_id=entity_id)
+
+    def _after_entity_change(self, kind: str, entity_id: str, row: dict[str, Any]) -> None:
+        if kind == "member":
+            self.ws.reproject.add(entity_id)
+            self.touched.members.add(entity_id)
+        else:
+            self.touched.households.add(entity_id)
+        self._month(row["area_code"], _today_month(self.now_ms()))
+
+    # --------------------------------------------------------------- events
+
+    def _event(self, op: Op, form: FormDef, place: Place) -> Verdict:
+        if self.ws.get("event", op.id) is not None:
+            raise A0Error("entity_exists", id=op.id)
+        record = self._validate(form, {**op.fields, "id": op.id})
+        refs = self._hard_refs(form, record)
+        household = refs["household_id"]
+        self._in_scope(household, place)
+        subject = refs.get("member_id")
+        if subject is not None:
+            self._in_scope(subject, place)
+        record = self._resolve_refs(form, record)
+        row = {**event_columns(record), **self._place_of(household), "form": form.id,
+               "form_version": form.version, "hlc": op.hlc, "device_id": op.device,
+               "voided": False}
+        if form.id == "birth" and subject is not None:
+            self._birth_child(op, record, subject)
+        self.ws.add("event", row)
+        self._refold_for_event(form.id, row)
+        self._month(row["area_code"], record["event_date"])
+        return Verdict(APPLIED, entity_id=op.id)
+
+    def _birth_child(self, op: Op, birth: dict[str, Any], mother: dict[str, Any]) -> None:
+        child_id = self.ws.resolve(birth["child_id"])
+        if self.ws.get("member", child_id) is not None:
+            return  # registered separately already; the birth still counts for the mother
+        data = child_from_birth(birth, mother["data"])
+        data.pop("id")
+        child = {"id": child_id, **self._place_of(mother), "data": data,
+                 "clocks": {name: list(op.stamp) for name in data},
+                 "deleted": False, "merged_into": None, **member_columns(data, {})}
+        self.ws.add("member", child)
+        self.ws.reproject.add(child_id)
+        self.touched.members.add(child_id)
+
+    def _refold_for_event(self, form_id: str, event: dict[str, Any]) -> None:
+        subject = event["member_id"]
+        self.ws.reproject.add(subject)
+        self.touched.members.add(subject)
+        if form_id == "birth":
+            self.ws.reproject.add(event["payload"]["child_id"])
+        if form_id == "death":
+            row = self.ws.get("member", subject)
+            if row and row.get("mother_id"):
+                self.ws.reproject.add(self.ws.resolve(row["mother_id"]))
+
+    # -------------------------------------------------------- distributions
+
+    def _distribution(self, op: Op, form: FormDef, place: Place) -> Verdict:
+        if self.ws.get("distribution", op.id) is not None:
+            raise A0Error("entity_exists", id=op.id)
+        record = self._validate(form, {**op.fields, "id": op.id})
+        if place.area_code is not None and record["area_code"] != place.area_code:
+            raise A0Error("op_out_of_scope")
+        household = self._hard_refs(form, record)["household_id"]
+        self._in_scope(household, place)
+        record = self._resolve_refs(form, record)
+        row = {**distribution_columns(record), **self._place_of(household),
+               "form_version": form.version, "hlc": op.hlc, "device_id": op.device,
+               "voided": False}
+        self.ws.add("distribution", row)
+        self._month(row["area_code"], record["distributed_on"])
+        return Verdict(APPLIED, entity_id=op.id)
+
+    # ------------------------------------------------------ voids, deletes
+
+    def _void(self, op: Op, place: Place) -> Verdict:
+        kind = op.fields["target"]
+        row = self.ws.get(kind, op.id)
+        if row is None:
+            raise Wait(op.id)
+        self._in_scope(row, place)
+        if not row["voided"]:
+            row["voided"] = True
+            self.ws.touch(kind, op.id)
+            if kind == "event":
+                self._refold_for_event(row["form"], row)
+                if row["form"] == "birth":
+                    self._withdraw_child(row, op)
+                self._month(row["area_code"], row["event_date"])
+            else:
+                self._month(row["area_code"], row["distributed_on"])
+        return Verdict(APPLIED, entity_id=op.id)
+
+    def _withdraw_child(self, birth: dict[str, Any], op: Op) -> None:
+        """A voided birth takes back the member it created, unless someone else registered it."""
+        child_id = self.ws.resolve(birth["payload"]["child_id"])
+        child = self.ws.get("member", child_id)
+        if child and all(tuple(c) == (birth["hlc"], birth["device_id"])
+                         for c in child["clocks"].values()):
+            child["deleted"] = True
+            self.ws.touch("member", child_id)
+
+    def _delete(self, op: Op, form: FormDef, place: Place) -> Verdict:
+        kind = form.entity
+        entity_id = self.ws.resolve(op.id)
+        row = self.ws.get(kind, entity_id)
+        if row is None:
+            raise Wait(op.id)
+        self._in_scope(row, place)
+        if kind == "household" and self.ws.live_members_of(entity_id):
+            raise A0Error("household_not_empty")
+        if not row["deleted"]:
+            row["deleted"] = True
+            self.ws.touch(kind, entity_id)
+            self._after_entity_change(kind, entity_id, row)
+        return Verdict(APPLIED, entity_id=entity_id)
+
+
+def _today_month(now_ms: int) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(now_ms / 1000, dt.UTC).strftime("%Y-%m")

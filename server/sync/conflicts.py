@@ -1,0 +1,109 @@
+"""Concurrent edits of one field, found the same way whatever order writes arrive in.
+
+A conflict is a property of a *pair* of writes (:func:`a0core.merge.conflicting`),
+so an incoming write is compared with every earlier write of that field, not only
+with the current winner: then the set of conflicts depends only on the set of
+writes received. Earlier writes come from the operation ledger (their fields and
+bases are kept in ``sync_op.payload``) plus the entity's current clocks, which
+cover writes that never came through sync (bulk loads). The common case — a write
+based on the value the server holds — needs no history at all.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from a0core.merge import Write, conflicting, stamp_of
+from server.models.sync import APPLIED, CONFLICT, Conflict, SyncOp
+
+OPEN, RESOLVED, SUPERSEDED = "open", "resolved", "superseded"
+
+
+class ConflictFinder:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._ledger: dict[str, list[Write]] = {}    # earlier batches, per entity
+        self._pending: dict[str, list[Write]] = defaultdict(list)  # this batch
+        self.found: list[dict[str, Any]] = []
+
+    def _earlier(self, entity_id: str, row: Mapping[str, Any], field: str) -> list[Write]:
+        if entity_id not in self._ledger:
+            writes: list[Write] = []
+            ops = self.session.execute(
+                select(SyncOp.device_id, SyncOp.hlc, SyncOp.payload)
+                .where(SyncOp.entity_id == entity_id, SyncOp.type == "upsert",
+                       SyncOp.status.in_((APPLIED, CONFLICT)))).all()
+            for device, hlc, payload in ops:
+                base = payload.get("base") or {}
+                writes += [Write(name, value, (hlc, device), stamp_of(base.get(name)))
+                           for name, value in payload["fields"].items()]
+            self._ledger[entity_id] = writes
+        writes = [w for w in self._ledger[entity_id] + self._pending[entity_id]
+                  if w.field == field]
+        clock = row["clocks"].get(field)
+        if clock and stamp_of(clock) not in {w.stamp for w in writes}:
+            # a write that never came through sync (bulk load): it had seen nothing
+            writes.append(Write(field, row["data"].get(field), stamp_of(clock)))
+        return writes
+
+    def check(self, kind: str, row: Mapping[str, Any], write: Write) -> list[dict[str, Any]]:
+        """Conflicts between ``write`` and what came before; recorded for :meth:`flush`."""
+        current = stamp_of(row["clocks"].get(write.field))
+        sequential = write.field not in row["clocks"] or (
+            write.base == current and write.stamp > current)
+        found = []
+        if not sequential:
+            # based on the value the server holds needs no history: anything concurrent
+            # with it would be newer than the current value, and has not arrived yet
+            earlier = self._earlier(row["id"], row, write.field)
+            for other in earlier:
+                if conflicting(write, other):
+                    a, b = sorted((write, other), key=lambda w: w.stamp)
+                    seen_both = any(w.base >= b.stamp for w in [*earlier, write])
+                    found.append({
+                        "entity": kind, "entity_id": row["id"], "field": write.field,
+                        "province_code": row["province_code"],
+                        "commune_code": row["commune_code"], "area_code": row["area_code"],
+                        "a_hlc": a.stamp[0], "a_device": a.stamp[1], "a_value": a.value,
+                        "b_hlc": b.stamp[0], "b_device": b.stamp[1], "b_value": b.value,
+                        "status": SUPERSEDED if seen_both else OPEN,
+                    })
+        self._pending[row["id"]].append(write)
+        self.found.extend(found)
+        return found
+
+    def flush(self, next_seq: Callable[[], int], resolved_by: str | None = None) -> None:
+        """Insert new conflicts (once per pair); close those a later write saw both sides of."""
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        pair = ("entity_id", "field", "a_hlc", "a_device", "b_hlc", "b_device")
+        for record in self.found:
+            stmt = insert(Conflict).values(seq=next_seq(), **record).on_conflict_do_nothing(
+                index_elements=list(pair)).returning(Conflict.id)
+            new_id = self.session.execute(stmt).scalar()
+            if new_id is None:  # the same pair arrived before: name that record
+                new_id = self.session.scalar(select(Conflict.id).filter_by(
+                    **{k: record[k] for k in pair}))
+            record["id"] = new_id
+        based = {eid: ws for eid, ws in self._pending.items() if any(w.base[0] for w in ws)}
+        if based:
+            for conflict in self.session.scalars(select(Conflict).where(
+                    Conflict.entity_id.in_(list(based)), Conflict.status == OPEN)):
+                newer = [w for w in based[conflict.entity_id] if w.field == conflict.field
+                         and w.base >= (conflict.b_hlc, conflict.b_device)]
+                if newer:
+                    self.session.execute(update(Conflict).where(Conflict.id == conflict.id)
+                                         .values(status=RESOLVED if resolved_by else SUPERSEDED,
+                                                 resolved_value=newer[-1].value,
+                                                 resolved_by=resolved_by, seq=next_seq()))
+        for entity_id, writes in self._pending.items():
+            if entity_id in self._ledger:
+                self._ledger[entity_id].extend(writes)
+        self._pending.clear()
+        self.found.clear()

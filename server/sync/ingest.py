@@ -1,0 +1,274 @@
+"""Ingest one sealed batch, exactly once, in one transaction (DESIGN §3.3–3.5).
+
+The HTTPS endpoint and ``a0sync import-batch`` both call :func:`ingest_batch`:
+
+1. open the envelope: size, structure, device (known, not revoked), signature,
+   server key, decryption, body against header — any failure refuses the batch
+   whole and changes nothing;
+2. a batch id seen before returns the receipt kept for it (or is refused if the
+   content differs);
+3. in one transaction: reserve change numbers (which also serialises the batches
+   of one province), sort each operation into duplicate / hash mismatch / new,
+   apply the new ones, release operations that were waiting for what just
+   arrived, write the register, the ledger, the device's sequence state and the
+   signed receipt, and run the after-batch hooks (roll-ups, duplicates).
+
+A crash anywhere before commit leaves nothing of the batch behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from a0core.envelope import open_batch, sign_receipt
+from a0core.errors import A0Error
+from a0core.forms import FormSet
+from a0core.hlc import HybridClock, wall_ms
+from server.models.base import utcnow
+from server.models.people import Device
+from server.models.sync import DUPLICATE, REJECTED, WAITING, SyncBatch, SyncOp
+from server.security.keys import KeyStore
+from server.sync.applier import Applier, Place, Touched, Verdict
+from server.sync.conflicts import ConflictFinder
+from server.sync.ledger import update_device_state
+from server.sync.ops import Op, parse_op
+from server.sync.workset import Sequencer, Workset
+
+AfterBatch = Callable[[Session, Touched], None]
+
+
+@dataclass
+class IngestContext:
+    keys: KeyStore
+    forms: FormSet
+    clock: HybridClock
+    max_batch_bytes: int
+    max_clock_ahead_ms: int
+    now_ms: Callable[[], int] = wall_ms
+    hooks: Sequence[AfterBatch] = field(default_factory=tuple)
+
+
+@dataclass
+class Entry:
+    """One operation of the batch and what became of it."""
+
+    seq: int
+    raw: dict[str, Any]
+    op: Op | None = None
+    verdict: Verdict | None = None  # None: already stored (duplicate / hash mismatch)
+    answer: dict[str, Any] | None = None
+
+
+@dataclass
+class Pending:
+    """An operation waiting for a record; ``row`` is its ledger row if from an earlier batch."""
+
+    op: Op
+    place: Place
+    entry: Entry | None = None
+    verdict: Verdict | None = None
+
+
+def _device_key(session: Session, device_id: str) -> str:
+    device = session.get(Device, device_id)
+    if device is None:
+        raise A0Error("device_unknown")
+    if device.revoked:
+        raise A0Error("device_revoked")
+    return device.sign_public_key
+
+
+def ingest_batch(session: Session, data: bytes, ctx: IngestContext,
+                 carrier: str = "https") -> dict[str, Any]:
+    """Ingest an envelope; return the signed receipt (the same one for a re-sent batch)."""
+    try:
+        opened = open_batch(
+            data, max_bytes=ctx.max_batch_bytes,
+            device_sign_key_for=lambda device_id: _device_key(session, device_id),
+            server_box_private_for=lambda kid: ctx.keys.get(kid).box_private)
+        receipt = _known_receipt(session, opened.header["batch"], opened.body_hash)
+        if receipt is not None:
+            return receipt
+        device_id = opened.header["device"]
+        session.rollback()  # the write transaction starts with the province lock
+        receipt = _apply_batch(session, device_id, opened.header, opened.ops,
+                               opened.body_hash, ctx, carrier)
+        session.commit()
+        return receipt
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def _known_receipt(session: Session, batch_id: str, body_hash: str) -> dict[str, Any] | None:
+    known = session.get(SyncBatch, batch_id)
+    if known is None:
+        return None
+    if known.body_hash != body_hash:
+        raise A0Error("batch_id_reused", batch=batch_id)
+    return known.receipt
+
+
+def _apply_batch(session: Session, device_id: str, header: dict[str, Any],
+                 raw_ops: list[dict[str, Any]], body_hash: str, ctx: IngestContext,
+                 carrier: str) -> dict[str, Any]:
+    device = session.get(Device, device_id)
+    assert device is not None
+    sequencer = Sequencer(session, device.province_code)
+    sequencer.reserve(3 * len(raw_ops) + 8)  # the first write: takes the province's lock
+    session.refresh(device)
+    if device.revoked:  # revoked while the batch was being opened
+        raise A0Error("device_revoked")
+    receipt = _known_receipt(session, header["batch"], body_hash)  # sent twice at once
+    if receipt is not None:
+        return receipt
+
+    first, last = header["seq"]
+    stored = dict(session.execute(
+        select(SyncOp.seq, SyncOp.op_hash).where(SyncOp.device_id == device.id,
+                                                 SyncOp.seq.between(first, last))).all())
+    entries = [Entry(raw["seq"], raw) for raw in raw_ops]
+    for entry in entries:
+        if entry.seq in stored:
+            same = stored[entry.seq] == entry.raw.get("hash")
+            entry.answer = ({"seq": entry.seq, "verdict": DUPLICATE} if same else
+                            Verdict(REJECTED, A0Error("op_hash_mismatch", seq=entry.seq))
+                            .to_dict(entry.seq))
+            continue
+        try:
+            entry.op = parse_op(entry.raw, device.id)
+        except A0Error as error:
+            entry.verdict = Verdict(REJECTED, error)
+
+    ws = Workset(session, sequencer)
+    finder = ConflictFinder(session)
+    applier = Applier(ws, ctx.forms, finder, ctx.now_ms, ctx.max_clock_ahead_ms)
+    place = Place(device.area_code, device.commune_code, device.province_code)
+    _prefetch(ws, [e.op for e in entries if e.op])
+    for entry in entries:
+        if entry.op is not None:
+            entry.verdict = applier.apply(entry.op, place)
+    released = _release_waiting(session, ws, applier, [
+        Pending(e.op, place, entry=e) for e in entries
+        if e.op and e.verdict and e.verdict.verdict == WAITING])
+    for entry in entries:
+        if entry.op and entry.verdict and entry.verdict.verdict != REJECTED:
+            ctx.clock.observe(entry.op.hlc)
+
+    ws.flush()
+    finder.flush(sequencer)
+    write_ledger(session, place, device.id, header["batch"], entries, released, sequencer)
+    now = utcnow()
+    state = update_device_state(session, device.id, header.get("hlc", 0), ctx.now_ms(), now)
+    answers = [e.answer or e.verdict.to_dict(e.seq) for e in entries]  # type: ignore[union-attr]
+    receipt = sign_receipt({
+        "v": 1, "type": "receipt", "device": device.id, "batch": header["batch"],
+        "kid": header["kid"], "received_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "server_hlc": ctx.clock.now(), "highest_contiguous_seq": state.highest_contiguous_seq,
+        "verdicts": answers,
+    }, ctx.keys.get(header["kid"]).sign_private, header["kid"])
+    counts: dict[str, int] = {}
+    for answer in answers:
+        counts[answer["verdict"]] = counts.get(answer["verdict"], 0) + 1
+    session.add(SyncBatch(
+        id=header["batch"], device_id=device.id, province_code=device.province_code,
+        commune_code=device.commune_code, area_code=device.area_code, first_seq=first,
+        last_seq=last, op_count=len(raw_ops), body_hash=body_hash, carrier=carrier,
+        received_at=now, clock_skew_ms=state.last_clock_skew_ms, counts=counts,
+        receipt=receipt))
+    for hook in ctx.hooks:
+        hook(session, applier.touched)
+    return receipt
+
+
+def _prefetch(ws: Workset, ops: list[Op]) -> None:
+    """Load, in a handful of queries, every row the batch's operations may touch."""
+    ids = {op.id for op in ops}
+    for op in ops:
+        ids.update(v for v in op.fields.values() if isinstance(v, str) and len(v) == 36)
+    ws.prefetch_aliases(ids)
+    resolved = {ws.aliases.get(i, i) for i in ids}
+    for kind in ("household", "member", "event", "distribution"):
+        ws.prefetch(kind, resolved)
+
+
+def _release_waiting(session: Session, ws: Workset, applier: Applier,
+                     here: list[Pending]) -> list[Pending]:
+    """Apply operations (of any device) that waited for a record this batch created.
+
+    Released operations run in stamp order; a release may create what others wait
+    for, so this repeats until nothing more is released. Returns the ledger rows
+    of earlier batches whose verdict changed.
+    """
+    waiting: dict[str, list[Pending]] = {}
+    for item in here:
+        waiting.setdefault(item.entry.verdict.waiting_on, []).append(item)  # type: ignore[union-attr]
+    changed: list[Pending] = []
+    done = 0
+    while done < len(ws.created):
+        arrived = ws.created[done:]
+        done = len(ws.created)
+        ready = [item for key in arrived for item in waiting.pop(key, [])]
+        for chunk in range(0, len(arrived), 500):
+            for row in session.scalars(select(SyncOp).where(
+                    SyncOp.status == WAITING, SyncOp.waiting_on.in_(arrived[chunk:chunk + 500]))):
+                ready.append(Pending(parse_op(row.payload, row.device_id),
+                                     Place(row.area_code, row.commune_code, row.province_code)))
+        for item in sorted(ready, key=lambda p: (p.op.hlc, p.op.device, p.op.seq)):
+            verdict = applier.apply(item.op, item.place)
+            if item.entry is not None:
+                item.entry.verdict = verdict
+            else:
+                item.verdict = verdict
+                changed.append(item)
+            if verdict.verdict == WAITING:
+                waiting.setdefault(verdict.waiting_on or "", []).append(item)
+    return changed
+
+
+def _ledger_fields(verdict: Verdict) -> dict[str, Any]:
+    error = verdict.error.to_dict() if verdict.error else None
+    detail: dict[str, Any] | None = None
+    if error or verdict.conflicts:
+        detail = {**(error or {}), "conflicts": [c.get("id") for c in verdict.conflicts]}
+    return {"status": verdict.verdict, "code": verdict.error.code if verdict.error else None,
+            "detail": detail, "waiting_on": verdict.waiting_on,
+            "entity_id": verdict.entity_id}
+
+
+def write_ledger(session: Session, place: Place, device_id: str, batch_id: str,
+                  entries: list[Entry], released: list[Pending],
+                  next_seq: Callable[[], int]) -> None:
+    """Store new operations once per (device, seq), and the verdicts that changed."""
+    now = utcnow()
+    rows = []
+    for entry in entries:
+        if entry.verdict is None:
+            continue
+        op = entry.op
+        rows.append({
+            "device_id": device_id, "seq": entry.seq, "op_hash": str(entry.raw.get("hash", "")),
+            "batch_id": batch_id, "province_code": place.province_code,
+            "commune_code": place.commune_code, "area_code": place.area_code or "",
+            "hlc": op.hlc if op else 0, "type": op.type if op else str(entry.raw.get("type"))[:16],
+            "form": op.form if op else None, "form_version": op.version if op else None,
+            "payload": entry.raw, "received_at": now, "change_seq": 0,
+            "decided_at": None if entry.verdict.verdict == WAITING else now,
+            **_ledger_fields(entry.verdict),
+        })
+        if rows[-1]["entity_id"] is None and op is not None:
+            rows[-1]["entity_id"] = op.id
+    if rows:
+        session.execute(insert(SyncOp), rows)
+    for item in released:
+        verdict = item.verdict
+        assert verdict is not None
+        session.execute(update(SyncOp).where(
+            SyncOp.device_id == item.op.device, SyncOp.seq == item.op.seq).values(
+            decided_at=None if verdict.verdict == WAITING else now,
+            change_seq=next_seq(), **_ledger_fields(verdict)))

@@ -1,0 +1,141 @@
+"""Incremental, paged pull of what changed in a device's area (DESIGN §3.7).
+
+Every register row carries the change sequence of its province; a device asks
+for what is above its cursor and gets pages in sequence order: households,
+members, events, distributions, aliases of merged duplicates, conflicts and their
+resolutions, and verdicts of its own operations that were decided after their
+receipt (waiting → applied). A first download is the same request from 0, page
+after page; the cursor a device sends also tells the server what it already has,
+which decides when tombstones may go.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from a0core.errors import A0Error
+from server.models.people import Device
+from server.models.register import Distribution, Event, Household, Member
+from server.models.sync import Alias, Conflict, DeviceSync, SyncOp
+
+DEFAULT_LIMIT = 1000
+MAX_LIMIT = 5000
+
+
+def _entities(session: Session, model: Any, kind: str, area: str, cursor: int,
+              limit: int) -> Iterator[tuple[int, dict[str, Any]]]:
+    t = model.__table__.c
+    for r in session.execute(select(t.id, t.seq, t.data, t.clocks, t.deleted, t.merged_into)
+                             .where(t.area_code == area, t.seq > cursor)
+                             .order_by(t.seq).limit(limit)):
+        yield r.seq, {"seq": r.seq, "kind": kind, "id": r.id, "data": r.data,
+                      "clocks": r.clocks, "deleted": r.deleted, "merged_into": r.merged_into}
+
+
+def _facts(session: Session, model: Any, kind: str, area: str, cursor: int,
+           limit: int) -> Iterator[tuple[int, dict[str, Any]]]:
+    t = model.__table__.c
+    cols = [t.id, t.seq, t.form_version, t.hlc, t.device_id, t.voided]
+    cols += [t.form, t.payload] if kind == "event" else [t.household_id, t.member_id, t.method,
+                                                          t.quantity, t.distributed_on]
+    for r in session.execute(select(*cols).where(t.area_code == area, t.seq > cursor)
+                             .order_by(t.seq).limit(limit)):
+        if kind == "event":
+            data = {"form": r.form, "version": r.form_version, "record": r.payload}
+        else:
+            data = {"form": "distribution", "version": r.form_version,
+                    "record": {"id": r.id, "area_code": area, "household_id": r.household_id,
+                               "member_id": r.member_id, "method": r.method,
+                               "quantity": r.quantity, "distributed_on": r.distributed_on}}
+        data.update(voided=r.voided, hlc=r.hlc, device=r.device_id)
+        yield r.seq, {"seq": r.seq, "kind": kind, "id": r.id, "data": data}
+
+
+def _aliases(session: Session, area: str, cursor: int,
+             limit: int) -> Iterator[tuple[int, dict[str, Any]]]:
+    for a in session.scalars(select(Alias).where(Alias.area_code == area, Alias.seq > cursor)
+                             .order_by(Alias.seq).limit(limit)):
+        yield a.seq, {"seq": a.seq, "kind": "alias", "id": a.old_id,
+                      "data": {"survivor_id": a.survivor_id, "entity": a.entity,
+                               "active": a.active}}
+
+
+def _conflicts(session: Session, area: str, cursor: int,
+               limit: int) -> Iterator[tuple[int, dict[str, Any]]]:
+    for c in session.scalars(select(Conflict).where(Conflict.area_code == area,
+                                                    Conflict.seq > cursor)
+                             .order_by(Conflict.seq).limit(limit)):
+        yield c.seq, {"seq": c.seq, "kind": "conflict", "id": str(c.id), "data": {
+            "entity": c.entity, "entity_id": c.entity_id, "field": c.field,
+            "a": {"value": c.a_value, "hlc": c.a_hlc, "device": c.a_device},
+            "b": {"value": c.b_value, "hlc": c.b_hlc, "device": c.b_device},
+            "status": c.status, "resolved_value": c.resolved_value}}
+
+
+def _verdicts(session: Session, device_id: str, cursor: int,
+              limit: int) -> Iterator[tuple[int, dict[str, Any]]]:
+    for op in session.scalars(select(SyncOp).where(SyncOp.device_id == device_id,
+                                                   SyncOp.change_seq > cursor)
+                              .order_by(SyncOp.change_seq).limit(limit)):
+        verdict: dict[str, Any] = {"seq": op.seq, "verdict": op.status}
+        detail = op.detail or {}
+        if op.code:
+            verdict.update(code=op.code, message_vi=detail.get("message_vi", ""),
+                           message_en=detail.get("message_en", ""))
+        if op.waiting_on and op.status == "waiting":
+            verdict["waiting_on"] = op.waiting_on
+        if detail.get("conflicts"):
+            verdict["conflicts"] = [{"id": i} for i in detail["conflicts"]]
+        yield op.change_seq, {"verdict": verdict}
+
+
+def pull_page(session: Session, device: Device, cursor: int, limit: int = DEFAULT_LIMIT,
+              now: dt.datetime | None = None) -> dict[str, Any]:
+    """The next page of changes above ``cursor`` for the device's area (body without keys)."""
+    if device.revoked:
+        raise A0Error("device_revoked")
+    limit = max(1, min(limit, MAX_LIMIT))
+    area = device.area_code
+    sources = [
+        _entities(session, Household, "household", area, cursor, limit + 1),
+        _entities(session, Member, "member", area, cursor, limit + 1),
+        _facts(session, Event, "event", area, cursor, limit + 1),
+        _facts(session, Distribution, "distribution", area, cursor, limit + 1),
+        _aliases(session, area, cursor, limit + 1),
+        _conflicts(session, area, cursor, limit + 1),
+        _verdicts(session, device.id, cursor, limit + 1),
+    ]
+    merged = list(heapq.merge(*[list(s) for s in sources], key=lambda item: item[0]))
+    page, more = merged[:limit], len(merged) > limit
+    changes = [item for _, item in page if "verdict" not in item]
+    verdicts = [item["verdict"] for _, item in page if "verdict" in item]
+    next_cursor = page[-1][0] if page else cursor
+
+    state = session.get(DeviceSync, device.id)
+    if state is not None:
+        state.pull_cursor = max(state.pull_cursor, cursor)
+        state.last_pull_at = now or dt.datetime.now(dt.UTC)
+    return {"changes": changes, "verdicts": verdicts, "cursor": next_cursor, "more": more}
+
+
+def purge_tombstones(session: Session) -> int:
+    """Delete tombstones every active device of their area has pulled past (DESIGN §3.7)."""
+    horizons = dict(session.execute(
+        select(Device.area_code, func.min(DeviceSync.pull_cursor))
+        .join(DeviceSync, DeviceSync.device_id == Device.id)
+        .where(Device.revoked_at.is_(None)).group_by(Device.area_code)).all())
+    removed = 0
+    for area, horizon in horizons.items():
+        removed += session.execute(delete(Member).where(
+            Member.area_code == area, Member.deleted, Member.seq <= horizon)).rowcount or 0
+        still_referenced = select(Member.id).where(Member.household_id == Household.id).exists()
+        removed += session.execute(delete(Household).where(
+            Household.area_code == area, Household.deleted, Household.seq <= horizon,
+            ~still_referenced)).rowcount or 0
+    return removed

@@ -1,0 +1,32 @@
+"""Wire the sync domain to a running app: keys, forms, clock, limits, after-batch hooks.
+
+Takes the app as a plain object (``config`` and ``extensions``) so this package
+still does not import Flask; the HTTPS endpoint and the CLI share it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from server.forms import formset
+from server.security.keys import keystore_for
+from server.sync.clock import server_clock
+from server.sync.ingest import AfterBatch, IngestContext
+
+HOOKS_KEY = "a0sync.after_batch"
+
+
+def add_after_batch_hook(app: Any, hook: AfterBatch) -> None:
+    """Run ``hook(session, touched)`` inside every batch's transaction (roll-ups, duplicates)."""
+    app.extensions.setdefault(HOOKS_KEY, []).append(hook)
+
+
+def ingest_context(app: Any) -> IngestContext:
+    return IngestContext(
+        keys=keystore_for(app),
+        forms=formset(),
+        clock=server_clock(app),
+        max_batch_bytes=app.config["A0SYNC_MAX_BATCH_BYTES"],
+        max_clock_ahead_ms=app.config["A0SYNC_MAX_CLOCK_AHEAD_S"] * 1000,
+        hooks=tuple(app.extensions.get(HOOKS_KEY, ())),
+    )
