@@ -17,5 +17,5 @@ with tempfile.TemporaryDirectory() as tmp:
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{Path(tmp) / 'scratch.sqlite'}",
                       "INSTANCE_PATH": tmp})
     with app.app_context():
-        flask_migrate.upgrade(directory=MIGRATIONS_DIR)
+        flask_migrate.upgrade(directory=MIGRATIONS_DIR, revision="heads")
         flask_migrate.migrate(directory=MIGRATIONS_DIR, message=message, rev_id=rev)

@@ -38,7 +38,7 @@ def prepare_demo(households: int, commune_code: str = DEMO_COMMUNE, seed: int = 
     """Create and fill the demo database; return the commune's full name."""
     from server.synthetic import generate_commune, local_units  # heavy tables: load on use
 
-    upgrade(directory=current_app.extensions["migrate"].directory)
+    upgrade(directory=current_app.extensions["migrate"].directory, revision="heads")
     session = db.session
     commune = unit_by_code(session, commune_code)
     if commune is None:

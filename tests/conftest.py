@@ -43,7 +43,7 @@ def make_app(url: str, instance: Path, **extra: object) -> Flask:
 def _migrate(url: str, instance: Path) -> None:
     app = make_app(url, instance)
     with app.app_context():
-        upgrade(directory=MIGRATIONS_DIR)
+        upgrade(directory=MIGRATIONS_DIR, revision="heads")
         db.engine.dispose()
 
 
