@@ -39,13 +39,17 @@ db = SQLAlchemy(model_class=Base)
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """Foreign keys on, WAL journal so the dashboard reads while a batch commits."""
+    """Foreign keys on; WAL so the dashboard reads while a batch commits.
+
+    ``synchronous=FULL``: a receipt tells the device it may drop its outbox, so a
+    committed batch must survive a power cut too, not only a process crash.
+    """
     module = type(dbapi_connection).__module__
     if not module.startswith("sqlite3"):
         return
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
