@@ -12,6 +12,10 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+import orjson
+
+from server.models.base import json_dumps
+
 
 def instance_path() -> Path:
     return Path(os.environ.get("A0SYNC_INSTANCE", Path.cwd() / "instance")).resolve()
@@ -50,7 +54,8 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "INSTANCE_PATH": str(instance),
         "SECRET_KEY": _secret_key(instance),
         "SQLALCHEMY_DATABASE_URI": url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "json_serializer": json_dumps,
+                                      "json_deserializer": orjson.loads},
         # Sync limits (DESIGN §3); every one can be set through the environment.
         "A0SYNC_MAX_BATCH_BYTES": int(os.environ.get("A0SYNC_MAX_BATCH_BYTES", 8 * 1024 * 1024)),
         "A0SYNC_MAX_CLOCK_AHEAD_S": int(os.environ.get("A0SYNC_MAX_CLOCK_AHEAD_S", 24 * 3600)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import orjson
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event
 from sqlalchemy.engine import Engine
@@ -53,3 +54,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def insert_rows(session: Any, model: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows with one Core ``executemany`` per key set.
+
+    Faster than the ORM's bulk insert (no per-row unit-of-work bookkeeping); rows
+    with different keys go in separate groups so column defaults still apply.
+    """
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(row)), []).append(row)
+    for group in groups.values():
+        session.execute(model.__table__.insert(), group)
+
+
+def json_dumps(value: Any) -> str:
+    """The engine's JSON encoder: orjson, several times faster than ``json``."""
+    return orjson.dumps(value).decode()

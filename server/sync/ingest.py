@@ -22,14 +22,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from a0core.envelope import open_batch, sign_receipt
 from a0core.errors import A0Error
 from a0core.forms import FormSet
 from a0core.hlc import HybridClock, wall_ms
-from server.models.base import utcnow
+from server.models.base import insert_rows, utcnow
 from server.models.people import Device
 from server.models.sync import DUPLICATE, REJECTED, WAITING, SyncBatch, SyncOp
 from server.security.keys import KeyStore
@@ -264,7 +264,7 @@ def write_ledger(session: Session, place: Place, device_id: str, batch_id: str,
         if rows[-1]["entity_id"] is None and op is not None:
             rows[-1]["entity_id"] = op.id
     if rows:
-        session.execute(insert(SyncOp), rows)
+        insert_rows(session, SyncOp, rows)
     for item in released:
         verdict = item.verdict
         assert verdict is not None

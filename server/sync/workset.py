@@ -13,11 +13,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from a0core.projection import EventRef, member_state
-from server.models.base import utcnow
+from server.models.base import insert_rows, utcnow
 from server.models.register import Distribution, Event, Household, Member
 from server.models.sync import Alias
 from server.register.materialise import household_columns, member_columns
@@ -137,7 +137,7 @@ class Workset:
         if inserts:
             for row in inserts:
                 row.setdefault("created_at", now)
-            self.session.execute(insert(model), inserts)
+            insert_rows(self.session, model, inserts)
         if updates:
             self.session.execute(update(model), updates)
         self.new[kind].clear()
