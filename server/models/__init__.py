@@ -11,9 +11,10 @@ from server.models.register import (
     Member,
 )
 from server.models.sync import Alias, Conflict, DeviceSync, SyncBatch, SyncOp
+from server.models.duplicates import DuplicateCandidate
 
 __all__ = [
-    "Alias", "AuditLog", "Base", "ChangeCounter", "Collaborator", "Conflict", "Device",
+    "Alias", "AuditLog", "DuplicateCandidate", "Base", "ChangeCounter", "Collaborator", "Conflict", "Device",
     "DeviceSync", "Distribution", "EnrolmentCode", "Event", "Household", "Member", "OrgTree",
     "OrgUnit", "SyncBatch", "SyncOp", "User", "db",
 ]
