@@ -28,16 +28,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import select  # noqa: E402
+from sqlalchemy import select
 
-from server import create_app  # noqa: E402
-from server.extensions import db  # noqa: E402
-from server.models.duplicates import DuplicateCandidate  # noqa: E402
-from server.models.register import Household  # noqa: E402
-from server.register.bulk import Writer, load_area  # noqa: E402
-from server.sync.duplicates.detect import detect  # noqa: E402
-from server.sync.duplicates.scoring import Thresholds  # noqa: E402
-from server.synthetic.duplicates import labelled_set  # noqa: E402
+from server import create_app
+from server.extensions import db
+from server.models.duplicates import DuplicateCandidate
+from server.models.register import Household
+from server.register.bulk import Writer, load_area
+from server.sync.duplicates.detect import detect
+from server.sync.duplicates.scoring import Thresholds
+from server.synthetic.duplicates import labelled_set
 
 BENCH_SEED = 2
 TUNING_SEED = 11

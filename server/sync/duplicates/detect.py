@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from server.models.duplicates import OPEN, DuplicateCandidate
 from server.models.register import Household, Member
 from server.sync.duplicates.scoring import (
+    DEFAULTS,
     MEMBER_LINK,
     HouseholdSide,
     Person,
@@ -66,7 +67,7 @@ def _rows(session: Session, where: Any) -> list[Any]:
 
 
 def detect(session: Session, member_ids: Iterable[str], household_ids: Iterable[str],
-           thresholds: Thresholds = Thresholds()) -> DetectResult:
+           thresholds: Thresholds = DEFAULTS) -> DetectResult:
     """Bring the queue up to date for these records (and their households' members)."""
     result = DetectResult()
     touched_m = sorted(set(member_ids))

@@ -41,6 +41,7 @@ from a0core.names import fold
 DEFAULT_MEMBER_THRESHOLD = 0.80
 DEFAULT_HOUSEHOLD_THRESHOLD = 0.75
 MEMBER_LINK = 0.50  # a member pair at least this likely counts towards its households
+
 BHYT_SAME_SCORE = 0.99
 
 
@@ -48,6 +49,9 @@ BHYT_SAME_SCORE = 0.99
 class Thresholds:
     member: float = DEFAULT_MEMBER_THRESHOLD
     household: float = DEFAULT_HOUSEHOLD_THRESHOLD
+
+
+DEFAULTS = Thresholds()
 
 
 @dataclass(frozen=True)
