@@ -218,8 +218,8 @@ def labelled_set(seed: int, commune_code: str = "12619", commune_name: str = "XÃ
     free = [m for m in people if m["id"] not in taken]
     for m in rng.sample(free, max(1, int(len(people) * PERSON_COPY_SHARE))):
         area = rng.choice(areas)
-        if rng.random() < 0.5 and area.households:
-            target = rng.choice(area.households[:len(area.households)])
+        target = rng.choice(area.households)
+        if rng.random() < 0.5 and target["id"] != m["household_id"]:
             c = mk.copy_member(m, target["id"], "other")
         else:
             target = mk.new_household(area, None)
