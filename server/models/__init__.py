@@ -1,6 +1,7 @@
 """SQLAlchemy models. Import from here so Alembic sees every table."""
 
 from server.models.base import Base, db
+from server.models.duplicates import DuplicateCandidate
 from server.models.orgunits import OrgTree, OrgUnit
 from server.models.people import AuditLog, Collaborator, Device, EnrolmentCode, User
 from server.models.register import (
@@ -13,7 +14,24 @@ from server.models.register import (
 from server.models.sync import Alias, Conflict, DeviceSync, SyncBatch, SyncOp
 
 __all__ = [
-    "Alias", "AuditLog", "Base", "ChangeCounter", "Collaborator", "Conflict", "Device",
-    "DeviceSync", "Distribution", "EnrolmentCode", "Event", "Household", "Member", "OrgTree",
-    "OrgUnit", "SyncBatch", "SyncOp", "User", "db",
+    "Alias",
+    "AuditLog",
+    "Base",
+    "ChangeCounter",
+    "Collaborator",
+    "Conflict",
+    "Device",
+    "DeviceSync",
+    "Distribution",
+    "DuplicateCandidate",
+    "EnrolmentCode",
+    "Event",
+    "Household",
+    "Member",
+    "OrgTree",
+    "OrgUnit",
+    "SyncBatch",
+    "SyncOp",
+    "User",
+    "db",
 ]

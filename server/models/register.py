@@ -66,6 +66,7 @@ class Member(MergedEntity, Base):
         Index("ix_member_bhyt", "bhyt_number"),
         Index("ix_member_mother", "mother_id"),
         Index("ix_member_province_seq", "province_code", "seq"),
+        Index("ix_member_commune_year", "commune_code", "birth_year"),  # duplicate blocking
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

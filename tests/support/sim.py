@@ -25,6 +25,7 @@ from server.models.sync import DeviceSync
 class Replica:
     entities: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> {data, clocks}
     facts: dict[str, dict[str, Any]] = field(default_factory=dict)     # event/distribution id
+    aliases: dict[str, str] = field(default_factory=dict)  # merged id -> surviving id (active)
 
 
 class SimDevice:
@@ -141,6 +142,12 @@ class SimDevice:
                 merge_remote(entity["data"], entity["clocks"], change["data"],
                              change["clocks"], self.unacked.get(change["id"], set()))
                 entity["deleted"] = change["deleted"]
+                entity["merged_into"] = change.get("merged_into")
+            elif kind == "alias":
+                if change["data"]["active"]:
+                    self.replica.aliases[change["id"]] = change["data"]["survivor_id"]
+                else:
+                    self.replica.aliases.pop(change["id"], None)
             elif kind in ("event", "distribution"):
                 self.replica.facts[change["id"]] = {"form": change["data"]["form"],
                                                     "record": change["data"]["record"],

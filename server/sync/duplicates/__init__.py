@@ -1,0 +1,43 @@
+"""Duplicate households and persons (DESIGN §4): detection, review queue, merge and undo.
+
+* :mod:`.scoring` — blocking keys and scores, pure Python;
+* :mod:`.detect` — keeps the review queue (``duplicate_candidate``) up to date for
+  the records a batch touched; registered as an after-batch hook by :func:`init_app`;
+* :mod:`.review` — the domain API for reviewers: list, side-by-side view, merge,
+  reject, undo (no Flask; scope from :mod:`server.security.scope`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+CONFIG_MEMBER = "A0SYNC_DUPLICATE_MEMBER_THRESHOLD"
+CONFIG_HOUSEHOLD = "A0SYNC_DUPLICATE_HOUSEHOLD_THRESHOLD"
+EXTENSION = "a0sync.duplicates.thresholds"
+
+
+def thresholds_for(app: Any):
+    from server.sync.duplicates.scoring import Thresholds
+
+    return app.extensions.get(EXTENSION) or Thresholds()
+
+
+def init_app(app: Any) -> None:
+    """Detect candidates after every batch; add ``a0sync duplicates`` to the CLI."""
+    from server.sync.duplicates.cli import duplicates_cli
+    from server.sync.duplicates.detect import detect
+    from server.sync.duplicates.scoring import Thresholds
+    from server.sync.runtime import add_after_batch_hook
+
+    defaults = Thresholds()
+    thresholds = Thresholds(
+        member=float(app.config.get(CONFIG_MEMBER, defaults.member)),
+        household=float(app.config.get(CONFIG_HOUSEHOLD, defaults.household)))
+    app.extensions[EXTENSION] = thresholds
+
+    def after_batch(session: Any, touched: Any) -> None:
+        if touched.members or touched.households:
+            detect(session, touched.members, touched.households, thresholds)
+
+    add_after_batch_hook(app, after_batch)
+    app.cli.add_command(duplicates_cli)

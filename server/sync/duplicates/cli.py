@@ -1,0 +1,36 @@
+"""``a0sync duplicates scan --commune CODE``: detect over a whole commune (after a bulk load)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from server.extensions import db
+from server.models.register import Household
+
+
+@click.group("duplicates", help="Duplicate households and persons.")
+def duplicates_cli() -> None:
+    pass
+
+
+@duplicates_cli.command("scan")
+@click.option("--commune", "communes", multiple=True, required=True, help="commune code")
+@with_appcontext
+def scan(communes: tuple[str, ...]) -> None:
+    """Re-score every household and member of the communes (bulk-loaded data has no hook)."""
+    from server.sync.duplicates import thresholds_for
+    from server.sync.duplicates.detect import detect
+
+    for commune in communes:
+        ids = db.session.scalars(select(Household.id).where(Household.commune_code == commune))
+        result = detect(db.session, [], list(ids), thresholds_for(current_app))
+        db.session.commit()
+        click.echo(json.dumps({"commune": commune, "members": result.members_scored,
+                               "pairs_scored": result.pairs_scored,
+                               "member_candidates": len(result.open_members),
+                               "household_candidates": len(result.open_households)}))
