@@ -127,18 +127,24 @@ class AppCore:
                                   label or f"a0sync app ({platform.node() or 'phone'})",
                                   clock.now(), transport=self.transport, retry=self.retry)
         clock.observe(int(answer.get("server_hlc") or 0))
+        self.provision(server_url, answer, keys, pin, clock.last)
+        return answer
+
+    def provision(self, server_url: str, enrolment: Mapping[str, Any], keys: DeviceKeys,
+                  pin: str, hlc: int = 0) -> None:
+        """Create the store for an enrolment answer and unlock it (also used to prepare
+        devices for benchmarks)."""
         store = Store.create(self.path, pin, kdf_n=self.kdf_n)
-        profile = {"server_url": server_url.rstrip("/"), "enrolment": answer,
-                   "keys": keys.to_dict(), "server_keys": [answer["server_key"]],
-                   "current_kid": answer["server_key"]["kid"]}
+        profile = {"server_url": server_url.rstrip("/"), "enrolment": dict(enrolment),
+                   "keys": keys.to_dict(), "server_keys": [enrolment["server_key"]],
+                   "current_kid": enrolment["server_key"]["kid"]}
         with store.transaction():
             store.put_sealed("profile", profile)
             store.put_clear("seq", 0)
             store.put_clear("cursor", 0)
-            store.put_clear("hlc", clock.last)
+            store.put_clear("hlc", hlc)
         store.close()
         self.unlock(pin)
-        return answer
 
     def unlock(self, pin: str) -> None:
         """Open the store with the PIN and load the register into memory."""

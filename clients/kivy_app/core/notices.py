@@ -28,7 +28,7 @@ def _label(entity: str, name: str) -> tuple[str, str]:
 
 def describe(reg: Register, entity_id: str, kind: str | None = None) -> tuple[str, str]:
     """"hộ số 12" / "Nguyễn Văn An (hộ số 12)", or a short id when the record is unknown."""
-    entity = reg.get(entity_id)
+    entity = reg.entities.get(entity_id) or reg.get(entity_id)
     if entity is None:
         word = ("hộ", "household") if kind == "household" else ("bản ghi", "record")
         return f"{word[0]} {entity_id[:8]}", f"{word[1]} {entity_id[:8]}"
