@@ -164,7 +164,8 @@ class A0App(App):
     def _title(self, text: str, back: Any = None) -> BoxLayout:
         widgets: list[Any] = []
         if back is not None:
-            widgets.append(big_button(self.t("back"), back, size_hint_x=0.35))
+            self.w["back"] = big_button(self.t("back"), back, size_hint_x=0.35)
+            widgets.append(self.w["back"])
         widgets.append(Label(text=text, font_size=sp(20), bold=True, shorten=True,
                              shorten_from="right"))
         lang = big_button(self.t("lang"), self.toggle_lang, size_hint_x=0.18)

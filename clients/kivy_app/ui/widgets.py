@@ -33,10 +33,11 @@ class BigOption(SpinnerOption):
 
 def wrapped(text: str, **kw: Any) -> Label:
     """A label that wraps to its width and grows to its text."""
-    label = Label(text=text, size_hint_y=None, halign="left", valign="middle",
-                  font_size=kw.pop("font_size", sp(16)), **kw)
+    label = Label(text=text, size_hint_y=None, height=dp(28) if text else 0, halign="left",
+                  valign="middle", font_size=kw.pop("font_size", sp(16)), **kw)
     label.bind(width=lambda w, v: setattr(w, "text_size", (v, None)),
-               texture_size=lambda w, v: setattr(w, "height", max(v[1] + dp(8), dp(28))))
+               texture_size=lambda w, v: setattr(
+                   w, "height", max(v[1] + dp(8), dp(28)) if w.text else 0))
     return label
 
 
@@ -88,3 +89,5 @@ class FieldInput(BoxLayout):
         text = "\n".join(vi if self.lang == "vi" else en for vi, en in messages)
         self.error.text = text
         self.error.opacity = 1 if text else 0
+        if not text:
+            self.error.height = 0
