@@ -25,7 +25,7 @@ from typing import Any
 os.environ.setdefault("KIVY_NO_ARGS", "1")
 os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
 
-from kivy.config import Config  # noqa: E402
+from kivy.config import Config
 
 Config.set("graphics", "width", "400")
 Config.set("graphics", "height", "760")
@@ -263,7 +263,8 @@ class Driver:
 def main() -> int:
     import faulthandler
 
-    faulthandler.dump_traceback_later(110, exit=True, file=sys.__stderr__)  # a hang shows where, then ends
+    # a hang prints where it is stuck, then ends the process
+    faulthandler.dump_traceback_later(110, exit=True, file=sys.__stderr__)
     parser = argparse.ArgumentParser()
     parser.add_argument("--server", required=True)
     parser.add_argument("--code", required=True)
