@@ -92,8 +92,8 @@ def test_two_phones_conflict_review_and_hand_carried_file(live, tmp_path: Path) 
 
     # both offline: each edits the same field; nothing leaves, nothing is lost
     line_a.up = line_b.up = False
-    assert a.save_entity("household", {"address": "Xóm Đông, ngõ 1"}, h.id).ok
-    assert b.save_entity("household", {"address": "Xóm Đông, ngõ 2"}, h.id).ok
+    edit_a = a.save_entity("household", {"address": "Xóm Đông, ngõ 1"}, h.id).op
+    edit_b = b.save_entity("household", {"address": "Xóm Đông, ngõ 2"}, h.id).op
     offline = a.sync()
     assert offline.offline and offline.error.code == "network_unavailable"
     assert states(a)[3] == SENT  # sealed under a batch id, re-sent under the same id
@@ -109,7 +109,9 @@ def test_two_phones_conflict_review_and_hand_carried_file(live, tmp_path: Path) 
     assert report.error is None and report.verdicts == {"conflict": 1}
     assert states(b)[1] == CONFLICT
     a.sync()
-    winner = "Xóm Đông, ngõ 2"  # B wrote later: the greater stamp wins meanwhile
+    # meanwhile the greater stamp (hlc, device) wins, the same on both phones
+    winner = max((edit_a["hlc"], a.device_id, "Xóm Đông, ngõ 1"),
+                 (edit_b["hlc"], b.device_id, "Xóm Đông, ngõ 2"))[2]
     assert a.register.get(h.id).data["address"] == b.register.get(h.id).data["address"] == winner
     for core in (a, b):
         said = [n for n in core.notices() if n["kind"] == "conflict"]

@@ -14,9 +14,9 @@ def main(argv: list[str] | None = None) -> None:
         description="a0sync — ứng dụng cộng tác viên / collaborator app")
     parser.add_argument("--server", default=os.environ.get("A0SYNC_SERVER", ""),
                         help="server address shown on the enrolment screen")
-    parser.add_argument("--data", type=Path,
-                        default=Path(os.environ.get("A0SYNC_APP_DATA", "instance/app")),
-                        help="folder of the encrypted local store")
+    parser.add_argument("--data", type=Path, default=os.environ.get("A0SYNC_APP_DATA"),
+                        help="folder of the encrypted local store (default: instance/app "
+                             "on a desktop, the app's private folder on Android)")
     parser.add_argument("--lang", choices=("vi", "en"), default="vi")
     parser.add_argument("--size", default="400x760", help="window size on a desktop")
     parser.add_argument("--pin-stdin", action="store_true",
@@ -35,7 +35,10 @@ def main(argv: list[str] | None = None) -> None:
     Config.set("input", "mouse", "mouse,disable_multitouch")
     from clients.kivy_app.ui.app import A0App
 
-    A0App(args.data, server=args.server, lang=args.lang, pin_from_stdin=pin,
+    data = args.data
+    if data is None and "ANDROID_ARGUMENT" not in os.environ:
+        data = Path("instance/app")
+    A0App(Path(data) if data else None, server=args.server, lang=args.lang, pin_from_stdin=pin,
           report_ready=args.report_ready).run()
 
 

@@ -117,11 +117,11 @@ class A0App(App):
 
     title = "a0sync"
 
-    def __init__(self, data_dir: Path, server: str = "", lang: str = "vi",
+    def __init__(self, data_dir: Path | None, server: str = "", lang: str = "vi",
                  pin_from_stdin: str | None = None, report_ready: bool = False,
                  **kw: Any) -> None:
         super().__init__(**kw)
-        self.core = AppCore(data_dir)
+        self.core = AppCore(data_dir or Path(self.user_data_dir))
         self.server = server
         self.lang = lang
         self.pin_from_stdin = pin_from_stdin
@@ -530,8 +530,7 @@ class A0App(App):
         self.show_sync()
 
     def export(self) -> None:
-        folder = Path(self.user_data_dir if self.core.data_dir is None else self.core.data_dir)
-        path = self.core.export_batch(folder / "export")
+        path = self.core.export_batch(self.core.data_dir / "export")
         self.last_message = (self.t("exported", path=str(path)) if path
                              else self.t("nothing_to_export"))
         self.show_sync()
