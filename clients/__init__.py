@@ -1,0 +1,1 @@
+"""Clients of the a0sync server (the collaborator's app)."""

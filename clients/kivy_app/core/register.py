@@ -1,0 +1,173 @@
+"""The area's register as the app holds it in memory once unlocked.
+
+Households and members are kept with their field clocks (merged by the same
+rule as the server, :mod:`a0core.merge`) plus the last copy the server sent
+(``remote``). A pulled value never overwrites a field that has a local write not
+yet settled by the server; once that write settles, the server's copy is merged
+again, so a local write that lost on the server gives way then, and not before.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from a0core.merge import merge_fields, merge_remote
+from a0core.names import fold
+from a0core.projection import EventRef, member_state
+
+
+@dataclass
+class Entity:
+    kind: str  # household | member
+    id: str
+    data: dict[str, Any] = field(default_factory=dict)
+    clocks: dict[str, Any] = field(default_factory=dict)
+    deleted: bool = False
+    merged_into: str | None = None
+    remote: dict[str, Any] = field(default_factory=lambda: {"data": {}, "clocks": {}})
+    local_only: bool = False  # created here (or from a birth recorded here), not yet pulled
+
+    def to_blob(self) -> dict[str, Any]:
+        return {"data": self.data, "clocks": self.clocks, "deleted": self.deleted,
+                "merged_into": self.merged_into, "remote": self.remote,
+                "local_only": self.local_only}
+
+    @classmethod
+    def from_blob(cls, kind: str, id_: str, blob: dict[str, Any]) -> Entity:
+        return cls(kind, id_, blob["data"], blob["clocks"], blob.get("deleted", False),
+                   blob.get("merged_into"), blob.get("remote") or {"data": {}, "clocks": {}},
+                   blob.get("local_only", False))
+
+    @property
+    def household_id(self) -> str | None:
+        return self.id if self.kind == "household" else self.data.get("household_id")
+
+    @property
+    def visible(self) -> bool:
+        return not self.deleted and not self.merged_into
+
+    def write(self, values: dict[str, Any], stamp: tuple[int, str]) -> list[str]:
+        return merge_fields(self.data, self.clocks, values, stamp)
+
+    def absorb_remote(self, data: dict[str, Any], clocks: dict[str, Any],
+                      keep: set[str]) -> list[str]:
+        """Fold the server's copy in (kept fields aside); remember it for later."""
+        merge_remote(self.remote["data"], self.remote["clocks"], data, clocks)
+        return merge_remote(self.data, self.clocks, data, clocks, keep)
+
+    def settle(self, keep: set[str]) -> list[str]:
+        """A local write settled: the server's copy applies again to what is no longer kept."""
+        return merge_remote(self.data, self.clocks, self.remote["data"], self.remote["clocks"],
+                            keep)
+
+
+@dataclass(frozen=True)
+class HouseholdRow:
+    """One line of the household list."""
+
+    id: str
+    number: str
+    head: str
+    address: str
+    members: int
+    search: str  # folded text the search matches against
+
+
+def number_key(number: str) -> tuple[int, ...]:
+    """Sort 2, 10, 100.1, 100.2 as a person expects."""
+    return tuple(int(p) for p in re.findall(r"\d+", number or "")) or (1 << 30,)
+
+
+class Register:
+    def __init__(self) -> None:
+        self.entities: dict[str, Entity] = {}
+        self.facts: dict[str, dict[str, Any]] = {}
+        self.aliases: dict[str, str] = {}
+        self._rows: list[HouseholdRow] | None = None
+        self._by_household: dict[str, list[str]] | None = None
+
+    def changed(self) -> None:
+        self._rows = None
+        self._by_household = None
+
+    def resolve(self, id_: str) -> str:
+        seen = set()
+        while id_ in self.aliases and id_ not in seen:
+            seen.add(id_)
+            id_ = self.aliases[id_]
+        return id_
+
+    def get(self, id_: str) -> Entity | None:
+        return self.entities.get(self.resolve(id_)) or self.entities.get(id_)
+
+    def _index(self) -> dict[str, list[str]]:
+        if self._by_household is None:
+            index: dict[str, list[str]] = {}
+            for e in self.entities.values():
+                if e.kind == "member" and e.visible:
+                    index.setdefault(self.resolve(e.data.get("household_id", "")), []).append(e.id)
+            self._by_household = index
+        return self._by_household
+
+    def members_of(self, household_id: str) -> list[Entity]:
+        ids = self._index().get(household_id, [])
+        members = [self.entities[i] for i in ids]
+        order = {"head": 0, "spouse": 1}
+        return sorted(members, key=lambda m: (order.get(m.data.get("relation", ""), 2),
+                                              m.data.get("birth_date", ""), m.id))
+
+    def head_name(self, household: Entity) -> str:
+        head = household.data.get("head_member_id")
+        members = self.members_of(household.id)
+        chosen = next((m for m in members if m.id == head), None) or next(
+            (m for m in members if m.data.get("relation") == "head"), None)
+        return chosen.data.get("full_name", "") if chosen else ""
+
+    def rows(self) -> list[HouseholdRow]:
+        if self._rows is None:
+            rows = []
+            for e in self.entities.values():
+                if e.kind != "household" or not e.visible:
+                    continue
+                members = self.members_of(e.id)
+                head = self.head_name(e)
+                text = " ".join([e.data.get("number", ""), e.data.get("address", ""),
+                                 *(m.data.get("full_name", "") for m in members)])
+                rows.append(HouseholdRow(e.id, e.data.get("number", ""), head,
+                                         e.data.get("address", ""), len(members),
+                                         fold(text)))
+            rows.sort(key=lambda r: (number_key(r.number), r.id))
+            self._rows = rows
+        return self._rows
+
+    def search(self, query: str) -> list[HouseholdRow]:
+        """Households whose number, address or a member's name contains every word typed
+        (diacritics folded, đ→d, any order)."""
+        words = fold(query or "").split()
+        rows = self.rows()
+        if not words:
+            return rows
+        return [r for r in rows if all(w in r.search for w in words)]
+
+    def events_of(self, member_id: str) -> list[dict[str, Any]]:
+        return sorted((f for f in self.facts.values() if f["form"] != "distribution"
+                       and f["record"].get("member_id") == member_id),
+                      key=lambda f: (f["record"].get("event_date", ""), f.get("hlc", 0)))
+
+    def state_of(self, member: Entity) -> dict[str, Any]:
+        """Residence, marriage, method, children…: the fold of the member's record and events,
+        by the same code as the server (:func:`a0core.projection.member_state`)."""
+        events, child_deaths = [], []
+        children = {e.id for e in self.entities.values()
+                    if e.kind == "member" and e.data.get("mother_id") == member.id}
+        for f in self.facts.values():
+            if f.get("voided") or f["form"] == "distribution":
+                continue
+            ref = EventRef(f["form"], f["record"], f.get("hlc", 0), f.get("device", ""))
+            if f["record"].get("member_id") == member.id:
+                events.append(ref)
+            elif f["form"] == "death" and f["record"].get("member_id") in children:
+                child_deaths.append(ref)
+        return member_state(member.id, member.data, member.clocks, events, child_deaths)

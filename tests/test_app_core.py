@@ -1,0 +1,257 @@
+"""The app's core without a screen or a server: encrypted store, forms from schemas/,
+outbox, and the pull merge that never overwrites unsettled local edits."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from a0core.envelope import DeviceKeys, op_hash_valid
+from a0core.errors import A0Error
+from a0core.merge import merge_fields
+from a0core.schemas import registry
+from clients.kivy_app.core.app import AppCore
+from clients.kivy_app.core.formview import FormView, event_forms
+from clients.kivy_app.core.outbox import APPLIED, PENDING, REJECTED, UNSETTLED, next_state
+from clients.kivy_app.core.register import Entity
+from clients.kivy_app.core.store import Store
+from server.security.keys import ServerKey
+
+PIN = "482916"
+AREA = {"code": "12619.01.1", "name": "Địa bàn 1"}
+HEAD = {"full_name": "Nguyễn Thị Thuỷ", "relation": "head", "sex": "female",
+        "birth_date": "1985", "ethnicity": "kinh", "marital_status": "married",
+        "residence_status": "present"}
+
+
+def device(folder: Path, pin: str = PIN) -> AppCore:
+    """A provisioned device (as after enrolment) with real keys, no server."""
+    core = AppCore(folder, kdf_n=2 ** 12)
+    answer = {"device_id": str(uuid.uuid4()), "area": AREA,
+              "collaborator": {"id": 1, "full_name": "Nguyễn Thị Test"},
+              "server_key": ServerKey.generate().public().to_dict(), "server_hlc": 0}
+    core.provision("http://127.0.0.1:9", answer, DeviceKeys.generate(), pin)
+    return core
+
+
+def add_household(core: AppCore, number: str = "7", address: str = "Xóm Trại Găng") -> str:
+    h = core.save_entity("household", {"number": number, "address": address})
+    assert h.ok, h.errors
+    m = core.save_entity("member", HEAD, context={"household_id": h.id})
+    assert m.ok, m.errors
+    return h.id
+
+
+# ------------------------------------------------------------------ the store
+
+
+def test_wrong_pin_opens_nothing_and_the_file_holds_no_names(tmp_path: Path) -> None:
+    core = device(tmp_path)
+    add_household(core)
+    core.lock()
+    with pytest.raises(A0Error) as wrong:
+        core.unlock("111111")
+    assert wrong.value.code == "app_pin_wrong" and "PIN" in wrong.value.vi
+    assert not core.unlocked
+    core.unlock(PIN)
+    assert [r.head for r in core.register.rows()] == ["Nguyễn Thị Thuỷ"]
+    core.lock()
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
+    for secret in ("Nguyễn Thị Thuỷ", "Nguyen", "Thuỷ", "Trại Găng", "Xóm", "1985", "kinh",
+                   "female", "Nguyễn Thị Test", "12619.01.1"):
+        for form in {secret.encode("utf-8"), secret.encode("utf-16-le")}:
+            assert form not in raw, secret
+    assert b"sign_private" not in raw and b"box_private" not in raw
+
+
+def test_a_row_moved_elsewhere_does_not_open(tmp_path: Path) -> None:
+    core = device(tmp_path)
+    add_household(core, "1")
+    add_household(core, "2")
+    store = core.store
+    (_, blob1), (id2, _) = store.conn.execute(
+        "SELECT id, blob FROM entities WHERE kind='household'").fetchall()
+    store.conn.execute("UPDATE entities SET blob=? WHERE id=?", (blob1, id2))
+    core.lock()
+    with pytest.raises(A0Error) as damaged:
+        core.unlock(PIN)
+    assert damaged.value.code == "app_store_damaged"
+
+
+@pytest.mark.parametrize("pin", ["12345", "abcdef", "１２３４５６", "1234567890123"])
+def test_weak_pins_are_refused_before_anything_is_written(tmp_path: Path, pin: str) -> None:
+    with pytest.raises(A0Error) as weak:
+        Store.create(tmp_path / "s.sqlite", pin)
+    assert weak.value.code == "app_pin_weak"
+    assert not (tmp_path / "s.sqlite").exists()
+
+
+# ---------------------------------------------------------- forms and outbox
+
+
+def test_forms_come_from_schemas_and_report_the_servers_errors(tmp_path: Path) -> None:
+    core = device(tmp_path)
+    fv = FormView("member")
+    sex = next(f for f in fv.inputs() if f.name == "sex")
+    assert [c.code for c in sex.choices] == [c.code for c in registry().codelist("sex")
+                                             .active_codes()]
+    assert sex.label_vi == registry().form("member").field("sex").label["vi"]
+    assert {f.id for f in event_forms()} >= {"birth", "death", "move_in", "move_out",
+                                              "marriage", "divorce", "method_start"}
+    hid = add_household(core)
+    bad = core.save_entity("member", {**HEAD, "full_name": "", "birth_date": "2999"},
+                           context={"household_id": hid})
+    assert not bad.ok and set(bad.errors) == {"full_name", "birth_date"}
+    assert any("Họ và tên" in vi or "họ" in vi.lower() for vi, _ in bad.errors["full_name"])
+    assert core.outbox_counts() == {PENDING: 2}  # the refused save wrote nothing
+
+
+def test_outbox_numbers_stamps_and_sends_only_what_changed(tmp_path: Path) -> None:
+    core = device(tmp_path)
+    hid = add_household(core)
+    shown = dict(core.register.get(hid).clocks)
+    edit = core.save_entity("household", {"address": "Xóm Mới"}, hid)
+    assert edit.op["fields"] == {"address": "Xóm Mới"}
+    assert edit.op["base"] == {"address": shown["address"]}
+    assert core.save_entity("household", {"address": "Xóm Mới"}, hid).op is None  # no change
+    core.lock()
+    core.unlock(PIN)  # the counter and the clock survive a restart
+    later = core.save_entity("household", {"address": "Xóm Cũ"}, hid)
+    rows = sorted(core.outbox_rows(), key=lambda r: r["seq"])
+    assert [r["seq"] for r in rows] == [1, 2, 3, 4]
+    hlcs = [r["op"]["hlc"] for r in rows]
+    assert hlcs == sorted(hlcs) and len(set(hlcs)) == 4
+    assert all(op_hash_valid(r["op"]) for r in rows)
+    assert later.op["base"] == {"address": [edit.op["hlc"], core.device_id]}
+    assert core.keep(hid) == {"area_code", "number", "address"}
+
+
+def test_a_birth_shows_the_child_at_once(tmp_path: Path) -> None:
+    core = device(tmp_path)
+    hid = add_household(core)
+    mother = core.register.members_of(hid)[0]
+    birth = core.record_fact("birth", {"event_date": "2026-02-01", "sex": "female",
+                                       "birth_order": 2, "place_of_birth": "health_station"},
+                             context={"household_id": hid, "member_id": mother.id})
+    assert birth.ok, birth.errors
+    child = core.register.get(birth.op["fields"]["child_id"])
+    assert child.data["relation"] == "child" and child.data["mother_id"] == mother.id
+    assert len(core.register.members_of(hid)) == 2
+
+
+def test_search_folds_diacritics_and_handles_many_households(tmp_path: Path) -> None:
+    core = device(tmp_path)
+    for n in range(1, 41):
+        add_household(core, str(n), f"Xóm {n}")
+    core.save_entity("member", {**HEAD, "full_name": "Đặng Văn Đức", "relation": "spouse",
+                                "sex": "male"},
+                     context={"household_id": core.register.rows()[4].id})
+    assert [r.number for r in core.register.rows()[:3]] == ["1", "2", "3"]
+    assert [r.number for r in core.register.search("dang duc")] == ["5"]
+    assert [r.number for r in core.register.search("ĐỨC đặng")] == ["5"]
+    assert len(core.register.search("thuy")) == 40
+
+
+# ---------------------------------------------------- receipts and rejections
+
+
+def test_a_rejected_operation_opens_its_record_with_the_reason(tmp_path: Path) -> None:
+    core = device(tmp_path)
+    hid = add_household(core)
+    core.apply_verdicts([{"seq": 1, "verdict": "applied"},
+                         {"seq": 2, "verdict": "rejected", "code": "record_invalid",
+                          "message_vi": "Bản ghi không hợp lệ (1 lỗi)",
+                          "message_en": "The record is invalid (1 errors)",
+                          "errors": [{"field": "birth_date", "code": "date_future",
+                                      "message_vi": "Ngày sinh ở tương lai",
+                                      "message_en": "Birth date in the future"}]}])
+    fix = core.fix_target(2)
+    assert fix["form"] == "member" and fix["household_id"] == hid
+    assert fix["errors"] == {"birth_date": [("Ngày sinh ở tương lai",
+                                             "Birth date in the future")]}
+    note = next(n for n in core.notices() if n["kind"] == "rejected")
+    assert "Nguyễn Thị Thuỷ" in note["vi"] and "Ngày sinh ở tương lai" in note["vi"]
+    assert core.outbox_counts() == {APPLIED: 1, REJECTED: 1}
+
+
+@given(st.lists(st.sampled_from(["applied", "duplicate", "conflict", "rejected", "waiting"]),
+                min_size=1, max_size=6))
+def test_verdicts_repeated_or_reordered_never_unsettle(verdicts: list[str]) -> None:
+    state = PENDING
+    for v in verdicts:
+        state = next_state(state, {"verdict": v})
+    settled = [v for v in verdicts if v != "waiting"]
+    assert state == (settled[0] if settled else "waiting")
+    assert next_state(state, {"verdict": "waiting"}) == state or state in UNSETTLED
+
+
+def test_merges_and_conflicts_are_announced_in_plain_words(tmp_path: Path) -> None:
+    core = device(tmp_path)
+    a = add_household(core, "3")
+    b = add_household(core, "4")
+    stamp = [core.clock.now() + 10, "other-device"]
+    page = {"server_hlc": 0, "verdicts": [], "cursor": 9, "more": False, "changes": [
+        {"seq": 5, "kind": "alias", "id": b, "data": {"survivor_id": a, "entity": "household",
+                                                      "active": True}},
+        {"seq": 6, "kind": "conflict", "id": "17", "data": {
+            "entity": "member", "entity_id": core.register.members_of(a)[0].id,
+            "field": "sex", "status": "open", "resolved_value": None,
+            "a": {"value": "female", "hlc": 1, "device": core.device_id},
+            "b": {"value": "male", "hlc": stamp[0], "device": stamp[1]}}}]}
+    with core.store.transaction():
+        raised = core.apply_page(page)
+        again = core.apply_page(page)  # a page pulled twice says nothing twice
+    assert [n["kind"] for n in raised] == ["merge", "conflict"] and again == []
+    assert "hộ số 4 nay là hộ số 3" in raised[0]["vi"]
+    assert "máy này ghi «Nữ»" in raised[1]["vi"] and "máy kia ghi «Nam»" in raised[1]["vi"]
+    assert [r.number for r in core.register.rows()] == ["3"]
+
+
+# -------------------------------------------- the pull merge (property-based)
+
+FIELDS = ["number", "address", "village_code"]
+write = st.tuples(st.sampled_from(FIELDS), st.text("abc", min_size=1, max_size=2),
+                  st.integers(1, 50), st.sampled_from(["dev-a", "dev-b", "server"]))
+
+
+@given(local=st.lists(write, max_size=6), remote=st.lists(write, max_size=8),
+       order=st.randoms(use_true_random=False), settle_at=st.integers(0, 8))
+def test_pulls_never_overwrite_unsettled_edits_and_converge_once_settled(
+        local, remote, order, settle_at) -> None:
+    """Whatever order and duplication pull copies arrive in, a field with an unsettled
+    local write keeps the local value; once the writes settle, the device holds exactly
+    the last-writer-wins merge of every write (what the server holds)."""
+    entity = Entity("household", "h")
+    mine = {}
+    for name, value, hlc, _ in local:
+        entity.write({name: value}, (hlc, "me"))
+        mine[name] = entity.data.get(name)
+    keep = {name for name, *_ in local}
+    # the server's copies as successive snapshots; pages may come twice and out of order
+    server_data: dict = {}
+    server_clocks: dict = {}
+    snapshots = []
+    for name, value, hlc, dev in remote:
+        merge_fields(server_data, server_clocks, {name: value}, (hlc, dev))
+        snapshots.append((dict(server_data), {k: list(v) for k, v in server_clocks.items()}))
+    deliveries = snapshots + snapshots[: len(snapshots) // 2]
+    order.shuffle(deliveries)
+    for i, (data, clocks) in enumerate(deliveries):
+        if i == settle_at:
+            entity.settle(keep := set())
+        entity.absorb_remote(data, clocks, keep)
+        for name in keep:
+            assert entity.data.get(name) == mine[name]
+    entity.settle(set())
+    # the server also applies the local writes; the device must end where the server is
+    for name, value, hlc, _ in local:
+        merge_fields(server_data, server_clocks, {name: value}, (hlc, "me"))
+    expected_data, expected_clocks = dict(server_data), dict(server_clocks)
+    entity.absorb_remote(expected_data, expected_clocks, set())
+    assert entity.data == expected_data
+    assert {k: tuple(v) for k, v in entity.clocks.items()} == \
+        {k: tuple(v) for k, v in expected_clocks.items()}
