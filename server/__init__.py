@@ -41,6 +41,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     errors.register(app)
     app.register_blueprint(api_sync_bp)
 
+    from server.web.dashboard import init_app as init_dashboard
+
+    init_dashboard(app)
+
     from server.cli import register_commands
 
     register_commands(app)

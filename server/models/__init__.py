@@ -1,5 +1,6 @@
 """SQLAlchemy models. Import from here so Alembic sees every table."""
 
+from server.models.accounts import LoginAttempt
 from server.models.base import Base, db
 from server.models.orgunits import OrgTree, OrgUnit
 from server.models.people import AuditLog, Collaborator, Device, EnrolmentCode, User
@@ -14,6 +15,6 @@ from server.models.sync import Alias, Conflict, DeviceSync, SyncBatch, SyncOp
 
 __all__ = [
     "Alias", "AuditLog", "Base", "ChangeCounter", "Collaborator", "Conflict", "Device",
-    "DeviceSync", "Distribution", "EnrolmentCode", "Event", "Household", "Member", "OrgTree",
-    "OrgUnit", "SyncBatch", "SyncOp", "User", "db",
+    "DeviceSync", "Distribution", "EnrolmentCode", "Event", "Household", "LoginAttempt",
+    "Member", "OrgTree", "OrgUnit", "SyncBatch", "SyncOp", "User", "db",
 ]
