@@ -55,7 +55,8 @@ def _writers(session: Session, device_ids: set[str]) -> dict[str, str]:
     out = {SERVER_DEVICE: "máy chủ / server"}
     if ids:
         out.update(session.execute(select(Device.id, Collaborator.full_name).join(
-            Collaborator, Collaborator.id == Device.collaborator_id).where(Device.id.in_(ids))))
+            Collaborator, Collaborator.id == Device.collaborator_id)
+            .where(Device.id.in_(ids))).tuples().all())
     return out
 
 
@@ -65,7 +66,7 @@ def _records(session: Session, conflicts: list[Conflict]) -> dict[str, str]:
     out: dict[str, str] = {}
     if members:
         out.update(session.execute(select(Member.id, Member.full_name)
-                                   .where(Member.id.in_(members))))
+                                   .where(Member.id.in_(members))).tuples().all())
     if households:
         out.update((i, f"Hộ số {n}") for i, n in session.execute(
             select(Household.id, Household.number).where(Household.id.in_(households))))

@@ -41,7 +41,7 @@ class DeviceRow:
     def skew_s(self) -> float | None:
         if self.state is None or self.state.last_batch_at is None:
             return None
-        return round((self.state.last_clock_skew_ms or 0) / 1000, 1)
+        return round((self.state.last_clock_skew_ms or 0) / 1000, 1) + 0.0  # never "-0.0"
 
 
 def unit_names(session: Session, codes: set[str]) -> dict[str, str]:
