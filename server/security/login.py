@@ -167,6 +167,16 @@ def _succeeded(user: User, now: dt.datetime) -> None:
     user.last_login_at = now
 
 
+def reset_throttle(session: Session, user: User, by: str, now: dt.datetime | None = None) -> None:
+    """An administrator's unlock: the account's failure count restarts now (the
+    per-address count is left alone)."""
+    now = now or utcnow()
+    session.add(LoginAttempt(at=now, username=user.username, ip=by[:64], user_id=user.id,
+                             success=True, step="reset"))
+    user.failed_logins = 0
+    user.locked_until = None
+
+
 def last_totp_step(session: Session, user: User) -> int | None:
     return session.scalar(select(func.max(LoginAttempt.totp_step)).where(
         LoginAttempt.user_id == user.id, LoginAttempt.success.is_(True)))

@@ -32,10 +32,10 @@ def provisioning_uri(secret: str, username: str) -> str:
 
 def qr_svg(text: str) -> str:
     """An inline SVG QR code (no external service, a few kilobytes)."""
-    out = io.StringIO()
+    out = io.BytesIO()
     segno.make(text, error="m").save(out, kind="svg", scale=4, xmldecl=False,
-                                     svgns=True, nl=False)
-    return out.getvalue()
+                                     svgns=True, nl=False, title="QR")
+    return out.getvalue().decode("utf-8")
 
 
 def matching_step(secret: str, code: object, now: dt.datetime) -> int | None:

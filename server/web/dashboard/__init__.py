@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 
-from flask import Flask, request
+from flask import Flask, g, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from a0core.errors import A0Error
@@ -56,6 +56,13 @@ def init_app(app: Flask) -> None:
         blueprint = app.blueprints.get(name)
         if blueprint is not None:
             csrf.exempt(blueprint)
+
+    @app.before_request
+    def _fresh_csrf_cache() -> None:
+        # Flask-WTF caches the token on ``g``, which belongs to the app context; when
+        # one is already pushed (tests, the CLI) a request must not see the token
+        # of an earlier request's session.
+        g.pop(app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(shell.bp)

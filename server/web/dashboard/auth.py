@@ -10,6 +10,7 @@ import datetime as dt
 
 from flask import (
     Blueprint,
+    current_app,
     flash,
     make_response,
     redirect,
@@ -39,6 +40,17 @@ def _ip() -> str:
     return request.remote_addr or "unknown"
 
 
+def _policy() -> login_flow.Policy:
+    """Throttling limits; ``A0SYNC_LOGIN_*`` config keys override the defaults."""
+    config = current_app.config
+    return login_flow.Policy(
+        window=dt.timedelta(seconds=config.get("A0SYNC_LOGIN_WINDOW_S",
+                                               login_flow.WINDOW.total_seconds())),
+        account_failures=config.get("A0SYNC_LOGIN_ACCOUNT_FAILURES",
+                                    login_flow.ACCOUNT_FAILURES),
+        ip_failures=config.get("A0SYNC_LOGIN_IP_FAILURES", login_flow.IP_FAILURES))
+
+
 def _home() -> str:
     return url_for("dashboard.sync_status")
 
@@ -60,7 +72,7 @@ def login():
     username = request.form.get("username", "")
     try:
         user = login_flow.check_password(db.session, username, request.form.get("password", ""),
-                                         _ip())
+                                         _ip(), policy=_policy())
     except A0Error as error:
         return _refused("login.html", error, next=target, username=username[:80])
     if user.totp_secret:
@@ -91,7 +103,8 @@ def login_totp():
         return render_template("login_totp.html")
     try:
         user = login_flow.check_totp(db.session, int(pending["user"]), request.form.get("code"),
-                                     _ip(), dt.datetime.fromisoformat(pending["at"]))
+                                     _ip(), dt.datetime.fromisoformat(pending["at"]),
+                                     policy=_policy())
     except A0Error as error:
         if error.code == "totp_pending_expired":
             session.pop(PENDING, None)
