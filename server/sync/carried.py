@@ -24,7 +24,7 @@ from server.sync.ingest import IngestContext, ingest_batch
 
 def import_carried_batch(session: Session, data: bytes, ctx: IngestContext, scope: Scope,
                          *, filename: str = "", ip: str | None = None) -> dict[str, Any]:
-    """Ingest one ``.a0b`` file for a staff member; returns the signed receipt.
+    """Ingest one ``.a0b`` file for a staff member; returns the receipt (its body).
 
     Refusals change nothing (the ingestion's own transaction rolls back). The
     import itself is audited in a short transaction of its own after the batch.
@@ -38,7 +38,7 @@ def import_carried_batch(session: Session, data: bytes, ctx: IngestContext, scop
         session.rollback()
         raise A0Error("device_unknown")
     session.rollback()
-    receipt = ingest_batch(session, data, ctx, carrier="file")
+    receipt = ingest_batch(session, data, ctx, carrier="file")["receipt"]
     batch = session.get(SyncBatch, receipt["batch"])
     audit.record(session, scope.actor, "batch.import_file", target=f"batch:{receipt['batch']}",
                  province_code=device.province_code, commune_code=device.commune_code, ip=ip,

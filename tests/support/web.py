@@ -117,6 +117,7 @@ class Browser:
 
     def __init__(self, app: Flask) -> None:
         self.client = app.test_client()
+        self._token: str | None = None  # one token per session: kept until the session changes
 
     def get(self, path: str, **kwargs: Any):
         return self.client.get(path, **kwargs)
@@ -127,10 +128,15 @@ class Browser:
     def post(self, path: str, data: dict[str, Any] | None = None, **kwargs: Any):
         """POST a form with the session's CSRF token (read from the page's logout form)."""
         data = dict(data or {})
-        data["csrf_token"] = self.token("/dashboard/")
-        return self.client.post(path, data=data, **kwargs)
+        self._token = self._token or self.token("/dashboard/")
+        data["csrf_token"] = self._token
+        response = self.client.post(path, data=data, **kwargs)
+        if path in ("/logout", "/login", "/login/totp"):
+            self._token = None
+        return response
 
     def login(self, username: str, password: str = PASSWORD):
+        self._token = None
         token = self.token("/login")
         return self.client.post("/login", data={"username": username, "password": password,
                                                 "csrf_token": token})

@@ -54,9 +54,10 @@ def _writers(session: Session, device_ids: set[str]) -> dict[str, str]:
     ids = sorted(d for d in device_ids if d != SERVER_DEVICE)
     out = {SERVER_DEVICE: "máy chủ / server"}
     if ids:
-        out.update(session.execute(select(Device.id, Collaborator.full_name).join(
-            Collaborator, Collaborator.id == Device.collaborator_id)
-            .where(Device.id.in_(ids))).tuples().all())
+        out.update({device: name for device, name in session.execute(
+            select(Device.id, Collaborator.full_name).join(
+                Collaborator, Collaborator.id == Device.collaborator_id)
+            .where(Device.id.in_(ids)))})
     return out
 
 
@@ -65,8 +66,8 @@ def _records(session: Session, conflicts: list[Conflict]) -> dict[str, str]:
     households = [c.entity_id for c in conflicts if c.entity == "household"]
     out: dict[str, str] = {}
     if members:
-        out.update(session.execute(select(Member.id, Member.full_name)
-                                   .where(Member.id.in_(members))).tuples().all())
+        out.update({i: name for i, name in session.execute(
+            select(Member.id, Member.full_name).where(Member.id.in_(members)))})
     if households:
         out.update((i, f"Hộ số {n}") for i, n in session.execute(
             select(Household.id, Household.number).where(Household.id.in_(households))))
