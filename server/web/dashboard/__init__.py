@@ -19,6 +19,7 @@ import datetime as dt
 import os
 
 from flask import Flask, g, request
+from flask_babel import refresh
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from a0core.errors import A0Error
@@ -58,11 +59,12 @@ def init_app(app: Flask) -> None:
             csrf.exempt(blueprint)
 
     @app.before_request
-    def _fresh_csrf_cache() -> None:
-        # Flask-WTF caches the token on ``g``, which belongs to the app context; when
-        # one is already pushed (tests, the CLI) a request must not see the token
-        # of an earlier request's session.
+    def _fresh_request_caches() -> None:
+        # Flask-WTF and Flask-Babel cache the token and the locale on the app
+        # context; when one is already pushed (tests, the CLI) a request must not
+        # see the token or language of an earlier request.
         g.pop(app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
+        refresh()
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(shell.bp)

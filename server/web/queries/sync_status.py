@@ -159,10 +159,16 @@ def batch_in_scope(session: Session, scope: Scope, batch_id: str) -> SyncBatch |
                                                   scope.where(SyncBatch)))
 
 
+def receipt_body(batch: SyncBatch) -> dict[str, Any]:
+    """The receipt as sent to the device is ``{"receipt": body, "signature": ...}``."""
+    stored = batch.receipt or {}
+    return stored.get("receipt", stored)
+
+
 def receipt_verdicts(batch: SyncBatch, page: int, per_page: int,
                      problems_first: bool = True) -> Page[dict[str, Any]]:
     """The receipt's verdicts, refused and waiting ones first, paged in memory."""
-    verdicts = list(batch.receipt.get("verdicts", []))
+    verdicts = list(receipt_body(batch).get("verdicts", []))
     if problems_first:
         order = {"rejected": 0, "conflict": 1, "waiting": 2}
         verdicts.sort(key=lambda v: (order.get(v.get("verdict"), 3), v.get("seq", 0)))
