@@ -140,3 +140,37 @@ class Browser:
         token = self.token("/login")
         return self.client.post("/login", data={"username": username, "password": password,
                                                 "csrf_token": token})
+
+
+def load_synthetic_commune(commune_code: str, households: int, seed: int = 7) -> int:
+    """Villages, areas, a realistic register and one collaborator per area for a commune
+    of the imported list, loaded the way ``a0sync demo`` loads its commune. Returns the
+    number of areas."""
+    import datetime as dt
+
+    from a0core.hlc import HybridClock
+    from server.models.orgunits import LEVEL_VILLAGE
+    from server.models.people import Collaborator
+    from server.orgunits.formats import UnitSpec
+    from server.orgunits.importer import upsert_local_units
+    from server.orgunits.queries import unit_by_code
+    from server.register.bulk import Writer, load_area
+    from server.synthetic import generate_commune, local_units
+
+    session = db.session
+    commune = unit_by_code(session, commune_code)
+    units = local_units(commune_code, n_villages=3, seed=seed)
+    upsert_local_units(session, commune.tree, [
+        UnitSpec(u.code, u.level, u.name, u.name, None, u.parent_code, commune.province_code)
+        for u in units])
+    period = (dt.date(2025, 1, 1), dt.date(2025, 12, 31))
+    writer = Writer("server", HybridClock().now())
+    areas = 0
+    for area in generate_commune(seed, commune_code, commune.full_name, households, period,
+                                 villages=[u for u in units if u.level == LEVEL_VILLAGE]):
+        load_area(session, area, commune.province_code, commune_code, writer)
+        session.add(Collaborator(full_name=area.collaborator_name, area_code=area.area_code,
+                                 commune_code=commune_code, province_code=commune.province_code))
+        areas += 1
+    session.commit()
+    return areas
