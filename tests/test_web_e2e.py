@@ -70,21 +70,39 @@ def live(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 
 @pytest.fixture(scope="module")
-def page(live: dict) -> Iterator:
+def chromium(live: dict) -> Iterator:
+    """One browser for the module; each test gets its own context (cookies)."""
     _need_chromium()
     from playwright.sync_api import sync_playwright
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        tab = context.new_page()
-        tab.set_default_timeout(20_000)
         try:
-            yield tab
+            yield browser
         finally:
-            context.close()
             browser.close()
+
+
+@pytest.fixture
+def page(chromium) -> Iterator:
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    tab.set_default_timeout(20_000)
+    try:
+        yield tab
+    finally:
+        context.close()
+
+
+def go(tab, target) -> None:
+    """Click a link or submit button and wait for the page it leads to (a slow, shared
+    machine must not let an assertion read the previous page)."""
+    with tab.expect_navigation():
+        if isinstance(target, str):
+            tab.click(target)
+        else:
+            target.click()
 
 
 def shot(tab, name: str) -> None:
@@ -100,10 +118,10 @@ def test_commune_officer_day_in_a_real_browser(live: dict, page) -> None:
     shot(tab, "01-login")
     tab.fill("input[name=username]", "canboxa")
     tab.fill("input[name=password]", "sai mật khẩu rồi nhé")
-    tab.click("button[type=submit]")
+    go(tab, "button[type=submit]")
     assert "login_failed" in tab.inner_text("main")
     tab.fill("input[name=password]", PASSWORD)
-    tab.click("main button[type=submit]")
+    go(tab, "main button[type=submit]")
     tab.wait_for_url(f"{url}/dashboard/")
     cookie = next(c for c in tab.context.cookies() if c["name"] == "a0sync_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
@@ -111,34 +129,34 @@ def test_commune_officer_day_in_a_real_browser(live: dict, page) -> None:
     shot(tab, "02-sync-status")
 
     # find the collaborator with a gap and open the device
-    tab.click("text=máy thiếu dữ liệu")
+    go(tab, "text=máy thiếu dữ liệu")
     rows = tab.locator("#sync-status tbody tr")
     assert rows.count() == 1 and world.names["C2"] in rows.first.inner_text()
-    rows.first.locator("a").first.click()
+    go(tab, rows.first.locator("a").first)
     assert "thao tác 2–3 chưa nhận được" in tab.inner_text("#gaps")
     shot(tab, "03-device")
-    tab.locator("#batches a").first.click()
+    go(tab, tab.locator("#batches a").first)
     assert "applied" in tab.inner_text("#verdicts")
     shot(tab, "04-receipt")
 
     # resolve the conflict: keep the value that was overwritten (side a)
-    tab.click("nav >> text=Xung đột")
+    go(tab, "nav >> text=Xung đột")
     conflict = db.session.get(Conflict, world.conflicts["C"])
     section = tab.locator(f"#conflict-{conflict.id}")
     assert section.locator(".side").count() == 2
     shot(tab, "05-conflicts")
     section.locator("input[value=a]").check()
-    section.locator("button[type=submit]").click()
+    go(tab, section.locator("button[type=submit]"))
     assert "Đã lưu lựa chọn" in tab.inner_text("main")
     assert tab.locator(f"#conflict-{conflict.id}").count() == 0
     db.session.expire_all()
     assert db.session.get(Member, conflict.entity_id).marital_status == conflict.a_value
 
     # enrol a device: the real sync client uses the code shown, over real HTTP
-    tab.click("nav >> text=Đăng ký máy")
+    go(tab, "nav >> text=Đăng ký máy")
     tab.select_option("select[name=area_code]", "00001.02.1")
     tab.fill("input[name=collaborator_name]", "Hoàng Thị Yến")
-    tab.click("main form.stack button[type=submit]")
+    go(tab, "main form.stack button[type=submit]")
     code = tab.inner_text("#enrol-code").strip()
     assert tab.locator("#enrol-qr svg").count() == 1
     shot(tab, "06-enrol-code")
@@ -151,8 +169,8 @@ def test_commune_officer_day_in_a_real_browser(live: dict, page) -> None:
 
     # …and revoke it from its page
     tab.goto(f"{url}/dashboard/?per_page=200")
-    tab.click("text=Máy chị Yến")
-    tab.click("#revoke")
+    go(tab, "text=Máy chị Yến")
+    go(tab, "#revoke")
     assert "Đã thu hồi máy" in tab.inner_text("main")
     db.session.expire_all()
     assert db.session.get(Device, device_id).revoked
@@ -164,10 +182,10 @@ def test_commune_officer_day_in_a_real_browser(live: dict, page) -> None:
     sim.upsert("member", new_id(), member(hh, name="Đinh Thị Hằng"))
     batch_file = live["folder"] / "hang.a0b"
     batch_file.write_bytes(sim.seal())
-    tab.click("nav >> text=Nhập gói dữ liệu")
+    go(tab, "nav >> text=Nhập gói dữ liệu")
     tab.set_input_files("input[name=batch]", str(batch_file))
-    tab.click("main form button[type=submit]")
-    assert tab.locator("#receipt").count() == 1
+    go(tab, "main form button[type=submit]")
+    assert tab.locator("#receipt").count() == 1, tab.inner_text("main")
     assert "applied 2" in tab.inner_text("#counts")
     shot(tab, "07-import-receipt")
     db.session.expire_all()
@@ -175,12 +193,12 @@ def test_commune_officer_day_in_a_real_browser(live: dict, page) -> None:
         SyncBatch.device_id == sim.id).order_by(SyncBatch.received_at.desc())) == "file"
 
     # English, then log out
-    tab.click("text=English")
+    go(tab, "text=English")
     assert tab.inner_text("h1") == "Import a batch file carried by hand"
     tab.goto(f"{url}/dashboard/")
     shot(tab, "08-sync-status-en")
-    tab.click("text=Tiếng Việt")
-    tab.click("text=Đăng xuất")
+    go(tab, "text=Tiếng Việt")
+    go(tab, "text=Đăng xuất")
     tab.wait_for_url(f"{url}/login")
     tab.goto(f"{url}/dashboard/")
     assert "/login" in tab.url
@@ -192,16 +210,16 @@ def test_district_officer_sees_the_district_read_only(live: dict, page) -> None:
     tab.goto(f"{url}/login")
     tab.fill("input[name=username]", "huyen")
     tab.fill("input[name=password]", PASSWORD)
-    tab.click("main button[type=submit]")
+    go(tab, "main button[type=submit]")
     tab.wait_for_url(f"{url}/dashboard/")
     nav = tab.inner_text("nav")
     assert "Tình trạng đồng bộ" in nav and "Xung đột" not in nav and "Đăng ký máy" not in nav
     tab.select_option("select[name=commune]", "00004")
-    tab.click("form.filter button[type=submit]")
+    go(tab, "form.filter button[type=submit]")
     synthetic = db.session.scalars(select(Collaborator.full_name).where(
         Collaborator.commune_code == "00004")).all()
     text = tab.inner_text("#sync-status")
     assert len(synthetic) == live["areas"] + 1
     assert all(name in text for name in synthetic)
     shot(tab, "09-district-status")
-    tab.click("text=Đăng xuất")
+    go(tab, "text=Đăng xuất")
