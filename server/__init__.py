@@ -45,6 +45,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     init_duplicates(app)
 
+    from server.web.dashboard import init_app as init_dashboard
+
+    init_dashboard(app)
+
     from server.cli import register_commands
 
     register_commands(app)

@@ -77,6 +77,11 @@ def demo_command(households: int, host: str, port: int, no_serve: bool) -> None:
     name = prepare_demo(households)
     click.echo(f"Dữ liệu mẫu / demo data: {name} ({DEMO_COMMUNE})")
     click.echo(f"Cơ sở dữ liệu / database: {current_app.config['SQLALCHEMY_DATABASE_URI']}")
+    from server.models.people import User
+
+    if not db.session.scalar(select(func.count()).select_from(User)):
+        click.echo("Tạo tài khoản / create an account: a0sync users create lan.tran "
+                   f"--role commune_staff --unit {DEMO_COMMUNE}")
     if no_serve:
         return
     click.echo(f"Mở / open http://{host}:{port}/")

@@ -1,5 +1,6 @@
 """SQLAlchemy models. Import from here so Alembic sees every table."""
 
+from server.models.accounts import LoginAttempt
 from server.models.base import Base, db
 from server.models.duplicates import DuplicateCandidate
 from server.models.orgunits import OrgTree, OrgUnit
@@ -20,6 +21,7 @@ __all__ = [
     "ChangeCounter",
     "Collaborator",
     "Conflict",
+    "db",
     "Device",
     "DeviceSync",
     "Distribution",
@@ -27,11 +29,11 @@ __all__ = [
     "EnrolmentCode",
     "Event",
     "Household",
+    "LoginAttempt",
     "Member",
     "OrgTree",
     "OrgUnit",
     "SyncBatch",
     "SyncOp",
     "User",
-    "db",
 ]

@@ -182,3 +182,62 @@ def users_create(username: str, role: str, unit_code: str | None, full_name: str
         _refuse(error)
     click.echo(f"đã tạo / created: {summary[1]} (id {summary[0]}, {role}"
                f"{', ' + unit_code if unit_code else ''})")
+
+
+@users.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON array.")
+@with_appcontext
+def users_list(as_json: bool) -> None:
+    """Liệt kê người dùng / list web users (no secrets)."""
+    from sqlalchemy import select
+
+    from server.extensions import db
+    from server.models.people import User
+
+    rows = [{"username": u.username, "full_name": u.full_name, "role": u.role,
+             "org_unit": u.org_unit.code if u.org_unit else None, "active": u.active,
+             "totp": bool(u.totp_secret), "person_access": bool(u.person_access)}
+            for u in db.session.scalars(select(User).order_by(User.username))]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    for row in rows:
+        click.echo(f"{row['username']:20} {row['role']:15} {row['org_unit'] or '-':8} "
+                   f"{'active' if row['active'] else 'inactive'}"
+                   f"{'  totp' if row['totp'] else ''}")
+
+
+@users.command("set-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--reset-totp", is_flag=True,
+              help="Tắt xác thực hai bước (mất điện thoại) / clear TOTP (lost phone).")
+@with_appcontext
+def users_set_password(username: str, password_stdin: bool, reset_totp: bool) -> None:
+    """Đặt lại mật khẩu / reset a user's password (and optionally TOTP); audited."""
+    import sys
+
+    from a0core.errors import A0Error
+    from server.extensions import db
+    from server.security import audit
+    from server.security.login import reset_throttle
+    from server.security.users import find_user, set_password
+
+    user = find_user(db.session, username)
+    if user is None:
+        raise click.ClickException(f"no user {username!r}")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Mật khẩu / password", hide_input=True,
+                                confirmation_prompt="Nhập lại / repeat")
+    try:
+        set_password(db.session, user, password, by=CLI_ACTOR)
+        if reset_totp and user.totp_secret:
+            user.totp_secret = None
+            audit.record(db.session, CLI_ACTOR, "user.totp_reset", target=f"user:{user.username}")
+        reset_throttle(db.session, user, CLI_ACTOR)
+        db.session.commit()
+    except A0Error as error:
+        _refuse(error)
+    click.echo(f"đã đặt lại / reset: {user.username}")

@@ -36,6 +36,20 @@ ROLE_LEVEL = {ROLE_COMMUNE: COMMUNE, ROLE_DISTRICT: DISTRICT, ROLE_PROVINCE: PRO
               ROLE_ADMIN: NATIONAL}
 
 
+# What a web user may do on the dashboard beside reading sync status in scope
+# (DESIGN §1): commune staff (and administrators) enrol and revoke devices,
+# import batch files carried by hand and review conflicts; district and province
+# staff read. Reviewing shows person-level values, so it needs person_level too.
+MANAGE_DEVICES, IMPORT_BATCHES, REVIEW, VIEW_SYNC = "devices", "import", "review", "sync"
+ACTIONS: dict[str, frozenset[str]] = {
+    VIEW_SYNC: frozenset({COMMUNE, DISTRICT, PROVINCE, NATIONAL}),
+    MANAGE_DEVICES: frozenset({COMMUNE, NATIONAL}),
+    IMPORT_BATCHES: frozenset({COMMUNE, NATIONAL}),
+    REVIEW: frozenset({COMMUNE, NATIONAL}),
+}
+PERSON_LEVEL_ACTIONS = frozenset({REVIEW})
+
+
 @dataclass(frozen=True)
 class Scope:
     actor: str                    # "device:<id>" or "user:<username>", for the audit log
@@ -112,3 +126,9 @@ class Scope:
         if self.level in (COMMUNE, PROVINCE) and unit.level == self.level:
             return unit.code == self.code
         return self.covers(unit.province_code, unit.commune_code, unit.code)
+
+    def may(self, action: str) -> bool:
+        """May this web user do ``action`` (see :data:`ACTIONS`) anywhere in the scope?"""
+        if self.level not in ACTIONS.get(action, frozenset()):
+            return False
+        return self.person_level or action not in PERSON_LEVEL_ACTIONS

@@ -16,6 +16,7 @@ LANDING = """<!doctype html>
 <h1>a0sync</h1>
 <p>Sổ A0 điện tử — đồng bộ dữ liệu cộng tác viên dân số
 <br><small>Electronic A0 register — population collaborator data sync</small></p>
+<p><a href="/login">Đăng nhập / Log in</a></p>
 {% for c in communes %}
 <h2>{{ c.full_name }} <small>({{ c.code }})</small></h2>
 <p>{{ c.province }} — {{ c.villages }} thôn/tổ (villages), {{ c.households }} hộ (households),

@@ -1,0 +1,225 @@
+"""End to end in real headless Chromium (Debian's, driven by Playwright) against a real
+server on a free localhost port: log in, find a collaborator with a sequence gap,
+resolve a conflict, enrol a device from the dashboard code with the real sync client
+and revoke it, import a batch file, switch to English. Screenshots of the main pages
+go to ``test-artifacts/screenshots`` (git-ignored).
+
+One browser for the whole module; the server is werkzeug in a thread, on a SQLite
+copy of the migrated template, holding a synthetic commune and SimDevice-made devices.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from a0core.envelope import DeviceKeys
+from a0core.hlc import HybridClock
+from a0core.sync_client import SyncClient
+from server.extensions import db
+from server.models.people import Collaborator, Device
+from server.models.register import Member
+from server.models.sync import Conflict, SyncBatch
+from tests.conftest import make_app
+from tests.support.register import household, member, new_id
+from tests.support.web import PASSWORD, build_world, load_synthetic_commune
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
+
+
+def _need_chromium() -> None:
+    if Path(CHROMIUM).exists():
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{CHROMIUM} is missing: the end-to-end test needs a real Chromium")
+    pytest.skip(f"{CHROMIUM} is missing (install Debian's chromium)")
+
+
+@pytest.fixture(scope="module")
+def live(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    folder = tmp_path_factory.mktemp("e2e")
+    path = folder / "e2e.sqlite"
+    shutil.copy(sqlite_template, path)
+    app = make_app(f"sqlite:///{path}", folder / "instance")
+    context = app.app_context()
+    context.push()
+    world = build_world(app)
+    areas = load_synthetic_commune("00004", households=60)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield {"app": app, "world": world, "areas": areas,
+               "url": f"http://127.0.0.1:{server.server_port}", "folder": folder}
+    finally:
+        server.shutdown()
+        thread.join(5)
+        db.session.remove()
+        db.engine.dispose()
+        context.pop()
+
+
+@pytest.fixture(scope="module")
+def chromium(live: dict) -> Iterator:
+    """One browser for the module; each test gets its own context (cookies)."""
+    _need_chromium()
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(chromium) -> Iterator:
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    tab.set_default_timeout(20_000)
+    try:
+        yield tab
+    finally:
+        context.close()
+
+
+def go(tab, target) -> None:
+    """Click a link or submit button and wait for the page it leads to (a slow, shared
+    machine must not let an assertion read the previous page)."""
+    with tab.expect_navigation():
+        if isinstance(target, str):
+            tab.click(target)
+        else:
+            target.click()
+
+
+def shot(tab, name: str) -> None:
+    tab.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_commune_officer_day_in_a_real_browser(live: dict, page) -> None:
+    url, world = live["url"], live["world"]
+    tab = page
+    # log in (a wrong password first: refused with its code, then the right one)
+    tab.goto(f"{url}/dashboard/")
+    assert "/login" in tab.url
+    shot(tab, "01-login")
+    tab.fill("input[name=username]", "canboxa")
+    tab.fill("input[name=password]", "sai mật khẩu rồi nhé")
+    go(tab, "button[type=submit]")
+    assert "login_failed" in tab.inner_text("main")
+    tab.fill("input[name=password]", PASSWORD)
+    go(tab, "main button[type=submit]")
+    tab.wait_for_url(f"{url}/dashboard/")
+    cookie = next(c for c in tab.context.cookies() if c["name"] == "a0sync_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    assert tab.locator("#sync-status tbody tr").count() == 3
+    shot(tab, "02-sync-status")
+
+    # find the collaborator with a gap and open the device
+    go(tab, "text=máy thiếu dữ liệu")
+    rows = tab.locator("#sync-status tbody tr")
+    assert rows.count() == 1 and world.names["C2"] in rows.first.inner_text()
+    go(tab, rows.first.locator("a").first)
+    assert "thao tác 2–3 chưa nhận được" in tab.inner_text("#gaps")
+    shot(tab, "03-device")
+    go(tab, tab.locator("#batches a").first)
+    assert "applied" in tab.inner_text("#verdicts")
+    shot(tab, "04-receipt")
+
+    # resolve the conflict: keep the value that was overwritten (side a)
+    go(tab, "nav >> text=Xung đột")
+    conflict = db.session.get(Conflict, world.conflicts["C"])
+    section = tab.locator(f"#conflict-{conflict.id}")
+    assert section.locator(".side").count() == 2
+    shot(tab, "05-conflicts")
+    section.locator("input[value=a]").check()
+    go(tab, section.locator("button[type=submit]"))
+    assert "Đã lưu lựa chọn" in tab.inner_text("main")
+    assert tab.locator(f"#conflict-{conflict.id}").count() == 0
+    db.session.expire_all()
+    assert db.session.get(Member, conflict.entity_id).marital_status == conflict.a_value
+
+    # enrol a device: the real sync client uses the code shown, over real HTTP
+    go(tab, "nav >> text=Đăng ký máy")
+    tab.select_option("select[name=area_code]", "00001.02.1")
+    tab.fill("input[name=collaborator_name]", "Hoàng Thị Yến")
+    go(tab, "main form.stack button[type=submit]")
+    code = tab.inner_text("#enrol-code").strip()
+    assert tab.locator("#enrol-qr svg").count() == 1
+    shot(tab, "06-enrol-code")
+    keys = DeviceKeys.generate()
+    answer = SyncClient.enrol(url, code, keys, "Máy chị Yến", HybridClock().now(),
+                              allow_insecure=True)
+    device_id = answer["device_id"]
+    db.session.expire_all()
+    assert db.session.get(Device, device_id).collaborator.full_name == "Hoàng Thị Yến"
+
+    # …and revoke it from its page
+    tab.goto(f"{url}/dashboard/?per_page=200")
+    go(tab, "text=Máy chị Yến")
+    go(tab, "#revoke")
+    assert "Đã thu hồi máy" in tab.inner_text("main")
+    db.session.expire_all()
+    assert db.session.get(Device, device_id).revoked
+
+    # import a batch file carried in by hand
+    sim = world.devices["C"]
+    hh = new_id()
+    sim.upsert("household", hh, household(sim.area, "42"))
+    sim.upsert("member", new_id(), member(hh, name="Đinh Thị Hằng"))
+    batch_file = live["folder"] / "hang.a0b"
+    batch_file.write_bytes(sim.seal())
+    go(tab, "nav >> text=Nhập gói dữ liệu")
+    tab.set_input_files("input[name=batch]", str(batch_file))
+    go(tab, "main form button[type=submit]")
+    assert tab.locator("#receipt").count() == 1, tab.inner_text("main")
+    assert "applied 2" in tab.inner_text("#counts")
+    shot(tab, "07-import-receipt")
+    db.session.expire_all()
+    assert db.session.scalar(select(SyncBatch.carrier).where(
+        SyncBatch.device_id == sim.id).order_by(SyncBatch.received_at.desc())) == "file"
+
+    # English, then log out
+    go(tab, "text=English")
+    assert tab.inner_text("h1") == "Import a batch file carried by hand"
+    tab.goto(f"{url}/dashboard/")
+    shot(tab, "08-sync-status-en")
+    go(tab, "text=Tiếng Việt")
+    go(tab, "text=Đăng xuất")
+    tab.wait_for_url(f"{url}/login")
+    tab.goto(f"{url}/dashboard/")
+    assert "/login" in tab.url
+
+
+def test_district_officer_sees_the_district_read_only(live: dict, page) -> None:
+    url = live["url"]
+    tab = page
+    tab.goto(f"{url}/login")
+    tab.fill("input[name=username]", "huyen")
+    tab.fill("input[name=password]", PASSWORD)
+    go(tab, "main button[type=submit]")
+    tab.wait_for_url(f"{url}/dashboard/")
+    nav = tab.inner_text("nav")
+    assert "Tình trạng đồng bộ" in nav and "Xung đột" not in nav and "Đăng ký máy" not in nav
+    tab.select_option("select[name=commune]", "00004")
+    go(tab, "form.filter button[type=submit]")
+    synthetic = db.session.scalars(select(Collaborator.full_name).where(
+        Collaborator.commune_code == "00004")).all()
+    text = tab.inner_text("#sync-status")
+    assert len(synthetic) == live["areas"] + 1
+    assert all(name in text for name in synthetic)
+    shot(tab, "09-district-status")
+    go(tab, "text=Đăng xuất")

@@ -1,0 +1,118 @@
+"""Who reaches what on the dashboard: role × page or action × org unit (DESIGN §6).
+
+Staff of every role, each bound to a real unit of the 2025-03 list, against rows in
+their own commune, another commune of the same district, another district of the
+same province and another province. Reads outside the scope look like absent rows
+(404) and lists never show them; actions a role may not take anywhere are 403;
+every refused request changes nothing.
+"""
+
+from __future__ import annotations
+
+import io
+
+from flask import Flask
+from sqlalchemy import func, select
+
+from server.extensions import db
+from server.models.people import Collaborator, Device, EnrolmentCode
+from server.models.sync import Conflict, SyncBatch, SyncOp
+from tests.support.register import household, new_id
+from tests.support.web import Browser, build_world
+
+TARGETS = ("C", "same district", "same province", "other province")
+T, F = True, False
+COVERS = {  # user → does the scope cover each target?
+    "canboxa": (T, F, F, F),
+    "huyen": (T, T, F, F),
+    "tinh": (T, T, T, F),
+    "quantri": (T, T, T, T),
+}
+ACTS = {"canboxa": T, "huyen": F, "tinh": F, "quantri": T}  # review, enrol, revoke, import
+
+
+def fingerprint() -> tuple:
+    db.session.expire_all()
+    count = lambda model: db.session.scalar(select(func.count()).select_from(model))  # noqa: E731
+    revoked = select(Device.id).where(Device.revoked_at.isnot(None))
+    open_conflicts = select(Conflict.id).where(Conflict.status == "open")
+    return (tuple(sorted(db.session.scalars(revoked))),
+            tuple(sorted(db.session.scalars(open_conflicts))),
+            count(EnrolmentCode), count(SyncBatch), count(SyncOp), count(Collaborator))
+
+
+def test_dashboard_scope_matrix(app: Flask) -> None:
+    world = build_world(app)
+    files = {}
+    for key in TARGETS:  # one unsent batch per device, as a file carried by hand
+        device = world.devices[key]
+        op = device.upsert("household", new_id(), household(device.area, "77"))
+        files[key] = device.seal([op])
+    checked = 0
+    for username, covers in COVERS.items():
+        browser = Browser(app)
+        assert browser.login(username).status_code == 302, username
+        status_page = browser.get("/dashboard/?per_page=200").get_data(as_text=True)
+        conflicts = browser.get("/dashboard/conflicts")
+        assert conflicts.status_code == (200 if ACTS[username] else 403), username
+        enrol_page = browser.get("/dashboard/devices/enrol")
+        assert enrol_page.status_code == (200 if ACTS[username] else 403), username
+        assert browser.get("/dashboard/import").status_code == (200 if ACTS[username] else 403)
+        for key, covered in zip(TARGETS, covers, strict=True):
+            where = (username, key)
+            device = world.devices[key]
+            assert (world.names[key] in status_page) is covered, where
+            page = browser.get(f"/dashboard/devices/{device.id}")
+            assert page.status_code == (200 if covered else 404), where
+            assert (world.names[key] in page.get_data(as_text=True)) is covered, where
+            batch = browser.get(f"/dashboard/batches/{world.batches[key]}")
+            assert batch.status_code == (200 if covered else 404), where
+            if key in world.conflicts and ACTS[username] and db.session.get(
+                    Conflict, world.conflicts[key]).status == "open":
+                anchor = f'id="conflict-{world.conflicts[key]}"'
+                assert (anchor in conflicts.get_data(as_text=True)) is covered, where
+
+            before = fingerprint()
+            allowed = covered and ACTS[username]
+            refused_status = 404 if ACTS[username] else 403
+            if not allowed:
+                response = browser.post(f"/dashboard/devices/{device.id}/revoke")
+                assert response.status_code == refused_status, ("revoke", *where)
+                if key in world.conflicts:
+                    response = browser.post(
+                        f"/dashboard/conflicts/{world.conflicts[key]}/resolve", {"choice": "a"})
+                    assert response.status_code == refused_status, ("resolve", *where)
+                response = browser.post("/dashboard/devices/enrol", {
+                    "commune": device.area.split(".")[0], "area_code": device.area,
+                    "collaborator_name": "Người Ngoài Phạm Vi"})
+                assert response.status_code == 403, ("enrol", *where)
+                response = browser.post("/dashboard/import", {
+                    "batch": (io.BytesIO(files[key]), "ngoai.a0b")},
+                    content_type="multipart/form-data")
+                assert response.status_code == refused_status, ("import", *where)
+                assert fingerprint() == before, where
+            else:
+                response = browser.post("/dashboard/import", {
+                    "batch": (io.BytesIO(files[key]), "trong.a0b")},
+                    content_type="multipart/form-data")
+                assert response.status_code == 200, ("import", *where)
+                response = browser.post("/dashboard/devices/enrol", {
+                    "commune": device.area.split(".")[0], "area_code": device.area,
+                    "collaborator_name": f"Cộng Tác Viên {username}"})
+                assert response.status_code == 200, ("enrol", *where)
+                assert 'id="enrol-code"' in response.get_data(as_text=True)
+            checked += 1
+        # allowed actions on what each user covers, last (they change the world)
+        if ACTS[username]:
+            key = "C" if username == "canboxa" else "other province"
+            assert browser.post(f"/dashboard/conflicts/{world.conflicts[key]}/resolve",
+                                {"choice": "a"}).status_code == 302
+            revoked = "C2" if username == "canboxa" else "other province"
+            assert browser.post(f"/dashboard/devices/{world.devices[revoked].id}/revoke"
+                                ).status_code == 302
+    assert checked == 16
+    db.session.expire_all()
+    assert {db.session.get(Conflict, i).status for i in world.conflicts.values()} == {"resolved"}
+    assert all(db.session.get(Device, world.devices[k].id).revoked
+               for k in ("C2", "other province"))
+    assert not db.session.get(Device, world.devices["same district"].id).revoked
