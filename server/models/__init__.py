@@ -17,3 +17,6 @@ __all__ = [
     "DeviceSync", "Distribution", "EnrolmentCode", "Event", "Household", "Member", "OrgTree",
     "OrgUnit", "SyncBatch", "SyncOp", "User", "db",
 ]
+from server.models.tokens import ApiToken
+
+__all__ += ["ApiToken"]

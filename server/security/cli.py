@@ -182,3 +182,8 @@ def users_create(username: str, role: str, unit_code: str | None, full_name: str
         _refuse(error)
     click.echo(f"đã tạo / created: {summary[1]} (id {summary[0]}, {role}"
                f"{', ' + unit_code if unit_code else ''})")
+
+
+from server.security.token_cli import token as _token_commands  # noqa: E402
+
+users.add_command(_token_commands)
