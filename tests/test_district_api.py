@@ -171,6 +171,9 @@ def test_tokens_missing_invalid_revoked(app, client, world, register) -> None:
             else None
 
     assert status({}) == (401, "api_token_missing")
+    resp = client.get("/api/v1/district/members")
+    assert resp.headers["WWW-Authenticate"].startswith("Bearer")
+    assert resp.headers["Cache-Control"] == "no-store"
     assert status({"Authorization": "Basic eHg6eXk="}) == (401, "api_token_missing")
     assert status({"Authorization": "Bearer "}) == (401, "api_token_missing")
     assert status({"Authorization": "Bearer a0t_nothing"}) == (401, "api_token_invalid")
@@ -228,7 +231,7 @@ def test_cursors_are_bound_to_feed_scope_and_unit(client, world, register) -> No
     assert refused("huyen.001", "members", cursor=f"{flipped}.{mac}") == (400, "cursor_invalid")
     for junk in ("x", "a.b", "..", "é.é", "A" * 9000):
         assert refused("huyen.001", "members", cursor=junk) == (400, "cursor_invalid")
-    for limit in ("0", "-1", "abc", "5001", "1.5"):
+    for limit in ("0", "-1", "abc", "5001", "1.5", "²", "٣"):
         assert refused("huyen.001", "members", limit=limit) == (400, "request_malformed")
     assert refused("huyen.001", "members", unit="99999") == (400, "orgunit_unknown")
     assert refused("huyen.001", "members", unit="00001.01") == (400, "unit_level_unsupported")

@@ -25,6 +25,7 @@ one audit row (actor, endpoint, scope, row count).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,7 @@ from server.security.scope import Scope
 DEFAULT_LIMIT = 500
 MAX_LIMIT = 5000
 PLACE = ("province_code", "commune_code", "area_code", "seq")
+_DIGITS = re.compile(r"^[0-9]{1,6}$")  # ASCII only: "²".isdigit() is true, int("²") fails
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,7 @@ def _item(feed: Feed, row: Any) -> dict[str, Any]:
 def parse_limit(value: str | None) -> int:
     if value is None or value == "":
         return DEFAULT_LIMIT
-    if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
+    if not _DIGITS.match(value) or not 1 <= int(value) <= MAX_LIMIT:
         raise A0Error("request_malformed", field="limit")
     return int(value)
 

@@ -34,6 +34,14 @@ PAGE_PARAMS = (
 )
 
 
+@bp.after_request
+def _headers(response):
+    response.headers["Cache-Control"] = "no-store"  # person-level data: never cached
+    if response.status_code == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="a0sync"'
+    return response
+
+
 def _page_schema(item: dict[str, Any]) -> dict[str, Any]:
     return {"type": "object", "required": ["feed", "items", "count", "more", "cursor"],
             "properties": {"feed": {"type": "string"}, "items": {"type": "array", "items": item},
@@ -76,9 +84,7 @@ def _serve_feed(name: str):
     except BaseException:
         db.session.rollback()
         raise
-    response = jsonify(page)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return jsonify(page)
 
 
 def _feed_doc(feed: feeds.Feed, summary: str):
