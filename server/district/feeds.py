@@ -190,8 +190,8 @@ def read_page(session: Session, ctx: ReadContext, feed_name: str, *,
                 break
             positions[province] = high
             continue
-        rows = session.execute(select(table).where(window).order_by(table.c.seq)
-                               .limit(room + 1)).all()
+        rows = session.execute(select(*[table.c[name] for name in feed.columns])
+                               .where(window).order_by(table.c.seq).limit(room + 1)).all()
         if len(rows) > room:
             rows = rows[:room]
             more = True
