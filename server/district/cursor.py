@@ -62,9 +62,9 @@ def decode(key: bytes, feed: str, scope_key: str, token: str | None) -> dict[str
         raise A0Error("cursor_invalid")
     payload, mac_text = token.split(".")
     try:
-        mac = _unb64(mac_text)
         expected = hmac.new(key, payload.encode("ascii"), hashlib.sha256).digest()[:_MAC_BYTES]
-        if not hmac.compare_digest(mac, expected):
+        # compare the text, not decoded bytes: base64's spare bits must not make twins
+        if not hmac.compare_digest(mac_text.encode("ascii"), _b64(expected).encode("ascii")):
             raise A0Error("cursor_invalid")
         doc = json.loads(_unb64(payload))
     except (ValueError, UnicodeError, binascii.Error):
