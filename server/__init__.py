@@ -49,6 +49,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     init_dashboard(app)
 
+    from server.web.api_district import init_app as init_district_api
+
+    init_district_api(app)
+
     from server.cli import register_commands
 
     register_commands(app)

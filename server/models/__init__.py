@@ -37,3 +37,6 @@ __all__ = [
     "SyncOp",
     "User",
 ]
+from server.models.tokens import ApiToken
+
+__all__ += ["ApiToken"]

@@ -241,3 +241,7 @@ def users_set_password(username: str, password_stdin: bool, reset_totp: bool) ->
     except A0Error as error:
         _refuse(error)
     click.echo(f"đã đặt lại / reset: {user.username}")
+
+from server.security.token_cli import token as _token_commands  # noqa: E402
+
+users.add_command(_token_commands)

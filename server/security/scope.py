@@ -132,3 +132,43 @@ class Scope:
         if self.level not in ACTIONS.get(action, frozenset()):
             return False
         return self.person_level or action not in PERSON_LEVEL_ACTIONS
+
+    # ---------------------------------------------------------------- narrowing
+    # Added for the district API: a request may ask for one unit inside its scope,
+    # and a reader of per-province change sequences needs to know which provinces
+    # its rows can live in.
+
+    def narrowed_to(self, session: Session, unit: OrgUnit) -> Scope | None:
+        """This scope limited to ``unit`` and what lies below it; ``None`` if not theirs.
+
+        Callers apply both filters (``self.where(M) & narrowed.where(M)``): the
+        narrowed scope never widens what the actor sees. Villages have no filter
+        of their own (areas are the finest level rows carry): ``ValueError``.
+        """
+        if self.level == "none" or not self.covers_unit(unit):
+            return None
+        if unit.level not in (PROVINCE, DISTRICT, COMMUNE, AREA):
+            raise ValueError(unit.level)
+        communes: frozenset[str] = frozenset()
+        if unit.level == DISTRICT:
+            communes = frozenset(session.scalars(select(OrgUnit.code).where(
+                OrgUnit.tree == unit.tree, OrgUnit.level == LEVEL_COMMUNE,
+                OrgUnit.path.startswith(unit.path))))
+        return Scope(self.actor, unit.level, unit.code, communes, self.person_level)
+
+    def provinces(self, session: Session) -> frozenset[str] | None:
+        """The provinces this scope's rows can carry (``None``: every province).
+
+        Rows take their province code from their area's org unit, so the
+        provinces of the scope's units in any imported tree hold all of them; a
+        superset only costs a query that finds nothing.
+        """
+        if self.level == NATIONAL:
+            return None
+        if self.level == PROVINCE:
+            return frozenset({self.code}) if self.code else frozenset()
+        codes = sorted(self.communes) if self.level == DISTRICT else [self.code or ""]
+        if self.level not in (DISTRICT, COMMUNE, AREA) or not codes:
+            return frozenset()
+        return frozenset(session.scalars(select(OrgUnit.province_code).distinct()
+                                         .where(OrgUnit.code.in_(codes))))

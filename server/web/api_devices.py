@@ -28,6 +28,7 @@ from server.security import enrolment
 from server.security.keys import keystore_for
 from server.security.session import current_scope, login_required
 from server.sync.clock import server_clock
+from server.web.openapi import api_doc, protocol_ref
 
 bp = Blueprint("api_devices", __name__, url_prefix="/api/v1")
 
@@ -85,6 +86,13 @@ def _iso(value: dt.datetime) -> str:
 
 
 @bp.post("/devices/enrol")
+@api_doc("Đăng ký máy bằng mã một lần / enrol a device with a one-time code",
+         tags=["devices"], body=protocol_ref("enrol_request.v1"),
+         responses={200: ("The device's identity, area and the server key",
+                          protocol_ref("enrol_response.v1"))},
+         errors={400: ("request_malformed", "enrol_code_unknown", "device_key_invalid",
+                       "field_required", "field_too_long", "field_type", "hlc_future"),
+                 409: ("enrol_code_used",), 410: ("enrol_code_expired",)})
 @_transaction
 def enrol():
     doc = _json_body(ENROL_KEYS)
@@ -104,6 +112,15 @@ def enrol():
 
 
 @bp.get("/devices/me")
+@api_doc("Trạng thái của máy / the signed device's own status", tags=["devices"],
+         security=["deviceSignature"],
+         responses={200: ("Profile and status of the device", {
+             "type": "object", "required": ["device_id", "status", "server_hlc"],
+             "properties": {"device_id": {"type": "string"}, "status": {"const": "active"},
+                            "enrolled_at": {"type": "string", "format": "date-time"},
+                            "server_hlc": {"type": "integer"}}})},
+         errors={401: ("device_unknown", "request_signature_invalid"),
+                 403: ("device_revoked",)})
 @_transaction
 def device_me():
     device = enrolment.authenticate_request(
@@ -117,6 +134,23 @@ def device_me():
 
 
 @bp.post("/enrolment-codes")
+@api_doc("Cấp mã đăng ký máy / issue a device enrolment code", tags=["devices"],
+         security=["sessionCookie"],
+         body={"type": "object", "additionalProperties": False, "required": ["area_code"],
+               "properties": {"area_code": {"type": "string"},
+                              "collaborator_name": {"type": "string"},
+                              "collaborator_id": {"type": "integer"},
+                              "phone": {"type": "string"}}},
+         responses={201: ("The one-time code, shown once", {
+             "type": "object", "required": ["code", "expires_at", "collaborator", "area"],
+             "properties": {"code": {"type": "string"},
+                            "expires_at": {"type": "string", "format": "date-time"},
+                            "collaborator": {"type": "object"}, "area": {"type": "object"}}})},
+         errors={400: ("request_malformed", "area_unknown", "collaborator_inactive",
+                       "collaborator_area_mismatch", "field_required", "field_too_long",
+                       "field_pattern"),
+                 401: ("login_required",), 403: ("forbidden",),
+                 404: ("collaborator_unknown",)})
 @login_required
 @_transaction
 def issue_enrolment_code():
@@ -145,6 +179,14 @@ def issue_enrolment_code():
 
 
 @bp.post("/devices/<device_id>/revoke")
+@api_doc("Thu hồi máy / revoke a device at once", tags=["devices"],
+         security=["sessionCookie"], body={"type": "object", "maxProperties": 0},
+         responses={200: ("When the device was revoked", {
+             "type": "object", "required": ["device_id", "revoked_at"],
+             "properties": {"device_id": {"type": "string"},
+                            "revoked_at": {"type": "string", "format": "date-time"}}})},
+         errors={400: ("request_malformed",), 401: ("login_required",),
+                 403: ("forbidden",), 404: ("not_found",)})
 @login_required
 @_transaction
 def revoke(device_id: str):

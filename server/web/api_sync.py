@@ -14,6 +14,7 @@ from server.sync.clock import server_clock
 from server.sync.ingest import ingest_batch
 from server.sync.pull import DEFAULT_LIMIT, pull_page
 from server.sync.runtime import ingest_context
+from server.web.openapi import api_doc, protocol_ref, query
 
 bp = Blueprint("api_sync", __name__, url_prefix="/api/v1/sync")
 
@@ -29,6 +30,18 @@ def _body() -> bytes:
 
 
 @bp.post("/batches")
+@api_doc("Gửi gói dữ liệu đã niêm phong / upload a sealed batch", tags=["sync"],
+         description="The envelope is signed by the device and encrypted to the server; it "
+         "authenticates itself (no other credentials). Re-sending changes nothing and answers "
+         "the same receipt (docs/protocol.md).",
+         body=protocol_ref("envelope.v1"),
+         responses={200: ("Signed receipt with a verdict per operation",
+                          protocol_ref("receipt.v1"))},
+         errors={400: ("batch_malformed", "batch_body_malformed", "batch_header_mismatch",
+                       "batch_decrypt_failed", "protocol_version_unknown", "key_unknown",
+                       "batch_id_reused", "hlc_future"),
+                 401: ("device_unknown", "batch_signature_invalid"),
+                 403: ("device_revoked",), 413: ("batch_too_large",)})
 def upload_batch():
     receipt = ingest_batch(db.session, _body(), ingest_context(current_app), carrier="https")
     return jsonify(receipt)
@@ -46,6 +59,19 @@ def _signed_device() -> Device:
 
 
 @bp.get("/pull")
+@api_doc("Lấy thay đổi của địa bàn / pull the area's changes", tags=["sync"],
+         description="A signed device request; the answer is an envelope sealed to the device "
+         "whose body is a pull_page.v1.",
+         params=[query("cursor", "Last change sequence the device holds", {"type": "integer",
+                                                                           "minimum": 0}),
+                 query("limit", "Most changes in the page", {"type": "integer", "minimum": 1}),
+                 query("kid", "Server key id to sign with (default: the current key)")],
+         security=["deviceSignature"],
+         responses={200: ("Envelope sealed to the device (body: pull_page.v1)",
+                          protocol_ref("envelope.v1"))},
+         errors={400: ("key_unknown",),
+                 401: ("device_unknown", "request_signature_invalid"),
+                 403: ("device_revoked",)})
 def pull():
     device = _signed_device()
     keys = keystore_for(current_app)
