@@ -21,7 +21,6 @@ __all__ = [
     "ChangeCounter",
     "Collaborator",
     "Conflict",
-    "db",
     "Device",
     "DeviceSync",
     "Distribution",
@@ -36,6 +35,7 @@ __all__ = [
     "SyncBatch",
     "SyncOp",
     "User",
+    "db",
 ]
 from server.models.tokens import ApiToken
 
