@@ -117,10 +117,9 @@ class Applier:
     def _hard_refs(self, form: FormDef, record: dict[str, Any]) -> dict[str, dict[str, Any]]:
         """Rows of the non-soft references in ``record`` (waits for any that is missing)."""
         rows = {}
-        for f in form.fields:
-            if f.type == "ref" and f.name in record and not f.options.get("soft") \
-                    and f.name != form.key_field:
-                rows[f.name] = self._require(f.entity or "", record[f.name])
+        for name, entity in _ref_fields(form)[1]:
+            if name in record:
+                rows[name] = self._require(entity, record[name])
         return rows
 
     @staticmethod
@@ -137,8 +136,9 @@ class Applier:
         self.touched.months.add((area_code, day[:7]))
 
     def _resolve_refs(self, form: FormDef, record: dict[str, Any]) -> dict[str, Any]:
-        return {k: (self.ws.resolve(v) if (f := form.field(k)) is not None and f.type == "ref"
-                    and isinstance(v, str) else v) for k, v in record.items()}
+        refs = _ref_fields(form)[0]
+        return {k: (self.ws.resolve(v) if k in refs and isinstance(v, str) else v)
+                for k, v in record.items()}
 
     # ------------------------------------------------------------- upserts
 
@@ -314,6 +314,23 @@ class Applier:
             self.ws.touch(kind, entity_id)
             self._after_entity_change(kind, entity_id, row)
         return Verdict(APPLIED, entity_id=entity_id)
+
+
+RefFields = tuple[frozenset[str], tuple[tuple[str, str], ...]]
+_REF_FIELDS: dict[int, tuple[FormDef, RefFields]] = {}
+
+
+def _ref_fields(form: FormDef) -> RefFields:
+    """A form's reference fields, and its hard ones (not soft, not the key) with their entity."""
+    cached = _REF_FIELDS.get(id(form))
+    if cached is not None and cached[0] is form:
+        return cached[1]
+    refs = [f for f in form.fields if f.type == "ref"]
+    found = (frozenset(f.name for f in refs),
+             tuple((f.name, f.entity or "") for f in refs
+                   if not f.options.get("soft") and f.name != form.key_field))
+    _REF_FIELDS[id(form)] = (form, found)
+    return found
 
 
 def _today_month(now_ms: int) -> str:

@@ -83,6 +83,8 @@ class Workset:
 
     def resolve(self, entity_id: str) -> str:
         """The surviving id of a merged duplicate (chains are followed)."""
+        if entity_id in self._alias_checked and entity_id not in self.aliases:
+            return entity_id  # the common case: looked up already, no alias
         self.prefetch_aliases([entity_id])
         seen = set()
         while entity_id in self.aliases and entity_id not in seen:
