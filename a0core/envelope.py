@@ -106,21 +106,29 @@ _INT_MIN, _INT_MAX = -(1 << 63), (1 << 64) - 1  # what orjson writes as integers
 def _plain(value: Any) -> bool:
     """Only types orjson and json write identically (no floats, no subclasses)?"""
     stack = [value]
+    pop, push = stack.pop, stack.append
     while stack:
-        item = stack.pop()
+        item = pop()
         kind = type(item)
-        if kind is str or kind is bool or item is None:
-            continue
-        if kind is int:
-            if not _INT_MIN <= item <= _INT_MAX:
-                return False
-        elif kind is dict:
+        if kind is dict:
             for key, sub in item.items():
                 if type(key) is not str:
                     return False
-                stack.append(sub)
+                sub_kind = type(sub)
+                if sub_kind is str or sub is None or sub_kind is bool:
+                    continue
+                if sub_kind is int:
+                    if not _INT_MIN <= sub <= _INT_MAX:
+                        return False
+                    continue
+                push(sub)
         elif kind is list or kind is tuple:
             stack.extend(item)
+        elif kind is str or item is None or kind is bool:
+            continue
+        elif kind is int:
+            if not _INT_MIN <= item <= _INT_MAX:
+                return False
         else:
             return False
     return True
