@@ -29,7 +29,7 @@ from a0core.envelope import open_batch, sign_receipt
 from a0core.errors import A0Error
 from a0core.forms import FormSet
 from a0core.hlc import HybridClock, wall_ms
-from server.models.base import insert_rows, utcnow
+from server.models.base import in_values, insert_rows, utcnow
 from server.models.people import Device
 from server.models.sync import DUPLICATE, REJECTED, WAITING, SyncBatch, SyncOp
 from server.security.keys import KeyStore
@@ -37,7 +37,7 @@ from server.sync.applier import Applier, Place, Touched, Verdict
 from server.sync.conflicts import ConflictFinder
 from server.sync.ledger import update_device_state
 from server.sync.ops import Op, parse_op
-from server.sync.workset import Sequencer, Workset
+from server.sync.workset import CHUNK, Sequencer, Workset
 
 AfterBatch = Callable[[Session, Touched], None]
 
@@ -214,9 +214,10 @@ def _release_waiting(session: Session, ws: Workset, applier: Applier,
         arrived = ws.created[done:]
         done = len(ws.created)
         ready = [item for key in arrived for item in waiting.pop(key, [])]
-        for chunk in range(0, len(arrived), 500):
+        for chunk in range(0, len(arrived), CHUNK):
             for row in session.scalars(select(SyncOp).where(
-                    SyncOp.status == WAITING, SyncOp.waiting_on.in_(arrived[chunk:chunk + 500]))):
+                    SyncOp.status == WAITING,
+                    in_values(session, SyncOp.waiting_on, arrived[chunk:chunk + CHUNK]))):
                 ready.append(Pending(parse_op(row.payload, row.device_id),
                                      Place(row.area_code, row.commune_code, row.province_code)))
         for item in sorted(ready, key=lambda p: (p.op.hlc, p.op.device, p.op.seq)):
