@@ -8,6 +8,8 @@ of failing, and is applied when that record arrives.
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +21,7 @@ from a0core.merge import Write, merge_fields
 from a0core.projection import child_from_birth
 from a0core.schemas import FormDef
 from server.models.sync import APPLIED, CONFLICT, REJECTED, WAITING
-from server.register.materialise import distribution_columns, event_columns, member_columns
+from server.register.materialise import distribution_columns, event_columns
 from server.sync.conflicts import ConflictFinder
 from server.sync.ops import DELETE, DISTRIBUTION, EVENT, FORM_KIND, UPSERT, VOID, Op
 from server.sync.workset import Workset
@@ -193,7 +195,7 @@ class Applier:
                "clocks": {name: list(op.stamp) for name in data},
                "deleted": False, "merged_into": None}
         if kind == "member":
-            row.update(member_columns(data, {}))
+            row.update(_member_links(data))
         self.ws.add(kind, row)
         self._after_entity_change(kind, entity_id, row)
         return Verdict(APPLIED, entity_id=entity_id)
@@ -237,7 +239,7 @@ class Applier:
         data.pop("id")
         child = {"id": child_id, **self._place_of(mother), "data": data,
                  "clocks": {name: list(op.stamp) for name in data},
-                 "deleted": False, "merged_into": None, **member_columns(data, {})}
+                 "deleted": False, "merged_into": None, **_member_links(data)}
         self.ws.add("member", child)
         self.ws.reproject.add(child_id)
         self.touched.members.add(child_id)
@@ -333,7 +335,16 @@ def _ref_fields(form: FormDef) -> RefFields:
     return found
 
 
-def _today_month(now_ms: int) -> str:
-    import datetime as dt
+def _member_links(data: dict[str, Any]) -> dict[str, Any]:
+    """The columns a new member row needs before flush; every other column is derived
+    once, by :meth:`Workset._refold` at flush (each new member is always refolded)."""
+    return {"household_id": data["household_id"], "mother_id": data.get("mother_id")}
 
-    return dt.datetime.fromtimestamp(now_ms / 1000, dt.UTC).strftime("%Y-%m")
+
+@functools.lru_cache(maxsize=4)
+def _month_of_second(second: int) -> str:
+    return dt.datetime.fromtimestamp(second, dt.UTC).strftime("%Y-%m")
+
+
+def _today_month(now_ms: int) -> str:
+    return _month_of_second(now_ms // 1000)
