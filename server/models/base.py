@@ -94,28 +94,7 @@ def insert_rows(session: Any, model: Any, rows: list[dict[str, Any]]) -> None:
             session.execute(model.__table__.insert(), group)
             continue
         sql, getters = plan
-        params = [tuple([get(row) for get in getters]) for row in group]
-        if conn.dialect.name == "postgresql":
-            _insert_pages(conn, sql, params)
-        else:  # SQLite's executemany is a loop in C, with no round trips
-            conn.exec_driver_sql(sql, params)
-
-
-_PG_MAX_PARAMS, _PG_MAX_ROWS = 65535, 1000
-
-
-def _insert_pages(conn: Any, sql: str, params: list[tuple[Any, ...]]) -> None:
-    """PostgreSQL: many rows per ``INSERT … VALUES (…), (…)``, one round trip per page."""
-    head, values = sql.rsplit(" VALUES ", 1)
-    if not (values.startswith("(") and values.endswith(")")):  # pragma: no cover
-        conn.exec_driver_sql(sql, params)
-        return
-    width = len(params[0])
-    page = max(1, min(_PG_MAX_ROWS, _PG_MAX_PARAMS // max(width, 1)))
-    for start in range(0, len(params), page):
-        chunk = params[start:start + page]
-        flat = [value for row in chunk for value in row]
-        conn.exec_driver_sql(f"{head} VALUES {', '.join([values] * len(chunk))}", tuple(flat))
+        conn.exec_driver_sql(sql, [tuple([get(row) for get in getters]) for row in group])
 
 
 Getter = Callable[[dict[str, Any]], Any]
