@@ -60,3 +60,44 @@ def test_fast_reader_steps_aside_for_anything_not_canonical(body):
 def test_lone_surrogates_still_refused():
     with pytest.raises(ValueError):
         canonical({"a": "\ud800"})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.dictionaries(st.text(max_size=5), JSON, max_size=4), min_size=1, max_size=4))
+def test_batch_body_plain_flag_and_op_hashes(extra):
+    from a0core.envelope import op_hash, read_batch_body, sha256_hex
+
+    ops = [{**fields, "seq": n + 1} for n, fields in enumerate(extra)]
+    try:
+        body = canonical_json({"ops": ops})
+    except ValueError:
+        return
+    opened = read_batch_body({"seq": [1, len(ops)], "count": len(ops)}, body)
+    assert opened.body_hash == sha256_hex(canonical_json(strict_loads(body)))
+    has_float = b"." in body and any(
+        isinstance(v, float) for op in strict_loads(body)["ops"] for v in _leaves(op))
+    if opened.plain:
+        assert not has_float
+        for op in opened.ops:
+            assert op_hash(op, known_plain=True) == op_hash(op)
+
+
+def _leaves(value):
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _leaves(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _leaves(v)
+    else:
+        yield value
+
+
+def test_ordinary_batch_body_is_plain_and_a_float_is_not():
+    from a0core.envelope import read_batch_body
+
+    op = {"seq": 1, "type": "upsert", "fields": {"name": "Nguyễn Văn An", "n": 3, "x": None}}
+    header = {"seq": [1, 1], "count": 1}
+    assert read_batch_body(header, canonical_json({"ops": [op]})).plain
+    op["fields"]["w"] = 2.5
+    assert not read_batch_body(header, canonical_json({"ops": [op]})).plain

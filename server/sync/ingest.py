@@ -97,7 +97,7 @@ def ingest_batch(session: Session, data: bytes, ctx: IngestContext,
         device_id = opened.header["device"]
         session.rollback()  # the write transaction starts with the province lock
         receipt = _apply_batch(session, device_id, opened.header, opened.ops,
-                               opened.body_hash, ctx, carrier)
+                               opened.body_hash, ctx, carrier, plain=opened.plain)
         session.commit()
         return receipt
     except BaseException:
@@ -116,7 +116,7 @@ def _known_receipt(session: Session, batch_id: str, body_hash: str) -> dict[str,
 
 def _apply_batch(session: Session, device_id: str, header: dict[str, Any],
                  raw_ops: list[dict[str, Any]], body_hash: str, ctx: IngestContext,
-                 carrier: str) -> dict[str, Any]:
+                 carrier: str, plain: bool = False) -> dict[str, Any]:
     device = session.get(Device, device_id)
     assert device is not None
     sequencer = Sequencer(session, device.province_code)
@@ -141,7 +141,7 @@ def _apply_batch(session: Session, device_id: str, header: dict[str, Any],
                             .to_dict(entry.seq))
             continue
         try:
-            entry.op = parse_op(entry.raw, device.id)
+            entry.op = parse_op(entry.raw, device.id, known_plain=plain)
         except A0Error as error:
             entry.verdict = Verdict(REJECTED, error)
 
