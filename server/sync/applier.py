@@ -192,7 +192,7 @@ class Applier:
             self._in_scope(household, place)
             where = self._place_of(household)
         row = {"id": entity_id, **where, "data": data,
-               "clocks": {name: list(op.stamp) for name in data},
+               "clocks": {name: [op.hlc, op.device] for name in data},
                "deleted": False, "merged_into": None}
         if kind == "member":
             row.update(_member_links(data))
@@ -238,7 +238,7 @@ class Applier:
         data = child_from_birth(birth, mother["data"])
         data.pop("id")
         child = {"id": child_id, **self._place_of(mother), "data": data,
-                 "clocks": {name: list(op.stamp) for name in data},
+                 "clocks": {name: [op.hlc, op.device] for name in data},
                  "deleted": False, "merged_into": None, **_member_links(data)}
         self.ws.add("member", child)
         self.ws.reproject.add(child_id)
