@@ -29,6 +29,7 @@ from a0core.envelope import open_batch, sign_receipt
 from a0core.errors import A0Error
 from a0core.forms import FormSet
 from a0core.hlc import HybridClock, wall_ms
+from a0core.schemas import FormDef
 from server.models.base import in_values, insert_rows, utcnow
 from server.models.people import Device
 from server.models.sync import DUPLICATE, REJECTED, WAITING, SyncBatch, SyncOp
@@ -36,7 +37,7 @@ from server.security.keys import KeyStore
 from server.sync.applier import Applier, Place, Touched, Verdict
 from server.sync.conflicts import ConflictFinder
 from server.sync.ledger import update_device_state
-from server.sync.ops import Op, parse_op
+from server.sync.ops import DISTRIBUTION, EVENT, VOID, Op, parse_op
 from server.sync.workset import CHUNK, Sequencer, Workset
 
 AfterBatch = Callable[[Session, Touched], None]
@@ -149,7 +150,7 @@ def _apply_batch(session: Session, device_id: str, header: dict[str, Any],
     finder = ConflictFinder(session)
     applier = Applier(ws, ctx.forms, finder, ctx.now_ms, ctx.max_clock_ahead_ms)
     place = Place(device.area_code, device.commune_code, device.province_code)
-    _prefetch(ws, [e.op for e in entries if e.op])
+    _prefetch(ws, [e.op for e in entries if e.op], ctx.forms)
     for entry in entries:
         if entry.op is not None:
             entry.verdict = applier.apply(entry.op, place)
@@ -186,15 +187,52 @@ def _apply_batch(session: Session, device_id: str, header: dict[str, Any],
     return receipt
 
 
-def _prefetch(ws: Workset, ops: list[Op]) -> None:
-    """Load, in a handful of queries, every row the batch's operations may touch."""
-    ids = {op.id for op in ops}
+KINDS = ("household", "member", "event", "distribution")
+
+
+def _prefetch(ws: Workset, ops: list[Op], forms: FormSet) -> None:
+    """Load, in a handful of queries, every row the batch's operations may touch.
+
+    Each id is looked up in the table(s) its place in the operation says it can be
+    in (the operation's own id: its form's entity; a reference field: that field's
+    entity); an id whose kind the form does not tell is looked up everywhere. A row
+    missed here is still loaded on first use (:meth:`Workset.get`).
+    """
+    wanted: dict[str, set[str]] = {kind: set() for kind in KINDS}
+    every: set[str] = set()
     for op in ops:
-        ids.update(v for v in op.fields.values() if isinstance(v, str) and len(v) == 36)
+        form = forms.registry.forms.get((op.form or "", op.version or 0))
+        own = _own_kind(op, form)
+        wanted.get(own or "", every).add(op.id)
+        refs = _ref_kinds(form) if form is not None else {}
+        for name, value in op.fields.items():
+            if isinstance(value, str) and len(value) == 36:
+                kind = refs.get(name)
+                wanted.get(kind or "", every).add(value)
+    ids = every.union(*wanted.values())
     ws.prefetch_aliases(ids)
-    resolved = {ws.aliases.get(i, i) for i in ids}
-    for kind in ("household", "member", "event", "distribution"):
-        ws.prefetch(kind, resolved)
+    for kind in KINDS:
+        ws.prefetch(kind, {ws.aliases.get(i, i) for i in wanted[kind] | every})
+
+
+def _own_kind(op: Op, form: FormDef | None) -> str | None:
+    if op.type == VOID:
+        return op.fields.get("target")
+    if form is None:
+        return None
+    return {EVENT: "event", DISTRIBUTION: "distribution"}.get(op.type, form.entity)
+
+
+_REF_KINDS: dict[int, tuple[FormDef, dict[str, str | None]]] = {}
+
+
+def _ref_kinds(form: FormDef) -> dict[str, str | None]:
+    """Reference fields of a form and the entity each names."""
+    cached = _REF_KINDS.get(id(form))
+    if cached is None or cached[0] is not form:
+        cached = (form, {f.name: f.entity for f in form.fields if f.type == "ref"})
+        _REF_KINDS[id(form)] = cached
+    return cached[1]
 
 
 def _release_waiting(session: Session, ws: Workset, applier: Applier,
