@@ -67,3 +67,18 @@ def test_insert_rows_stores_what_core_stores(session):
     for a, b in zip(fast[7:], core[7:], strict=True):
         assert a[:3] + a[4:] == b[:3] + b[4:]  # raw text; created_at may differ by default
     db.session.rollback()
+
+
+def test_insert_rows_refuses_a_value_too_long_like_core(session):
+    import pytest
+    from sqlalchemy.exc import DBAPIError
+
+    row = _rows("x")[1]
+    row["number"] = "9" * 40  # String(12): refused, never cut short
+    if session.get_bind().dialect.name == "sqlite":
+        insert_rows(session, Household, [row])  # SQLite does not enforce lengths: stored as is
+        assert session.scalar(select(Household.number)) == "9" * 40
+    else:
+        with pytest.raises(DBAPIError):
+            insert_rows(session, Household, [row])
+    db.session.rollback()
