@@ -84,7 +84,7 @@ def insert_rows(session: Any, model: Any, rows: list[dict[str, Any]]) -> None:
     """
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
-        groups.setdefault(tuple(sorted(row)), []).append(row)
+        groups.setdefault(tuple(row), []).append(row)  # rows built alike share key order
     if not groups:
         return
     conn = session.connection()
@@ -93,16 +93,17 @@ def insert_rows(session: Any, model: Any, rows: list[dict[str, Any]]) -> None:
         if plan is None:  # a default computed per row, or an unknown key: Core does it
             session.execute(model.__table__.insert(), group)
             continue
-        sql, getters = plan
-        conn.exec_driver_sql(sql, [tuple([get(row) for get in getters]) for row in group])
+        sql, params = plan
+        conn.exec_driver_sql(sql, params(group))
 
 
 Getter = Callable[[dict[str, Any]], Any]
-_PLANS: dict[tuple[Any, Any, tuple[str, ...]], tuple[str, list[Getter]] | None] = {}
+Params = Callable[[list[dict[str, Any]]], list[tuple[Any, ...]]]
+_PLANS: dict[tuple[Any, Any, tuple[str, ...]], tuple[str, Params] | None] = {}
 
 
 def _insert_plan(dialect: Any, table: Table, keys: tuple[str, ...],
-                 ) -> tuple[str, list[Getter]] | None:
+                 ) -> tuple[str, Params] | None:
     """A positional INSERT for rows with ``keys``, and how to get each parameter of a row."""
     cache_key = (dialect, table, keys)
     if cache_key in _PLANS:
@@ -117,9 +118,44 @@ def _insert_plan(dialect: Any, table: Table, keys: tuple[str, ...],
             getters = [_getter(name, table.c[name], compiled._bind_processors.get(name),
                                name in keys) for name in names]
             if None not in getters:
-                plan = (sql, getters)  # type: ignore[assignment]
+                plan = (sql, _params_builder(names, keys, getters, compiled._bind_processors,
+                                             table))
     _PLANS[cache_key] = plan
     return plan
+
+
+def _params_builder(names: list[str], keys: tuple[str, ...], getters: list[Getter],
+                    processors: dict[str, Any], table: Table) -> Params:
+    """Rows → parameter tuples: one C-level ``itemgetter`` per row when every column
+    is given, then the bind processors on the few columns that have one."""
+    if len(names) < 2 or not set(names) <= set(keys):
+        return lambda group: [tuple([get(row) for get in getters]) for row in group]
+    take = operator.itemgetter(*names)
+    fixes = [(i, _memo(processors[name]) if isinstance(table.c[name].type, DateTime)
+              else processors[name]) for i, name in enumerate(names) if processors.get(name)]
+    if not fixes:
+        return lambda group: [take(row) for row in group]
+
+    def build(group: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        out = []
+        for row in group:
+            values = list(take(row))
+            for i, process in fixes:
+                values[i] = process(values[i])
+            out.append(tuple(values))
+        return out
+    return build
+
+
+def _memo(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A processor remembering its last answer: rows of one batch share one timestamp."""
+    last: list[Any] = [_MISSING, None]
+
+    def run(value: Any) -> Any:
+        if value is not last[0]:
+            last[0], last[1] = value, process(value)
+        return last[1]
+    return run
 
 
 def _named_order(sql: str) -> list[str] | None:
