@@ -197,9 +197,8 @@ class FastValidator:
     def __init__(self, form: FormDef, checkers: dict[str, Checker], required: frozenset[str],
                  schema_checks: list[SchemaCheck], dates: _Dates) -> None:
         self.form = form
-        self._order = [(f.name, checkers[f.name]) for f in form.fields]
+        self._order = [(f.name, checkers[f.name], f.name in required) for f in form.fields]
         self._known = frozenset(checkers)
-        self._required = required
         self._schema_checks = schema_checks
         self._dates = dates
 
@@ -208,16 +207,19 @@ class FastValidator:
             return None  # unknown keys: marshmallow names them
         self._dates.reset()
         loaded: dict[str, Any] = {}
-        for name, check in self._order:  # declaration order, as marshmallow loads
-            if name not in record:
-                if name in self._required:
+        nulls = False
+        for name, check, required in self._order:  # declaration order, as marshmallow loads
+            value = record.get(name, _ABSENT)
+            if value is _ABSENT:
+                if required:
                     return None
                 continue
-            value = record[name]
-            if value is None or (type(value) is str and not value.strip()):
-                if name in self._required:  # blank counts as missing (forms._blank_to_none)
+            # blank counts as missing (forms._blank_to_none: not v.strip(), i.e. "" or isspace)
+            if value is None or (type(value) is str and (not value or value.isspace())):
+                if required:
                     return None
                 loaded[name] = None
+                nulls = True
                 continue
             out = check(value)
             if out is DEFER:
@@ -226,7 +228,10 @@ class FastValidator:
         for schema_check in self._schema_checks:
             if schema_check(loaded):
                 return None
-        return {k: v for k, v in loaded.items() if v is not None}
+        return {k: v for k, v in loaded.items() if v is not None} if nulls else loaded
+
+
+_ABSENT: Any = object()
 
 
 def compile_fast(form: FormDef, reg: Registry, schema_checks: list[SchemaCheck],
