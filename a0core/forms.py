@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
@@ -184,13 +184,19 @@ def condition_holds(cond: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
     raise ValueError(f"unknown condition {cond!r}")
 
 
-def build_schema(form: FormDef, reg: Registry) -> type[Schema]:
-    """A marshmallow Schema class for one form version."""
-    attrs: dict[str, Any] = {f.name: _field_for(f, reg) for f in form.fields}
-    conditional = [f for f in form.fields if f.relevant]
+SchemaCheck = Callable[[Mapping[str, Any]], dict[str, list[str]]]
 
-    @validates_schema
-    def _relevance(self: Schema, data: dict[str, Any], **kwargs: Any) -> None:
+
+def schema_checks(form: FormDef) -> tuple[SchemaCheck, SchemaCheck]:
+    """The record-level checks of a form: relevance of conditional fields, form rules.
+
+    Each takes the loaded record (absent and null alike) and returns ``{field: [codes]}``.
+    Shared by the marshmallow schema and the fast path (:mod:`a0core.fastforms`).
+    """
+    conditional = [f for f in form.fields if f.relevant]
+    rules = form.raw.get("rules", [])
+
+    def relevance(data: Mapping[str, Any]) -> dict[str, list[str]]:
         errors: dict[str, list[str]] = {}
         for f in conditional:
             relevant = condition_holds(f.relevant or {}, data)
@@ -199,13 +205,9 @@ def build_schema(form: FormDef, reg: Registry) -> type[Schema]:
                 errors[f.name] = ["field_not_relevant"]
             elif relevant and f.required and not present:
                 errors[f.name] = ["field_required"]
-        if errors:
-            raise ValidationError(errors)
+        return errors
 
-    rules = form.raw.get("rules", [])
-
-    @validates_schema
-    def _form_rules(self: Schema, data: dict[str, Any], **kwargs: Any) -> None:
+    def form_rules(data: Mapping[str, Any]) -> dict[str, list[str]]:
         errors: dict[str, list[str]] = {}
         for rule in rules:
             names = rule["fields"]
@@ -220,6 +222,26 @@ def build_schema(form: FormDef, reg: Registry) -> type[Schema]:
                 raise ValueError(rule)
             if broken:
                 errors.setdefault(names[0], []).append(f"rule_{rule['rule']}")
+        return errors
+
+    return relevance, form_rules
+
+
+def build_schema(form: FormDef, reg: Registry) -> type[Schema]:
+    """A marshmallow Schema class for one form version."""
+    attrs: dict[str, Any] = {f.name: _field_for(f, reg) for f in form.fields}
+
+    relevance, rules = schema_checks(form)
+
+    @validates_schema
+    def _relevance(self: Schema, data: dict[str, Any], **kwargs: Any) -> None:
+        errors = relevance(data)
+        if errors:
+            raise ValidationError(errors)
+
+    @validates_schema
+    def _form_rules(self: Schema, data: dict[str, Any], **kwargs: Any) -> None:
+        errors = rules(data)
         if errors:
             raise ValidationError(errors)
 
@@ -238,11 +260,24 @@ def _blank_to_none(record: Mapping[str, Any]) -> dict[str, Any]:
 class FormValidator:
     """Validate records of one form version; raise ValidationFailed with every error."""
 
-    def __init__(self, form: FormDef, reg: Registry) -> None:
+    def __init__(self, form: FormDef, reg: Registry, fast: bool = True) -> None:
+        from a0core.fastforms import compile_fast
+
         self.form = form
         self.schema = build_schema(form, reg)(unknown=RAISE)
+        # ordinary records skip marshmallow; the fast path defers on anything else
+        self.fast = compile_fast(form, reg, list(schema_checks(form)),
+                                 lambda: today_vn(), FUTURE_SLACK) if fast else None
 
     def validate(self, record: Mapping[str, Any], **where: Any) -> dict[str, Any]:
+        if self.fast is not None:
+            loaded = self.fast.check(record)  # type: ignore[arg-type]
+            if loaded is not None:
+                return loaded
+        return self.validate_slow(record, **where)
+
+    def validate_slow(self, record: Mapping[str, Any], **where: Any) -> dict[str, Any]:
+        """Marshmallow alone: the definition of validity, and of every error."""
         if not isinstance(record, Mapping):
             raise ValidationFailed([A0Error("field_type", field="", label_vi="bản ghi",
                                             label_en="record")], **where)

@@ -12,10 +12,21 @@ import unicodedata
 _D = str.maketrans({"đ": "d", "Đ": "d"})
 
 
+class _NoMarks(dict):
+    """``str.translate`` table dropping non-spacing marks (category Mn), filled as met."""
+
+    def __missing__(self, codepoint: int) -> int | None:
+        kept = None if unicodedata.category(chr(codepoint)) == "Mn" else codepoint
+        self[codepoint] = kept
+        return kept
+
+
+_NO_MARKS = _NoMarks()
+
+
 def fold(text: str) -> str:
     """Lower case, no diacritics, đ→d, single spaces."""
-    decomposed = unicodedata.normalize("NFD", text.translate(_D))
-    bare = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
+    bare = unicodedata.normalize("NFD", text.translate(_D)).translate(_NO_MARKS)
     return " ".join(bare.lower().split())
 
 

@@ -88,6 +88,12 @@ def _upload_until_killed(url: str, batches: list[Sent]) -> None:
         sent.acknowledged = True
 
 
+def _wait_until_in_flight(timeout: float = 60.0) -> None:
+    end = time.monotonic() + timeout
+    while not IN_FLIGHT and time.monotonic() < end:
+        time.sleep(0.002)
+
+
 def _check_all_or_nothing(uploads: Uploads) -> int:
     """Return how many batches are present; fail on any partial one."""
     db.session.expire_all()
@@ -125,7 +131,8 @@ def test_sigkill_during_ingestion_loses_nothing_acknowledged(app, db_url, tmp_pa
                 for device in devices]
             for thread in threads:
                 thread.start()
-            time.sleep(rng.uniform(0.4, 1.5))
+            _wait_until_in_flight()  # the server starts at its own pace; ingestion is fast
+            time.sleep(rng.uniform(0.0, 0.3))
             killed_mid_batch += bool(IN_FLIGHT)
             server.kill()
             for thread in threads:

@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
+import operator
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    any_,
+    bindparam,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import registry as orm_registry
@@ -57,16 +73,145 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def insert_rows(session: Any, model: Any, rows: list[dict[str, Any]]) -> None:
-    """Insert many rows with one Core ``executemany`` per key set.
+    """Insert many rows with one ``executemany`` per key set.
 
-    Faster than the ORM's bulk insert (no per-row unit-of-work bookkeeping); rows
-    with different keys go in separate groups so column defaults still apply.
+    Faster than the ORM's bulk insert (no per-row unit-of-work bookkeeping), and
+    faster than Core's ``executemany`` too: the statement is compiled once per
+    (dialect, table, keys) by SQLAlchemy, and each row becomes one tuple through the
+    very bind processors SQLAlchemy would apply (JSON, dates), without building a
+    parameter dict per row. Rows with different keys go in separate groups so
+    column defaults still apply.
     """
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
-        groups.setdefault(tuple(sorted(row)), []).append(row)
-    for group in groups.values():
-        session.execute(model.__table__.insert(), group)
+        groups.setdefault(tuple(row), []).append(row)  # rows built alike share key order
+    if not groups:
+        return
+    conn = session.connection()
+    for keys, group in groups.items():
+        plan = _insert_plan(conn.dialect, model.__table__, keys)
+        if plan is None:  # a default computed per row, or an unknown key: Core does it
+            session.execute(model.__table__.insert(), group)
+            continue
+        sql, params = plan
+        conn.exec_driver_sql(sql, params(group))
+
+
+Getter = Callable[[dict[str, Any]], Any]
+Params = Callable[[list[dict[str, Any]]], list[tuple[Any, ...]]]
+_PLANS: dict[tuple[Any, Any, tuple[str, ...]], tuple[str, Params] | None] = {}
+
+
+def _insert_plan(dialect: Any, table: Table, keys: tuple[str, ...],
+                 ) -> tuple[str, Params] | None:
+    """A positional INSERT for rows with ``keys``, and how to get each parameter of a row."""
+    cache_key = (dialect, table, keys)
+    if cache_key in _PLANS:
+        return _PLANS[cache_key]
+    plan = None
+    if set(keys) <= set(table.c.keys()):
+        compiled = table.insert().compile(dialect=dialect, column_keys=list(keys))
+        names = compiled.positiontup if compiled.positional else _named_order(compiled.string)
+        if names is not None:
+            sql = compiled.string if compiled.positional else _to_positional(
+                compiled.string, names, dialect)
+            getters = [_getter(name, table.c[name], compiled._bind_processors.get(name),
+                               name in keys) for name in names]
+            if None not in getters:
+                plan = (sql, _params_builder(names, keys, getters, compiled._bind_processors,
+                                             table))
+    _PLANS[cache_key] = plan
+    return plan
+
+
+def _params_builder(names: list[str], keys: tuple[str, ...], getters: list[Getter],
+                    processors: dict[str, Any], table: Table) -> Params:
+    """Rows → parameter tuples: one C-level ``itemgetter`` per row when every column
+    is given, then the bind processors on the few columns that have one."""
+    if len(names) < 2 or not set(names) <= set(keys):
+        return lambda group: [tuple([get(row) for get in getters]) for row in group]
+    take = operator.itemgetter(*names)
+    fixes = [(i, _memo(processors[name]) if isinstance(table.c[name].type, DateTime)
+              else processors[name]) for i, name in enumerate(names) if processors.get(name)]
+    if not fixes:
+        return lambda group: [take(row) for row in group]
+
+    def build(group: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        out = []
+        for row in group:
+            values = list(take(row))
+            for i, process in fixes:
+                values[i] = process(values[i])
+            out.append(tuple(values))
+        return out
+    return build
+
+
+def _memo(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A processor remembering its last answer: rows of one batch share one timestamp."""
+    last: list[Any] = [_MISSING, None]
+
+    def run(value: Any) -> Any:
+        if value is not last[0]:
+            last[0], last[1] = value, process(value)
+        return last[1]
+    return run
+
+
+def _named_order(sql: str) -> list[str] | None:
+    """Bind names of a ``%(name)s`` statement in order (None if not that style)."""
+    import re
+
+    names = re.findall(r"%\((\w+)\)s", sql)
+    return names or None
+
+
+def _to_positional(sql: str, names: list[str], dialect: Any) -> str:
+    import re
+
+    if dialect.paramstyle != "pyformat":
+        raise ValueError(dialect.paramstyle)
+    return re.sub(r"%\((\w+)\)s", "%s", sql)
+
+
+def _getter(name: str, column: Any, process: Callable[[Any], Any] | None,
+            given: bool) -> Getter | None:
+    if not given:  # filled by the column's default: only a constant one is taken here
+        default = column.default
+        if default is None or not default.is_scalar:
+            return None
+        value = process(default.arg) if process else default.arg
+        return lambda row: value
+    if process is None:
+        return operator.itemgetter(name)
+    if isinstance(column.type, DateTime):  # rows of one batch share one timestamp
+        last: list[Any] = [_MISSING, None]
+
+        def get_time(row: dict[str, Any]) -> Any:
+            value = row[name]
+            if value is not last[0]:
+                last[0], last[1] = value, process(value)
+            return last[1]
+        return get_time
+    return lambda row: process(row[name])
+
+
+_MISSING = object()
+
+
+def in_values(session: Any, column: Any, values: Any) -> Any:
+    """``column IN values`` as a statement with one parameter, whatever the number of values.
+
+    An ``IN (?, ?, …)`` of hundreds of values costs SQLAlchemy more to render than
+    the database to run; with one JSON (SQLite) or array (PostgreSQL) parameter the
+    statement's text never changes, so its compiled form is cached, and the index
+    on ``column`` is still used.
+    """
+    values = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    each = func.json_each(bindparam(None, orjson.dumps(values).decode(), type_=String))
+    return column.in_(select(each.table_valued("value").c.value))
 
 
 def json_dumps(value: Any) -> str:

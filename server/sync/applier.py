@@ -8,6 +8,8 @@ of failing, and is applied when that record arrives.
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +21,7 @@ from a0core.merge import Write, merge_fields
 from a0core.projection import child_from_birth
 from a0core.schemas import FormDef
 from server.models.sync import APPLIED, CONFLICT, REJECTED, WAITING
-from server.register.materialise import distribution_columns, event_columns, member_columns
+from server.register.materialise import distribution_columns, event_columns
 from server.sync.conflicts import ConflictFinder
 from server.sync.ops import DELETE, DISTRIBUTION, EVENT, FORM_KIND, UPSERT, VOID, Op
 from server.sync.workset import Workset
@@ -117,10 +119,9 @@ class Applier:
     def _hard_refs(self, form: FormDef, record: dict[str, Any]) -> dict[str, dict[str, Any]]:
         """Rows of the non-soft references in ``record`` (waits for any that is missing)."""
         rows = {}
-        for f in form.fields:
-            if f.type == "ref" and f.name in record and not f.options.get("soft") \
-                    and f.name != form.key_field:
-                rows[f.name] = self._require(f.entity or "", record[f.name])
+        for name, entity in _ref_fields(form)[1]:
+            if name in record:
+                rows[name] = self._require(entity, record[name])
         return rows
 
     @staticmethod
@@ -137,8 +138,9 @@ class Applier:
         self.touched.months.add((area_code, day[:7]))
 
     def _resolve_refs(self, form: FormDef, record: dict[str, Any]) -> dict[str, Any]:
-        return {k: (self.ws.resolve(v) if (f := form.field(k)) is not None and f.type == "ref"
-                    and isinstance(v, str) else v) for k, v in record.items()}
+        refs = _ref_fields(form)[0]
+        return {k: (self.ws.resolve(v) if k in refs and isinstance(v, str) else v)
+                for k, v in record.items()}
 
     # ------------------------------------------------------------- upserts
 
@@ -190,10 +192,10 @@ class Applier:
             self._in_scope(household, place)
             where = self._place_of(household)
         row = {"id": entity_id, **where, "data": data,
-               "clocks": {name: list(op.stamp) for name in data},
+               "clocks": {name: [op.hlc, op.device] for name in data},
                "deleted": False, "merged_into": None}
         if kind == "member":
-            row.update(member_columns(data, {}))
+            row.update(_member_links(data))
         self.ws.add(kind, row)
         self._after_entity_change(kind, entity_id, row)
         return Verdict(APPLIED, entity_id=entity_id)
@@ -236,8 +238,8 @@ class Applier:
         data = child_from_birth(birth, mother["data"])
         data.pop("id")
         child = {"id": child_id, **self._place_of(mother), "data": data,
-                 "clocks": {name: list(op.stamp) for name in data},
-                 "deleted": False, "merged_into": None, **member_columns(data, {})}
+                 "clocks": {name: [op.hlc, op.device] for name in data},
+                 "deleted": False, "merged_into": None, **_member_links(data)}
         self.ws.add("member", child)
         self.ws.reproject.add(child_id)
         self.touched.members.add(child_id)
@@ -316,7 +318,33 @@ class Applier:
         return Verdict(APPLIED, entity_id=entity_id)
 
 
-def _today_month(now_ms: int) -> str:
-    import datetime as dt
+RefFields = tuple[frozenset[str], tuple[tuple[str, str], ...]]
+_REF_FIELDS: dict[int, tuple[FormDef, RefFields]] = {}
 
-    return dt.datetime.fromtimestamp(now_ms / 1000, dt.UTC).strftime("%Y-%m")
+
+def _ref_fields(form: FormDef) -> RefFields:
+    """A form's reference fields, and its hard ones (not soft, not the key) with their entity."""
+    cached = _REF_FIELDS.get(id(form))
+    if cached is not None and cached[0] is form:
+        return cached[1]
+    refs = [f for f in form.fields if f.type == "ref"]
+    found = (frozenset(f.name for f in refs),
+             tuple((f.name, f.entity or "") for f in refs
+                   if not f.options.get("soft") and f.name != form.key_field))
+    _REF_FIELDS[id(form)] = (form, found)
+    return found
+
+
+def _member_links(data: dict[str, Any]) -> dict[str, Any]:
+    """The columns a new member row needs before flush; every other column is derived
+    once, by :meth:`Workset._refold` at flush (each new member is always refolded)."""
+    return {"household_id": data["household_id"], "mother_id": data.get("mother_id")}
+
+
+@functools.lru_cache(maxsize=4)
+def _month_of_second(second: int) -> str:
+    return dt.datetime.fromtimestamp(second, dt.UTC).strftime("%Y-%m")
+
+
+def _today_month(now_ms: int) -> str:
+    return _month_of_second(now_ms // 1000)

@@ -54,8 +54,12 @@ def _int(value: Any, low: int = 0) -> bool:
     return type(value) is int and low <= value <= MAX_INT64
 
 
-def parse_op(raw: Mapping[str, Any], device: str) -> Op:
-    """Check an operation's shape and content hash; the sequence is checked by the envelope."""
+def parse_op(raw: Mapping[str, Any], device: str, *, known_plain: bool = False) -> Op:
+    """Check an operation's shape and content hash; the sequence is checked by the envelope.
+
+    ``known_plain``: from an opened batch whose values were all checked already
+    (``OpenedBatch.plain``), which spares the hash a second look at every value.
+    """
     seq = raw.get("seq")
     if not _int(raw.get("hlc")):
         raise _malformed(seq, "hlc")
@@ -82,7 +86,7 @@ def parse_op(raw: Mapping[str, Any], device: str) -> Op:
             raise A0Error("target_unknown_kind", target=str(fields.get("target"))[:32])
     elif not (isinstance(form, str) and _int(version, 1)):
         raise _malformed(seq, "form/version")
-    if not op_hash_valid(raw):
+    if not op_hash_valid(raw, known_plain=known_plain):
         raise A0Error("op_hash_invalid", seq=seq)
     return Op(device, seq, raw["hlc"], op_type, form if isinstance(form, str) else None,
               version if _int(version, 1) else None, raw["id"], dict(fields), base, raw)

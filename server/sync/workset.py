@@ -17,7 +17,7 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from a0core.projection import EventRef, member_state
-from server.models.base import insert_rows, utcnow
+from server.models.base import in_values, insert_rows, utcnow
 from server.models.register import Distribution, Event, Household, Member
 from server.models.sync import Alias
 from server.register.materialise import household_columns, member_columns
@@ -26,6 +26,7 @@ from server.register.sequence import allocate
 MODELS = {"household": Household, "member": Member, "event": Event,
           "distribution": Distribution}
 ENTITY_KINDS = ("household", "member")
+CHUNK = 5000  # ids per look-up query (one parameter each, see in_values)
 
 
 class Sequencer:
@@ -67,22 +68,28 @@ class Workset:
         if not wanted:
             return
         table: Table = MODELS[kind].__table__
-        for chunk in _chunks(sorted(wanted), 500):
-            for row in self.session.execute(select(table).where(table.c.id.in_(chunk))):
-                self.rows[kind][row.id] = dict(row._mapping)
+        for chunk in _chunks(sorted(wanted), CHUNK):
+            result = self.session.execute(
+                select(table).where(in_values(self.session, table.c.id, chunk)))
+            names = list(result.keys())
+            for row in result:
+                found = dict(zip(names, row, strict=True))
+                self.rows[kind][found["id"]] = found
         for i in wanted:
             self.rows[kind].setdefault(i, None)
 
     def prefetch_aliases(self, ids: Iterable[str]) -> None:
         wanted = {i for i in ids if i not in self._alias_checked}
         self._alias_checked |= wanted
-        for chunk in _chunks(sorted(wanted), 500):
+        for chunk in _chunks(sorted(wanted), CHUNK):
             self.aliases.update(self.session.execute(
                 select(Alias.old_id, Alias.survivor_id)
-                .where(Alias.old_id.in_(chunk), Alias.active)).all())
+                .where(in_values(self.session, Alias.old_id, chunk), Alias.active)).all())
 
     def resolve(self, entity_id: str) -> str:
         """The surviving id of a merged duplicate (chains are followed)."""
+        if entity_id in self._alias_checked and entity_id not in self.aliases:
+            return entity_id  # the common case: looked up already, no alias
         self.prefetch_aliases([entity_id])
         seen = set()
         while entity_id in self.aliases and entity_id not in seen:
@@ -152,21 +159,23 @@ class Workset:
         own: dict[str, list[EventRef]] = defaultdict(list)
         child_deaths: dict[str, list[EventRef]] = defaultdict(list)
         ev = Event.__table__.c
-        for chunk in _chunks(ids, 500):
+        for chunk in _chunks(ids, CHUNK):
             for row in self.session.execute(
                     select(ev.member_id, ev.form, ev.payload, ev.hlc, ev.device_id)
-                    .where(ev.member_id.in_(chunk), ~ev.voided)):
+                    .where(in_values(self.session, ev.member_id, chunk), ~ev.voided)):
                 own[row.member_id].append(
                     EventRef(row.form, row.payload, row.hlc, row.device_id))
-            children = self.session.execute(select(Member.id, Member.mother_id)
-                                            .where(Member.mother_id.in_(chunk))).all()
+            children = self.session.execute(
+                select(Member.id, Member.mother_id)
+                .where(in_values(self.session, Member.mother_id, chunk))).all()
             children += [(i, r["mother_id"]) for i, r in self.rows["member"].items()
                          if r and r.get("mother_id") in chunk and i in self.new["member"]]
             mother_of = dict(children)
             if mother_of:
                 for row in self.session.execute(
                         select(ev.member_id, ev.form, ev.payload, ev.hlc, ev.device_id)
-                        .where(ev.member_id.in_(list(mother_of)), ev.form == "death",
+                        .where(in_values(self.session, ev.member_id, mother_of),
+                               ev.form == "death",
                                ~ev.voided)):
                     child_deaths[mother_of[row.member_id]].append(
                         EventRef(row.form, row.payload, row.hlc, row.device_id))
