@@ -110,6 +110,7 @@ def build(app: Flask, persons: int, log: Callable[[str], None]) -> None:
             log(f"  {loaded} persons, {areas} areas, {time.perf_counter() - started:.0f} s")
     upsert_local_units(session, tree, list(specs.values()))
     first = communes[0][0]
+    _scan_duplicates(session, first, log)
     password = "mật khẩu đo hiệu năng"
     create_user(session, "bench.xa", "Cán bộ xã", password, "commune_staff", first)
     create_user(session, "bench.tinh", "Cán bộ tỉnh", password, "province_staff",
@@ -200,6 +201,20 @@ def _conflicts(session, area: Any, province: str, device_id: str, rng: random.Ra
         session.execute(insert(Conflict), rows)
 
 
+def _scan_duplicates(session, commune: str, log: Callable[[str], None]) -> None:
+    """Fill the duplicates queue of the commune user's commune (bulk loads have no
+    after-batch hook), so its list and pair pages have something to show."""
+    from server.models.register import Household
+    from server.sync.duplicates.detect import detect
+
+    started = time.perf_counter()
+    ids = list(session.scalars(select(Household.id).where(Household.commune_code == commune)))
+    result = detect(session, [], ids)
+    session.commit()
+    log(f"duplicates scan of {commune}: {result.members_scored} members scored in "
+        f"{time.perf_counter() - started:.0f} s")
+
+
 # ----------------------------------------------------------------- timing
 
 def _busiest_device(session, scope) -> str:
@@ -221,14 +236,24 @@ def _a_batch(session, scope) -> str:
 
 # path parameter → a value from the data, within the user's scope (pages added later
 # with new parameters add a line here; bench reports any parameter it cannot fill)
+def _open_pair(session, scope) -> int | None:
+    """The most likely open duplicate pair in scope (the top of the queue)."""
+    from server.models.duplicates import DuplicateCandidate as Pair
+
+    return session.scalar(select(Pair.id).where(scope.where(Pair), Pair.status == "open")
+                          .order_by(Pair.score.desc(), Pair.id).limit(1))
+
+
 PARAMS: dict[str, Callable[..., Any]] = {
     "device_id": _busiest_device,
     "batch_id": _a_batch,
+    "candidate_id": _open_pair,
 }
 # extra query strings worth timing for some pages (filters, deep pages)
 VARIANTS: dict[str, list[str]] = {
     "dashboard.sync_status": ["", "?gaps=1", "?page=5"],
     "dashboard.conflicts": ["", "?page=5"],
+    "dashboard.duplicates": ["", "?page=5", "?status=merged"],
 }
 
 

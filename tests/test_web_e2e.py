@@ -223,3 +223,45 @@ def test_district_officer_sees_the_district_read_only(live: dict, page) -> None:
     assert all(name in text for name in synthetic)
     shot(tab, "09-district-status")
     go(tab, "text=Đăng xuất")
+
+
+def test_merge_a_duplicate_and_undo_it(live: dict, page) -> None:
+    from server.models.duplicates import DuplicateCandidate
+    from tests.support.duplicates_web import register_twice
+
+    url, app = live["url"], live["app"]
+    from tests.support.sim import SimDevice
+
+    device = SimDevice(app, area="00001.02.1", commune="00001", province="01")
+    twice = register_twice(app, device, name="Trịnh Văn Khải",
+                           plain="Trinh Van Khai", fellow="Mai Thị Lụa")
+    tab = page
+    tab.goto(f"{url}/login")
+    tab.fill("input[name=username]", "canboxa")
+    tab.fill("input[name=password]", PASSWORD)
+    go(tab, "main button[type=submit]")
+    tab.wait_for_url(f"{url}/dashboard/")
+    go(tab, "nav >> text=Trùng lặp")
+    assert tab.locator(f"#pair-{twice.member_pair}").count() == 1
+    shot(tab, "10-duplicates")
+    go(tab, tab.locator(f"#pair-{twice.member_pair} a").first)
+    assert tab.locator("#compare tr.warn").count() >= 2  # name and birth date differ
+    assert "Mai Thị Lụa" in tab.inner_text("#card-a") and "Mai Thị Lụa" in tab.inner_text(
+        "#card-b")
+    shot(tab, "11-duplicate-pair")
+    survivor, loser = twice.members
+    tab.check(f"#merge-form input[value='{survivor}']")
+    go(tab, "#merge")
+    assert "Đã gộp cặp" in tab.inner_text("main")
+    assert tab.inner_text("#survivor") == survivor
+    db.session.expire_all()
+    assert db.session.get(Member, loser).merged_into == survivor
+    shot(tab, "12-duplicate-merged")
+    go(tab, "#undo")
+    assert "Đã hoàn tác" in tab.inner_text("#status")
+    db.session.expire_all()
+    assert db.session.get(Member, loser).merged_into is None
+    assert db.session.get(DuplicateCandidate, twice.member_pair).status == "undone"
+    go(tab, "nav >> text=API cho huyện")
+    assert tab.locator("#openapi").get_attribute("href") == "/api/v1/openapi.json"
+    shot(tab, "13-api-help")

@@ -116,3 +116,81 @@ def test_dashboard_scope_matrix(app: Flask) -> None:
     assert all(db.session.get(Device, world.devices[k].id).revoked
                for k in ("C2", "other province"))
     assert not db.session.get(Device, world.devices["same district"].id).revoked
+
+
+# ----------------------------------------------------------- duplicates, API pages
+# Added with the duplicates queue and the district API pages: the same matrix for
+# the pairs of duplicate records in each target, and who reaches the API pages.
+
+MERGES = {"canboxa": T, "huyen": F, "tinh": F, "quantri": T}  # list, compare, merge…
+TOKENS = {"canboxa": F, "huyen": T, "tinh": T, "quantri": T}  # own API tokens
+
+
+def duplicates_fingerprint() -> tuple:
+    from server.models.duplicates import DuplicateCandidate
+    from server.models.register import Household, Member
+    from server.models.sync import Alias
+
+    db.session.expire_all()
+    statuses = tuple(db.session.execute(select(DuplicateCandidate.id, DuplicateCandidate.status)
+                                        .order_by(DuplicateCandidate.id)))
+    merged = tuple(sorted(db.session.scalars(select(Member.id).where(
+        Member.merged_into.isnot(None)).union(select(Household.id).where(
+            Household.merged_into.isnot(None))))))
+    aliases = tuple(db.session.execute(select(Alias.old_id, Alias.active).order_by(Alias.old_id)))
+    return statuses, merged, aliases
+
+
+def test_duplicates_and_api_pages_scope_matrix(app: Flask) -> None:
+    from server.models.duplicates import DuplicateCandidate
+    from tests.support.duplicates_web import register_twice
+
+    world = build_world(app)
+    twice = {key: register_twice(app, world.devices[key]) for key in TARGETS}
+    checked = 0
+    for username, covers in COVERS.items():
+        browser = Browser(app)
+        browser.login(username)
+        assert browser.get("/dashboard/api").status_code == 200, username
+        assert browser.get("/dashboard/api/tokens").status_code == (
+            200 if TOKENS[username] else 403), username
+        listing = browser.get("/dashboard/duplicates?per_page=200")
+        assert listing.status_code == (200 if MERGES[username] else 403), username
+        for key, covered in zip(TARGETS, covers, strict=True):
+            where = (username, key)
+            pair = twice[key].member_pair
+            allowed = covered and MERGES[username]
+            if MERGES[username]:  # in the list of its status (earlier users decided some)
+                db.session.expire_all()
+                status = db.session.get(DuplicateCandidate, pair).status
+                listed = browser.get(f"/dashboard/duplicates?per_page=200&status={status}")
+                assert (f'id="pair-{pair}"' in listed.get_data(as_text=True)) is covered, where
+            page = browser.get(f"/dashboard/duplicates/{pair}")
+            assert page.status_code == (200 if allowed else 404 if MERGES[username] else 403)
+            assert ("Nguyễn Văn Hùng" in page.get_data(as_text=True)) is allowed, where
+            if not allowed:
+                refused = 404 if MERGES[username] else 403
+                before = duplicates_fingerprint()
+                for action, form in (("merge", {"survivor": twice[key].members[0]}),
+                                     ("reject", {}), ("undo", {})):
+                    response = browser.post(f"/dashboard/duplicates/{pair}/{action}", form)
+                    assert response.status_code == refused, (action, *where)
+                assert duplicates_fingerprint() == before, where
+            checked += 1
+        if MERGES[username]:  # allowed actions on what the user covers, last
+            key = "C" if username == "canboxa" else "other province"
+            pair, (survivor, _) = twice[key].member_pair, twice[key].members
+            # (reject first: merging a member re-scores, and may drop, the household pair)
+            assert browser.post(f"/dashboard/duplicates/{twice[key].household_pair}/reject"
+                                ).status_code == 302
+            assert browser.post(f"/dashboard/duplicates/{pair}/merge",
+                                {"survivor": survivor}).status_code == 302
+            assert browser.post(f"/dashboard/duplicates/{pair}/undo").status_code == 302
+    assert checked == 16
+    db.session.expire_all()
+    status = {key: (db.session.get(DuplicateCandidate, t.member_pair).status,
+                    db.session.get(DuplicateCandidate, t.household_pair).status)
+              for key, t in twice.items()}
+    assert status == {"C": ("undone", "rejected"), "same district": ("open", "open"),
+                      "same province": ("open", "open"),
+                      "other province": ("undone", "rejected")}

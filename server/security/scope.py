@@ -49,6 +49,19 @@ ACTIONS: dict[str, frozenset[str]] = {
 }
 PERSON_LEVEL_ACTIONS = frozenset({REVIEW})
 
+# Added with the duplicates queue and the district API pages: commune staff (and
+# administrators) compare and merge duplicate records, person-level like REVIEW;
+# every role may read how the district API works; district and province staff
+# (and administrators) make API tokens for their district systems — commune
+# staff use the dashboard itself.
+MERGE, API_HELP, API_TOKENS = "merge", "api_help", "api_tokens"
+ACTIONS.update({
+    MERGE: frozenset({COMMUNE, NATIONAL}),
+    API_HELP: frozenset({COMMUNE, DISTRICT, PROVINCE, NATIONAL}),
+    API_TOKENS: frozenset({DISTRICT, PROVINCE, NATIONAL}),
+})
+PERSON_LEVEL_ACTIONS = PERSON_LEVEL_ACTIONS | {MERGE}
+
 
 @dataclass(frozen=True)
 class Scope:

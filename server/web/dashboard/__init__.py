@@ -35,7 +35,14 @@ def _env_flag(name: str, default: bool) -> bool:
 
 
 def init_app(app: Flask) -> None:
-    from server.web.dashboard import auth, i18n, shell, sync_pages  # noqa: F401  (routes)
+    from server.web.dashboard import (  # noqa: F401  (routes)
+        api_pages,
+        auth,
+        duplicate_pages,
+        i18n,
+        shell,
+        sync_pages,
+    )
 
     secure = app.config.get("A0SYNC_SECURE_COOKIES")
     if secure is None:

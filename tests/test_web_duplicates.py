@@ -1,0 +1,165 @@
+"""The duplicates queue and the district API pages on both databases: list by score,
+the two records side by side, merge (choosing the survivor) and undo, reject, refusals
+that change nothing; the API explained; a user's own API tokens, shown once, usable
+against the district API, revocable by their owner only."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask
+from sqlalchemy import func, select
+
+from server.extensions import db
+from server.models.duplicates import DuplicateCandidate
+from server.models.people import AuditLog
+from server.models.register import Household, Member
+from server.models.sync import Alias
+from server.models.tokens import ApiToken
+from tests.support.duplicates_web import register_twice
+from tests.support.web import Browser, build_world
+
+
+def state(twice) -> tuple:
+    """What a merge, reject or undo changes: the pairs' status, the records' redirects."""
+    db.session.expire_all()
+    pairs = tuple(db.session.get(DuplicateCandidate, i).status
+                  for i in (twice.member_pair, twice.household_pair))
+    merged = tuple(db.session.get(model, i).merged_into for model, ids in (
+        (Member, twice.members), (Household, twice.households)) for i in ids)
+    aliases = tuple(sorted((a.old_id, a.active) for a in db.session.scalars(select(Alias))))
+    return pairs, merged, aliases
+
+
+def audit_actions(action: str) -> list[str]:
+    return list(db.session.scalars(select(AuditLog.actor_id).where(AuditLog.action == action)))
+
+
+def test_merge_a_duplicate_and_undo_it(app: Flask) -> None:
+    world = build_world(app)
+    twice = register_twice(app, world.devices["C"])
+    browser = Browser(app)
+    browser.login("canboxa")
+    listing = browser.get("/dashboard/duplicates").get_data(as_text=True)
+    order = [int(i) for i in re.findall(r'<tr id="pair-(\d+)"', listing)]
+    scores = {c.id: c.score for c in db.session.scalars(select(DuplicateCandidate))}
+    assert set(order) == set(scores) and twice.member_pair in order
+    assert [scores[i] for i in order] == sorted(scores.values(), reverse=True)
+
+    page = browser.get(f"/dashboard/duplicates/{twice.member_pair}").get_data(as_text=True)
+    assert "Nguyễn Văn Hùng" in page and "Nguyen Van Hung" in page
+    assert page.count("Lê Thị Thu (1987-07-07)") == 2        # the fellow member, both sides
+    assert "Hộ số 501" in page and "Hộ số 502" in page       # and both households
+    assert audit_actions("duplicate.view") == ["canboxa"]
+    version = re.search(r'name="version" value="([^"]+)"', page).group(1)
+
+    survivor, loser = twice.members
+    before = state(twice)
+    stale = browser.post(f"/dashboard/duplicates/{twice.member_pair}/merge",
+                         {"survivor": survivor, "version": "0.0"})
+    assert stale.status_code == 409 and "duplicate_stale" in stale.get_data(as_text=True)
+    odd = browser.post(f"/dashboard/duplicates/{twice.member_pair}/merge",
+                       {"survivor": twice.households[0], "version": version})
+    assert odd.status_code == 400 and "duplicate_survivor_invalid" in odd.get_data(as_text=True)
+    forged = browser.client.post(f"/dashboard/duplicates/{twice.member_pair}/merge",
+                                 data={"survivor": survivor, "version": version})
+    assert forged.status_code == 400  # no CSRF token
+    assert browser.post(f"/dashboard/duplicates/{twice.member_pair}/undo").status_code == 409
+    assert state(twice) == before
+
+    merged = browser.post(f"/dashboard/duplicates/{twice.member_pair}/merge",
+                          {"survivor": survivor, "version": version})
+    assert merged.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Member, loser).merged_into == survivor
+    assert db.session.get(Member, survivor).merged_into is None
+    assert db.session.get(Alias, loser).active and db.session.get(Alias, loser).survivor_id \
+        == survivor
+    after = browser.get(merged.headers["Location"]).get_data(as_text=True)
+    assert f'<code id="survivor">{survivor}</code>' in after and 'id="undo"' in after
+    assert "Đã gộp cặp" in after
+    assert f'id="pair-{twice.member_pair}"' not in browser.get(
+        "/dashboard/duplicates").get_data(as_text=True)
+    assert f'id="pair-{twice.member_pair}"' in browser.get(
+        "/dashboard/duplicates?status=merged").get_data(as_text=True)
+    again = browser.post(f"/dashboard/duplicates/{twice.member_pair}/merge",
+                         {"survivor": loser, "version": version})
+    assert again.status_code == 409 and "duplicate_not_open" in again.get_data(as_text=True)
+
+    undone = browser.post(f"/dashboard/duplicates/{twice.member_pair}/undo")
+    assert undone.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Member, loser).merged_into is None
+    assert not db.session.get(Alias, loser).active
+    assert db.session.get(DuplicateCandidate, twice.member_pair).status == "undone"
+    assert audit_actions("duplicate.merge") == ["canboxa"]
+    assert audit_actions("duplicate.undo") == ["canboxa"]
+
+
+def test_reject_takes_the_pair_out_of_the_queue(app: Flask) -> None:
+    world = build_world(app)
+    twice = register_twice(app, world.devices["C"])
+    browser = Browser(app)
+    browser.login("canboxa")
+    households = browser.get("/dashboard/duplicates?kind=household").get_data(as_text=True)
+    assert re.findall(r'<tr id="pair-(\d+)"', households) == [str(twice.household_pair)]
+    page = browser.get(f"/dashboard/duplicates/{twice.household_pair}").get_data(as_text=True)
+    assert "Nguyễn Văn Hùng (1985-03-04)" in page and "Nguyen Van Hung (1985-04-03)" in page
+    assert browser.post(f"/dashboard/duplicates/{twice.household_pair}/reject").status_code \
+        == 302
+    db.session.expire_all()
+    assert db.session.get(DuplicateCandidate, twice.household_pair).status == "rejected"
+    assert db.session.get(Household, twice.households[1]).merged_into is None
+    assert f'id="pair-{twice.household_pair}"' in browser.get(
+        "/dashboard/duplicates?status=rejected").get_data(as_text=True)
+    assert browser.post(f"/dashboard/duplicates/{twice.household_pair}/reject").status_code \
+        == 409
+    assert audit_actions("duplicate.reject") == ["canboxa"]
+    # English
+    browser.get("/lang/en")
+    english = browser.get("/dashboard/duplicates?status=rejected").get_data(as_text=True)
+    assert "Records that may be duplicates" in english and "Not a duplicate" in english
+
+
+def test_api_page_and_own_tokens(app: Flask) -> None:
+    build_world(app)
+    district = Browser(app)
+    district.login("huyen")
+    help_page = district.get("/dashboard/api").get_data(as_text=True)
+    assert "/api/v1/openapi.json" in help_page and "/api/v1/district/members" in help_page
+    assert "Authorization: Bearer a0t_" in help_page
+    assert district.get("/api/v1/openapi.json").status_code == 200
+
+    made = district.post("/dashboard/api/tokens", {"label": "DHIS2 huyện"})
+    assert made.status_code == 200
+    secret = re.search(r'id="token-secret" class="secret">(a0t_[^<]+)<',
+                       made.get_data(as_text=True)).group(1)
+    assert secret not in district.get("/dashboard/api/tokens").get_data(as_text=True)
+    row = db.session.scalars(select(ApiToken)).one()
+    assert row.user.username == "huyen" and row.label == "DHIS2 huyện"
+    answer = app.test_client().get("/api/v1/district/scope",
+                                   headers={"Authorization": f"Bearer {secret}"})
+    assert answer.status_code == 200 and answer.get_json()["scope"]["level"] == "district"
+    assert district.post("/dashboard/api/tokens", {"label": "  "}).status_code == 400
+    assert db.session.scalar(select(func.count()).select_from(ApiToken)) == 1
+
+    # another user cannot revoke it (it looks absent); commune staff have no token page
+    province = Browser(app)
+    province.login("tinh")
+    assert province.post(f"/dashboard/api/tokens/{row.id}/revoke").status_code == 404
+    commune = Browser(app)
+    commune.login("canboxa")
+    assert commune.get("/dashboard/api/tokens").status_code == 403
+    assert commune.get("/dashboard/api").status_code == 200
+    db.session.expire_all()
+    assert not db.session.get(ApiToken, row.id).revoked
+
+    assert district.post(f"/dashboard/api/tokens/{row.id}/revoke").status_code == 302
+    refused = app.test_client().get("/api/v1/district/scope",
+                                    headers={"Authorization": f"Bearer {secret}"})
+    assert refused.status_code == 401 and refused.get_json()["error"]["code"] == \
+        "api_token_revoked"
+    assert audit_actions("api_token.create") == ["huyen"]
+    assert audit_actions("api_token.revoke") == ["huyen"]
+    district.get("/lang/en")
+    assert "API for district systems" in district.get("/dashboard/api").get_data(as_text=True)
