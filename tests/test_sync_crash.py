@@ -11,6 +11,7 @@ the app does for batches without a receipt, and each operation is stored once.
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import threading
 import time
@@ -23,12 +24,17 @@ from sqlalchemy import func, select
 from server.extensions import db
 from server.models.register import Household, Member
 from server.models.sync import SyncBatch, SyncOp
+from server.synthetic import generate_area
+from server.synthetic.operations import area_operations
 from tests.support.live import LiveServer
-from tests.support.register import household, member, new_id
+from tests.support.register import new_id
 from tests.support.sim import SimDevice
 
-BATCHES_PER_DEVICE = 12
-HOUSEHOLDS_PER_BATCH = 40  # each with 3 members: 160 operations per batch
+OPS_PER_BATCH = 160
+HOUSEHOLDS_PER_AREA = 300  # a realistic area's register and its events: ~1,500 operations
+
+
+PERIOD = (dt.date(2025, 1, 1), dt.date(2025, 6, 30))
 
 
 @dataclass
@@ -46,21 +52,20 @@ class Sent:
 class Uploads:
     batches: list[Sent] = field(default_factory=list)
 
-    def prepare(self, device: SimDevice) -> None:
-        for _ in range(BATCHES_PER_DEVICE):
-            start = device.seq + 1
-            hh_ids, m_ids = [], []
-            for n in range(HOUSEHOLDS_PER_BATCH):
-                hh = new_id()
-                hh_ids.append(hh)
-                device.upsert("household", hh, household(device.area, str(start + n)))
-                for _ in range(3):
-                    m_ids.append(new_id())
-                    device.upsert("member", m_ids[-1], member(hh))
-            ops = [o for o in device.outbox if o["seq"] >= start]
+    def prepare(self, device: SimDevice, seed: int) -> None:
+        """The device's whole area (synthetic register and events) in batches."""
+        area = generate_area(seed, device.area, device.area.rsplit(".", 1)[0], "Xã Diên Hà",
+                             HOUSEHOLDS_PER_AREA, PERIOD)
+        ops = list(area_operations(area, device.clock, first_seq=device.seq + 1))
+        device.seq += len(ops)
+        for start in range(0, len(ops), OPS_PER_BATCH):
+            batch = ops[start:start + OPS_PER_BATCH]
             batch_id = new_id()
-            self.batches.append(Sent(device, batch_id, range(start, device.seq + 1), hh_ids,
-                                     m_ids, device.seal(ops, batch_id=batch_id)))
+            self.batches.append(Sent(
+                device, batch_id, range(batch[0]["seq"], batch[-1]["seq"] + 1),
+                [o["id"] for o in batch if o["form"] == "household"],
+                [o["id"] for o in batch if o["form"] == "member"],
+                device.seal(batch, batch_id=batch_id)))
 
 
 def _post(url: str, envelope: bytes) -> bool:
@@ -119,7 +124,7 @@ def test_sigkill_during_ingestion_loses_nothing_acknowledged(app, db_url, tmp_pa
     devices = [SimDevice(app, area=f"12619.01.{n}") for n in (1, 2, 3)]
     uploads = Uploads()
     for device in devices:
-        uploads.prepare(device)
+        uploads.prepare(device, seed=len(uploads.batches) + 1)
     server = LiveServer(db_url, tmp_path / "instance", tmp_path / "server.log")
     rng = random.Random(20261123)
     killed_mid_batch = 0
