@@ -29,7 +29,7 @@ from a0core.projection import EventRef, member_state
 from server.extensions import db
 from server.models.register import Event, Household, Member
 from server.models.sync import Conflict, SyncOp
-from tests.support.register import household, member, new_id, snapshot
+from tests.support.register import household, member, new_id, snapshot, unique_name
 from tests.support.sim import SimDevice
 
 CI = os.environ.get("CI") == "true"
@@ -48,6 +48,7 @@ def run_program(app, data) -> None:
     area = f"12619.90.{next(_areas)}"
     devices = [SimDevice(app, area=area) for _ in range(data.draw(st.integers(2, 3)))]
     owner = devices[0]
+    tag = unique_name().split(" ", 1)[1]  # people of different examples never look alike
 
     # registration, synced and pulled by everyone
     households = [new_id() for _ in range(data.draw(st.integers(1, 3)))]
@@ -57,7 +58,7 @@ def run_program(app, data) -> None:
         for _ in range(data.draw(st.integers(1, 2))):
             mid = new_id()
             members[mid] = hh
-            owner.upsert("member", mid, member(hh, sex="female"))
+            owner.upsert("member", mid, member(hh, name=unique_name(), sex="female"))
     owner.send(client, owner.seal())
     for device in devices:
         device.pull(client)
@@ -71,7 +72,8 @@ def run_program(app, data) -> None:
         mid = data.draw(st.sampled_from(sorted(members)))
         hh = members[mid]
         if action == "name":
-            device.upsert("member", mid, {"full_name": data.draw(st.sampled_from(NAMES))})
+            name = data.draw(st.sampled_from(NAMES))
+            device.upsert("member", mid, {"full_name": f"{name} {tag}"})
         elif action == "address":
             device.upsert("household", hh, {"address": data.draw(st.sampled_from(ADDRESSES))})
         elif action == "number":

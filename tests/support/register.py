@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from typing import Any
 
@@ -14,6 +15,21 @@ from server.models.sync import Conflict, SyncBatch, SyncOp
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+_SYLLABLES = ["An", "Bình", "Cúc", "Dũng", "Đào", "Giang", "Hà", "Khánh", "Lâm", "Minh",
+              "Ngọc", "Oanh", "Phúc", "Quyên", "Sơn", "Thảo", "Uyên", "Vân", "Xuân", "Yến"]
+_names = itertools.count(1)
+
+
+def unique_name() -> str:
+    """A different Vietnamese-looking name on every call: tests that make many people
+    in one commune should not build one giant duplicate block by accident."""
+    n, parts = next(_names), []
+    while n:
+        n, digit = divmod(n, len(_SYLLABLES))
+        parts.append(_SYLLABLES[digit])
+    return " ".join(["Trần", *parts[::-1]])
 
 
 def household(area: str, number: str = "1") -> dict[str, Any]:
