@@ -44,4 +44,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from server.cli import register_commands
 
     register_commands(app)
+
+    from server.rollups import init_app as init_rollups
+
+    init_rollups(app)
     return app

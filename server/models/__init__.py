@@ -17,3 +17,4 @@ __all__ = [
     "DeviceSync", "Distribution", "EnrolmentCode", "Event", "Household", "Member", "OrgTree",
     "OrgUnit", "SyncBatch", "SyncOp", "User", "db",
 ]
+import server.models.rollups  # noqa: F401  (roll-up tables, for Alembic)

@@ -1,0 +1,383 @@
+"""Compute the indicators of collaborator areas for a list of months.
+
+Speed (a million persons in seconds) decides the shape. Most persons' state does
+not change during the months computed: nothing dated on or after the first
+month's first day concerns them. Those *stable* persons are counted by one
+``GROUP BY`` over the member table; the key carries the age group at the first
+month and the offset of the one month (if any) in which they pass into the next
+five-year group, so a single pass serves every month of a window shorter than
+five years. The few *changers* (born, registered, moved, married, died or
+changed method during or after the window) are folded in Python at the months
+where something about them changed, with the same fold as the register
+(:func:`a0core.projection.fold`). Flows are ``GROUP BY`` over events and
+distributions. Definitions: :mod:`server.rollups.indicators`.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.orm import Session
+
+from a0core.projection import SELF, EventRef, base_facts, event_fact, fold
+from server.models.register import Distribution, Event, Household, Member
+from server.models.sync import SyncBatch
+from server.rollups import indicators as ind
+
+Cells = dict[str, dict[str, dict[str, float]]]  # area code → month → values
+MAX_SPAN = 59  # months per stock pass: at most one change of five-year group per person
+
+
+def live(model: Any = Member) -> ColumnElement[bool]:
+    return and_(~model.deleted, model.merged_into.is_(None))
+
+
+def positions(n: int) -> list[Any]:
+    """``GROUP BY 1, 2, …``: PostgreSQL would not match expressions with bound parameters."""
+    return [literal_column(str(i)) for i in range(1, n + 1)]
+
+
+def _in_areas(column: Any, areas: Collection[str] | None) -> ColumnElement[bool]:
+    return column.in_(sorted(areas)) if areas is not None else true()
+
+
+def compute_areas(session: Session, months: Sequence[str],
+                  areas: Collection[str] | None = None) -> Cells:
+    """Every indicator for ``areas`` (all when None) and ``months`` (YYYY-MM)."""
+    months = sorted(set(months))
+    cells: Cells = defaultdict(lambda: defaultdict(dict))
+    if not months:
+        return cells
+    start = 0
+    while start < len(months):
+        t0 = ind.month_index(months[start])
+        end = start
+        while end + 1 < len(months) and ind.month_index(months[end + 1]) - t0 <= MAX_SPAN:
+            end += 1
+        _stocks(session, months[start:end + 1], areas, cells)
+        start = end + 1
+    _flows(session, months, areas, cells)
+    _synced(session, months, areas, cells)
+    return cells
+
+
+# ---------------------------------------------------------------- stocks
+
+def _birth_index(column: Any) -> ColumnElement[int]:
+    year = cast(func.substr(column, 1, 4), Integer)
+    month = case((func.length(column) >= 7, cast(func.substr(column, 6, 2), Integer)), else_=1)
+    return year * 12 + month - 1
+
+
+def _stable(first_day: str) -> list[ColumnElement[bool]]:
+    """Conditions for a live person with nothing dated on or after ``first_day``."""
+    registered = func.coalesce(Member.data["registered_on"].as_string(), "")
+    recorded = func.coalesce(Member.data["recorded_on"].as_string(), "")
+    changed = exists().where(Event.member_id == Member.id, ~Event.voided,
+                             Event.form.in_(ind.STATE_FORMS), Event.event_date >= first_day)
+    return [live(), func.length(Member.birth_date) >= 4, Member.birth_date < first_day,
+            registered < first_day, recorded < first_day, ~changed]
+
+
+def _changers(first_day: str) -> ColumnElement[bool]:
+    registered = func.coalesce(Member.data["registered_on"].as_string(), "")
+    recorded = func.coalesce(Member.data["recorded_on"].as_string(), "")
+    changed = exists().where(Event.member_id == Member.id, ~Event.voided,
+                             Event.form.in_(ind.STATE_FORMS), Event.event_date >= first_day)
+    return and_(live(), func.length(Member.birth_date) >= 4,
+                or_(Member.birth_date >= first_day, registered >= first_day,
+                    recorded >= first_day, changed))
+
+
+@cache
+def _stock_keys(sex: str, group: int, method: str | None) -> tuple[str, ...]:
+    """The counts one person adds: population, by sex and age group, married women."""
+    values: dict[str, float] = {}
+    ind.add_stock(values, sex, group, method)
+    return tuple(values)
+
+
+@dataclass
+class _AreaStock:
+    """Counts valid from the first month, and changes from later month offsets."""
+
+    base: dict[str, float] = field(default_factory=lambda: defaultdict(int))
+    changes: dict[int, dict[str, float]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+
+    def add(self, offset: int, keys: Iterable[str], n: int) -> None:
+        target = self.base if offset <= 0 else self.changes[offset]
+        for key in keys:
+            target[key] += n
+
+
+def _stocks(session: Session, months: Sequence[str], areas: Collection[str] | None,
+            cells: Cells) -> None:
+    first_day = f"{months[0]}-01"
+    t0 = ind.month_index(months[0])
+    offsets = [ind.month_index(m) - t0 for m in months]
+    span = offsets[-1]
+    by_area: dict[str, _AreaStock] = defaultdict(_AreaStock)
+
+    age = t0 - _birth_index(Member.birth_date)
+    group = age // 60
+    switch = case((age % 60 >= 60 - span, 60 - age % 60), else_=0) if span else literal(0)
+    woman = case((and_(Member.sex == "female", Member.marital_status == "married",
+                       group.between(2, 9)),
+                  func.coalesce(Member.current_method, ind.no_method())), else_=None)
+    counted = [*_stable(first_day), Member.residence_status.in_(ind.lives_here()),
+               _in_areas(Member.area_code, areas)]
+    rows = session.execute(
+        select(Member.area_code, Member.sex, group, switch, woman, func.count())
+        .where(*counted).group_by(*positions(5)))
+    for area, sex, g, s, method, n in rows:
+        stock = by_area[area]
+        g = min(g, ind.MAX_GROUP)
+        stock.add(0, _stock_keys(sex, g, method), n)
+        if s and g < ind.MAX_GROUP:
+            stock.add(s, _stock_keys(sex, g, method), -n)
+            stock.add(s, _stock_keys(sex, g + 1, method), n)
+
+    resolved = func.coalesce(Household.merged_into, Household.id)
+    stable_households = dict(session.execute(
+        select(Member.area_code, func.count(resolved.distinct())).select_from(Member)
+        .join(Household, Household.id == Member.household_id)
+        .where(*counted, ~Household.deleted).group_by(Member.area_code)).all())
+    for area, n in stable_households.items():
+        by_area[area].add(0, ("households",), n)
+
+    _fold_changers(session, first_day, t0, offsets, areas, counted, by_area)
+
+    for area, stock in by_area.items():
+        running = defaultdict(int, stock.base)
+        steps = sorted(stock.changes)
+        i = 0
+        for month, offset in zip(months, offsets, strict=True):
+            while i < len(steps) and steps[i] <= offset:
+                for key, delta in stock.changes[steps[i]].items():
+                    running[key] += delta
+                i += 1
+            cell = cells[area][month]
+            for key, value in running.items():
+                if value:
+                    cell[key] = cell.get(key, 0) + value
+
+
+def _fold_changers(session: Session, first_day: str, t0: int, offsets: list[int],
+                   areas: Collection[str] | None, counted: list[ColumnElement[bool]],
+                   by_area: dict[str, _AreaStock]) -> None:
+    """Fold each changer at the months where their state may differ; record the changes."""
+    people = session.execute(
+        select(Member.id, Member.area_code, Member.household_id, Member.sex, Member.birth_date,
+               Member.data, Member.clocks)
+        .where(_changers(first_day), _in_areas(Member.area_code, areas))).all()
+    if not people:
+        return
+    facts: dict[str, list] = defaultdict(list)
+    ids = [p.id for p in people]
+    for chunk in _chunks(ids, 500):
+        for row in session.execute(
+                select(Event.member_id, Event.form, Event.payload, Event.hlc, Event.device_id)
+                .where(Event.member_id.in_(chunk), ~Event.voided,
+                       Event.form.in_(ind.STATE_FORMS))):
+            facts[row.member_id].append(
+                event_fact(EventRef(row.form, row.payload, row.hlc, row.device_id), SELF))
+    households = _households_of(session, {p.household_id for p in people})
+    present: dict[str, set[int]] = defaultdict(set)  # resolved household → offsets counted
+    area_of_household: dict[str, str] = {}
+    for person in people:
+        mine = sorted(base_facts(person.id, person.data, person.clocks) + facts[person.id])
+        states = _timeline(person, mine, t0, offsets)
+        stock = by_area[person.area_code]
+        previous: tuple[str, ...] = ()
+        household = households.get(person.household_id)
+        for offset, keys in states:
+            if keys != previous:
+                stock.add(offset, previous, -1)
+                stock.add(offset, keys, 1)
+                previous = keys
+            if keys and household is not None:
+                present[household].add(offset)
+                area_of_household[household] = person.area_code
+    _changer_households(session, present, area_of_household, offsets, counted, by_area)
+
+
+def _timeline(person: Any, facts: list, t0: int,
+              offsets: list[int]) -> list[tuple[int, tuple[str, ...]]]:
+    """(offset, keys counted) at every requested month offset, evaluated where needed."""
+    birth = ind.birth_index(person.birth_date)
+    registered = (person.data or {}).get("registered_on") or ""
+    points = {ind.month_index(f.date[:7]) - t0 for f in facts if f.date}
+    points.add(birth - t0)
+    if registered:
+        points.add(ind.month_index(registered[:7]) - t0)
+    span = offsets[-1]
+    first_switch = 60 - ((t0 - birth) % 60) if t0 >= birth else (birth - t0)
+    points.update(range(first_switch, span + 1, 60))
+    dates = [f.date for f in facts]
+    out: list[tuple[int, tuple[str, ...]]] = []
+    keys: tuple[str, ...] = ()
+    last = None
+    for offset in offsets:
+        if last is None or any(last < p <= offset for p in points):
+            month = ind.index_month(t0 + offset)
+            keys = _keys_at(person, facts[:bisect.bisect_right(dates, ind.month_end(month))],
+                            t0 + offset, birth, registered, month)
+        out.append((offset, keys))
+        last = offset
+    return out
+
+
+def _keys_at(person: Any, facts: list, index: int, birth: int, registered: str,
+             month: str) -> tuple[str, ...]:
+    if birth > index or (registered and registered > ind.month_end(month)):
+        return ()
+    state = fold(facts)
+    if state["residence_status"] not in ind.lives_here():
+        return ()
+    group = ind.age_group(index - birth)
+    method = None
+    if person.sex == "female" and state["marital_status"] == "married":
+        method = state["current_method"] or ind.no_method()
+    return _stock_keys(person.sex, group, method)
+
+
+def _households_of(session: Session, ids: set[str]) -> dict[str, str]:
+    """Live households by id → the id they count under (the survivor of a merge)."""
+    out = {}
+    for chunk in _chunks(sorted(ids), 500):
+        for hid, merged_into in session.execute(
+                select(Household.id, Household.merged_into)
+                .where(Household.id.in_(chunk), ~Household.deleted)):
+            out[hid] = merged_into or hid
+    return out
+
+
+def _changer_households(session: Session, present: dict[str, set[int]],
+                        area_of: dict[str, str], offsets: list[int],
+                        counted: list[ColumnElement[bool]],
+                        by_area: dict[str, _AreaStock]) -> None:
+    """Households counted only through changers, at the months a changer counts them."""
+    resolved = func.coalesce(Household.merged_into, Household.id)
+    covered: set[str] = set()
+    for chunk in _chunks(sorted(present), 500):
+        covered.update(session.scalars(
+            select(resolved).select_from(Member)
+            .join(Household, Household.id == Member.household_id)
+            .where(*counted, ~Household.deleted,
+                   or_(Member.household_id.in_(chunk), Household.merged_into.in_(chunk)))
+            .distinct()))
+    per_area: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for household, seen in present.items():
+        if household not in covered:
+            for offset in seen:
+                per_area[area_of[household]][offset] += 1
+    for area, counts in per_area.items():
+        previous = 0
+        for offset in offsets:
+            if counts.get(offset, 0) != previous:
+                by_area[area].add(offset, ("households",), counts.get(offset, 0) - previous)
+                previous = counts.get(offset, 0)
+
+
+# ----------------------------------------------------------------- flows
+
+def _flows(session: Session, months: Sequence[str], areas: Collection[str] | None,
+           cells: Cells) -> None:
+    first_day, last_day = f"{months[0]}-01", ind.month_end(months[-1])
+    wanted = set(months)
+    month = func.substr(Event.event_date, 1, 7)
+    in_range = [~Event.voided, Event.event_date >= first_day, Event.event_date <= last_day,
+                _in_areas(Event.area_code, areas), live()]
+    subject = Member.id == Event.member_id
+
+    def add(area: str, m: str, keys: Iterable[str], n: float) -> None:
+        if m in wanted:
+            cell = cells[area][m]
+            for key in keys:
+                cell[key] = cell.get(key, 0) + n
+
+    for area, m, form, sex, n in session.execute(
+            select(Event.area_code, month, Event.form, Member.sex, func.count())
+            .join(Member, subject).where(*in_range, Event.form.in_(ind.COUNTED_FLOWS))
+            .group_by(*positions(4))):
+        name = ind.COUNTED_FLOWS[form]
+        add(area, m, (name,) + ((f"{name}.{sex}",) if form == "death" else ()), n)
+
+    child_sex = Event.payload["sex"].as_string()
+    third = Event.payload["birth_order"].as_integer() >= 3
+    mother_age = (cast(func.substr(Event.event_date, 1, 4), Integer)
+                  - cast(func.substr(Member.birth_date, 1, 4), Integer)
+                  - case((and_(func.length(Member.birth_date) >= 10,
+                               func.substr(Member.birth_date, 6, 5)
+                               > func.substr(Event.event_date, 6, 5)), 1), else_=0))
+    young = mother_age < 20
+    for area, m, sex, is_third, is_young, n in session.execute(
+            select(Event.area_code, month, child_sex, third, young, func.count())
+            .join(Member, subject).where(*in_range, Event.form == "birth")
+            .group_by(*positions(5))):
+        keys = ["births", f"births.{sex}"]
+        if is_third:
+            keys.append("births.order3plus")
+        if is_young:
+            keys.append("births.mother_under20")
+        add(area, m, keys, n)
+
+    method = Event.payload["method"].as_string()
+    for area, m, code, n in session.execute(
+            select(Event.area_code, month, method, func.count())
+            .join(Member, subject).where(*in_range, Event.form == "method_start")
+            .group_by(*positions(3))):
+        add(area, m, ("new_acceptors", f"new_acceptors.{code}"), n)
+
+    d_month = func.substr(Distribution.distributed_on, 1, 7)
+    for area, m, code, quantity in session.execute(
+            select(Distribution.area_code, d_month, Distribution.method,
+                   func.sum(Distribution.quantity))
+            .where(~Distribution.voided, Distribution.distributed_on >= first_day,
+                   Distribution.distributed_on <= last_day,
+                   _in_areas(Distribution.area_code, areas))
+            .group_by(*positions(3))):
+        add(area, m, (f"distributed.{code}",), int(quantity))
+
+
+# ---------------------------------------------------------- completeness
+
+def month_of_timestamp(session: Session, column: Any) -> ColumnElement[str]:
+    if session.get_bind().dialect.name == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM")
+    return func.strftime("%Y-%m", column)
+
+
+def _synced(session: Session, months: Sequence[str], areas: Collection[str] | None,
+            cells: Cells) -> None:
+    month = month_of_timestamp(session, SyncBatch.received_at)
+    rows = session.execute(
+        select(SyncBatch.area_code, month).where(_in_areas(SyncBatch.area_code, areas),
+                                                 month.in_(list(months))).distinct())
+    for area, m in rows:
+        cells[area][m]["areas_synced"] = 1
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
