@@ -13,7 +13,10 @@
   person between age groups in every month).
 
 The window: from the first month holding any dated fact (at most ``max_months``
-back) to the current month.
+back) to the current month. A new area gets cells for the whole window at once.
+Known gap: a fact dated before the first month of the stored window updates only
+its own area's (new, earlier) cells until the next full recompute fills that
+month for every area.
 """
 
 from __future__ import annotations
@@ -104,6 +107,11 @@ def after_batch(session: Session, touched: Any) -> None:
     starts = list(first_of.values()) + ([start] if start else [current])
     window_start = min(starts)
     for area in edited:
+        first_of[area] = window_start
+    known = set(session.scalars(select(RollupCell.unit_code).where(
+        RollupCell.tree == tree, RollupCell.month == window_start,
+        RollupCell.unit_code.in_(sorted(first_of)))))
+    for area in set(first_of) - known:  # a new area is expected in every month of the window
         first_of[area] = window_start
     last = max([current, *(m for _, m in touched.months)])
     by_start: dict[str, set[str]] = {}
