@@ -36,6 +36,7 @@ class RollupCell(Base):
     month: Mapped[str] = mapped_column(String(7))  # YYYY-MM
     province_code: Mapped[str] = mapped_column(String(8))
     commune_code: Mapped[str | None] = mapped_column(String(8))
+    area_code: Mapped[str | None] = mapped_column(String(32))  # area cells: so Scope.where applies
     values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     computed_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

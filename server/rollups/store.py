@@ -124,6 +124,7 @@ def replace_all(session: Session, tree: str, months: Iterable[str],
     now = utcnow()
     rows = [{"tree": tree, "unit_code": unit.code, "level": unit.level, "month": month,
              "province_code": unit.province_code, "commune_code": unit.commune_code,
+             "area_code": unit.code if unit.level == LEVEL_AREA else None,
              "values": with_derived(values), "computed_at": now}
             for (unit, month), values in totals.items()]
     for i in range(0, len(rows), 5000):
@@ -175,6 +176,7 @@ def _ensure(session: Session, tree: str, keys: list[tuple[Unit, str]]) -> None:
     now = utcnow()
     rows = [{"tree": tree, "unit_code": unit.code, "level": unit.level, "month": month,
              "province_code": unit.province_code, "commune_code": unit.commune_code,
+             "area_code": unit.code if unit.level == LEVEL_AREA else None,
              "values": {}, "computed_at": now} for unit, month in keys]
     session.execute(insert_(RollupCell).on_conflict_do_nothing(
         index_elements=["tree", "unit_code", "month"]), rows)

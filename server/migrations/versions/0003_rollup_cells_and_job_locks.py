@@ -37,6 +37,7 @@ def upgrade():
     sa.Column('month', sa.String(length=7), nullable=False),
     sa.Column('province_code', sa.String(length=8), nullable=False),
     sa.Column('commune_code', sa.String(length=8), nullable=True),
+    sa.Column('area_code', sa.String(length=32), nullable=True),
     sa.Column('values', sa.JSON(), nullable=False),
     sa.Column('computed_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_rollup_cell')),
