@@ -89,6 +89,9 @@ class Member(MergedEntity, Base):
     expected_date: Mapped[str | None] = mapped_column(String(10))
     death_date: Mapped[str | None] = mapped_column(String(10))
     moved_out_on: Mapped[str | None] = mapped_column(String(10))
+    # dates of the member's own records, for roll-ups (server.rollups): since when known
+    registered_on: Mapped[str | None] = mapped_column(String(10))
+    recorded_on: Mapped[str | None] = mapped_column(String(10))
 
 
 class Event(RegisterRow, Base):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -28,7 +28,6 @@ from sqlalchemy import (
     and_,
     case,
     cast,
-    exists,
     func,
     literal,
     literal_column,
@@ -88,24 +87,37 @@ def _birth_index(column: Any) -> ColumnElement[int]:
     return year * 12 + month - 1
 
 
+def _state_events(first_day: str) -> Any:
+    """Ids of persons with a state-changing fact dated on or after ``first_day``.
+
+    A plain (uncorrelated) subquery: both databases build it once and probe it.
+    """
+    return (select(Event.member_id).where(~Event.voided, Event.form.in_(ind.STATE_FORMS),
+                                          Event.event_date >= first_day))
+
+
 def _stable(first_day: str) -> list[ColumnElement[bool]]:
-    """Conditions for a live person with nothing dated on or after ``first_day``."""
-    registered = func.coalesce(Member.data["registered_on"].as_string(), "")
-    recorded = func.coalesce(Member.data["recorded_on"].as_string(), "")
-    changed = exists().where(Event.member_id == Member.id, ~Event.voided,
-                             Event.form.in_(ind.STATE_FORMS), Event.event_date >= first_day)
+    """A live person with nothing dated on or after ``first_day`` (of the second month).
+
+    Their state at the end of the first month is their current state, and stays so.
+    """
+    registered = func.coalesce(Member.registered_on, "")
+    recorded = func.coalesce(Member.recorded_on, "")
     return [live(), func.length(Member.birth_date) >= 4, Member.birth_date < first_day,
-            registered < first_day, recorded < first_day, ~changed]
+            registered < first_day, recorded < first_day,
+            Member.id.not_in(_state_events(first_day))]
 
 
 def _changers(first_day: str) -> ColumnElement[bool]:
-    registered = func.coalesce(Member.data["registered_on"].as_string(), "")
-    recorded = func.coalesce(Member.data["recorded_on"].as_string(), "")
-    changed = exists().where(Event.member_id == Member.id, ~Event.voided,
-                             Event.form.in_(ind.STATE_FORMS), Event.event_date >= first_day)
+    registered = func.coalesce(Member.registered_on, "")
+    recorded = func.coalesce(Member.recorded_on, "")
     return and_(live(), func.length(Member.birth_date) >= 4,
                 or_(Member.birth_date >= first_day, registered >= first_day,
-                    recorded >= first_day, changed))
+                    recorded >= first_day, Member.id.in_(_state_events(first_day))))
+
+
+# coded fields of the member's own records that the fold's base facts set
+_BASE_CODES = ("residence_status", "marital_status", "current_method")
 
 
 @cache
@@ -132,8 +144,8 @@ class _AreaStock:
 
 def _stocks(session: Session, months: Sequence[str], areas: Collection[str] | None,
             cells: Cells) -> None:
-    first_day = f"{months[0]}-01"
     t0 = ind.month_index(months[0])
+    first_day = f"{ind.index_month(t0 + 1)}-01"  # a fact from here on changes a stock
     offsets = [ind.month_index(m) - t0 for m in months]
     span = offsets[-1]
     by_area: dict[str, _AreaStock] = defaultdict(_AreaStock)
@@ -188,25 +200,27 @@ def _fold_changers(session: Session, first_day: str, t0: int, offsets: list[int]
     """Fold each changer at the months where their state may differ; record the changes."""
     people = session.execute(
         select(Member.id, Member.area_code, Member.household_id, Member.sex, Member.birth_date,
-               Member.data, Member.clocks)
+               Member.registered_on, Member.recorded_on,
+               *(Member.data[f].as_string() for f in _BASE_CODES))
         .where(_changers(first_day), _in_areas(Member.area_code, areas))).all()
     if not people:
         return
-    facts: dict[str, list] = defaultdict(list)
-    ids = [p.id for p in people]
-    for chunk in _chunks(ids, 500):
-        for row in session.execute(
-                select(Event.member_id, Event.form, Event.payload, Event.hlc, Event.device_id)
-                .where(Event.member_id.in_(chunk), ~Event.voided,
-                       Event.form.in_(ind.STATE_FORMS))):
-            facts[row.member_id].append(
-                event_fact(EventRef(row.form, row.payload, row.hlc, row.device_id), SELF))
+    facts = _state_facts(session, [p.id for p in people])
     households = _households_of(session, {p.household_id for p in people})
     present: dict[str, set[int]] = defaultdict(set)  # resolved household → offsets counted
     area_of_household: dict[str, str] = {}
     for person in people:
-        mine = sorted(base_facts(person.id, person.data, person.clocks) + facts[person.id])
-        states = _timeline(person, mine, t0, offsets)
+        mine = facts.get(person.id, [])
+        data = {f: v for f, v in zip(_BASE_CODES, person[7:], strict=True) if v is not None}
+        data.update({k: v for k, v in (("registered_on", person.registered_on),
+                                       ("recorded_on", person.recorded_on)) if v})
+        clocks: Mapping[str, Any] = {}
+        if {person.registered_on, person.recorded_on} & {f.date for f in mine}:
+            # a record and an event on the same day: their stamps decide the order
+            data, clocks = session.execute(select(Member.data, Member.clocks)
+                                           .where(Member.id == person.id)).one()
+        mine = sorted(base_facts(person.id, data, clocks) + mine)
+        states = _timeline(person, person.registered_on or "", mine, t0, offsets)
         stock = by_area[person.area_code]
         previous: tuple[str, ...] = ()
         household = households.get(person.household_id)
@@ -221,29 +235,52 @@ def _fold_changers(session: Session, first_day: str, t0: int, offsets: list[int]
     _changer_households(session, present, area_of_household, offsets, counted, by_area)
 
 
-def _timeline(person: Any, facts: list, t0: int,
+def _state_facts(session: Session, ids: list[str]) -> dict[str, list]:
+    """The non-voided state events of these persons, as facts of the register's fold.
+
+    Only the payload fields the fold reads are fetched (no whole JSON documents).
+    """
+    out: dict[str, list] = defaultdict(list)
+    residence = Event.payload["residence_type"].as_string()
+    method = Event.payload["method"].as_string()
+    for chunk in _chunks(ids, 500):
+        for row in session.execute(
+                select(Event.member_id, Event.form, Event.id, Event.event_date, Event.hlc,
+                       Event.device_id, residence, method)
+                .where(Event.member_id.in_(chunk), ~Event.voided,
+                       Event.form.in_(ind.STATE_FORMS))):
+            record = {"id": row[2], "event_date": row[3]}
+            if row[6] is not None:
+                record["residence_type"] = row[6]
+            if row[7] is not None:
+                record["method"] = row[7]
+            out[row[0]].append(event_fact(EventRef(row[1], record, row[4], row[5]), SELF))
+    return out
+
+
+def _timeline(person: Any, registered: str, facts: list, t0: int,
               offsets: list[int]) -> list[tuple[int, tuple[str, ...]]]:
     """(offset, keys counted) at every requested month offset, evaluated where needed."""
     birth = ind.birth_index(person.birth_date)
-    registered = (person.data or {}).get("registered_on") or ""
     points = {ind.month_index(f.date[:7]) - t0 for f in facts if f.date}
     points.add(birth - t0)
     if registered:
         points.add(ind.month_index(registered[:7]) - t0)
-    span = offsets[-1]
     first_switch = 60 - ((t0 - birth) % 60) if t0 >= birth else (birth - t0)
-    points.update(range(first_switch, span + 1, 60))
+    points.update(range(first_switch, offsets[-1] + 1, 60))
+    pending = sorted(p for p in points if p > 0)
     dates = [f.date for f in facts]
     out: list[tuple[int, tuple[str, ...]]] = []
     keys: tuple[str, ...] = ()
-    last = None
-    for offset in offsets:
-        if last is None or any(last < p <= offset for p in points):
+    i = 0
+    for n, offset in enumerate(offsets):
+        if n == 0 or (i < len(pending) and pending[i] <= offset):
+            while i < len(pending) and pending[i] <= offset:
+                i += 1
             month = ind.index_month(t0 + offset)
             keys = _keys_at(person, facts[:bisect.bisect_right(dates, ind.month_end(month))],
                             t0 + offset, birth, registered, month)
         out.append((offset, keys))
-        last = offset
     return out
 
 
@@ -278,13 +315,15 @@ def _changer_households(session: Session, present: dict[str, set[int]],
                         by_area: dict[str, _AreaStock]) -> None:
     """Households counted only through changers, at the months a changer counts them."""
     resolved = func.coalesce(Household.merged_into, Household.id)
+    merged = session.execute(select(Household.id, Household.merged_into)
+                             .where(Household.merged_into.is_not(None))).all()
+    wanted = set(present) | {old for old, survivor in merged if survivor in present}
     covered: set[str] = set()
-    for chunk in _chunks(sorted(present), 500):
+    for chunk in _chunks(sorted(wanted), 500):
         covered.update(session.scalars(
             select(resolved).select_from(Member)
             .join(Household, Household.id == Member.household_id)
-            .where(*counted, ~Household.deleted,
-                   or_(Member.household_id.in_(chunk), Household.merged_into.in_(chunk)))
+            .where(*counted, ~Household.deleted, Member.household_id.in_(chunk))
             .distinct()))
     per_area: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     for household, seen in present.items():
