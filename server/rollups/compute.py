@@ -96,16 +96,17 @@ def _state_events(first_day: str) -> Any:
                                           Event.event_date >= first_day))
 
 
-def _stable(first_day: str) -> list[ColumnElement[bool]]:
+def _stable(first_day: str, events: bool = True) -> list[ColumnElement[bool]]:
     """A live person with nothing dated on or after ``first_day`` (of the second month).
 
     Their state at the end of the first month is their current state, and stays so.
+    ``events=False`` leaves out the test on their events (the caller knows the changers).
     """
     registered = func.coalesce(Member.registered_on, "")
     recorded = func.coalesce(Member.recorded_on, "")
     return [live(), func.length(Member.birth_date) >= 4, Member.birth_date < first_day,
             registered < first_day, recorded < first_day,
-            Member.id.not_in(_state_events(first_day))]
+            *([Member.id.not_in(_state_events(first_day))] if events else [])]
 
 
 def _changers(first_day: str) -> ColumnElement[bool]:
@@ -156,8 +157,8 @@ def _stocks(session: Session, months: Sequence[str], areas: Collection[str] | No
     woman = case((and_(Member.sex == "female", Member.marital_status == "married",
                        group.between(2, 9)),
                   func.coalesce(Member.current_method, ind.no_method())), else_=None)
-    counted = [*_stable(first_day), Member.residence_status.in_(ind.lives_here()),
-               _in_areas(Member.area_code, areas)]
+    here = [Member.residence_status.in_(ind.lives_here()), _in_areas(Member.area_code, areas)]
+    counted = [*_stable(first_day), *here]
     rows = session.execute(
         select(Member.area_code, Member.sex, group, switch, woman, func.count())
         .where(*counted).group_by(*positions(5)))
@@ -177,7 +178,8 @@ def _stocks(session: Session, months: Sequence[str], areas: Collection[str] | No
     for area, n in stable_households.items():
         by_area[area].add(0, ("households",), n)
 
-    _fold_changers(session, first_day, t0, offsets, areas, counted, by_area)
+    _fold_changers(session, first_day, t0, offsets, areas,
+                   [*_stable(first_day, events=False), *here], by_area)
 
     for area, stock in by_area.items():
         running = defaultdict(int, stock.base)
@@ -195,44 +197,57 @@ def _stocks(session: Session, months: Sequence[str], areas: Collection[str] | No
 
 
 def _fold_changers(session: Session, first_day: str, t0: int, offsets: list[int],
-                   areas: Collection[str] | None, counted: list[ColumnElement[bool]],
+                   areas: Collection[str] | None, cheap: list[ColumnElement[bool]],
                    by_area: dict[str, _AreaStock]) -> None:
     """Fold each changer at the months where their state may differ; record the changes."""
-    people = session.execute(
+    conn = session.connection()  # Core rows: no ORM bookkeeping for a hundred thousand rows
+    people = conn.execute(
         select(Member.id, Member.area_code, Member.household_id, Member.sex, Member.birth_date,
                Member.registered_on, Member.recorded_on,
                *(Member.data[f].as_string() for f in _BASE_CODES))
         .where(_changers(first_day), _in_areas(Member.area_code, areas))).all()
     if not people:
         return
-    facts = _state_facts(session, [p.id for p in people])
-    households = _households_of(session, {p.household_id for p in people})
-    present: dict[str, set[int]] = defaultdict(set)  # resolved household → offsets counted
+    changer_ids = {p[0] for p in people}
+    facts = _state_facts(session, sorted(changer_ids))
+    households = _households_of(session, {p[2] for p in people})
+    covered = _covered(session, set(households.values()), cheap, changer_ids)
+    present: dict[str, set[int]] = defaultdict(set)  # household → offsets a changer counts it
     area_of_household: dict[str, str] = {}
+    # a record and an event on the same day: the write stamps decide their order
+    ties = [p[0] for p in people if {p[5], p[6]} & {f.date for f in facts.get(p[0], ())}]
+    exact: dict[str, tuple[Any, Any]] = {}
+    for chunk in _chunks(ties, 500):
+        for mid, data, clocks in session.execute(
+                select(Member.id, Member.data, Member.clocks).where(Member.id.in_(chunk))):
+            exact[mid] = (data, clocks)
+    ends = [ind.month_end(ind.index_month(t0 + o)) for o in offsets]
     for person in people:
-        mine = facts.get(person.id, [])
-        data = {f: v for f, v in zip(_BASE_CODES, person[7:], strict=True) if v is not None}
-        data.update({k: v for k, v in (("registered_on", person.registered_on),
-                                       ("recorded_on", person.recorded_on)) if v})
-        clocks: Mapping[str, Any] = {}
-        if {person.registered_on, person.recorded_on} & {f.date for f in mine}:
-            # a record and an event on the same day: their stamps decide the order
-            data, clocks = session.execute(select(Member.data, Member.clocks)
-                                           .where(Member.id == person.id)).one()
-        mine = sorted(base_facts(person.id, data, clocks) + mine)
-        states = _timeline(person, person.registered_on or "", mine, t0, offsets)
-        stock = by_area[person.area_code]
+        pid, area, household_id, sex, birth_date, registered, recorded = person[:7]
+        if pid in exact:
+            data, clocks = exact[pid]
+        else:
+            data = {f: v for f, v in zip(_BASE_CODES, person[7:], strict=True) if v is not None}
+            if registered:
+                data["registered_on"] = registered
+            if recorded:
+                data["recorded_on"] = recorded
+            clocks = {}
+        mine = sorted(base_facts(pid, data, clocks) + facts.get(pid, []))
+        stock = by_area[area]
+        household = households.get(household_id)
+        track = household is not None and household not in covered
         previous: tuple[str, ...] = ()
-        household = households.get(person.household_id)
-        for offset, keys in states:
+        for offset, keys in _timeline(sex, birth_date, registered or "", mine, t0, offsets,
+                                      ends):
             if keys != previous:
                 stock.add(offset, previous, -1)
                 stock.add(offset, keys, 1)
                 previous = keys
-            if keys and household is not None:
-                present[household].add(offset)
-                area_of_household[household] = person.area_code
-    _changer_households(session, present, area_of_household, offsets, counted, by_area)
+            if track and keys:
+                present[household].add(offset)  # type: ignore[index]
+                area_of_household[household] = area  # type: ignore[index]
+    _changer_households(present, area_of_household, offsets, by_area)
 
 
 def _state_facts(session: Session, ids: list[str]) -> dict[str, list]:
@@ -243,25 +258,26 @@ def _state_facts(session: Session, ids: list[str]) -> dict[str, list]:
     out: dict[str, list] = defaultdict(list)
     residence = Event.payload["residence_type"].as_string()
     method = Event.payload["method"].as_string()
+    conn = session.connection()
     for chunk in _chunks(ids, 500):
-        for row in session.execute(
+        for member_id, form, eid, date, hlc, device, res, code in conn.execute(
                 select(Event.member_id, Event.form, Event.id, Event.event_date, Event.hlc,
                        Event.device_id, residence, method)
                 .where(Event.member_id.in_(chunk), ~Event.voided,
                        Event.form.in_(ind.STATE_FORMS))):
-            record = {"id": row[2], "event_date": row[3]}
-            if row[6] is not None:
-                record["residence_type"] = row[6]
-            if row[7] is not None:
-                record["method"] = row[7]
-            out[row[0]].append(event_fact(EventRef(row[1], record, row[4], row[5]), SELF))
+            record = {"id": eid, "event_date": date}
+            if res is not None:
+                record["residence_type"] = res
+            if code is not None:
+                record["method"] = code
+            out[member_id].append(event_fact(EventRef(form, record, hlc, device), SELF))
     return out
 
 
-def _timeline(person: Any, registered: str, facts: list, t0: int,
-              offsets: list[int]) -> list[tuple[int, tuple[str, ...]]]:
+def _timeline(sex: str, birth_date: str, registered: str, facts: list, t0: int,
+              offsets: list[int], ends: list[str]) -> list[tuple[int, tuple[str, ...]]]:
     """(offset, keys counted) at every requested month offset, evaluated where needed."""
-    birth = ind.birth_index(person.birth_date)
+    birth = ind.birth_index(birth_date)
     points = {ind.month_index(f.date[:7]) - t0 for f in facts if f.date}
     points.add(birth - t0)
     if registered:
@@ -277,25 +293,23 @@ def _timeline(person: Any, registered: str, facts: list, t0: int,
         if n == 0 or (i < len(pending) and pending[i] <= offset):
             while i < len(pending) and pending[i] <= offset:
                 i += 1
-            month = ind.index_month(t0 + offset)
-            keys = _keys_at(person, facts[:bisect.bisect_right(dates, ind.month_end(month))],
-                            t0 + offset, birth, registered, month)
+            end = ends[n]
+            if birth > t0 + offset or (registered and registered > end):
+                keys = ()
+            else:
+                keys = _keys_of(sex, fold(facts[:bisect.bisect_right(dates, end)]),
+                                t0 + offset - birth)
         out.append((offset, keys))
     return out
 
 
-def _keys_at(person: Any, facts: list, index: int, birth: int, registered: str,
-             month: str) -> tuple[str, ...]:
-    if birth > index or (registered and registered > ind.month_end(month)):
-        return ()
-    state = fold(facts)
+def _keys_of(sex: str, state: Mapping[str, Any], age_months: int) -> tuple[str, ...]:
     if state["residence_status"] not in ind.lives_here():
         return ()
-    group = ind.age_group(index - birth)
     method = None
-    if person.sex == "female" and state["marital_status"] == "married":
+    if sex == "female" and state["marital_status"] == "married":
         method = state["current_method"] or ind.no_method()
-    return _stock_keys(person.sex, group, method)
+    return _stock_keys(sex, ind.age_group(age_months), method)
 
 
 def _households_of(session: Session, ids: set[str]) -> dict[str, str]:
@@ -309,27 +323,36 @@ def _households_of(session: Session, ids: set[str]) -> dict[str, str]:
     return out
 
 
-def _changer_households(session: Session, present: dict[str, set[int]],
-                        area_of: dict[str, str], offsets: list[int],
-                        counted: list[ColumnElement[bool]],
-                        by_area: dict[str, _AreaStock]) -> None:
-    """Households counted only through changers, at the months a changer counts them."""
+def _covered(session: Session, households: set[str], cheap: list[ColumnElement[bool]],
+             changers: set[str]) -> set[str]:
+    """Households (as counted: merge survivors) that a stable member already counts.
+
+    ``cheap``: the stable-and-counted test without its event part; a member passing
+    it who is not a changer is a stable counted member (found without a subquery).
+    """
     resolved = func.coalesce(Household.merged_into, Household.id)
     merged = session.execute(select(Household.id, Household.merged_into)
                              .where(Household.merged_into.is_not(None))).all()
-    wanted = set(present) | {old for old, survivor in merged if survivor in present}
+    wanted = households | {old for old, survivor in merged if survivor in households}
     covered: set[str] = set()
+    conn = session.connection()
     for chunk in _chunks(sorted(wanted), 500):
-        covered.update(session.scalars(
-            select(resolved).select_from(Member)
-            .join(Household, Household.id == Member.household_id)
-            .where(*counted, ~Household.deleted, Member.household_id.in_(chunk))
-            .distinct()))
+        for household, member_id in conn.execute(
+                select(resolved, Member.id).select_from(Member)
+                .join(Household, Household.id == Member.household_id)
+                .where(*cheap, ~Household.deleted, Member.household_id.in_(chunk))):
+            if member_id not in changers:
+                covered.add(household)
+    return covered
+
+
+def _changer_households(present: dict[str, set[int]], area_of: dict[str, str],
+                        offsets: list[int], by_area: dict[str, _AreaStock]) -> None:
+    """Households counted only through changers, at the months a changer counts them."""
     per_area: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     for household, seen in present.items():
-        if household not in covered:
-            for offset in seen:
-                per_area[area_of[household]][offset] += 1
+        for offset in seen:
+            per_area[area_of[household]][offset] += 1
     for area, counts in per_area.items():
         previous = 0
         for offset in offsets:

@@ -106,13 +106,30 @@ def ancestry(session: Session, tree: str, areas: Iterable[str]) -> dict[str, lis
 
 def aggregate(cells: Mapping[str, Mapping[str, Mapping[str, float]]],
               chains: Mapping[str, list[Unit]]) -> dict[tuple[Unit, str], dict[str, float]]:
-    """Sum area cells into every unit of their chains: (unit, month) → counts."""
-    totals: dict[tuple[Unit, str], dict[str, float]] = defaultdict(dict)
+    """Sum area cells into every unit of their chains: (unit, month) → counts.
+
+    Level by level (each unit into its parent once), not area by area into every
+    ancestor: the work is the number of units, not areas times depth.
+    """
+    parent: dict[Unit, Unit | None] = {}
+    depth: dict[Unit, int] = {}
+    for chain in chains.values():
+        for i, unit in enumerate(chain):
+            parent[unit] = chain[i + 1] if i + 1 < len(chain) else None
+            depth[unit] = len(chain) - i
+    by_unit: dict[Unit, dict[str, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
     for area, by_month in cells.items():
+        unit = chains[area][0]
         for month, values in by_month.items():
-            for unit in chains[area]:
-                add_into(totals[(unit, month)], values)
-    return totals
+            add_into(by_unit[unit][month], values)
+    for unit in sorted(parent, key=lambda u: -depth[u]):
+        up = parent[unit]
+        if up is None or unit not in by_unit:
+            continue
+        for month, values in by_unit[unit].items():
+            add_into(by_unit[up][month], values)
+    return {(unit, month): values for unit, by_month in by_unit.items()
+            for month, values in by_month.items()}
 
 
 def replace_all(session: Session, tree: str, months: Iterable[str],
@@ -128,7 +145,7 @@ def replace_all(session: Session, tree: str, months: Iterable[str],
              "values": with_derived(values), "computed_at": now}
             for (unit, month), values in totals.items()]
     for i in range(0, len(rows), 5000):
-        session.execute(insert(RollupCell), rows[i:i + 5000])
+        session.execute(insert(RollupCell.__table__), rows[i:i + 5000])
     return len(rows)
 
 
