@@ -87,16 +87,18 @@ def _birth_index(column: Any) -> ColumnElement[int]:
     return year * 12 + month - 1
 
 
-def _state_events(first_day: str) -> Any:
+def _state_events(first_day: str, areas: Collection[str] | None) -> Any:
     """Ids of persons with a state-changing fact dated on or after ``first_day``.
 
     A plain (uncorrelated) subquery: both databases build it once and probe it.
     """
     return (select(Event.member_id).where(~Event.voided, Event.form.in_(ind.STATE_FORMS),
-                                          Event.event_date >= first_day))
+                                          Event.event_date >= first_day,
+                                          _in_areas(Event.area_code, areas)))
 
 
-def _stable(first_day: str, events: bool = True) -> list[ColumnElement[bool]]:
+def _stable(first_day: str, areas: Collection[str] | None,
+            events: bool = True) -> list[ColumnElement[bool]]:
     """A live person with nothing dated on or after ``first_day`` (of the second month).
 
     Their state at the end of the first month is their current state, and stays so.
@@ -106,15 +108,17 @@ def _stable(first_day: str, events: bool = True) -> list[ColumnElement[bool]]:
     recorded = func.coalesce(Member.recorded_on, "")
     return [live(), func.length(Member.birth_date) >= 4, Member.birth_date < first_day,
             registered < first_day, recorded < first_day,
-            *([Member.id.not_in(_state_events(first_day))] if events else [])]
+            _in_areas(Member.area_code, areas),
+            *([Member.id.not_in(_state_events(first_day, areas))] if events else [])]
 
 
-def _changers(first_day: str) -> ColumnElement[bool]:
+def _changers(first_day: str, areas: Collection[str] | None) -> ColumnElement[bool]:
     registered = func.coalesce(Member.registered_on, "")
     recorded = func.coalesce(Member.recorded_on, "")
     return and_(live(), func.length(Member.birth_date) >= 4,
                 or_(Member.birth_date >= first_day, registered >= first_day,
-                    recorded >= first_day, Member.id.in_(_state_events(first_day))))
+                    recorded >= first_day, Member.id.in_(_state_events(first_day, areas))),
+                _in_areas(Member.area_code, areas))
 
 
 # coded fields of the member's own records that the fold's base facts set
@@ -157,8 +161,8 @@ def _stocks(session: Session, months: Sequence[str], areas: Collection[str] | No
     woman = case((and_(Member.sex == "female", Member.marital_status == "married",
                        group.between(2, 9)),
                   func.coalesce(Member.current_method, ind.no_method())), else_=None)
-    here = [Member.residence_status.in_(ind.lives_here()), _in_areas(Member.area_code, areas)]
-    counted = [*_stable(first_day), *here]
+    here = [Member.residence_status.in_(ind.lives_here())]
+    counted = [*_stable(first_day, areas), *here]
     rows = session.execute(
         select(Member.area_code, Member.sex, group, switch, woman, func.count())
         .where(*counted).group_by(*positions(5)))
@@ -179,7 +183,7 @@ def _stocks(session: Session, months: Sequence[str], areas: Collection[str] | No
         by_area[area].add(0, ("households",), n)
 
     _fold_changers(session, first_day, t0, offsets, areas,
-                   [*_stable(first_day, events=False), *here], by_area)
+                   [*_stable(first_day, areas, events=False), *here], by_area)
 
     for area, stock in by_area.items():
         running = defaultdict(int, stock.base)
@@ -205,13 +209,13 @@ def _fold_changers(session: Session, first_day: str, t0: int, offsets: list[int]
         select(Member.id, Member.area_code, Member.household_id, Member.sex, Member.birth_date,
                Member.registered_on, Member.recorded_on,
                *(Member.data[f].as_string() for f in _BASE_CODES))
-        .where(_changers(first_day), _in_areas(Member.area_code, areas))).all()
+        .where(_changers(first_day, areas))).all()
     if not people:
         return
     changer_ids = {p[0] for p in people}
     facts = _state_facts(session, sorted(changer_ids))
     households = _households_of(session, {p[2] for p in people})
-    covered = _covered(session, set(households.values()), cheap, changer_ids)
+    covered = _covered(session, set(households.values()), cheap, changer_ids, areas)
     present: dict[str, set[int]] = defaultdict(set)  # household → offsets a changer counts it
     area_of_household: dict[str, str] = {}
     # a record and an event on the same day: the write stamps decide their order
@@ -324,7 +328,7 @@ def _households_of(session: Session, ids: set[str]) -> dict[str, str]:
 
 
 def _covered(session: Session, households: set[str], cheap: list[ColumnElement[bool]],
-             changers: set[str]) -> set[str]:
+             changers: set[str], areas: Collection[str] | None) -> set[str]:
     """Households (as counted: merge survivors) that a stable member already counts.
 
     ``cheap``: the stable-and-counted test without its event part; a member passing
@@ -332,7 +336,8 @@ def _covered(session: Session, households: set[str], cheap: list[ColumnElement[b
     """
     resolved = func.coalesce(Household.merged_into, Household.id)
     merged = session.execute(select(Household.id, Household.merged_into)
-                             .where(Household.merged_into.is_not(None))).all()
+                             .where(Household.merged_into.is_not(None),
+                                    _in_areas(Household.area_code, areas))).all()
     wanted = households | {old for old, survivor in merged if survivor in households}
     covered: set[str] = set()
     conn = session.connection()
