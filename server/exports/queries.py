@@ -57,10 +57,11 @@ def rollup_rows(session: Session, scope: Scope,
     if where.units:
         stmt = stmt.where(RollupCell.unit_code.in_(list(where.units)))
     stmt = stmt.order_by(RollupCell.level, RollupCell.unit_code, RollupCell.month)
-    for tree, unit, level, month, values in session.execute(
-            stmt.execution_options(yield_per=PAGE)):
-        for indicator in sorted(values):
-            yield tree, unit, level, month, indicator, values[indicator]
+    result = session.connection().execute(stmt.execution_options(stream_results=True))
+    while cells := result.fetchmany(PAGE):
+        for tree, unit, level, month, values in cells:
+            for indicator in sorted(values):
+                yield tree, unit, level, month, indicator, values[indicator]
 
 
 def person_rows(session: Session, scope: Scope) -> Iterator[tuple[Any, ...]]:
@@ -70,6 +71,8 @@ def person_rows(session: Session, scope: Scope) -> Iterator[tuple[Any, ...]]:
                    Member.area_code, *(getattr(Member, f) for f in _MEMBER_FIELDS))
             .join(Household, Household.id == Member.household_id)
             .where(scope.where(Member), ~Member.deleted, Member.merged_into.is_(None))
-            .order_by(Member.commune_code, Member.area_code, Household.number, Member.id))
-    for row in session.execute(stmt.execution_options(yield_per=PAGE)):
-        yield tuple(row)
+            .order_by(Member.area_code, Member.seq))  # the (area, seq) index: no sort
+    # Core rows from a streaming cursor: no ORM objects, no whole table in memory
+    result = session.connection().execute(stmt.execution_options(stream_results=True))
+    while rows := result.fetchmany(PAGE):
+        yield from rows

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from collections.abc import Iterable, Sequence
 from typing import Any, BinaryIO
@@ -37,17 +38,20 @@ class Counted:
 
 def csv_chunks(columns: Sequence[str], rows: Iterable[Sequence[Any]],
                rows_per_chunk: int = 1000) -> Iterable[bytes]:
-    """CSV as byte chunks (for HTTP streaming and files alike)."""
+    """CSV as byte chunks (for HTTP streaming and files alike); None is written empty."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     buffer.write("\ufeff")
     writer.writerow(columns)
-    for n, row in enumerate(rows, 1):
-        writer.writerow(["" if v is None else v for v in row])
-        if n % rows_per_chunk == 0:
-            yield buffer.getvalue().encode("utf-8")
-            buffer.seek(0)
-            buffer.truncate()
+    rows = iter(rows)
+    while True:
+        block = list(itertools.islice(rows, rows_per_chunk))
+        writer.writerows(block)
+        if len(block) < rows_per_chunk:
+            break
+        yield buffer.getvalue().encode("utf-8")
+        buffer.seek(0)
+        buffer.truncate()
     yield buffer.getvalue().encode("utf-8")
 
 
