@@ -37,7 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from a0core.projection import SELF, EventRef, base_facts, event_fact, fold
+from a0core.projection import SELF, Fact, base_facts, fold
 from server.models.register import Distribution, Event, Household, Member
 from server.models.sync import SyncBatch
 from server.rollups import indicators as ind
@@ -274,7 +274,7 @@ def _state_facts(session: Session, ids: list[str]) -> dict[str, list]:
                 record["residence_type"] = res
             if code is not None:
                 record["method"] = code
-            out[member_id].append(event_fact(EventRef(form, record, hlc, device), SELF))
+            out[member_id].append(Fact(date, hlc, device, eid, form, SELF, record))
     return out
 
 
