@@ -174,16 +174,20 @@ def _stocks(session: Session, months: Sequence[str], areas: Collection[str] | No
             stock.add(s, _stock_keys(sex, g, method), -n)
             stock.add(s, _stock_keys(sex, g + 1, method), n)
 
+    # households a stable member counts (a merged household counts as its survivor)
     resolved = func.coalesce(Household.merged_into, Household.id)
-    stable_households = dict(session.execute(
-        select(Member.area_code, func.count(resolved.distinct())).select_from(Member)
-        .join(Household, Household.id == Member.household_id)
-        .where(*counted, ~Household.deleted).group_by(Member.area_code)).all())
-    for area, n in stable_households.items():
+    covered: set[str] = set()
+    per_area: dict[str, int] = defaultdict(int)
+    for area, household in session.connection().execute(
+            select(Member.area_code, resolved).select_from(Member)
+            .join(Household, Household.id == Member.household_id)
+            .where(*counted, ~Household.deleted).distinct()).all():
+        per_area[area] += 1
+        covered.add(household)
+    for area, n in per_area.items():
         by_area[area].add(0, ("households",), n)
 
-    _fold_changers(session, first_day, t0, offsets, areas,
-                   [*_stable(first_day, areas, events=False), *here], by_area)
+    _fold_changers(session, first_day, t0, offsets, areas, covered, by_area)
 
     for area, stock in by_area.items():
         running = defaultdict(int, stock.base)
@@ -201,7 +205,7 @@ def _stocks(session: Session, months: Sequence[str], areas: Collection[str] | No
 
 
 def _fold_changers(session: Session, first_day: str, t0: int, offsets: list[int],
-                   areas: Collection[str] | None, cheap: list[ColumnElement[bool]],
+                   areas: Collection[str] | None, covered: set[str],
                    by_area: dict[str, _AreaStock]) -> None:
     """Fold each changer at the months where their state may differ; record the changes."""
     conn = session.connection()  # Core rows: no ORM bookkeeping for a hundred thousand rows
@@ -213,9 +217,8 @@ def _fold_changers(session: Session, first_day: str, t0: int, offsets: list[int]
     if not people:
         return
     changer_ids = {p[0] for p in people}
-    facts = _state_facts(session, sorted(changer_ids))
+    facts = _state_facts(session, changer_ids, areas)
     households = _households_of(session, {p[2] for p in people})
-    covered = _covered(session, set(households.values()), cheap, changer_ids, areas)
     present: dict[str, set[int]] = defaultdict(set)  # household → offsets a changer counts it
     area_of_household: dict[str, str] = {}
     # a record and an event on the same day: the write stamps decide their order
@@ -254,27 +257,29 @@ def _fold_changers(session: Session, first_day: str, t0: int, offsets: list[int]
     _changer_households(present, area_of_household, offsets, by_area)
 
 
-def _state_facts(session: Session, ids: list[str]) -> dict[str, list]:
+def _state_facts(session: Session, ids: set[str],
+                 areas: Collection[str] | None) -> dict[str, list]:
     """The non-voided state events of these persons, as facts of the register's fold.
 
-    Only the payload fields the fold reads are fetched (no whole JSON documents).
+    One pass over the state events of the areas (far fewer rows than persons),
+    fetching only the payload fields the fold reads.
     """
     out: dict[str, list] = defaultdict(list)
     residence = Event.payload["residence_type"].as_string()
     method = Event.payload["method"].as_string()
-    conn = session.connection()
-    for chunk in _chunks(ids, 500):
-        for member_id, form, eid, date, hlc, device, res, code in conn.execute(
-                select(Event.member_id, Event.form, Event.id, Event.event_date, Event.hlc,
-                       Event.device_id, residence, method)
-                .where(Event.member_id.in_(chunk), ~Event.voided,
-                       Event.form.in_(ind.STATE_FORMS))):
-            record = {"id": eid, "event_date": date}
-            if res is not None:
-                record["residence_type"] = res
-            if code is not None:
-                record["method"] = code
-            out[member_id].append(Fact(date, hlc, device, eid, form, SELF, record))
+    for member_id, form, eid, date, hlc, device, res, code in session.connection().execute(
+            select(Event.member_id, Event.form, Event.id, Event.event_date, Event.hlc,
+                   Event.device_id, residence, method)
+            .where(~Event.voided, Event.form.in_(ind.STATE_FORMS),
+                   _in_areas(Event.area_code, areas))).all():
+        if member_id not in ids:
+            continue
+        record = {"id": eid, "event_date": date}
+        if res is not None:
+            record["residence_type"] = res
+        if code is not None:
+            record["method"] = code
+        out[member_id].append(Fact(date, hlc, device, eid, form, SELF, record))
     return out
 
 
@@ -325,30 +330,6 @@ def _households_of(session: Session, ids: set[str]) -> dict[str, str]:
                 .where(Household.id.in_(chunk), ~Household.deleted)):
             out[hid] = merged_into or hid
     return out
-
-
-def _covered(session: Session, households: set[str], cheap: list[ColumnElement[bool]],
-             changers: set[str], areas: Collection[str] | None) -> set[str]:
-    """Households (as counted: merge survivors) that a stable member already counts.
-
-    ``cheap``: the stable-and-counted test without its event part; a member passing
-    it who is not a changer is a stable counted member (found without a subquery).
-    """
-    resolved = func.coalesce(Household.merged_into, Household.id)
-    merged = session.execute(select(Household.id, Household.merged_into)
-                             .where(Household.merged_into.is_not(None),
-                                    _in_areas(Household.area_code, areas))).all()
-    wanted = households | {old for old, survivor in merged if survivor in households}
-    covered: set[str] = set()
-    conn = session.connection()
-    for chunk in _chunks(sorted(wanted), 500):
-        for household, member_id in conn.execute(
-                select(resolved, Member.id).select_from(Member)
-                .join(Household, Household.id == Member.household_id)
-                .where(*cheap, ~Household.deleted, Member.household_id.in_(chunk))):
-            if member_id not in changers:
-                covered.add(household)
-    return covered
 
 
 def _changer_households(present: dict[str, set[int]], area_of: dict[str, str],
