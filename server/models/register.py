@@ -48,6 +48,7 @@ class Household(MergedEntity, Base):
         Index("ix_household_area_seq", "area_code", "seq"),
         Index("ix_household_commune", "commune_code", "area_code", "number"),
         Index("ix_household_province_seq", "province_code", "seq"),
+        Index("ix_household_merged_into", "merged_into"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -66,6 +67,10 @@ class Member(MergedEntity, Base):
         Index("ix_member_bhyt", "bhyt_number"),
         Index("ix_member_mother", "mother_id"),
         Index("ix_member_province_seq", "province_code", "seq"),
+        # covers the roll-up scans (server.rollups.compute): the index, not the wide rows
+        Index("ix_member_rollup", "area_code", "birth_date", "sex", "residence_status",
+              "marital_status", "current_method", "registered_on", "recorded_on",
+              "household_id", "deleted", "merged_into", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -174,20 +174,20 @@ def _stocks(session: Session, months: Sequence[str], areas: Collection[str] | No
             stock.add(s, _stock_keys(sex, g, method), -n)
             stock.add(s, _stock_keys(sex, g + 1, method), n)
 
-    # households a stable member counts (a merged household counts as its survivor)
-    resolved = func.coalesce(Household.merged_into, Household.id)
+    # households a stable member counts (a merged household counts as its survivor; a
+    # deleted household has no live members, the register refuses to delete it before)
+    survivor = merged_households(session, areas)
     covered: set[str] = set()
-    per_area: dict[str, int] = defaultdict(int)
+    per_area: dict[str, set[str]] = defaultdict(set)
     for area, household in session.connection().execute(
-            select(Member.area_code, resolved).select_from(Member)
-            .join(Household, Household.id == Member.household_id)
-            .where(*counted, ~Household.deleted).distinct()).all():
-        per_area[area] += 1
+            select(Member.area_code, Member.household_id).where(*counted).distinct()).all():
+        household = survivor.get(household, household)
+        per_area[area].add(household)
         covered.add(household)
-    for area, n in per_area.items():
-        by_area[area].add(0, ("households",), n)
+    for area, households in per_area.items():
+        by_area[area].add(0, ("households",), len(households))
 
-    _fold_changers(session, first_day, t0, offsets, areas, covered, by_area)
+    _fold_changers(session, first_day, t0, offsets, areas, covered, survivor, by_area)
 
     for area, stock in by_area.items():
         running = defaultdict(int, stock.base)
@@ -206,19 +206,23 @@ def _stocks(session: Session, months: Sequence[str], areas: Collection[str] | No
 
 def _fold_changers(session: Session, first_day: str, t0: int, offsets: list[int],
                    areas: Collection[str] | None, covered: set[str],
-                   by_area: dict[str, _AreaStock]) -> None:
+                   survivor: dict[str, str], by_area: dict[str, _AreaStock]) -> None:
     """Fold each changer at the months where their state may differ; record the changes."""
     conn = session.connection()  # Core rows: no ORM bookkeeping for a hundred thousand rows
-    people = conn.execute(
+    people = conn.execute(   # from the covering index alone
         select(Member.id, Member.area_code, Member.household_id, Member.sex, Member.birth_date,
-               Member.registered_on, Member.recorded_on,
-               *(Member.data[f].as_string() for f in _BASE_CODES))
+               Member.registered_on, Member.recorded_on)
         .where(_changers(first_day, areas))).all()
     if not people:
         return
     changer_ids = {p[0] for p in people}
     facts = _state_facts(session, changer_ids, areas)
-    households = _households_of(session, {p[2] for p in people})
+    base: dict[str, tuple] = {}
+    for chunk in _chunks(sorted(changer_ids), 500):
+        for row in conn.execute(select(Member.id, *(Member.data[f].as_string()
+                                                    for f in _BASE_CODES))
+                                .where(Member.id.in_(chunk))):
+            base[row[0]] = tuple(row[1:])
     present: dict[str, set[int]] = defaultdict(set)  # household → offsets a changer counts it
     area_of_household: dict[str, str] = {}
     # a record and an event on the same day: the write stamps decide their order
@@ -234,7 +238,7 @@ def _fold_changers(session: Session, first_day: str, t0: int, offsets: list[int]
         if pid in exact:
             data, clocks = exact[pid]
         else:
-            data = {f: v for f, v in zip(_BASE_CODES, person[7:], strict=True) if v is not None}
+            data = {f: v for f, v in zip(_BASE_CODES, base[pid], strict=True) if v is not None}
             if registered:
                 data["registered_on"] = registered
             if recorded:
@@ -242,8 +246,8 @@ def _fold_changers(session: Session, first_day: str, t0: int, offsets: list[int]
             clocks = {}
         mine = sorted(base_facts(pid, data, clocks) + facts.get(pid, []))
         stock = by_area[area]
-        household = households.get(household_id)
-        track = household is not None and household not in covered
+        household = survivor.get(household_id, household_id)
+        track = household not in covered
         previous: tuple[str, ...] = ()
         for offset, keys in _timeline(sex, birth_date, registered or "", mine, t0, offsets,
                                       ends):
@@ -252,8 +256,8 @@ def _fold_changers(session: Session, first_day: str, t0: int, offsets: list[int]
                 stock.add(offset, keys, 1)
                 previous = keys
             if track and keys:
-                present[household].add(offset)  # type: ignore[index]
-                area_of_household[household] = area  # type: ignore[index]
+                present[household].add(offset)
+                area_of_household[household] = area
     _changer_households(present, area_of_household, offsets, by_area)
 
 
@@ -321,15 +325,11 @@ def _keys_of(sex: str, state: Mapping[str, Any], age_months: int) -> tuple[str, 
     return _stock_keys(sex, ind.age_group(age_months), method)
 
 
-def _households_of(session: Session, ids: set[str]) -> dict[str, str]:
-    """Live households by id → the id they count under (the survivor of a merge)."""
-    out = {}
-    for chunk in _chunks(sorted(ids), 500):
-        for hid, merged_into in session.execute(
-                select(Household.id, Household.merged_into)
-                .where(Household.id.in_(chunk), ~Household.deleted)):
-            out[hid] = merged_into or hid
-    return out
+def merged_households(session: Session, areas: Collection[str] | None) -> dict[str, str]:
+    """Merged household id → the survivor it counts as (few rows; indexed)."""
+    return dict(session.connection().execute(
+        select(Household.id, Household.merged_into)
+        .where(Household.merged_into.is_not(None), _in_areas(Household.area_code, areas))).all())
 
 
 def _changer_households(present: dict[str, set[int]], area_of: dict[str, str],
