@@ -75,3 +75,24 @@ def test_sqlite_lock_row_lease(sqlite_app):
     db.session.commit()
     assert run_scheduled(sqlite_app, "s1") == RAN
     assert run_scheduled(sqlite_app, "s1") == DONE
+
+
+def test_scheduler_runs_the_nightly_job(sqlite_app, tmp_path):
+    """With A0SYNC_SCHEDULER each worker schedules the job; firing it goes through run_once."""
+    from server import create_app
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": sqlite_app.config["SQLALCHEMY_DATABASE_URI"],
+                      "INSTANCE_PATH": str(tmp_path / "worker"), "A0SYNC_SCHEDULER": True,
+                      "A0SYNC_ROLLUP_CRON": "15 2 * * *"})
+    scheduler = app.extensions["a0sync.scheduler"]
+    try:
+        job = scheduler.get_job(JOB_NAME)
+        assert (job.next_run_time.hour, job.next_run_time.minute) == (2, 15)
+        _seed(sqlite_app)
+        job.func(*job.args)  # what the scheduler calls at 02:15
+        db.session.remove()
+        assert db.session.get(JobLock, JOB_NAME).last_slot == dt.datetime.now(dt.UTC).strftime(
+            "%Y-%m-%d")
+        assert job.func(*job.args) == DONE  # a second worker the same night does nothing
+    finally:
+        scheduler.shutdown(wait=False)
