@@ -96,3 +96,15 @@ def test_scheduler_runs_the_nightly_job(sqlite_app, tmp_path):
         assert job.func(*job.args) == DONE  # a second worker the same night does nothing
     finally:
         scheduler.shutdown(wait=False)
+
+
+def test_rollup_command_months(sqlite_app):
+    _seed(sqlite_app)
+    runner = sqlite_app.test_cli_runner()
+    result = runner.invoke(args=["rollup", "--month", "2025-06", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output.strip().splitlines()[-1])["months"] == ["2025-06"]
+    db.session.remove()
+    months = set(db.session.scalars(select(RollupCell.month).distinct()))
+    assert "2025-06" in months
+    assert runner.invoke(args=["rollup", "--month", "June"]).exit_code == 2
