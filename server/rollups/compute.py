@@ -221,7 +221,7 @@ def _fold_changers(session: Session, first_day: str, t0: int, offsets: list[int]
     for chunk in _chunks(sorted(changer_ids), 500):
         for row in conn.execute(select(Member.id, *(Member.data[f].as_string()
                                                     for f in _BASE_CODES))
-                                .where(Member.id.in_(chunk))):
+                                .where(Member.id.in_(chunk))).all():
             base[row[0]] = tuple(row[1:])
     present: dict[str, set[int]] = defaultdict(set)  # household → offsets a changer counts it
     area_of_household: dict[str, str] = {}
