@@ -147,3 +147,31 @@ def test_incremental_equals_full_sqlite(sqlite_app, data):
 @given(data=st.data())
 def test_incremental_equals_full_postgresql(postgresql_app, data):
     run_program(postgresql_app, data)
+
+
+def test_refresh_after_a_merge_outside_sync(app):
+    """A duplicate merge is not a batch: ``refresh`` brings the roll-ups up to date."""
+    from sqlalchemy import update
+
+    from server.models.register import Member
+    from server.rollups.jobs import refresh
+
+    device = SimDevice(app, area="12619.01.1")
+    hh, first, second = new_id(), new_id(), new_id()
+    device.upsert("household", hh, household("12619.01.1"))
+    device.upsert("member", first, member(hh))
+    device.upsert("member", second, member(hh, name="Trần Thị Lan"))
+    device.distribution({"id": new_id(), "area_code": "12619.01.1", "household_id": hh,
+                         "method": "pill", "quantity": 3, "distributed_on": "2025-01-10"})
+    device.send(app.test_client(), device.seal())
+    full_recompute(db.session)
+    before = _cells()
+    db.session.execute(update(Member).where(Member.id == second).values(merged_into=first))
+    refresh(db.session, members=[second])
+    db.session.commit()
+    after = _cells()
+    national = [v for (_, unit, month), (_, v) in after.items() if unit == "VN"]
+    assert all(v["population"] == 1 for v in national)
+    assert after != before
+    full_recompute(db.session)
+    assert _cells() == after

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import func, select, text, update
@@ -122,6 +123,15 @@ def after_batch(session: Session, touched: Any) -> None:
         months = month_range(first, last)
         cells = _with_expected(compute_areas(session, months, areas), areas, months)
         store.apply_area_cells(session, tree, cells, chains)
+
+
+def refresh(session: Session, *, members: Iterable[str] = (), households: Iterable[str] = (),
+            months: Iterable[tuple[str, str]] = ()) -> None:
+    """Update the roll-ups after a change made outside a sync batch (a duplicate merge or
+    its undo, a review): the areas of these members and households, in the caller's
+    transaction, exactly as after a batch."""
+    after_batch(session, SimpleNamespace(members=set(members), households=set(households),
+                                         months=set(months)))
 
 
 def _areas_of(session: Session, touched: Any) -> set[str]:
