@@ -56,4 +56,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from server.cli import register_commands
 
     register_commands(app)
+
+    from server.rollups import init_app as init_rollups
+
+    init_rollups(app)
+
+    from server.exports import init_app as init_exports
+
+    init_exports(app)
     return app

@@ -12,10 +12,13 @@ from server.models.register import (
     Household,
     Member,
 )
+from server.models.rollups import JobLock, RollupCell
 from server.models.sync import Alias, Conflict, DeviceSync, SyncBatch, SyncOp
+from server.models.tokens import ApiToken
 
 __all__ = [
     "Alias",
+    "ApiToken",
     "AuditLog",
     "Base",
     "ChangeCounter",
@@ -28,15 +31,14 @@ __all__ = [
     "EnrolmentCode",
     "Event",
     "Household",
+    "JobLock",
     "LoginAttempt",
     "Member",
     "OrgTree",
     "OrgUnit",
+    "RollupCell",
     "SyncBatch",
     "SyncOp",
     "User",
     "db",
 ]
-from server.models.tokens import ApiToken
-
-__all__ += ["ApiToken"]

@@ -48,6 +48,7 @@ class Household(MergedEntity, Base):
         Index("ix_household_area_seq", "area_code", "seq"),
         Index("ix_household_commune", "commune_code", "area_code", "number"),
         Index("ix_household_province_seq", "province_code", "seq"),
+        Index("ix_household_merged_into", "merged_into"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -67,6 +68,11 @@ class Member(MergedEntity, Base):
         Index("ix_member_mother", "mother_id"),
         Index("ix_member_province_seq", "province_code", "seq"),
         Index("ix_member_commune_year", "commune_code", "birth_year"),  # duplicate blocking
+
+        # covers the roll-up scans (server.rollups.compute): the index, not the wide rows
+        Index("ix_member_rollup", "area_code", "birth_date", "sex", "residence_status",
+              "marital_status", "current_method", "registered_on", "recorded_on",
+              "household_id", "deleted", "merged_into", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -90,6 +96,9 @@ class Member(MergedEntity, Base):
     expected_date: Mapped[str | None] = mapped_column(String(10))
     death_date: Mapped[str | None] = mapped_column(String(10))
     moved_out_on: Mapped[str | None] = mapped_column(String(10))
+    # dates of the member's own records, for roll-ups (server.rollups): since when known
+    registered_on: Mapped[str | None] = mapped_column(String(10))
+    recorded_on: Mapped[str | None] = mapped_column(String(10))
 
 
 class Event(RegisterRow, Base):

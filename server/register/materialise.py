@@ -36,6 +36,8 @@ def member_columns(data: Mapping[str, Any], state: Mapping[str, Any]) -> dict[st
         "ethnicity": data.get("ethnicity"),
         "bhyt_number": data.get("bhyt_number"),
         "mother_id": data.get("mother_id"),
+        "registered_on": data.get("registered_on"),
+        "recorded_on": data.get("recorded_on"),
         **{name: state.get(name) for name in STATE_FIELDS},
     }
 

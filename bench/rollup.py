@@ -1,0 +1,229 @@
+"""Roll-up and export speed on a synthetic register of a million persons (issue 5).
+
+Builds the register (``--persons``, default 1,000,000: about 250,000 households
+in five real communes of different regions, a year of P0 events ending today),
+loaded with the bulk loader under the official 2025 org-unit list plus villages
+and collaborator areas. Then measures:
+
+* ``full_s`` — a full recompute of every indicator, every unit, every month of
+  the window (13 months);
+* ``incremental_ms`` — the roll-up hook after a 100-operation batch sent through
+  the real ingestion path (HTTPS endpoint, sealed batch), median over
+  ``--batches`` batches; ``batch_ms`` is the whole batch with it;
+* ``export_csv_s`` — a CSV export of every person (with household info).
+
+With ``--json`` the last line is
+``{"persons": N, "full_s": s, "incremental_ms": ms, "export_csv_s": s, ...}``.
+``--db postgresql`` starts a throwaway PostgreSQL server (as the tests do).
+
+    .venv/bin/python bench/rollup.py --persons 1000000 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from flask_migrate import upgrade
+from sqlalchemy import func, select
+
+from a0core.hlc import HybridClock
+from server import MIGRATIONS_DIR, create_app
+from server.demo import BUNDLED_LIST
+from server.exports.service import export_to
+from server.extensions import db
+from server.models.register import Household, Member
+from server.orgunits.formats import UnitSpec, read_official_list
+from server.orgunits.importer import import_official, upsert_local_units
+from server.orgunits.queries import unit_by_code
+from server.register.bulk import Writer, load_area
+from server.rollups.jobs import after_batch, full_recompute
+from server.security.scope import NATIONAL, Scope
+from server.sync.runtime import HOOKS_KEY
+from server.synthetic import generate_persons
+
+# a delta commune, a city ward, northern mountains, highlands, Mekong delta (2025 codes)
+EDUCATION = "upper_secondary"
+COMMUNES = [("12619", "Xã Diên Hà"), ("00004", "Phường Ba Đình"), ("01267", "Xã Hòa An"),
+            ("24118", "Xã Ea Kao"), ("31498", "Xã An Lạc Thôn")]
+
+
+def build(persons: int, seed: int) -> dict[str, int]:
+    session = db.session
+    import_official(session, read_official_list(BUNDLED_LIST), source=str(BUNDLED_LIST))
+    session.commit()
+    communes = []
+    for code, _name in COMMUNES:
+        unit = unit_by_code(session, code)
+        if unit is not None:
+            communes.append((code, unit.full_name, unit.province_code, unit.tree))
+    today = dt.date.today()
+    period = (today.replace(year=today.year - 1), today)
+    writer = Writer("server", HybridClock().now())
+    place = {code: (province, tree) for code, _, province, tree in communes}
+    counts = {"households": 0, "events": 0, "areas": 0}
+    local: dict[str, list[UnitSpec]] = {}
+    for area in generate_persons(seed, [(c, n) for c, n, _, _ in communes], persons, period):
+        commune = area.area_code.split(".")[0]
+        province, _tree = place[commune]
+        loaded = load_area(session, area, province, commune, writer)
+        counts["households"] += loaded.households
+        counts["events"] += loaded.events
+        counts["areas"] += 1
+        specs = local.setdefault(commune, [])
+        if not any(s.code == area.village_code for s in specs):
+            specs.append(UnitSpec(area.village_code, "village", area.village_code,
+                                  area.village_code, None, commune, province))
+        specs.append(UnitSpec(area.area_code, "area", area.area_code, area.area_code, None,
+                              area.village_code, province))
+        if counts["areas"] % 50 == 0:
+            session.commit()
+    for commune, specs in local.items():
+        upsert_local_units(session, place[commune][1], specs)
+    session.commit()
+    counts["persons"] = session.scalar(select(func.count()).select_from(Member))
+    return counts
+
+
+def reused() -> dict[str, int]:
+    session = db.session
+    return {"persons": session.scalar(select(func.count()).select_from(Member)),
+            "households": session.scalar(select(func.count()).select_from(Household)),
+            "events": 0, "areas": session.scalar(select(func.count(Household.area_code
+                                                                    .distinct())))}
+
+
+def batch_ops(device, area: str, members: list[tuple[str, str, str]], n: int) -> None:
+    """``n`` realistic operations of one collaborator's month: events, hand-outs, edits."""
+    today = dt.date.today().isoformat()
+    for i in range(n):
+        mid, hh, sex = members[i % len(members)]
+        kind = i % 5
+        if kind == 0:
+            device.distribution({"id": str(uuid.uuid4()), "area_code": area, "household_id": hh,
+                                 "method": "condom", "quantity": 10, "distributed_on": today})
+        elif kind == 1 and sex == "female":
+            device.event("method_start", {"id": str(uuid.uuid4()), "household_id": hh,
+                                          "member_id": mid, "event_date": today,
+                                          "method": "pill", "source": "ctv"})
+        elif kind == 2:
+            device.event("move_out", {"id": str(uuid.uuid4()), "household_id": hh,
+                                      "member_id": mid, "event_date": today,
+                                      "to_scope": "other_province"})
+        elif kind == 3:
+            device.upsert("member", mid, {"education": EDUCATION})
+        else:
+            device.upsert("household", hh, {"address": f"Xóm {i}"})
+
+
+def incremental(app, batches: int) -> tuple[float, float]:
+    """Median milliseconds of the roll-up hook, and of the whole batch, over ``batches``."""
+    from tests.support.sim import SimDevice
+
+    session = db.session
+    hook_ms: list[float] = []
+
+    def timed(sess, touched) -> None:
+        started = time.perf_counter()
+        after_batch(sess, touched)
+        hook_ms.append((time.perf_counter() - started) * 1000)
+
+    app.extensions[HOOKS_KEY] = [timed if h is after_batch else h
+                                 for h in app.extensions[HOOKS_KEY]]
+    area, commune, province = session.execute(
+        select(Household.area_code, Household.commune_code, Household.province_code)
+        .limit(1)).one()
+    device = SimDevice(app, area=area, commune=commune, province=province)
+    members = session.execute(select(Member.id, Member.household_id, Member.sex)
+                              .where(Member.area_code == area, Member.residence_status
+                                     == "present").limit(100)).all()
+    client = app.test_client()
+    batch_ms = []
+    for _ in range(batches):
+        batch_ops(device, area, [tuple(m) for m in members], 100)
+        envelope = device.seal()
+        started = time.perf_counter()
+        body = device.send(client, envelope)
+        batch_ms.append((time.perf_counter() - started) * 1000)
+        verdicts = body["receipt"]["verdicts"]
+        assert len(verdicts) == 100 and all(v["verdict"] in ("applied", "conflict")
+                                            for v in verdicts), body
+    return statistics.median(hook_ms), statistics.median(batch_ms)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--persons", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--repeat", type=int, default=1, help="full recomputes (median)")
+    parser.add_argument("--batches", type=int, default=5)
+    parser.add_argument("--sqlite-path", type=Path,
+                        help="keep the SQLite register here and reuse it on the next run")
+    parser.add_argument("--json", action="store_true", help="print a JSON summary last")
+    args = parser.parse_args(argv)
+
+    tmp = Path(tempfile.mkdtemp(prefix="a0-bench-rollup-"))
+    pg = None
+    if args.db == "postgresql":
+        from tests.support import postgres
+
+        pg = postgres.start()
+        url = pg.create_database("a0_bench_rollup")
+    else:
+        url = f"sqlite:///{args.sqlite_path or tmp / 'bench.sqlite'}"
+    reuse = bool(args.sqlite_path and args.sqlite_path.exists())
+    os.environ.setdefault("A0SYNC_SCHEDULER", "0")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": str(tmp / "instance")})
+    try:
+        with app.app_context():
+            upgrade(directory=MIGRATIONS_DIR, revision="heads")
+            started = time.perf_counter()
+            counts = reused() if reuse else build(args.persons, args.seed)
+            load_s = time.perf_counter() - started
+            if args.db == "postgresql":
+                with db.engine.connect() as conn:
+                    conn.exec_driver_sql("ANALYZE")
+                    conn.commit()
+            full = []
+            for _ in range(args.repeat):
+                started = time.perf_counter()
+                result = full_recompute(db.session)
+                full.append(time.perf_counter() - started)
+            hook_ms, batch_ms = incremental(app, args.batches)
+            started = time.perf_counter()
+            with open(os.devnull, "wb") as sink:
+                exported = export_to(db.session, Scope("bench", NATIONAL, person_level=True),
+                                     "persons", "csv", sink)
+            export_s = time.perf_counter() - started
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        if pg is not None:
+            pg.stop()
+    summary = {"persons": counts["persons"], "full_s": round(statistics.median(full), 3),
+               "incremental_ms": round(hook_ms, 1), "export_csv_s": round(export_s, 3),
+               "db": args.db, "households": counts["households"], "areas": counts["areas"],
+               "events": counts["events"], "months": len(result["months"]),
+               "cells": result["cells"], "batch_ms": round(batch_ms, 1),
+               "exported_rows": exported, "load_s": round(load_s, 1)}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        for key, value in summary.items():
+            print(f"{key:>15}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

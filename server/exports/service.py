@@ -1,0 +1,72 @@
+"""Exports as a unit of work: check the format and the right to see persons, read, audit.
+
+Person-level data leaves the server only for a scope with ``person_level``
+(DESIGN §5–6), and every such export is written to the audit log with who, what,
+the format and how many rows. A refusal raises a coded :class:`A0Error` before
+anything is read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from sqlalchemy.orm import Session
+
+from a0core.errors import A0Error
+from server.exports import queries, writers
+from server.security import audit
+from server.security.scope import Scope
+
+ROLLUPS, PERSONS = "rollups", "persons"
+KINDS = (ROLLUPS, PERSONS)
+
+
+@dataclass
+class Export:
+    kind: str
+    fmt: str
+    columns: Sequence[str]
+    rows: writers.Counted
+
+    @property
+    def filename(self) -> str:
+        return f"a0sync-{self.kind}.{self.fmt}"
+
+
+def open_export(session: Session, scope: Scope, kind: str, fmt: str,
+                where: queries.RollupFilter = queries.ALL) -> Export:
+    """Check the request and prepare the row stream (nothing is read yet)."""
+    if fmt not in writers.FORMATS:
+        raise A0Error("export_format_unknown", record=fmt)
+    if kind == PERSONS:
+        if not scope.person_level:
+            raise A0Error("person_level_forbidden")
+        rows: Iterable[Sequence[Any]] = queries.person_rows(session, scope)
+        return Export(kind, fmt, queries.PERSON_COLUMNS, writers.Counted(rows))
+    if kind != ROLLUPS:
+        raise A0Error("not_found")
+    return Export(kind, fmt, queries.ROLLUP_COLUMNS,
+                  writers.Counted(queries.rollup_rows(session, scope, where)))
+
+
+def audit_export(session: Session, scope: Scope, export: Export, *, rows: int | None,
+                 ip: str | None = None) -> None:
+    """Log a person-level export (roll-ups are aggregates and are not logged)."""
+    if export.kind != PERSONS:
+        return
+    code = scope.code if scope.level == "commune" else None
+    audit.record(session, scope.actor, "export.persons", target=f"{scope.level}:{scope.code}",
+                 province_code=scope.code if scope.level == "province" else None,
+                 commune_code=code, details={"format": export.fmt}, ip=ip, row_count=rows)
+
+
+def export_to(session: Session, scope: Scope, kind: str, fmt: str, out: BinaryIO,
+              where: queries.RollupFilter = queries.ALL) -> int:
+    """Write a whole export to ``out``; audit it; commit. Returns the number of rows."""
+    export = open_export(session, scope, kind, fmt, where)
+    writers.write(fmt, export.columns, export.rows, out, title=kind)
+    audit_export(session, scope, export, rows=export.rows.count)
+    session.commit()
+    return export.rows.count

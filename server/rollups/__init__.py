@@ -1,0 +1,110 @@
+"""Roll-ups: every indicator of DESIGN §5 per month and org unit (see ``indicators``).
+
+* ``compute`` — area cells from the register (set-based SQL, a fold for changers);
+* ``store`` — cells of every level: full replacement or differences to ancestors;
+* ``jobs`` — the full recompute and the after-batch hook;
+* ``lock`` — a job runs once across server processes;
+* this module — wiring into the app: the hook, the ``a0sync rollup`` command and
+  the nightly APScheduler job (started when ``A0SYNC_SCHEDULER`` is set, e.g. in
+  every gunicorn worker; the lock makes one of them do the work).
+
+Configuration: ``A0SYNC_SCHEDULER`` (1 to start the scheduler), ``A0SYNC_ROLLUP_CRON``
+(crontab, default ``30 1 * * *``, UTC), ``A0SYNC_ROLLUP_MAX_MONTHS`` (how far back a
+full recompute goes, default 36).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import time
+from typing import Any
+
+import click
+
+from server.rollups.jobs import DEFAULT_MAX_MONTHS, after_batch, full_recompute
+
+JOB_NAME = "rollup-full"
+
+
+def init_app(app: Any) -> None:
+    from server.sync.runtime import add_after_batch_hook
+
+    app.config.setdefault("A0SYNC_SCHEDULER", os.environ.get("A0SYNC_SCHEDULER", "0") == "1")
+    app.config.setdefault("A0SYNC_ROLLUP_CRON", os.environ.get("A0SYNC_ROLLUP_CRON",
+                                                               "30 1 * * *"))
+    app.config.setdefault("A0SYNC_ROLLUP_MAX_MONTHS", int(os.environ.get(
+        "A0SYNC_ROLLUP_MAX_MONTHS", DEFAULT_MAX_MONTHS)))
+    add_after_batch_hook(app, after_batch)
+    app.cli.add_command(rollup_command)
+    if app.config["A0SYNC_SCHEDULER"]:
+        start_scheduler(app)
+
+
+def run_scheduled(app: Any, slot: str | None = None, hold_s: float = 0) -> str:
+    """The nightly job body: one full recompute per slot (the UTC date) across processes."""
+    from server.extensions import db
+    from server.rollups.lock import run_once
+
+    slot = slot or dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
+
+    def job(session: Any) -> None:
+        full_recompute(session, max_months=app.config["A0SYNC_ROLLUP_MAX_MONTHS"])
+        if hold_s:
+            time.sleep(hold_s)
+
+    with app.app_context():
+        try:
+            return run_once(db.engine, db.session, JOB_NAME, slot, job)
+        finally:
+            db.session.remove()
+
+
+def start_scheduler(app: Any) -> Any:
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from apscheduler.triggers.cron import CronTrigger
+
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(run_scheduled, CronTrigger.from_crontab(app.config["A0SYNC_ROLLUP_CRON"],
+                                                              timezone="UTC"),
+                      args=[app], id=JOB_NAME, coalesce=True, max_instances=1,
+                      misfire_grace_time=3600)
+    scheduler.start()
+    app.extensions["a0sync.scheduler"] = scheduler
+    return scheduler
+
+
+@click.command("rollup")
+@click.option("--month", "months", multiple=True, metavar="YYYY-MM",
+              help="Month(s) to recompute (default: the whole window).")
+@click.option("--scheduled", "slot", metavar="SLOT",
+              help="Run as the scheduled job for SLOT, once across processes.")
+@click.option("--hold-lock", type=float, default=0, hidden=True,
+              help="Keep the job lock this many seconds longer (tests, diagnostics).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on the last line.")
+def rollup_command(months: tuple[str, ...], slot: str | None, hold_lock: float,
+                   as_json: bool) -> None:
+    """Tính lại số liệu tổng hợp / recompute the roll-ups."""
+    from flask import current_app
+
+    from server.extensions import db
+
+    for month in months:
+        try:
+            dt.datetime.strptime(month, "%Y-%m")
+        except ValueError:
+            raise click.BadParameter(f"{month}: tháng phải là YYYY-MM / month must be "
+                                     "YYYY-MM", param_hint="--month") from None
+    started = time.perf_counter()
+    if slot:
+        result: dict[str, Any] = {"job": run_scheduled(current_app, slot, hold_lock)}
+    else:
+        result = full_recompute(db.session, list(months) or None,
+                                max_months=current_app.config["A0SYNC_ROLLUP_MAX_MONTHS"])
+    result["seconds"] = round(time.perf_counter() - started, 3)
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+    else:
+        for key, value in result.items():
+            click.echo(f"{key}: {value}")

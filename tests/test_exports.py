@@ -1,0 +1,180 @@
+"""Exports: formats agree, scope filters rows, person-level needs the right, reads are audited."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select, update
+
+from a0core.errors import A0Error
+from server.exports import writers
+from server.exports.service import export_to
+from server.extensions import db
+from server.models.orgunits import OrgTree, OrgUnit
+from server.models.people import ROLE_COMMUNE, ROLE_PROVINCE, AuditLog
+from server.models.register import Member
+from server.models.rollups import RollupCell
+from server.rollups.jobs import full_recompute
+from server.security.scope import Scope
+from server.security.session import SESSION_KEY
+from server.security.users import create_user
+from tests.support.register import household, member, new_id
+from tests.support.sim import SimDevice
+
+PLACES = [("33", "12619", "12619.01.1"), ("34", "12700", "12700.01.1")]
+
+
+def _tree(session) -> None:
+    session.add(OrgTree(name="t", title="t", levels=["province", "commune"], source="t",
+                        current=True))
+    session.flush()
+    for province, commune, area in PLACES:
+        parent = None
+        for depth, (code, level, path) in enumerate([
+                (province, "province", f"/{province}/"),
+                (commune, "commune", f"/{province}/{commune}/"),
+                (area, "area", f"/{province}/{commune}/{area}/")]):
+            unit = OrgUnit(tree="t", code=code, level=level, depth=depth, name=code,
+                           full_name=code, parent_id=parent, path=path, province_code=province,
+                           commune_code=None if level == "province" else commune)
+            session.add(unit)
+            session.flush()
+            parent = unit.id
+
+
+def _register(app) -> dict[str, list[str]]:
+    members: dict[str, list[str]] = {}
+    for province, commune, area in PLACES:
+        device = SimDevice(app, area=area, commune=commune, province=province)
+        hh = new_id()
+        device.upsert("household", hh, household(area))
+        ids = [new_id() for _ in range(3)]
+        for n, mid in enumerate(ids):
+            device.upsert("member", mid, member(hh, name=f"Nguyễn Thị Đào {n}",
+                                                born=f"19{80 + n}-05-0{n + 1}"))
+        device.send(app.test_client(), device.seal())
+        members[commune] = ids
+    return members
+
+
+def _csv(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+
+
+def _same(rows: list) -> list:
+    """Cells compared by value: 100, 100.0 and "100.0" are the same number."""
+    def cell(v):
+        try:
+            return float(v)
+        except (TypeError, ValueError):
+            return "" if v is None else str(v)
+    return [[cell(v) for v in row] for row in rows]
+
+
+def _export(scope: Scope, kind: str, fmt: str) -> bytes:
+    out = io.BytesIO()
+    export_to(db.session, scope, kind, fmt, out)
+    return out.getvalue()
+
+
+def _audits() -> int:
+    return db.session.scalar(select(func.count()).select_from(AuditLog)
+                             .where(AuditLog.action == "export.persons"))
+
+
+def test_exports_formats_scope_and_audit(app):
+    _tree(db.session)
+    db.session.commit()
+    members = _register(app)
+    merged = members["12619"][2]
+    db.session.execute(update(Member).where(Member.id == merged)
+                       .values(merged_into=members["12619"][0]))
+    db.session.commit()
+    full_recompute(db.session)
+
+    commune = Scope("user:lan", "commune", "12619", person_level=True)
+    rows = _csv(_export(commune, "rollups", "csv"))
+    assert rows[0] == ["tree", "unit_code", "level", "month", "indicator", "value"]
+    expected = {(c.unit_code, c.month, k, str(v))
+                for c in db.session.scalars(select(RollupCell).where(
+                    RollupCell.commune_code == "12619")) for k, v in c.values.items()}
+    assert {(r[1], r[3], r[4], r[5]) for r in rows[1:]} == expected
+    assert {r[1] for r in rows[1:]} == {"12619", "12619.01.1"}
+    assert any(r[4] == "population" and r[5] == "2" for r in rows[1:])  # the merged one is out
+
+    # the same rows in every format
+    book = load_workbook(io.BytesIO(_export(commune, "rollups", "xlsx")), read_only=True)
+    xlsx = [list(row) for row in book.active.iter_rows(values_only=True)]
+    assert _same(xlsx) == _same(rows)
+    doc = json.loads(_export(commune, "rollups", "json"))
+    assert _same([doc["columns"], *doc["rows"]]) == _same(rows)
+
+    # person level: only the scope's live persons, and the read is audited
+    before = _audits()
+    people = _csv(_export(commune, "persons", "csv"))
+    assert {r[0] for r in people[1:]} == set(members["12619"]) - {merged}
+    assert "Nguyễn Thị Đào 0" in {r[people[0].index("full_name")] for r in people[1:]}
+    log = db.session.scalars(select(AuditLog).where(AuditLog.action == "export.persons")
+                             .order_by(AuditLog.id.desc())).first()
+    assert _audits() == before + 1
+    assert (log.actor_id, log.row_count, log.commune_code) == ("lan", 2, "12619")
+
+    no_persons = Scope("user:minh", "province", "33", person_level=False)
+    with pytest.raises(A0Error) as refused:
+        _export(no_persons, "persons", "csv")
+    assert refused.value.code == "person_level_forbidden"
+    assert _audits() == before + 1  # a refusal reads and logs nothing
+    with pytest.raises(A0Error) as refused:
+        _export(commune, "persons", "pdf")
+    assert refused.value.code == "export_format_unknown"
+
+
+def test_csv_is_streamed_in_chunks():
+    rows = ([str(i), "Đặng Văn Ánh"] for i in range(2500))
+    chunks = list(writers.csv_chunks(["id", "name"], rows, rows_per_chunk=1000))
+    assert len(chunks) == 3
+    assert len(_csv(b"".join(chunks))) == 2501
+
+
+def test_http_and_cli_exports(app, tmp_path):
+    _tree(db.session)
+    db.session.commit()
+    members = _register(app)
+    full_recompute(db.session)
+    province = create_user(db.session, "tinh33", "Lê Văn Tỉnh", "mat-khau-dai-12", ROLE_PROVINCE,
+                           "33")
+    officer = create_user(db.session, "xa12619", "Trần Thị Xã", "mat-khau-dai-12", ROLE_COMMUNE,
+                          "12619")
+    db.session.commit()
+    client = app.test_client()
+    assert client.get("/api/v1/exports/rollups.csv").status_code == 401
+
+    with client.session_transaction() as sess:
+        sess[SESSION_KEY] = province.id
+    resp = client.get("/api/v1/exports/persons.csv")
+    assert resp.status_code == 403
+    assert resp.get_json()["error"]["code"] == "person_level_forbidden"
+    resp = client.get("/api/v1/exports/rollups.json?level=area")
+    assert resp.status_code == 200
+    assert {r[1] for r in resp.get_json()["rows"]} == {"12619.01.1"}
+
+    with client.session_transaction() as sess:
+        sess[SESSION_KEY] = officer.id
+    before = _audits()
+    resp = client.get("/api/v1/exports/persons.xlsx")
+    assert resp.status_code == 200
+    sheet = load_workbook(io.BytesIO(resp.data), read_only=True).active
+    assert {r[0] for r in list(sheet.iter_rows(values_only=True))[1:]} == set(members["12619"])
+    assert _audits() == before + 1
+
+    out = tmp_path / "all.json"
+    result = app.test_cli_runner().invoke(args=["export", "persons", "--format", "json",
+                                                "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(out.read_text())["rows"]) == 6
+    log = db.session.scalars(select(AuditLog).order_by(AuditLog.id.desc())).first()
+    assert (log.actor_type, log.actor_id, log.row_count) == ("system", "cli", 6)
