@@ -190,3 +190,28 @@ def test_list_and_counts_follow_the_scope(app, client, device) -> None:
     assert review.list_candidates(db.session, elsewhere) == []
     assert review.count_candidates(db.session, STAFF) == {"household": 1, "member": 1}
     assert review.count_candidates(db.session, elsewhere) == {"household": 0, "member": 0}
+
+
+def test_a_merge_counts_the_person_once_in_the_rollups_at_once(app, client, device) -> None:
+    from server.models.rollups import RollupCell
+    from server.rollups.jobs import full_recompute
+
+    def population() -> dict[str, int]:
+        db.session.expire_all()
+        return {c.month: c.values["population"] for c in db.session.scalars(
+            select(RollupCell).where(RollupCell.unit_code == "12619"))}
+
+    _, (m1, m2, _) = _register_two_hungs(device, client)
+    full_recompute(db.session)
+    db.session.commit()
+    before = population()
+    c = _candidates("member")[_pair(m1, m2)]
+    review.merge_candidate(db.session, server_clock(app), c.id, m1, scope=STAFF,
+                           actor="user:lan")
+    merged = population()
+    assert merged and all(merged[m] == before[m] - 1 for m in merged)
+    full_recompute(db.session)
+    db.session.commit()
+    assert population() == merged  # the refresh agrees with a full recompute
+    review.undo_merge(db.session, server_clock(app), c.id, scope=STAFF, actor="user:lan")
+    assert population() == before

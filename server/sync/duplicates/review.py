@@ -187,6 +187,16 @@ def _transaction(session: Session, candidate_id: int, scope: Scope,
         raise
 
 
+def _refresh_rollups(session: Session, kind: str, ids: list[str], moved: list[str]) -> None:
+    """Each person is counted once: a merge or its undo changes the roll-ups at once."""
+    from server.rollups.jobs import refresh
+
+    if kind == "member":
+        refresh(session, members=ids)
+    else:
+        refresh(session, households=ids, members=moved)
+
+
 def _move_member(m: Member, household: Household, stamp: list[Any], seq: int) -> None:
     """A server write of ``household_id``: the member follows its household."""
     m.data = {**m.data, "household_id": household.id}
@@ -239,6 +249,7 @@ def merge_candidate(session: Session, clock: HybridClock, candidate_id: int, sur
                               "moved": len(moved)})
         session.flush()
         _redetect(session, c.kind, [survivor.id, loser.id], moved, thresholds)
+        _refresh_rollups(session, c.kind, [survivor.id, loser.id], moved)
         return c
 
     return _transaction(session, candidate_id, scope, work)
@@ -273,6 +284,7 @@ def undo_merge(session: Session, clock: HybridClock, candidate_id: int, *, scope
                               "moved_back": len(back)})
         session.flush()
         _redetect(session, c.kind, [survivor.id, loser.id], back, thresholds)
+        _refresh_rollups(session, c.kind, [survivor.id, loser.id], back)
         return c
 
     return _transaction(session, candidate_id, scope, work)
