@@ -32,6 +32,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from rapidfuzz import fuzz
@@ -69,13 +70,18 @@ class Person:
 
     @property
     def folded(self) -> str:
-        return fold(self.full_name)
+        return _fold(self.full_name)
+
+
+# Names repeat across a commune and across the pairs of one batch: fold each once.
+_fold = lru_cache(maxsize=1 << 16)(fold)
 
 
 def tokens(full_name: str) -> list[str]:
-    return fold(full_name).split()
+    return _fold(full_name).split()
 
 
+@lru_cache(maxsize=1 << 16)
 def pair_key(full_name: str) -> str:
     """First and last token, sorted: family + given name whatever the order or middle."""
     t = tokens(full_name)
@@ -105,7 +111,7 @@ def _plain(text: str) -> str:
 
 def name_similarity(a: str, b: str) -> float:
     """0…1 on folded names, name order ignored."""
-    fa, fb = fold(a), fold(b)
+    fa, fb = _fold(a), _fold(b)
     if not fa or not fb:
         return 0.0
     return max(fuzz.token_sort_ratio(fa, fb), fuzz.ratio(fa, fb)) / 100.0
@@ -116,7 +122,7 @@ def diacritics(a: str, b: str) -> str:
     pa, pb = _plain(a), _plain(b)
     if pa == pb:
         return "same"
-    if fold(a) == pa or fold(b) == pb:
+    if _fold(a) == pa or _fold(b) == pb:
         return "missing"
     return "differ"
 
@@ -147,11 +153,14 @@ DIACRITIC_WEIGHT = {"same": 0.6, "missing": 0.2, "differ": -0.4}
 BASE = -2.5
 
 
+@lru_cache(maxsize=1 << 14)
+def _fellow_keys(names: tuple[str, ...]) -> Counter[str]:
+    return Counter(pair_key(n) for n in names)
+
+
 def fellows_in_common(a: Iterable[str], b: Iterable[str]) -> int:
     """Household fellows with the same family + given name on both sides (multiset)."""
-    ca = Counter(pair_key(n) for n in a)
-    cb = Counter(pair_key(n) for n in b)
-    return sum((ca & cb).values())
+    return sum((_fellow_keys(tuple(a)) & _fellow_keys(tuple(b))).values())
 
 
 def _sigmoid(x: float) -> float:
