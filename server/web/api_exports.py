@@ -20,6 +20,7 @@ from server.exports.service import audit_export, open_export
 from server.extensions import db
 from server.security.scope import Scope
 from server.web.errors import error_response
+from server.web.openapi import api_doc, query
 
 bp = Blueprint("api_exports", __name__, url_prefix="/api/v1/exports")
 STATUS = {"person_level_forbidden": 403, "login_required": 401, "not_found": 404}
@@ -32,6 +33,17 @@ def request_scope() -> Scope:
     return current_scope()
 
 
+@api_doc(
+    "Xuất số liệu tổng hợp hoặc hồ sơ từng người / export roll-ups or person-level records",
+    description="`kind` is `rollups` or `persons` (person-level: roles allowed to see it "
+                "only; every such export is written to the audit log); `fmt` is `csv`, "
+                "`xlsx` or `json`. Rows are limited to the caller's scope.",
+    tags=["exports"], security=["sessionCookie"],
+    params=[query("month", "YYYY-MM, repeatable (roll-ups)"),
+            query("level", "org-unit level, repeatable (roll-ups)"),
+            query("unit", "org-unit code, repeatable (roll-ups)")],
+    responses={200: ("The export file, streamed", None)},
+    errors={401: ["login_required"], 403: ["person_level_forbidden"], 404: ["not_found"]})
 @bp.get("/<kind>.<fmt>")
 def export(kind: str, fmt: str) -> Response:
     scope = request_scope()
