@@ -244,10 +244,18 @@ def _open_pair(session, scope) -> int | None:
                           .order_by(Pair.score.desc(), Pair.id).limit(1))
 
 
+def _home_unit(session, scope) -> str | None:
+    """The roll-up pages' own unit of the user (national: ``VN``)."""
+    from server.web.queries.rollups import home_code
+
+    return home_code(scope)
+
+
 PARAMS: dict[str, Callable[..., Any]] = {
     "device_id": _busiest_device,
     "batch_id": _a_batch,
     "candidate_id": _open_pair,
+    "unit_code": _home_unit,
 }
 # extra query strings worth timing for some pages (filters, deep pages)
 VARIANTS: dict[str, list[str]] = {

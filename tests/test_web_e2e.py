@@ -265,3 +265,45 @@ def test_merge_a_duplicate_and_undo_it(live: dict, page) -> None:
     go(tab, "nav >> text=API cho huyện")
     assert tab.locator("#openapi").get_attribute("href") == "/api/v1/openapi.json"
     shot(tab, "13-api-help")
+
+
+def test_rollups_page_and_xlsx_export_in_a_real_browser(live: dict, page) -> None:
+    """A district officer opens the roll-ups, drills down, downloads the XLSX of the
+    shown unit and month: the workbook holds the stored roll-up value."""
+    from openpyxl import load_workbook
+
+    from server.models.rollups import RollupCell
+    from server.rollups.jobs import full_recompute
+
+    full_recompute(db.session, ["2025-05", "2025-06"])
+    district = db.session.scalars(select(RollupCell.values).where(
+        RollupCell.unit_code == "001", RollupCell.month == "2025-06")).one()
+    url, tab = live["url"], page
+    tab.goto(f"{url}/login")
+    tab.fill("input[name=username]", "huyen")
+    tab.fill("input[name=password]", PASSWORD)
+    go(tab, "main button[type=submit]")
+    tab.wait_for_url(f"{url}/dashboard/")
+    go(tab, "nav >> text=Số liệu tổng hợp")
+    assert tab.url.split("?")[0].endswith("/dashboard/rollups/001")
+    tab.select_option("#month-form select[name=month]", "2025-06")
+    go(tab, "#month-form button[type=submit]")
+    assert tab.url.endswith("/dashboard/rollups/001?month=2025-06")
+    assert tab.locator("#chart-births svg rect.bar").count() == 24  # 12 months × 2 sexes
+    assert tab.locator("#ind-population td").last.inner_text() == str(district["population"])
+    shot(tab, "14-rollups-district")
+    with tab.expect_download() as info:
+        tab.click("#export-xlsx")
+    saved = live["folder"] / "rollups.xlsx"
+    info.value.save_as(saved)
+    sheet = load_workbook(saved, read_only=True).active
+    rows = list(sheet.iter_rows(values_only=True))
+    header = list(rows[0])
+    values = {r[header.index("indicator")]: r[header.index("value")] for r in rows[1:]}
+    assert {r[header.index("unit_code")] for r in rows[1:]} == {"001"}
+    assert values["population"] == district["population"]
+    go(tab, "#unit-00004 a")
+    assert tab.url.endswith("/dashboard/rollups/00004?month=2025-06")
+    go(tab, "#report")
+    assert tab.locator("#report-table").count() == 1
+    shot(tab, "15-monthly-report")

@@ -10,6 +10,7 @@ every refused request changes nothing.
 from __future__ import annotations
 
 import io
+import re
 
 from flask import Flask
 from sqlalchemy import func, select
@@ -194,3 +195,44 @@ def test_duplicates_and_api_pages_scope_matrix(app: Flask) -> None:
     assert status == {"C": ("undone", "rejected"), "same district": ("open", "open"),
                       "same province": ("open", "open"),
                       "other province": ("undone", "rejected")}
+
+
+# ------------------------------------------------------------------ roll-up pages
+# Added with the roll-up pages: every role reads the aggregates of the units it
+# covers (the unit page and its monthly report); another unit looks absent.
+
+ROLLUP_UNITS = {  # unit → who covers it
+    "00001": {"canboxa", "huyen", "tinh", "quantri"},           # commune C
+    "00004": {"huyen", "tinh", "quantri"},                      # same district
+    "001": {"huyen", "tinh", "quantri"},                        # the district
+    "00037": {"tinh", "quantri"},                               # same province
+    "002": {"tinh", "quantri"},                                 # another district
+    "01": {"tinh", "quantri"},                                  # the province
+    "00688": {"quantri"},                                       # other province
+    "02": {"quantri"},
+    "VN": {"quantri"},
+}
+
+
+def test_rollup_pages_scope_matrix(app: Flask) -> None:
+    from tests.support.rollups_web import rollup_world
+
+    rollup_world(app, households=6)
+    checked = 0
+    for username in COVERS:
+        browser = Browser(app)
+        browser.login(username)
+        for unit, who in ROLLUP_UNITS.items():
+            covered = username in who
+            for page in (f"/dashboard/rollups/{unit}?month=2025-06",
+                         f"/dashboard/rollups/{unit}/report?month=2025-06"):
+                response = browser.get(page)
+                assert response.status_code == (200 if covered else 404), (username, page)
+                checked += 1
+        # drill-down links only to units the user covers
+        home = browser.get("/dashboard/rollups?month=2025-06")
+        html = browser.get(home.location).get_data(as_text=True)
+        linked = set(re.findall(r'href="/dashboard/rollups/([^/?"]+)\?month', html))
+        assert linked and all(username in ROLLUP_UNITS.get(u, {username}) for u in linked), (
+            username, linked)
+    assert checked == 4 * len(ROLLUP_UNITS) * 2

@@ -49,7 +49,7 @@ def rollup_rows(session: Session, scope: Scope,
                 where: RollupFilter = ALL) -> Iterator[tuple[Any, ...]]:
     """One row per (unit, month, indicator), in unit and month order."""
     stmt = select(RollupCell.tree, RollupCell.unit_code, RollupCell.level, RollupCell.month,
-                  RollupCell.values).where(scope.where(RollupCell))
+                  RollupCell.values).where(scope.where_rollup(RollupCell))
     if where.months:
         stmt = stmt.where(RollupCell.month.in_(list(where.months)))
     if where.levels:

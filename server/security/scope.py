@@ -62,6 +62,11 @@ ACTIONS.update({
 })
 PERSON_LEVEL_ACTIONS = PERSON_LEVEL_ACTIONS | {MERGE}
 
+# Added with the roll-up pages: aggregates, so every staff role reads them for the
+# units its scope covers (commune staff: their commune and its areas).
+VIEW_ROLLUPS = "rollups"
+ACTIONS[VIEW_ROLLUPS] = frozenset({COMMUNE, DISTRICT, PROVINCE, NATIONAL})
+
 
 @dataclass(frozen=True)
 class Scope:
@@ -113,6 +118,14 @@ class Scope:
         if self.level == AREA:
             return model.area_code == self.code
         return false()
+
+    def where_rollup(self, model: Any) -> ColumnElement[bool]:
+        """:meth:`where` for roll-up cells, plus the scope's own unit's cell (a district's
+        own cell carries no commune code, so :meth:`where` alone leaves it out)."""
+        if self.level in (PROVINCE, DISTRICT, COMMUNE) and self.code:
+            return self.where(model) | ((model.level == self.level)
+                                        & (model.unit_code == self.code))
+        return self.where(model)
 
     def covers(self, province_code: str | None, commune_code: str | None,
                area_code: str | None = None) -> bool:

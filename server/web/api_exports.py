@@ -1,8 +1,9 @@
 """HTTP exports: ``GET /api/v1/exports/<rollups|persons>.<csv|xlsx|json>``.
 
 Thin: parse, take the scope, call :mod:`server.exports.service`, stream. The
-scope comes from :func:`request_scope` alone, so the web sign-in being built
-separately can replace it in one place. Filters for roll-ups: ``month``,
+scope comes from :func:`request_scope` alone: an API token
+(``Authorization: Bearer``, a district system) or else the dashboard's logged-in
+session; nobody is refused ``login_required``. Filters for roll-ups: ``month``,
 ``level``, ``unit`` (repeatable).
 """
 
@@ -18,7 +19,9 @@ from server.exports import writers
 from server.exports.queries import RollupFilter
 from server.exports.service import audit_export, open_export
 from server.extensions import db
+from server.security.api_tokens import authenticate_token, bearer_token
 from server.security.scope import Scope
+from server.web.dashboard.shell import scope as dashboard_scope
 from server.web.errors import error_response
 from server.web.openapi import api_doc, query
 
@@ -26,11 +29,22 @@ bp = Blueprint("api_exports", __name__, url_prefix="/api/v1/exports")
 STATUS = {"person_level_forbidden": 403, "login_required": 401, "not_found": 404}
 
 
-def request_scope() -> Scope:
-    """The one place this blueprint learns who is asking (swap when web sign-in lands)."""
-    from server.security.session import current_scope
+STATUS.update({"api_token_missing": 401, "api_token_invalid": 401, "api_token_revoked": 401,
+               "export_format_unknown": 400})
 
-    return current_scope()
+
+def request_scope() -> Scope:
+    """The one place this blueprint learns who is asking: a bearer token's user, else
+    the dashboard session's user (the dashboard's own scope helper); nobody →
+    ``login_required``. A present but bad token is refused, never ignored."""
+    header = request.headers.get("Authorization")
+    if header:
+        token = authenticate_token(db.session, bearer_token(header))
+        return Scope.for_user(db.session, token.user)
+    scope = dashboard_scope()
+    if scope.level == "none":
+        raise A0Error("login_required")
+    return scope
 
 
 @api_doc(
@@ -45,15 +59,29 @@ def request_scope() -> Scope:
     responses={200: ("The export file, streamed", None)},
     errors={401: ["login_required"], 403: ["person_level_forbidden"], 404: ["not_found"]})
 @bp.get("/<kind>.<fmt>")
+@api_doc("Xuất số liệu / export roll-ups or person-level records", tags=["exports"],
+         security=["sessionCookie", "bearerToken"],
+         description="`rollups`: one row per (unit, month, indicator) in the caller's scope; "
+         "`persons`: person-level records, only with person access (audited). "
+         "Formats csv, xlsx, json. Dữ liệu theo phạm vi của tài khoản.",
+         params=(query("month", "Tháng / month YYYY-MM (repeatable)"),
+         query("level", "Cấp / unit level (repeatable)"),
+         query("unit", "Mã đơn vị / unit code (repeatable)")),
+         responses={200: ("The file (attachment)", None)},
+         errors={400: ("export_format_unknown",),
+                 401: ("login_required", "api_token_missing", "api_token_invalid",
+                       "api_token_revoked"),
+                 403: ("person_level_forbidden",), 404: ("not_found",)})
 def export(kind: str, fmt: str) -> Response:
-    scope = request_scope()
     try:
+        scope = request_scope()
         if scope.level == "none":
             raise A0Error("login_required")
         where = RollupFilter(request.args.getlist("month"), request.args.getlist("level"),
                              request.args.getlist("unit"))
         job = open_export(db.session, scope, kind, fmt, where)
     except A0Error as error:
+        db.session.rollback()
         return error_response(error, STATUS.get(error.code))
     audit_export(db.session, scope, job, rows=None, ip=request.remote_addr)
     db.session.commit()  # the read is logged before the first byte leaves

@@ -40,6 +40,7 @@ def init_app(app: Flask) -> None:
         auth,
         duplicate_pages,
         i18n,
+        rollup_pages,
         shell,
         sync_pages,
     )

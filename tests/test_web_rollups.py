@@ -1,0 +1,147 @@
+"""Roll-up pages, the monthly report and exports over the web session or an API token."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+from flask import Flask
+from sqlalchemy import select
+
+from server.extensions import db
+from server.models.rollups import RollupCell
+from server.security.api_tokens import create_token
+from server.web.charts import grouped_bars, horizontal_bars, line
+from tests.support.rollups_web import rollup_world
+from tests.support.web import Browser
+
+
+def cell(unit: str, month: str) -> dict:
+    return db.session.scalars(select(RollupCell.values).where(
+        RollupCell.unit_code == unit, RollupCell.month == month)).one()
+
+
+def busiest_month(unit: str) -> str:
+    """A month of 2025 with births in ``unit`` (the synthetic register has some)."""
+    rows = db.session.execute(select(RollupCell.month, RollupCell.values).where(
+        RollupCell.unit_code == unit, RollupCell.month.like("2025-%"))).all()
+    return max(rows, key=lambda r: (r[1].get("births", 0), r[0]))[0]
+
+
+def row_values(html: str, row_id: str) -> list[str]:
+    found = re.search(rf'<tr id="{row_id}">(.*?)</tr>', html, re.S)
+    assert found, row_id
+    return re.findall(r'<td class="num">([^<]*)</td>', found.group(1))
+
+
+def test_district_drills_down_from_its_district_to_a_commune(app: Flask) -> None:
+    rollup_world(app)
+    month = busiest_month("00004")
+    district, commune = cell("001", month), cell("00004", month)
+    assert district["population"] >= commune["population"] > 0 and commune["births"] > 0
+    browser = Browser(app)
+    browser.login("huyen")
+    home = browser.get(f"/dashboard/rollups?month={month}")
+    assert home.status_code == 302
+    assert home.location.endswith(f"/dashboard/rollups/001?month={month}")
+    page = browser.get(f"/dashboard/rollups/001?month={month}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "<script" not in html
+    # the selected month is the last column of the indicator table
+    assert row_values(html, "ind-population")[-1] == str(district["population"])
+    assert row_values(html, "ind-births")[-1] == str(district.get("births", 0))
+    # drill-down: both communes of the district, linked, with their own numbers
+    assert f'href="/dashboard/rollups/00004?month={month}"' in html
+    assert f'href="/dashboard/rollups/00001?month={month}"' in html
+    assert row_values(html, "unit-00004")[0] == str(commune["population"])
+    assert "/dashboard/rollups/002" not in html  # another district is not below
+    for chart in ("births", "srb", "methods", "completeness"):
+        assert re.search(rf'<figure id="chart-{chart}"><svg ', html), chart
+    bars = re.findall(r'<rect class="bar"[^>]*><title>([^<]*)</title>',
+                      html.split('id="chart-births"')[1].split("</figure>")[0])
+    assert f"{month} Trai: {district.get('births.male', 0)}" in bars
+    for fmt in ("csv", "xlsx", "json"):
+        assert f'href="/api/v1/exports/rollups.{fmt}?unit=001&amp;month={month}"' in html
+    # the commune page from the link, and the export of the district's own cell
+    sub = browser.get(f"/dashboard/rollups/00004?month={month}").get_data(as_text=True)
+    assert row_values(sub, "ind-births")[-1] == str(commune["births"])
+    assert 'id="up" href="/dashboard/rollups/001' in sub
+    exported = browser.get(f"/api/v1/exports/rollups.csv?unit=001&month={month}")
+    assert exported.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
+    values = {r["indicator"]: r["value"] for r in rows}
+    assert {r["unit_code"] for r in rows} == {"001"}
+    assert float(values["population"]) == district["population"]
+    # a month selector offering the stored months
+    assert f'<option value="{month}" selected>' in html
+
+
+def test_commune_report_and_refusals(app: Flask) -> None:
+    rollup_world(app)
+    month = busiest_month("00004")
+    commune = cell("00004", month)
+    browser = Browser(app)
+    browser.login("huyen")
+    report = browser.get(f"/dashboard/rollups/00004/report?month={month}")
+    html = report.get_data(as_text=True)
+    assert report.status_code == 200
+    assert row_values(html, "r-births")[0] == str(commune["births"])
+    assert row_values(html, "r-population")[0] == str(commune["population"])
+    assert "@media print" not in html and 'class="filter noprint"' in html
+    # commune staff of 00001: their commune only; the rest looks absent
+    own = Browser(app)
+    own.login("canboxa")
+    assert own.get("/dashboard/rollups").location.endswith("/dashboard/rollups/00001")
+    assert own.get(f"/dashboard/rollups/00001/report?month={month}").status_code == 200
+    for code in ("00004", "001", "01", "VN", "nope"):
+        assert own.get(f"/dashboard/rollups/{code}").status_code == 404, code
+        assert own.get(f"/dashboard/rollups/{code}/report").status_code == 404, code
+    assert Browser(app).get("/dashboard/rollups/00001").status_code == 302  # to the login
+
+
+def test_exports_need_a_session_or_a_token(app: Flask) -> None:
+    rollup_world(app, households=8)
+    anonymous = app.test_client().get("/api/v1/exports/rollups.csv")
+    assert anonymous.status_code == 401
+    assert anonymous.get_json()["error"]["code"] == "login_required"
+    bad = app.test_client().get("/api/v1/exports/rollups.csv",
+                                headers={"Authorization": "Bearer a0t_nothing"})
+    assert bad.status_code == 401 and bad.get_json()["error"]["code"] == "api_token_invalid"
+    browser = Browser(app)
+    browser.login("huyen")
+    refused = browser.get("/api/v1/exports/persons.csv")
+    assert refused.status_code == 403
+    assert refused.get_json()["error"]["code"] == "person_level_forbidden"
+    secret, _ = create_token(db.session, "tinh", "kho dữ liệu", created_by="test")
+    db.session.commit()
+    by_token = app.test_client().get("/api/v1/exports/rollups.json?unit=01&month=2025-06",
+                                     headers={"Authorization": f"Bearer {secret}"})
+    assert by_token.status_code == 200
+    body = by_token.get_json()
+    rows = [dict(zip(body["columns"], row, strict=True)) for row in body["rows"]]
+    assert rows and {r["unit_code"] for r in rows} == {"01"}
+    assert {r["indicator"]: r["value"] for r in rows}["population"] == \
+        cell("01", "2025-06")["population"]
+    # commune staff: their persons, not another commune's
+    own = Browser(app)
+    own.login("canboxa")
+    persons = own.get("/api/v1/exports/persons.csv")
+    assert persons.status_code == 200
+    communes = {r["commune_code"] for r in csv.DictReader(io.StringIO(
+        persons.get_data(as_text=True)))}
+    assert communes == {"00001"}
+    elsewhere = own.get("/api/v1/exports/rollups.csv?unit=00004").get_data(as_text=True)
+    assert elsewhere.strip().count("\n") == 0  # the header only
+
+
+def test_charts_escape_and_scale() -> None:
+    svg = grouped_bars("a<b", ["2025-01", "2025-02"], [("Trai", [2, 4]), ("Gái", [1, 0])])
+    assert "a&lt;b" in svg and svg.count('class="bar"') == 4
+    heights = [float(h) for h in re.findall(r'class="bar"[^>]*height="([\d.]+)"', svg)]
+    assert heights[2] == 2 * heights[0] and heights[3] == 0
+    assert "style=" not in svg and "<script" not in svg
+    gap = line("srb", ["a", "b", "c"], [100.0, None, 110.0])
+    assert gap.count("<circle") == 2 and "<polyline" not in gap
+    bars = horizontal_bars("m", [("<x>", 50), ("y", 100)], maximum=100, suffix="%")
+    assert "&lt;x&gt;" in bars and "50%" in bars
