@@ -47,17 +47,6 @@ def request_scope() -> Scope:
     return scope
 
 
-@api_doc(
-    "Xuất số liệu tổng hợp hoặc hồ sơ từng người / export roll-ups or person-level records",
-    description="`kind` is `rollups` or `persons` (person-level: roles allowed to see it "
-                "only; every such export is written to the audit log); `fmt` is `csv`, "
-                "`xlsx` or `json`. Rows are limited to the caller's scope.",
-    tags=["exports"], security=["sessionCookie"],
-    params=[query("month", "YYYY-MM, repeatable (roll-ups)"),
-            query("level", "org-unit level, repeatable (roll-ups)"),
-            query("unit", "org-unit code, repeatable (roll-ups)")],
-    responses={200: ("The export file, streamed", None)},
-    errors={401: ["login_required"], 403: ["person_level_forbidden"], 404: ["not_found"]})
 @bp.get("/<kind>.<fmt>")
 @api_doc("Xuất số liệu / export roll-ups or person-level records", tags=["exports"],
          security=["sessionCookie", "bearerToken"],

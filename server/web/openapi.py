@@ -41,7 +41,7 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
         "description": "Ed25519 signature of an enrolled device over method, target and "
                        "body, with the device id in `X-A0-Device` (docs/protocol.md)."},
     "sessionCookie": {
-        "type": "apiKey", "in": "cookie", "name": "session",
+        "type": "apiKey", "in": "cookie", "name": "a0sync_session",
         "description": "A logged-in web user's session (the dashboard)."},
 }
 
