@@ -117,3 +117,17 @@ def postgresql_app(pg_server: postgres.PostgresServer, pg_template: str,
 @pytest.fixture
 def session(app: Flask):
     return db.session
+
+
+@pytest.fixture
+def client(app: Flask):
+    """The app's test client (HTTP without a server)."""
+    return app.test_client()
+
+
+@pytest.fixture
+def device(app: Flask):
+    """One simulated collaborator device, enrolled for area 12619.01.1."""
+    from tests.support.sim import SimDevice
+
+    return SimDevice(app)

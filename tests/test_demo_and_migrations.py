@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,12 +14,7 @@ from alembic.migration import MigrationContext
 
 from server.extensions import db
 from server.models import Base
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.live_server import free_port
 
 
 def test_migrations_create_exactly_the_models(app) -> None:
@@ -30,7 +24,7 @@ def test_migrations_create_exactly_the_models(app) -> None:
 
 
 def test_demo_serves_the_demo_commune_on_localhost(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "A0SYNC_INSTANCE": str(tmp_path / "instance")}
     env.pop("DATABASE_URL", None)
     cli = Path(sys.executable).with_name("a0sync")

@@ -32,11 +32,6 @@ UNITS = ("00001", "00001.01.1", "001", "002", "01", "02")
 
 
 @pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
 def world(app, session):
     return build_world(session)
 

@@ -20,16 +20,6 @@ from tests.support.sim import SimDevice
 STAFF = Scope("user:lan", COMMUNE, "12619", person_level=True)
 
 
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def device(app):
-    return SimDevice(app)
-
-
 def _candidates(kind: str | None = None) -> dict[tuple[str, str], DuplicateCandidate]:
     q = select(DuplicateCandidate)
     if kind:

@@ -26,7 +26,7 @@ from server.models.register import Household, Member
 from server.models.sync import SyncBatch, SyncOp
 from server.synthetic import generate_area
 from server.synthetic.operations import area_operations
-from tests.support.live import LiveServer
+from tests.support import live_server
 from tests.support.register import new_id
 from tests.support.sim import SimDevice
 
@@ -125,12 +125,13 @@ def test_sigkill_during_ingestion_loses_nothing_acknowledged(app, db_url, tmp_pa
     uploads = Uploads()
     for device in devices:
         uploads.prepare(device, seed=len(uploads.batches) + 1)
-    server = LiveServer(db_url, tmp_path / "instance", tmp_path / "server.log")
+    instance, log = tmp_path / "instance", tmp_path / "server.log"
+    server = None
     rng = random.Random(20261123)
     killed_mid_batch = 0
     try:
         for _ in range(3):
-            server.start()
+            server = live_server.start(db_url, instance, log)
             threads = [threading.Thread(target=_upload_until_killed, args=(
                 server.url, [s for s in uploads.batches if s.device is device]))
                 for device in devices]
@@ -147,12 +148,13 @@ def test_sigkill_during_ingestion_loses_nothing_acknowledged(app, db_url, tmp_pa
         assert killed_mid_batch, "the server was never killed while a batch was in flight"
 
         # every device re-sends what it has no receipt for; then all is there, once
-        server.start()
+        server = live_server.start(db_url, instance, log)
         for sent in uploads.batches:
             _upload_until_killed(server.url, [sent])
             assert sent.acknowledged
     finally:
-        server.stop()
+        if server is not None:
+            server.stop()
     assert _check_all_or_nothing(uploads) == len(uploads.batches)
     total = db.session.scalar(select(func.count()).select_from(SyncOp))
     assert total == sum(d.seq for d in devices)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
 from a0core.envelope import verify_receipt
@@ -18,16 +17,6 @@ from tests.support.register import (
     new_id,
 )
 from tests.support.sim import SimDevice
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def device(app):
-    return SimDevice(app)
 
 
 def verdicts(body) -> list[str]:

@@ -17,16 +17,6 @@ from tests.support.register import counts, household, member, new_id
 from tests.support.sim import SimDevice
 
 
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def device(app):
-    return SimDevice(app)
-
-
 def refused(client, envelope: bytes, code: str, status: int | None = None) -> None:
     before = counts()
     resp = client.post("/api/v1/sync/batches", data=envelope)

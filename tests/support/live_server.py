@@ -65,6 +65,12 @@ class LiveServer:
         assert found, done.stdout
         return found.group(1)
 
+    def kill(self) -> None:
+        """SIGKILL: no clean-up, no chance to finish a transaction (the crash test)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(30)
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()
