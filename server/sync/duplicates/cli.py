@@ -13,7 +13,7 @@ from server.extensions import db
 from server.models.register import Household
 
 
-@click.group("duplicates", help="Duplicate households and persons.")
+@click.group("duplicates", help="Hồ sơ trùng / duplicate households and persons.")
 def duplicates_cli() -> None:
     pass
 
