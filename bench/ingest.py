@@ -14,7 +14,9 @@ floor. ``pull_village_ms`` is the server time of a device's first download of a
     .venv/bin/python bench/ingest.py --db postgresql --json
 
 With ``--json`` the last line is
-``{"db", "ops", "ops_per_s", "floor_ops_per_s", "ratio", "pull_village_ms"}``.
+``{"db", "ops", "hooks", "ops_per_s", "floor_ops_per_s", "ratio", "pull_village_ms"}``.
+By default each batch also runs the after-batch hooks of a real server (incremental
+roll-ups, duplicate detection); ``--without-hooks`` measures the sync core alone.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from server.models.sync import DeviceSync, SyncOp
 from server.register.bulk import Writer, load_area
 from server.security.keys import keystore_for
 from server.sync.ingest import ingest_batch
-from server.sync.runtime import ingest_context
+from server.sync.runtime import HOOKS_KEY, ingest_context
 from server.synthetic import generate_area, generate_commune
 from server.synthetic.operations import area_operations
 
@@ -219,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", action="store_true", help="print a JSON summary last")
+    parser.add_argument("--without-hooks", action="store_true",
+                        help="the sync core alone: no roll-up or duplicate detection per batch")
     args = parser.parse_args(argv)
 
     folder = Path(tempfile.mkdtemp(prefix="a0-bench-ingest-"))
@@ -229,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
         ingest_s, floor_s = [], []
         for _ in range(args.repeat):
             with dbs.fresh() as app:
+                if args.without_hooks:
+                    app.extensions.pop(HOOKS_KEY, None)
                 seconds, rows = ingest_run(app, devices, envelopes)
                 ingest_s.append(seconds)
             with dbs.fresh():
@@ -241,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ops_per_s = args.ops / statistics.median(ingest_s)
     floor = args.ops / statistics.median(floor_s)
-    result = {"db": args.db, "ops": args.ops, "ops_per_s": round(ops_per_s),
+    result = {"db": args.db, "ops": args.ops, "hooks": not args.without_hooks, "ops_per_s": round(ops_per_s),
               "floor_ops_per_s": round(floor), "ratio": round(ops_per_s / floor, 3),
               "pull_village_ms": round(pull_ms, 1)}
     if not args.json:
