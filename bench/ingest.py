@@ -247,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
 
     ops_per_s = args.ops / statistics.median(ingest_s)
     floor = args.ops / statistics.median(floor_s)
-    result = {"db": args.db, "ops": args.ops, "hooks": not args.without_hooks, "ops_per_s": round(ops_per_s),
+    result = {"db": args.db, "ops": args.ops, "hooks": not args.without_hooks,
+              "ops_per_s": round(ops_per_s),
               "floor_ops_per_s": round(floor), "ratio": round(ops_per_s / floor, 3),
               "pull_village_ms": round(pull_ms, 1)}
     if not args.json:
