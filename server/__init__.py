@@ -25,43 +25,24 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
 
+    # imported here: the packages import models, which need the app's db set up first
+    from server import exports, rollups
+    from server.cli import register_commands
     from server.forms import init_app as init_forms
+    from server.sync import duplicates
+    from server.web import api_district, dashboard, errors
+    from server.web.api_devices import bp as api_devices_bp
+    from server.web.api_sync import bp as api_sync_bp
     from server.web.health import bp as health_bp
 
     init_forms(app)
-    app.register_blueprint(health_bp)
-
-    from server.web.api_devices import bp as api_devices_bp
-
-    app.register_blueprint(api_devices_bp)
-
-    from server.web import errors
-    from server.web.api_sync import bp as api_sync_bp
-
     errors.register(app)
-    app.register_blueprint(api_sync_bp)
-
-    from server.sync.duplicates import init_app as init_duplicates
-
-    init_duplicates(app)
-
-    from server.web.dashboard import init_app as init_dashboard
-
-    init_dashboard(app)
-
-    from server.web.api_district import init_app as init_district_api
-
-    init_district_api(app)
-
-    from server.cli import register_commands
-
+    for blueprint in (health_bp, api_devices_bp, api_sync_bp):
+        app.register_blueprint(blueprint)
+    duplicates.init_app(app)
+    dashboard.init_app(app)
+    api_district.init_app(app)
     register_commands(app)
-
-    from server.rollups import init_app as init_rollups
-
-    init_rollups(app)
-
-    from server.exports import init_app as init_exports
-
-    init_exports(app)
+    rollups.init_app(app)
+    exports.init_app(app)
     return app
