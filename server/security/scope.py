@@ -68,6 +68,15 @@ VIEW_ROLLUPS = "rollups"
 ACTIONS[VIEW_ROLLUPS] = frozenset({COMMUNE, DISTRICT, PROVINCE, NATIONAL})
 
 
+def _communes_below(session: Session, unit: OrgUnit) -> frozenset[str]:
+    """A district's communes (what its scope filters on); empty for other levels."""
+    if unit.level != DISTRICT:
+        return frozenset()
+    return frozenset(session.scalars(select(OrgUnit.code).where(
+        OrgUnit.tree == unit.tree, OrgUnit.level == LEVEL_COMMUNE,
+        OrgUnit.path.startswith(unit.path))))
+
+
 @dataclass(frozen=True)
 class Scope:
     actor: str                    # "device:<id>" or "user:<username>", for the audit log
@@ -98,12 +107,7 @@ class Scope:
         unit = user.org_unit
         if unit is None or unit.level != level:
             return cls.none(actor)  # a misconfigured account sees nothing, not everything
-        communes: frozenset[str] = frozenset()
-        if level == DISTRICT:
-            communes = frozenset(session.scalars(select(OrgUnit.code).where(
-                OrgUnit.tree == unit.tree, OrgUnit.level == LEVEL_COMMUNE,
-                OrgUnit.path.startswith(unit.path))))
-        return cls(actor, level, unit.code, communes, person)
+        return cls(actor, level, unit.code, _communes_below(session, unit), person)
 
     def where(self, model: Any) -> ColumnElement[bool]:
         """The filter for a table with province_code, commune_code and area_code."""
@@ -175,12 +179,8 @@ class Scope:
             return None
         if unit.level not in (PROVINCE, DISTRICT, COMMUNE, AREA):
             raise ValueError(unit.level)
-        communes: frozenset[str] = frozenset()
-        if unit.level == DISTRICT:
-            communes = frozenset(session.scalars(select(OrgUnit.code).where(
-                OrgUnit.tree == unit.tree, OrgUnit.level == LEVEL_COMMUNE,
-                OrgUnit.path.startswith(unit.path))))
-        return Scope(self.actor, unit.level, unit.code, communes, self.person_level)
+        return Scope(self.actor, unit.level, unit.code, _communes_below(session, unit),
+                     self.person_level)
 
     def provinces(self, session: Session) -> frozenset[str] | None:
         """The provinces this scope's rows can carry (``None``: every province).
