@@ -1,4 +1,5 @@
-"""``insert_rows`` stores exactly what Core's executemany stores, on SQLite and PostgreSQL.
+"""``insert_rows`` / ``update_rows`` store exactly what Core's executemany stores, on SQLite
+and PostgreSQL.
 
 The fast insert compiles each statement once and applies SQLAlchemy's own bind
 processors; this checks the stored values (and, on SQLite, the stored text of
@@ -9,10 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, select, text, update
 
 from server.extensions import db
-from server.models.base import _PLANS, insert_rows
+from server.models.base import _PLANS, insert_rows, update_rows
 from server.models.register import Household
 
 
@@ -81,4 +82,41 @@ def test_insert_rows_refuses_a_value_too_long_like_core(session):
     else:
         with pytest.raises(DBAPIError):
             insert_rows(session, Household, [row])
+    db.session.rollback()
+
+
+def _changed(rows: list[dict]) -> list[dict]:
+    """New values for every column but ``created_at`` (some rows), a subset (others)."""
+    later = dt.datetime(2025, 4, 1, 9, 0, 0, 654321, tzinfo=dt.UTC)
+    out = []
+    for n, row in enumerate(rows):
+        if n % 2:
+            out.append({"id": row["id"], "number": f"{n}.1", "seq": 100 + n,
+                        "data": {"number": f"{n}.1", "đ": [None, 2]}, "updated_at": later})
+        else:
+            changed = {k: v for k, v in row.items() if k != "created_at"}
+            changed.update(address=None, deleted=not row["deleted"], merged_into="h-0001",
+                           clocks={"number": [2**62 + 99, "device-2"]}, updated_at=later)
+            out.append(changed)
+    return out
+
+
+def _dated(rows: list[dict]) -> list[dict]:
+    return [{**r, "created_at": dt.datetime(2025, 1, 2, tzinfo=dt.UTC)} for r in rows]
+
+
+def test_update_rows_stores_what_core_stores(session):
+    insert_rows(session, Household, _dated(_rows("u")))
+    update_rows(session, Household, _changed(_rows("u")))
+    assert any(plan is not None and key[1] is Household.__table__ and key[3] == "update"
+               for key, plan in _PLANS.items()), "the fast path was not taken"
+    fast = _stored(session)
+    session.execute(delete(Household))
+    insert_rows(session, Household, _dated(_rows("u")))
+    for row in _changed(_rows("u")):
+        values = {k: v for k, v in row.items() if k != "id"}
+        session.execute(update(Household).where(Household.id == row["id"]).values(**values))
+    core = _stored(session)
+    assert fast == core and len(fast) >= 7
+    assert {r[0] for r in fast[:7]} == {f"u-{n:04d}" for n in range(7)}
     db.session.rollback()

@@ -22,6 +22,7 @@ from sqlalchemy import (
     event,
     func,
     select,
+    update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine
@@ -82,16 +83,32 @@ def insert_rows(session: Any, model: Any, rows: list[dict[str, Any]]) -> None:
     parameter dict per row. Rows with different keys go in separate groups so
     column defaults still apply.
     """
+    _execute_many(session, model, rows, "insert")
+
+
+def update_rows(session: Any, model: Any, rows: list[dict[str, Any]]) -> None:
+    """``UPDATE … SET <every other key> WHERE id = …`` for many rows, as :func:`insert_rows`.
+
+    Rows carry their primary key ``id``; columns not in a row keep their value.
+    """
+    _execute_many(session, model, rows, "update")
+
+
+def _execute_many(session: Any, model: Any, rows: list[dict[str, Any]], kind: str) -> None:
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault(tuple(row), []).append(row)  # rows built alike share key order
     if not groups:
         return
     conn = session.connection()
+    table = model.__table__
     for keys, group in groups.items():
-        plan = _insert_plan(conn.dialect, model.__table__, keys)
+        plan = _plan(conn.dialect, table, keys, kind)
         if plan is None:  # a default computed per row, or an unknown key: Core does it
-            session.execute(model.__table__.insert(), group)
+            if kind == "insert":
+                session.execute(table.insert(), group)
+            else:
+                session.execute(update(model), group)
             continue
         sql, params = plan
         conn.exec_driver_sql(sql, params(group))
@@ -99,27 +116,38 @@ def insert_rows(session: Any, model: Any, rows: list[dict[str, Any]]) -> None:
 
 Getter = Callable[[dict[str, Any]], Any]
 Params = Callable[[list[dict[str, Any]]], list[tuple[Any, ...]]]
-_PLANS: dict[tuple[Any, Any, tuple[str, ...]], tuple[str, Params] | None] = {}
+_PLANS: dict[tuple[Any, ...], tuple[str, Params] | None] = {}
+_KEY_BIND = "key_"  # bind names of an update: the key, and ``set_<column>``
 
 
-def _insert_plan(dialect: Any, table: Table, keys: tuple[str, ...],
-                 ) -> tuple[str, Params] | None:
-    """A positional INSERT for rows with ``keys``, and how to get each parameter of a row."""
-    cache_key = (dialect, table, keys)
+def _plan(dialect: Any, table: Table, keys: tuple[str, ...], kind: str,
+          ) -> tuple[str, Params] | None:
+    """A positional statement for rows with ``keys``, and how to get each parameter of a row."""
+    cache_key = (dialect, table, keys, kind)
     if cache_key in _PLANS:
         return _PLANS[cache_key]
     plan = None
-    if set(keys) <= set(table.c.keys()):
-        compiled = table.insert().compile(dialect=dialect, column_keys=list(keys))
-        names = compiled.positiontup if compiled.positional else _named_order(compiled.string)
-        if names is not None:
+    if set(keys) <= set(table.c.keys()) and (kind == "insert" or "id" in keys):
+        if kind == "insert":
+            stmt: Any = table.insert()
+            column_of = {name: name for name in keys}
+            compiled = stmt.compile(dialect=dialect, column_keys=list(keys))
+        else:
+            column_of = {f"set_{name}": name for name in keys if name != "id"}
+            stmt = table.update().where(table.c.id == bindparam(_KEY_BIND)).values(
+                {name: bindparam(bind) for bind, name in column_of.items()})
+            column_of[_KEY_BIND] = "id"
+            compiled = stmt.compile(dialect=dialect)
+        binds = compiled.positiontup if compiled.positional else _named_order(compiled.string)
+        if binds is not None:
             sql = compiled.string if compiled.positional else _to_positional(
-                compiled.string, names, dialect)
-            getters = [_getter(name, table.c[name], compiled._bind_processors.get(name),
-                               name in keys) for name in names]
+                compiled.string, binds, dialect)
+            names = [column_of.get(bind, bind) for bind in binds]
+            processors = {column_of.get(b, b): p for b, p in compiled._bind_processors.items()}
+            getters = [_getter(name, table.c[name], processors.get(name), name in keys)
+                       for name in names]
             if None not in getters:
-                plan = (sql, _params_builder(names, keys, getters, compiled._bind_processors,
-                                             table))
+                plan = (sql, _params_builder(names, keys, getters, processors, table))
     _PLANS[cache_key] = plan
     return plan
 

@@ -138,9 +138,13 @@ class Applier:
         self.touched.months.add((area_code, day[:7]))
 
     def _resolve_refs(self, form: FormDef, record: dict[str, Any]) -> dict[str, Any]:
-        refs = _ref_fields(form)[0]
-        return {k: (self.ws.resolve(v) if k in refs and isinstance(v, str) else v)
-                for k, v in record.items()}
+        """``record`` (changed in place) with every reference through aliases."""
+        resolve = self.ws.resolve
+        for name in _ref_fields(form)[0]:
+            value = record.get(name)
+            if isinstance(value, str):
+                record[name] = resolve(value)
+        return record
 
     # ------------------------------------------------------------- upserts
 
@@ -180,8 +184,8 @@ class Applier:
                 raise Wait(op.id) from None  # an edit whose record has not arrived yet
             raise
         refs = self._hard_refs(form, record)
-        record = self._resolve_refs(form, record)
-        data = {k: v for k, v in record.items() if k != form.key_field}
+        data = self._resolve_refs(form, record)
+        data.pop(form.key_field or "", None)
         if kind == "household":
             if place.area_code is not None and data["area_code"] != place.area_code:
                 raise A0Error("op_out_of_scope")
@@ -192,7 +196,7 @@ class Applier:
             self._in_scope(household, place)
             where = self._place_of(household)
         row = {"id": entity_id, **where, "data": data,
-               "clocks": {name: [op.hlc, op.device] for name in data},
+               "clocks": dict.fromkeys(data, (op.hlc, op.device)),
                "deleted": False, "merged_into": None}
         if kind == "member":
             row.update(_member_links(data))
@@ -238,7 +242,7 @@ class Applier:
         data = child_from_birth(birth, mother["data"])
         data.pop("id")
         child = {"id": child_id, **self._place_of(mother), "data": data,
-                 "clocks": {name: [op.hlc, op.device] for name in data},
+                 "clocks": dict.fromkeys(data, (op.hlc, op.device)),
                  "deleted": False, "merged_into": None, **_member_links(data)}
         self.ws.add("member", child)
         self.ws.reproject.add(child_id)

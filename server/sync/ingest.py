@@ -227,10 +227,11 @@ def _prefetch(ws: Workset, ops: list[Op], forms: FormSet) -> None:
         form = forms.registry.forms.get((op.form or "", op.version or 0))
         own = _own_kind(op, form)
         wanted.get(own or "", every).add(op.id)
-        refs = _ref_kinds(form) if form is not None else {}
-        for name, value in op.fields.items():
-            if isinstance(value, str) and len(value) == 36:
-                kind = refs.get(name)
+        if form is None:
+            continue
+        for name, kind in _ref_kinds(form).items():
+            value = op.fields.get(name)
+            if isinstance(value, str):
                 wanted.get(kind or "", every).add(value)
     ids = every.union(*wanted.values())
     ws.prefetch_aliases(ids)

@@ -13,11 +13,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from a0core.projection import EventRef, member_state
-from server.models.base import in_values, insert_rows, utcnow
+from server.models.base import in_values, insert_rows, update_rows, utcnow
 from server.models.register import Distribution, Event, Household, Member
 from server.models.sync import Alias
 from server.register.materialise import household_columns, member_columns
@@ -146,7 +146,7 @@ class Workset:
                 row.setdefault("created_at", now)
             insert_rows(self.session, model, inserts)
         if updates:
-            self.session.execute(update(model), updates)
+            update_rows(self.session, model, updates)
         self.new[kind].clear()
         self.dirty[kind].clear()
 
