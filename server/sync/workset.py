@@ -168,8 +168,9 @@ class Workset:
             children = self.session.execute(
                 select(Member.id, Member.mother_id)
                 .where(in_values(self.session, Member.mother_id, chunk))).all()
+            mothers = set(chunk)
             children += [(i, r["mother_id"]) for i, r in self.rows["member"].items()
-                         if r and r.get("mother_id") in chunk and i in self.new["member"]]
+                         if r and r.get("mother_id") in mothers and i in self.new["member"]]
             mother_of = dict(children)
             if mother_of:
                 for row in self.session.execute(
