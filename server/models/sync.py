@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.models.base import Base, utcnow
@@ -17,6 +17,11 @@ WAITING = "waiting"
 CONFLICT = "conflict"
 REJECTED = "rejected"
 VERDICTS = (APPLIED, DUPLICATE, WAITING, CONFLICT, REJECTED)
+
+# Conditions of the ledger's partial indexes. Queries use these very clauses (not a
+# bound parameter) so both databases can prove the index applies.
+WAITING_ONLY = text("status = 'waiting'")
+UPSERTS_ONLY = text("type = 'upsert'")
 
 
 class SyncBatch(Base):
@@ -47,9 +52,11 @@ class SyncOp(Base):
 
     __tablename__ = "sync_op"
     __table_args__ = (
-        Index("ix_sync_op_entity", "entity_id"),
-        Index("ix_sync_op_waiting", "waiting_on", "status"),
-        Index("ix_sync_op_batch", "batch_id"),
+        # partial: only these rows are ever looked up this way (migration 0008)
+        Index("ix_sync_op_entity", "entity_id", sqlite_where=UPSERTS_ONLY,
+              postgresql_where=UPSERTS_ONLY),
+        Index("ix_sync_op_waiting", "waiting_on", sqlite_where=WAITING_ONLY,
+              postgresql_where=WAITING_ONLY),
         Index("ix_sync_op_device_status", "device_id", "status"),
     )
 

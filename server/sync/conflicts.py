@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from a0core.merge import Write, conflicting, stamp_of
-from server.models.sync import APPLIED, CONFLICT, Conflict, SyncOp
+from server.models.sync import APPLIED, CONFLICT, UPSERTS_ONLY, Conflict, SyncOp
 
 OPEN, RESOLVED, SUPERSEDED = "open", "resolved", "superseded"
 
@@ -37,7 +37,7 @@ class ConflictFinder:
             writes: list[Write] = []
             ops = self.session.execute(
                 select(SyncOp.device_id, SyncOp.hlc, SyncOp.payload)
-                .where(SyncOp.entity_id == entity_id, SyncOp.type == "upsert",
+                .where(SyncOp.entity_id == entity_id, UPSERTS_ONLY,
                        SyncOp.status.in_((APPLIED, CONFLICT)))).all()
             for device, hlc, payload in ops:
                 base = payload.get("base") or {}

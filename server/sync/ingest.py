@@ -34,7 +34,7 @@ from a0core.hlc import HybridClock, wall_ms
 from a0core.schemas import FormDef
 from server.models.base import in_values, insert_rows, utcnow
 from server.models.people import Device
-from server.models.sync import DUPLICATE, REJECTED, WAITING, SyncBatch, SyncOp
+from server.models.sync import DUPLICATE, REJECTED, WAITING, WAITING_ONLY, SyncBatch, SyncOp
 from server.security.keys import KeyStore
 from server.sync.applier import Applier, Place, Touched, Verdict
 from server.sync.conflicts import ConflictFinder
@@ -278,7 +278,7 @@ def _release_waiting(session: Session, ws: Workset, applier: Applier,
         ready = [item for key in arrived for item in waiting.pop(key, [])]
         for chunk in range(0, len(arrived), CHUNK):
             for row in session.scalars(select(SyncOp).where(
-                    SyncOp.status == WAITING,
+                    WAITING_ONLY,
                     in_values(session, SyncOp.waiting_on, arrived[chunk:chunk + CHUNK]))):
                 ready.append(Pending(parse_op(row.payload, row.device_id),
                                      Place(row.area_code, row.commune_code, row.province_code)))
