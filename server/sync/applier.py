@@ -27,7 +27,7 @@ from server.sync.ops import DELETE, DISTRIBUTION, EVENT, FORM_KIND, UPSERT, VOID
 from server.sync.workset import Workset
 
 
-@dataclass
+@dataclass(slots=True)
 class Verdict:
     verdict: str
     error: A0Error | None = None
@@ -55,7 +55,7 @@ class Wait(Exception):
         self.missing = missing
 
 
-@dataclass
+@dataclass(slots=True)
 class Place:
     """Where the acting device may write: one area (None for the server itself)."""
 
@@ -64,7 +64,7 @@ class Place:
     province_code: str
 
 
-@dataclass
+@dataclass(slots=True)
 class Touched:
     """What a batch changed, for the hooks that follow (roll-ups, duplicate detection)."""
 

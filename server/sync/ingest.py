@@ -56,7 +56,7 @@ class IngestContext:
     hooks: Sequence[AfterBatch] = field(default_factory=tuple)
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
     """One operation of the batch and what became of it."""
 
@@ -67,7 +67,7 @@ class Entry:
     answer: dict[str, Any] | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Pending:
     """An operation waiting for a record; ``row`` is its ledger row if from an earlier batch."""
 

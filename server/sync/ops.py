@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from a0core.envelope import op_hash_valid
 from a0core.errors import A0Error
@@ -20,8 +19,9 @@ MAX_INT64 = 2**63 - 1
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
-@dataclass(frozen=True)
-class Op:
+class Op(NamedTuple):
+    """An operation that passed the shape checks (a tuple: built for every operation)."""
+
     device: str
     seq: int
     hlc: int
@@ -30,8 +30,8 @@ class Op:
     version: int | None
     id: str
     fields: dict[str, Any]
-    base: dict[str, Stamp] = field(default_factory=dict)
-    raw: Mapping[str, Any] = field(default_factory=dict)
+    base: dict[str, Stamp]
+    raw: Mapping[str, Any]
 
     @property
     def stamp(self) -> Stamp:
