@@ -77,13 +77,26 @@ class Pending:
     verdict: Verdict | None = None
 
 
-def _device_key(session: Session, device_id: str) -> str:
-    device = session.get(Device, device_id)
-    if device is None:
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """The enrolled device a batch comes from, as read when its envelope was opened."""
+
+    id: str
+    sign_public_key: str
+    area_code: str
+    commune_code: str
+    province_code: str
+
+
+def _sender(session: Session, device_id: str) -> Sender:
+    row = session.execute(select(
+        Device.revoked_at, Device.id, Device.sign_public_key, Device.area_code,
+        Device.commune_code, Device.province_code).where(Device.id == device_id)).first()
+    if row is None:
         raise A0Error("device_unknown")
-    if device.revoked:
+    if row.revoked_at is not None:
         raise A0Error("device_revoked")
-    return device.sign_public_key
+    return Sender(*row[1:])
 
 
 def ingest_batch(session: Session, data: bytes, ctx: IngestContext,
@@ -111,16 +124,20 @@ def _cycle_collector_paused() -> Iterator[None]:
 
 def _ingest(session: Session, data: bytes, ctx: IngestContext, carrier: str) -> dict[str, Any]:
     try:
+        sender: list[Sender] = []  # found when the envelope's header names the device
+
+        def sign_key_for(device_id: str) -> str:
+            sender.append(_sender(session, device_id))
+            return sender[-1].sign_public_key
+
         opened = open_batch(
-            data, max_bytes=ctx.max_batch_bytes,
-            device_sign_key_for=lambda device_id: _device_key(session, device_id),
+            data, max_bytes=ctx.max_batch_bytes, device_sign_key_for=sign_key_for,
             server_box_private_for=lambda kid: ctx.keys.get(kid).box_private)
         receipt = _known_receipt(session, opened.header["batch"], opened.body_hash)
         if receipt is not None:
             return receipt
-        device_id = opened.header["device"]
         session.rollback()  # the write transaction starts with the province lock
-        receipt = _apply_batch(session, device_id, opened.header, opened.ops,
+        receipt = _apply_batch(session, sender[-1], opened.header, opened.ops,
                                opened.body_hash, ctx, carrier, plain=opened.plain)
         session.commit()
         return receipt
@@ -130,7 +147,8 @@ def _ingest(session: Session, data: bytes, ctx: IngestContext, carrier: str) -> 
 
 
 def _known_receipt(session: Session, batch_id: str, body_hash: str) -> dict[str, Any] | None:
-    known = session.get(SyncBatch, batch_id)
+    known = session.execute(select(SyncBatch.body_hash, SyncBatch.receipt)
+                            .where(SyncBatch.id == batch_id)).first()
     if known is None:
         return None
     if known.body_hash != body_hash:
@@ -138,16 +156,13 @@ def _known_receipt(session: Session, batch_id: str, body_hash: str) -> dict[str,
     return known.receipt
 
 
-def _apply_batch(session: Session, device_id: str, header: dict[str, Any],
+def _apply_batch(session: Session, device: Sender, header: dict[str, Any],
                  raw_ops: list[dict[str, Any]], body_hash: str, ctx: IngestContext,
                  carrier: str, plain: bool = False) -> dict[str, Any]:
-    device = session.get(Device, device_id)
-    assert device is not None
     sequencer = Sequencer(session, device.province_code)
     sequencer.reserve(3 * len(raw_ops) + 8)  # the first write: takes the province's lock
-    session.refresh(device)
-    if device.revoked:  # revoked while the batch was being opened
-        raise A0Error("device_revoked")
+    if session.scalar(select(Device.revoked_at).where(Device.id == device.id)) is not None:
+        raise A0Error("device_revoked")  # revoked while the batch was being opened
     receipt = _known_receipt(session, header["batch"], body_hash)  # sent twice at once
     if receipt is not None:
         return receipt
@@ -199,12 +214,12 @@ def _apply_batch(session: Session, device_id: str, header: dict[str, Any],
     counts: dict[str, int] = {}
     for answer in answers:
         counts[answer["verdict"]] = counts.get(answer["verdict"], 0) + 1
-    session.add(SyncBatch(
-        id=header["batch"], device_id=device.id, province_code=device.province_code,
-        commune_code=device.commune_code, area_code=device.area_code, first_seq=first,
-        last_seq=last, op_count=len(raw_ops), body_hash=body_hash, carrier=carrier,
-        received_at=now, clock_skew_ms=state.last_clock_skew_ms, counts=counts,
-        receipt=receipt))
+    insert_rows(session, SyncBatch, [{
+        "id": header["batch"], "device_id": device.id, "province_code": device.province_code,
+        "commune_code": device.commune_code, "area_code": device.area_code,
+        "first_seq": first, "last_seq": last, "op_count": len(raw_ops),
+        "body_hash": body_hash, "carrier": carrier, "received_at": now,
+        "clock_skew_ms": state.last_clock_skew_ms, "counts": counts, "receipt": receipt}])
     for hook in ctx.hooks:
         hook(session, applier.touched)
     return receipt

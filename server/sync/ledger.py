@@ -9,8 +9,9 @@ commune dashboard shows ("operations 120–180 of this device never arrived").
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from a0core.hlc import physical_ms
@@ -35,21 +36,30 @@ def missing_ranges(contiguous: int, seqs: list[int]) -> tuple[int, list[list[int
     return contiguous, gaps
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceState:
+    highest_contiguous_seq: int
+    last_clock_skew_ms: int
+
+
 def update_device_state(session: Session, device_id: str, header_hlc: int, now_ms: int,
-                        now: dt.datetime) -> DeviceSync:
-    state = session.get(DeviceSync, device_id)
-    if state is None:
-        state = DeviceSync(device_id=device_id, highest_contiguous_seq=0, max_seq=0, gaps=[],
-                           pull_cursor=0, last_clock_skew_ms=0, last_hlc=0)
-        session.add(state)
+                        now: dt.datetime) -> DeviceState:
+    """Fold the operations just stored into the device's contiguous mark and gaps."""
+    state = session.execute(select(DeviceSync.highest_contiguous_seq, DeviceSync.max_seq,
+                                   DeviceSync.last_clock_skew_ms, DeviceSync.last_hlc)
+                            .where(DeviceSync.device_id == device_id)).first()
+    contiguous, max_seq, skew, last_hlc = state if state is not None else (0, 0, 0, 0)
     seqs = list(session.scalars(select(SyncOp.seq).where(
-        SyncOp.device_id == device_id, SyncOp.seq > state.highest_contiguous_seq)
-        .order_by(SyncOp.seq)))
-    state.highest_contiguous_seq, state.gaps = missing_ranges(state.highest_contiguous_seq, seqs)
-    state.max_seq = max([state.max_seq, *seqs])
-    state.last_batch_at = now
+        SyncOp.device_id == device_id, SyncOp.seq > contiguous).order_by(SyncOp.seq)))
+    contiguous, gaps = missing_ranges(contiguous, seqs)
     if header_hlc:
-        state.last_clock_skew_ms = physical_ms(header_hlc) - now_ms
-        state.last_hlc = max(state.last_hlc, header_hlc)
-    session.flush()
-    return state
+        skew, last_hlc = physical_ms(header_hlc) - now_ms, max(last_hlc, header_hlc)
+    values = {"highest_contiguous_seq": contiguous, "max_seq": max([max_seq, *seqs]),
+              "gaps": gaps, "last_batch_at": now, "last_clock_skew_ms": skew,
+              "last_hlc": last_hlc}
+    if state is None:
+        session.execute(insert(DeviceSync).values(device_id=device_id, pull_cursor=0, **values))
+    else:
+        session.execute(update(DeviceSync).where(DeviceSync.device_id == device_id)
+                        .values(**values))
+    return DeviceState(contiguous, skew)
