@@ -4,6 +4,8 @@ of the server's own QR codes. A missing zbar fails here; it never skips."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -141,9 +143,9 @@ def test_grey_plane_takes_green_and_subsamples_large_frames() -> None:
     rgba = bytes(v for i in range(6 * 4) for v in (200, i, 7, 255))  # green = pixel index
     assert grey_plane(Frame(rgba, 6, 4)) == (bytes(range(24)), 6, 4)
     assert grey_plane(Frame(rgba, 6, 4), max_side=3) == (bytes([0, 2, 4, 12, 14, 16]), 3, 2)
-    assert grey_plane(Frame(rgba, 6, 4, bottom_up=True), max_side=3) == (
+    assert grey_plane(Frame(rgba, 6, 4, flip=True), max_side=3) == (
         bytes([12, 14, 16, 0, 2, 4]), 3, 2)
-    assert grey_plane(Frame(rgba, 6, 4, bottom_up=True))[0][:6] == bytes(range(18, 24))
+    assert grey_plane(Frame(rgba, 6, 4, flip=True))[0][:6] == bytes(range(18, 24))
     grey = bytes(range(35))
     assert grey_plane(Frame(grey, 7, 5, GREY), max_side=3) == (
         bytes([0, 3, 6, 21, 24, 27]), 3, 2)
@@ -171,6 +173,9 @@ def test_the_dashboards_qr_reads_from_a_camera_like_frame(name: str, kw: dict) -
     picture = photo(qr_image(URI), **kw)
     assert read_enrolment(texture_frame(picture)) == EnrolUri(SERVER, "K7PQXM3T9W"), name
     assert read_enrolment(grey_frame(picture)) == EnrolUri(SERVER, "K7PQXM3T9W"), name
+    # a mirrored frame read flipped is the picture itself again
+    mirrored = texture_frame(picture, flip=True)
+    assert read_enrolment(replace(mirrored, flip=True)) == EnrolUri(SERVER, "K7PQXM3T9W"), name
 
 
 def test_a_large_frame_is_read_after_subsampling() -> None:

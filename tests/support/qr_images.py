@@ -50,10 +50,13 @@ def photo(qr: Image.Image, *, size: tuple[int, int] = FRAME, zoom: float = 1.0,
     return frame
 
 
-def texture_frame(image: Image.Image) -> Frame:
-    """``image`` as a Kivy texture gives it: RGBA, rows from the bottom up."""
-    rgba = ImageOps.flip(image.convert("RGBA"))
-    return Frame(rgba.tobytes(), rgba.width, rgba.height, RGBA, bottom_up=True)
+def texture_frame(image: Image.Image, flip: bool = False) -> Frame:
+    """``image`` as a Kivy texture of it gives it (RGBA, top row first: the UI test
+    checks that), or its mirror image as Kivy's Android camera may give it."""
+    rgba = image.convert("RGBA")
+    if flip:
+        rgba = ImageOps.flip(rgba)
+    return Frame(rgba.tobytes(), rgba.width, rgba.height, RGBA)
 
 
 def grey_frame(image: Image.Image) -> Frame:

@@ -1,20 +1,25 @@
 """Reading the enrolment QR code from a camera frame. No Kivy.
 
 A frame is raw 8-bit pixels and a size, as a Kivy texture gives them
-(``texture.pixels``: RGBA, rows bottom-up) or grey. The decoder is zbar, through
+(``texture.pixels``: RGBA) or grey. The decoder is zbar, through
 pyzbar (a ctypes wrapper, no compiled part of its own): on a desktop over Debian's
 ``libzbar0``, on Android over python-for-android's ``libiconv``/``libzbar``/``pyzbar``
 recipes (buildozer.spec). zbar finds a QR code at any rotation and binarises
 locally, so a tilted, dim or low-contrast screen still reads.
 
-What reaches zbar is one grey plane, top row first (a texture's rows run from the
-bottom, which would show zbar a mirrored code; not every zbar build reads those):
-the green channel of an RGBA frame (closest to luminance, and a slice rather than
-arithmetic per pixel, which matters in pure Python on a cheap phone), sub-sampled
-so that the long side is at most :data:`MAX_SIDE` pixels — a QR code that fills
-the viewfinder keeps more than enough pixels per module, and zbar's time grows
-with the area. A frame where nothing is found is tried again averaged down
-(:func:`half_plane`).
+Which way up a camera texture's rows come depends on the platform's camera
+provider (on Android the picture comes turned and mirrored, kivy-garden's
+zbarcam found), and not every zbar build reads a mirrored QR code (Debian's does).
+So a frame can be read with its rows in reverse order (``flip``): the scan
+screen flips every other frame, and a code held in view is read either way
+within two frames, at no extra cost per frame.
+
+What reaches zbar is one grey plane: the green channel of an RGBA frame
+(closest to luminance, and a slice rather than arithmetic per pixel, which
+matters in pure Python on a cheap phone), sub-sampled so that the long side is
+at most :data:`MAX_SIDE` pixels — a QR code that fills the viewfinder keeps more
+than enough pixels per module, and zbar's time grows with the area. A frame
+where nothing is found is tried again averaged down (:func:`half_plane`).
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ class Frame:
     width: int
     height: int
     fmt: str = RGBA
-    bottom_up: bool = False  # rows from the bottom, as ``texture.pixels`` gives them
+    flip: bool = False  # read the rows bottom first: the frame's mirror image
 
     def __post_init__(self) -> None:
         size = _BYTES_PER_PIXEL.get(self.fmt)
@@ -69,17 +74,17 @@ def decoder_available() -> bool:
 
 
 def grey_plane(frame: Frame, max_side: int = MAX_SIDE) -> tuple[bytes, int, int]:
-    """One byte per pixel, top row first: every ``step``-th pixel of every ``step``-th row."""
+    """One byte per pixel: every ``step``-th pixel of every ``step``-th row."""
     step = max(1, -(-max(frame.width, frame.height) // max_side))
     size = _BYTES_PER_PIXEL[frame.fmt]
-    if step == 1 and size == 1 and not frame.bottom_up:
+    if step == 1 and size == 1 and not frame.flip:
         return frame.pixels, frame.width, frame.height
     offset = 1 if frame.fmt == RGBA else 0  # green
     row = frame.width * size
     starts = range(0, row * frame.height, row * step)
     data = frame.pixels
     plane = b"".join(data[start + offset:start + row:size * step]
-                     for start in (reversed(starts) if frame.bottom_up else starts))
+                     for start in (reversed(starts) if frame.flip else starts))
     return plane, -(-frame.width // step), -(-frame.height // step)
 
 
