@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install, from Debian's packages, the real parts the test suite runs against
-# (PostgreSQL, Xvfb, Chromium) when they are missing. Safe to run repeatedly.
+# (PostgreSQL, Xvfb, Chromium, zbar) when they are missing. Safe to run repeatedly.
 set -euo pipefail
 
 need=()
@@ -11,6 +11,8 @@ command -v xdotool >/dev/null || need+=(xdotool)
 # Kivy's wheels bring SDL2; OpenGL under Xvfb comes from Mesa
 [ -e /usr/lib/x86_64-linux-gnu/libGL.so.1 ] || need+=(libgl1 libgl1-mesa-dri)
 [ -e /usr/lib/x86_64-linux-gnu/libmtdev.so.1 ] || need+=(libmtdev1)
+# the app reads the enrolment QR code with zbar (pyzbar loads libzbar.so.0)
+[ -e /usr/lib/x86_64-linux-gnu/libzbar.so.0 ] || need+=(libzbar0)
 
 if ((${#need[@]})); then
   sudo=""

@@ -1,8 +1,9 @@
 """End to end in real headless Chromium (Debian's, driven by Playwright) against a real
 server on a free localhost port: log in, find a collaborator with a sequence gap,
-resolve a conflict, enrol a device from the dashboard code with the real sync client
-and revoke it, import a batch file, switch to English. Screenshots of the main pages
-go to ``test-artifacts/screenshots`` (git-ignored).
+resolve a conflict, enrol a device with the real sync client from the dashboard's QR
+code (read by the app's decoder from Chromium's picture of it) and revoke it, import
+a batch file, switch to English. Screenshots of the main pages go to
+``test-artifacts/screenshots`` (git-ignored).
 
 One browser for the whole module; the server is werkzeug in a thread, on a SQLite
 copy of the migrated template, holding a synthetic commune and SimDevice-made devices.
@@ -10,18 +11,21 @@ copy of the migrated template, holding a synthetic commune and SimDevice-made de
 
 from __future__ import annotations
 
+import io
 import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from a0core.envelope import DeviceKeys
 from a0core.hlc import HybridClock
 from a0core.sync_client import SyncClient
+from clients.kivy_app.core.qrscan import GREY, Frame, read_enrolment
 from server.extensions import db
 from server.models.people import Collaborator, Device
 from server.models.register import Member
@@ -155,11 +159,14 @@ def test_commune_officer_day_in_a_real_browser(live: dict, page) -> None:
     tab.fill("input[name=collaborator_name]", "Hoàng Thị Yến")
     go(tab, "main form.stack button[type=submit]")
     code = tab.inner_text("#enrol-code").strip()
-    assert tab.locator("#enrol-qr svg").count() == 1
     shot(tab, "06-enrol-code")
+    # the app's own decoder reads the QR code as Chromium draws it, and enrols with it
+    drawn = Image.open(io.BytesIO(tab.locator("#enrol-qr svg").screenshot())).convert("L")
+    scanned = read_enrolment(Frame(drawn.tobytes(), drawn.width, drawn.height, GREY))
+    assert scanned is not None and (scanned.server, scanned.shown_code) == (url, code)
     keys = DeviceKeys.generate()
-    answer = SyncClient.enrol(url, code, keys, "Máy chị Yến", HybridClock().now(),
-                              allow_insecure=True)
+    answer = SyncClient.enrol(scanned.server, scanned.code, keys, "Máy chị Yến",
+                              HybridClock().now(), allow_insecure=True)
     device_id = answer["device_id"]
     db.session.expire_all()
     assert db.session.get(Device, device_id).collaborator.full_name == "Hoàng Thị Yến"

@@ -6,6 +6,9 @@ device id and the server key back (:func:`enrol_device`); staff revoke a device
 at once (:func:`revoke_device`), and every later signed request of it is refused
 (:func:`authenticate_request`).
 
+The code's alphabet and spelling are in ``a0core/enrol_uri.py``, with the link its
+QR code carries, so that the app checks a scanned code by the same rules.
+
 Why a code cannot be guessed: 10 characters from a 31-letter alphabet are about
 49 bits; a code is valid 24 hours and spent by its first use, so even a million
 guesses a second for a day would hit a live code with a chance of about 2^-13
@@ -36,6 +39,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from a0core.enrol_uri import ALPHABET, CODE_LENGTH, format_code, normalise_code
 from a0core.envelope import (
     KEY_BYTES,
     ServerPublicKey,
@@ -55,16 +59,11 @@ from server.orgunits.queries import unit_by_code
 from server.security import audit
 from server.security.scope import AREA, Scope
 
-# No 0/O, 1/I/L: a code read aloud over the phone or copied from paper stays one code.
-ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-CODE_LENGTH = 10
-GROUPS = (4, 4, 2)  # shown as ABCD-EFGH-JK
 MAX_TTL = dt.timedelta(hours=72)
 DEFAULT_TTL = dt.timedelta(hours=24)
 MAX_LABEL = 120
 MAX_NAME = 120
 MAX_PHONE = 20
-_SEPARATORS = re.compile(r"[\s-]+")
 _PHONE_RE = re.compile(r"^\+?[0-9][0-9 .-]{5,19}$")
 _KEYS_CONTEXT = b"a0sync/v1/enrol-keys\n"
 
@@ -75,25 +74,6 @@ _KEYS_CONTEXT = b"a0sync/v1/enrol-keys\n"
 def generate_code() -> str:
     """A fresh random code, normalised (10 letters, no dashes)."""
     return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
-
-
-def format_code(code: str) -> str:
-    """``ABCDEFGHJK`` → ``ABCD-EFGH-JK`` (how people see and type it)."""
-    parts, start = [], 0
-    for size in GROUPS:
-        parts.append(code[start:start + size])
-        start += size
-    return "-".join(parts)
-
-
-def normalise_code(text: Any) -> str | None:
-    """The code as stored: upper case, no dashes or spaces; ``None`` if it cannot be one."""
-    if not isinstance(text, str) or len(text) > 40:
-        return None
-    code = _SEPARATORS.sub("", text).upper()
-    if len(code) != CODE_LENGTH or any(c not in ALPHABET for c in code):
-        return None
-    return code
 
 
 def code_hash(code: str) -> str:

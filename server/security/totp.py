@@ -30,10 +30,16 @@ def provisioning_uri(secret: str, username: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=ISSUER)
 
 
+def qr_code(text: str) -> segno.QRCode:
+    """The QR code the dashboard shows for ``text`` (error correction M: a smudged
+    screen or a cheap camera still reads it)."""
+    return segno.make(text, error="m")
+
+
 def qr_svg(text: str) -> str:
     """An inline SVG QR code (no external service, a few kilobytes)."""
     out = io.BytesIO()
-    segno.make(text, error="m").save(out, kind="svg", scale=4, xmldecl=False,
+    qr_code(text).save(out, kind="svg", scale=4, xmldecl=False,
                                      svgns=True, nl=False, title="QR")
     return out.getvalue().decode("utf-8")
 

@@ -1,7 +1,9 @@
 """Drive the real app, in its own process under Xvfb, as a collaborator would.
 
 Run by tests/test_app_ui.py: ``python -m tests.support.app_driver --server URL
---code CODE --data DIR --shots DIR --out result.json``. It starts the real
+--code CODE --data DIR --shots DIR --out result.json``, or with ``--pictures A.png
+B.png`` instead of ``--code`` to scan the enrolment QR code (:class:`PictureFrames`
+hands the pictures to the scan screen in place of a camera). It starts the real
 :class:`~clients.kivy_app.ui.app.A0App` (real SDL2 window on the X server) and,
 from inside Kivy's event loop, sends real touch events (press/release through
 ``EventLoop.post_dispatch_input``, like the window's own input providers) and
@@ -36,11 +38,14 @@ from kivy.clock import Clock  # noqa: E402
 from kivy.core.text import Label as CoreLabel  # noqa: E402
 from kivy.core.window import Window  # noqa: E402
 from kivy.tests.common import UnitTestTouch  # noqa: E402
+from kivy.uix.image import Image  # noqa: E402
 from kivy.uix.scrollview import ScrollView  # noqa: E402
 from kivy.uix.spinner import Spinner  # noqa: E402
 
 from a0core.schemas import registry  # noqa: E402
+from clients.kivy_app.core.qrscan import grey_plane  # noqa: E402
 from clients.kivy_app.ui.app import A0App  # noqa: E402
+from clients.kivy_app.ui.scan import TextureFrames  # noqa: E402
 
 PIN = "314159"
 
@@ -67,11 +72,32 @@ def diacritics_render() -> dict[str, bool]:
     return out
 
 
+class PictureFrames(TextureFrames):
+    """A camera stand-in: one picture at a time in a Kivy Image, read back from its
+    texture like the camera's (same class, same read-back). Counts what it gave."""
+
+    def __init__(self, pictures: list[Path]) -> None:
+        self.pictures = pictures
+        self.widget = Image(fit_mode="contain")
+        self.given: list[float] = []
+
+    def show(self, index: int) -> None:
+        self.widget.source = str(self.pictures[index])
+
+    def frame(self) -> Any:
+        frame = super().frame()
+        if frame is not None:
+            self.given.append(time.monotonic())
+        return frame
+
+
 class Driver:
-    def __init__(self, app: A0App, shots: Path, code: str) -> None:
+    def __init__(self, app: A0App, shots: Path, code: str | None,
+                 frames: PictureFrames | None = None) -> None:
         self.app = app
         self.shots = shots
         self.code = code
+        self.frames = frames
         self.result: dict[str, Any] = {"steps": [], "shots": []}
         self.n = 0
 
@@ -152,9 +178,47 @@ class Driver:
         self.tap(widget)
         yield
 
+    def scan_scenario(self) -> Iterator[None]:
+        """Enrol by scanning: a foreign QR code is refused with its reason, the
+        enrolment QR code fills server and code, the collaborator adds a PIN."""
+        app, frames = self.app, self.frames
+        assert frames is not None
+        yield from self.until(lambda: app.sm.current == "enrol")
+        self.result["server_before"] = app.w["enrol.server"].text
+        frames.show(0)
+        yield from self.shot("enrol-with-scan")
+        yield from self.press("enrol.scan")
+        yield from self.until(lambda: app.sm.current == "scan")
+        yield from self.until(lambda: app.w["scan.message"].text != "")
+        self.result["refusal"] = app.w["scan.message"].text
+        self.result["still_scanning"] = app.sm.current == "scan" and app.scanner.running
+        yield from self.shot("scan-refused")
+        frame = frames.frame()  # which way up the read-back comes
+        plane, width, _ = grey_plane(frame)
+        self.result["rows_mean"] = [sum(plane[:width]) / width, sum(plane[-width:]) / width]
+        started = time.monotonic()
+        given_before = len(frames.given)
+        frames.show(1)
+        yield from self.until(lambda: app.sm.current == "enrol")
+        self.result["scan_s"] = time.monotonic() - started
+        self.result["frames_while_scanning"] = len(frames.given) - given_before
+        self.step("scanned")
+        self.result["filled"] = {"server": app.w["enrol.server"].text,
+                                 "code": app.w["enrol.code"].text}
+        self.result["message"] = app.w["enrol.message"].text
+        yield from self.shot("enrol-scanned")
+        yield from self.fill("enrol.pin", PIN)
+        yield from self.fill("enrol.pin2", PIN)
+        yield from self.press("enrol.submit")
+        yield from self.until(lambda: app.sm.current == "households", 30)
+        self.step("enrolled")
+        self.result["area"] = app.core.area
+        yield from self.shot("households")
+
     def scenario(self) -> Iterator[None]:
         app = self.app
         yield from self.until(lambda: app.sm.current == "enrol")
+        self.result["scan_offered"] = "enrol.scan" in app.w
         self.result["diacritics"] = diacritics_render()
         yield from self.shot("enrol")
         yield from self.fill("enrol.code", self.code)
@@ -238,7 +302,7 @@ class Driver:
         yield from self.shot("search")
 
     def run(self, *_: Any) -> None:
-        steps = self.scenario()
+        steps = self.scan_scenario() if self.frames is not None else self.scenario()
 
         def tick(_dt: float) -> bool:
             try:
@@ -267,14 +331,18 @@ def main() -> int:
     faulthandler.dump_traceback_later(110, exit=True, file=sys.__stderr__)
     parser = argparse.ArgumentParser()
     parser.add_argument("--server", required=True)
-    parser.add_argument("--code", required=True)
+    parser.add_argument("--code")
+    parser.add_argument("--pictures", type=Path, nargs="+",
+                        help="scan these pictures, in turn, instead of typing the code")
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--shots", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     args.shots.mkdir(parents=True, exist_ok=True)
-    app = A0App(args.data, server=args.server)
-    driver = Driver(app, args.shots, args.code)
+    frames = PictureFrames(args.pictures) if args.pictures else None
+    app = A0App(args.data, server=args.server,
+                frame_source=(lambda: frames) if frames is not None else None)
+    driver = Driver(app, args.shots, args.code, frames)
     app.bind(on_start=lambda *_: Clock.schedule_once(driver.run, 0.5))
     app.run()
     EventLoop.close()

@@ -9,6 +9,7 @@ Widgets that tests and screen readers address are named in ``self.w``.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,20 @@ from kivy.uix.screenmanager import NoTransition, Screen, ScreenManager
 from kivy.uix.scrollview import ScrollView
 from kivy.uix.textinput import TextInput
 
+from a0core.enrol_uri import EnrolUri
 from a0core.errors import A0Error
 from clients.kivy_app.core.app import AppCore
 from clients.kivy_app.core.formview import FormView, code_label, event_forms
 from clients.kivy_app.core.notices import field_def
 from clients.kivy_app.core.outbox import STATE_WORDS
+from clients.kivy_app.core.qrscan import decoder_available
+from clients.kivy_app.ui.scan import (
+    CameraFrames,
+    FrameSource,
+    Scanner,
+    camera_available,
+    with_camera_permission,
+)
 from clients.kivy_app.ui.texts import tr
 from clients.kivy_app.ui.widgets import ERROR_COLOR, ROW, FieldInput, wrapped
 
@@ -119,13 +129,17 @@ class A0App(App):
 
     def __init__(self, data_dir: Path | None, server: str = "", lang: str = "vi",
                  pin_from_stdin: str | None = None, report_ready: bool = False,
-                 **kw: Any) -> None:
+                 frame_source: Callable[[], FrameSource] | None = None, **kw: Any) -> None:
+        """``frame_source`` makes the scan screen's frames (default: the camera, where
+        one exists); tests hand real pictures through it."""
         super().__init__(**kw)
         self.core = AppCore(data_dir or Path(self.user_data_dir))
         self.server = server
         self.lang = lang
         self.pin_from_stdin = pin_from_stdin
         self.report_ready = report_ready
+        self.frame_source = frame_source
+        self.scanner: Scanner | None = None
         self.w: dict[str, Any] = {}
         self.household_id: str | None = None
         self.member_id: str | None = None
@@ -141,7 +155,8 @@ class A0App(App):
     def build(self) -> ScreenManager:
         Builder.load_string(KV)
         self.sm = ScreenManager(transition=NoTransition())
-        for name in ("enrol", "unlock", "households", "household", "member", "form", "sync"):
+        for name in ("enrol", "scan", "unlock", "households", "household", "member", "form",
+                     "sync"):
             self.sm.add_widget(Screen(name=name))
         if not self.core.enrolled:
             self.show_enrol()
@@ -177,7 +192,8 @@ class A0App(App):
         self.lang = "en" if self.lang == "vi" else "vi"
         {"households": self.show_households, "household": self.show_household,
          "member": self.show_member, "sync": self.show_sync, "enrol": self.show_enrol,
-         "unlock": self.show_unlock}.get(self.sm.current, lambda: None)()
+         "scan": self.show_scan, "unlock": self.show_unlock}.get(self.sm.current,
+                                                                 lambda: None)()
 
     def _message(self, text: str, error: bool = False) -> None:
         self.last_message = text
@@ -189,10 +205,12 @@ class A0App(App):
     # ----------------------------------------------------- enrol / unlock
 
     def show_enrol(self) -> None:
-        server = TextInput(text=self.server, multiline=False, size_hint_y=None, height=ROW,
-                           font_size=sp(16), write_tab=False)
-        code = TextInput(multiline=False, size_hint_y=None, height=ROW, font_size=sp(20),
-                         hint_text="ABCD-EFGH-JK", write_tab=False)
+        # what was typed or scanned survives a change of language
+        kept = {k: self.w[k].text for k in ("enrol.server", "enrol.code") if k in self.w}
+        server = TextInput(text=kept.get("enrol.server", self.server), multiline=False,
+                           size_hint_y=None, height=ROW, font_size=sp(16), write_tab=False)
+        code = TextInput(text=kept.get("enrol.code", ""), multiline=False, size_hint_y=None,
+                         height=ROW, font_size=sp(20), hint_text="ABCD-EFGH-JK", write_tab=False)
         pin = TextInput(multiline=False, password=True, input_filter="int", size_hint_y=None,
                         height=ROW, font_size=sp(20), input_type="number", write_tab=False)
         pin2 = TextInput(multiline=False, password=True, input_filter="int", size_hint_y=None,
@@ -204,22 +222,15 @@ class A0App(App):
                             ("pin_again", pin2)):
             body.add_widget(wrapped(self.t(key)))
             body.add_widget(widget)
-        if camera_available():
-            body.add_widget(big_button(self.t("scan"), self.scan_qr))
+            if key == "code" and self.scan_offered():
+                self.w["enrol.scan"] = big_button(self.t("scan"), self.scan_qr)
+                body.add_widget(self.w["enrol.scan"])
         message = wrapped("")
-        self.w["message"] = message
+        self.w["message"] = self.w["enrol.message"] = message
         body.add_widget(message)
         submit = big_button(self.t("enrol"), self.enrol)
         self.w["enrol.submit"] = submit
         self._screen("enrol", self._title(self.t("enrol_title")), scroller(body), submit)
-
-    def scan_qr(self) -> None:
-        """Read the enrolment code from its QR with the camera (only offered with one)."""
-        try:
-            from kivy.uix.camera import Camera  # noqa: F401  (provider check only)
-        except Exception:  # pragma: no cover - no camera provider on this device
-            return
-        self._message(self.t("scan"))
 
     def enrol(self) -> None:
         if self.busy:
@@ -276,6 +287,72 @@ class A0App(App):
     def lock(self) -> None:
         self.core.lock()
         self.show_unlock()
+
+    # ------------------------------------------------------------- scan
+
+    def scan_offered(self) -> bool:
+        """Scanning needs a QR decoder and a camera (or a test's frames); typing always works."""
+        if self.frame_source is not None:
+            return decoder_available()
+        return camera_available()
+
+    def scan_qr(self) -> None:
+        with_camera_permission(lambda granted: self.show_scan() if granted else
+                               self._message(self.t("camera_denied"), error=True))
+
+    def show_scan(self) -> None:
+        """The viewfinder; a valid enrolment QR code fills the enrol form, which the
+        collaborator still confirms. Anything else says why it was not taken."""
+        self._stop_scan()
+        try:
+            source = (self.frame_source or CameraFrames)()
+        except Exception:  # a camera that will not open: typing the code still works
+            self._back_to_enrol()
+            self._message(self.t("camera_failed"), error=True)
+            return
+        if source.widget.parent is not None:  # the same source shown again (language)
+            source.widget.parent.remove_widget(source.widget)
+        message = wrapped("", color=ERROR_COLOR)
+        self.w.update({"scan.preview": source.widget, "scan.message": message,
+                       "message": message})
+        cancel = big_button(self.t("type_instead"), self.cancel_scan)
+        self.w["scan.cancel"] = cancel
+        self._screen("scan", self._title(self.t("scan_title")), source.widget,
+                     wrapped(self.t("scan_hint")), message, cancel)
+        self.scanner = Scanner(source, self._scanned, self._scan_refused)
+        self.scanner.start()
+
+    def _scanned(self, link: EnrolUri) -> None:
+        self.scanner = None
+        self._back_to_enrol()
+        self.w["enrol.server"].text = link.server
+        self.w["enrol.code"].text = link.shown_code
+        self._message(self.t("scanned"))
+
+    def _scan_refused(self, error: A0Error) -> None:
+        self._message(error.vi if self.lang == "vi" else error.en, error=True)
+
+    def cancel_scan(self) -> None:
+        self._stop_scan()
+        self._back_to_enrol()
+
+    def _stop_scan(self) -> None:
+        if self.scanner is not None:
+            self.scanner.stop()
+            self.scanner = None
+
+    def _back_to_enrol(self) -> None:
+        self.sm.current = "enrol"
+        self.w["message"] = self.w["enrol.message"]
+
+    def on_pause(self) -> bool:
+        """Android: let go of the camera while the app is in the background."""
+        if self.scanner is not None:
+            self.cancel_scan()
+        return True
+
+    def on_stop(self) -> None:
+        self._stop_scan()
 
     # ------------------------------------------------------- households
 
@@ -552,14 +629,3 @@ class A0App(App):
     def _run(self, work: Any) -> None:
         self.busy = True
         threading.Thread(target=work, daemon=True).start()
-
-
-def camera_available() -> bool:
-    """A camera for QR scanning exists only on some devices; the code can always be typed."""
-    try:
-        from kivy.utils import platform
-    except Exception:  # pragma: no cover
-        return False
-    if platform == "android":
-        return True
-    return any(Path(f"/dev/video{i}").exists() for i in range(4))

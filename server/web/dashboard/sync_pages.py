@@ -9,6 +9,7 @@ import datetime as dt
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
 
+from a0core.enrol_uri import build_enrol_uri
 from a0core.errors import A0Error
 from server.extensions import db
 from server.models.sync import REJECTED, WAITING
@@ -144,14 +145,8 @@ def enrol():
         db.session.rollback()
         return render_template("enrol.html", error=error, form=form, **context), \
             {"forbidden": 403, "collaborator_unknown": 404}.get(error.code, 400)
-    payload = enrolment_qr_text(request.url_root, issued["code"])
-    return render_template("enrol_code.html", issued=issued, qr=qr_svg(payload),
-                           payload=payload)
-
-
-def enrolment_qr_text(server_url: str, code: str) -> str:
-    """What the QR code carries: the server's address and the one-time code."""
-    return f"a0sync://enrol?server={server_url.rstrip('/')}&code={code}"
+    return render_template("enrol_code.html", issued=issued,
+                           qr=qr_svg(build_enrol_uri(request.url_root, issued["code"])))
 
 
 @bp.post("/devices/<device_id>/revoke")
