@@ -1,7 +1,9 @@
 """Properties of duplicate detection and merging (hypothesis).
 
-* scores are symmetric, and a record with one clerical error still shares a
-  blocking key with the original;
+* scores are symmetric, a record with one clerical error still shares a
+  blocking key with the original, and the pairs blocking never compares (birth
+  years further apart) or scoring sets aside (:func:`score_ceiling`) could not
+  have reached a threshold;
 * the review queue does not depend on the order batches arrived in;
 * any sequence of merges, rejections and undos, followed by undoing every merge
   (latest first), leaves the register as it started.
@@ -25,11 +27,15 @@ from server.security.scope import COMMUNE, Scope
 from server.sync.clock import server_clock
 from server.sync.duplicates import review
 from server.sync.duplicates.scoring import (
+    BLOCK_COLUMNS,
+    MEMBER_LINK,
     HouseholdSide,
     Person,
-    block_keys,
+    block_columns,
+    score_ceiling,
     score_households,
     score_members,
+    window_keys,
 )
 from server.synthetic.duplicates import reorder, strip_diacritics, typo, wrong_tone
 from tests.support.register import household, member, new_id
@@ -83,7 +89,28 @@ def test_one_clerical_error_keeps_a_shared_block_key(name: str, born: str, error
         other_born = born[:4]
     elif len(born) == 10:
         other_born = f"{born[:4]}-{born[8:10]}-{born[5:7]}"
-    assert block_keys(name, born, None) & block_keys(other_name, other_born, None)
+    stored = block_columns(other_name, "male", int(other_born[:4]))
+    looked_up = window_keys(name, "male", int(born[:4]))
+    assert any(stored[column] in looked_up[column] for column in BLOCK_COLUMNS)
+
+
+@given(persons, persons, st.integers(2, 60))
+def test_birth_years_further_apart_than_the_window_cannot_pair(a: Person, b: Person,
+                                                               gap: int) -> None:
+    year = int(a.birth_date[:4]) + gap
+    b = Person(b.id, b.household_id, b.full_name, b.sex, f"{year}{b.birth_date[4:]}",
+               b.ethnicity, b.bhyt, b.fellows)
+    assert (a.bhyt and a.bhyt == b.bhyt) or score_members(a, b)[0] < MEMBER_LINK
+    stored = block_columns(b.full_name, b.sex, year)
+    looked_up = window_keys(a.full_name, a.sex, int(a.birth_date[:4]))
+    assert not any(stored[column] in looked_up[column] for column in BLOCK_COLUMNS)
+
+
+@given(persons, persons)
+def test_the_ceiling_is_never_below_the_score(a: Person, b: Person) -> None:
+    score = score_members(a, b)[0]
+    assert score <= score_ceiling(a, b)
+    assert score <= score_ceiling(a, b, min(len(a.fellows), len(b.fellows)))
 
 
 # ----------------------------------------------------------------- with the database
