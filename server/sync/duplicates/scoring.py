@@ -15,16 +15,22 @@ diacritics, đ→d, single spaces):
 * ``block_pair``: family and given name (first and last token, sorted) — a
   missing, different or misspelt middle name.
 
-A record looks up both keys for its birth year and the years either side, and
-for year 0 (unknown); a record of unknown year looks up every year
-(:func:`window_keys`). Further apart, a pair cannot reach :data:`MEMBER_LINK`:
-the birth term alone costs more than every other term can bring (tested), so the
-window loses nothing. A pair whose sex differs is not compared (sex is in the
-key) unless the BHYT numbers are equal, which ``detect`` looks up separately.
-What blocking misses: a wrong *first* letter of the family or given name, a
-misspelt family or given name in a copy without its middle name, and a name
-both reordered and shortened — all rare; every true pair of the labelled set
-(``bench/dedupe.py``) shares a block.
+A record looks up both keys for its birth year and for year 0 (unknown), and
+its family+given key for the years either side too; a record of unknown year
+looks up every year (:func:`window_keys`). A year apart, a pair reaches
+:data:`MEMBER_LINK` only with near-identical names and fellows in common (a
+household registered twice, a birth year typed wrong), so the initials key is
+not looked up there: a year apart it would bring more pairs than all the other
+look-ups together, and on the labelled set not one that reaches the link.
+Further apart, a pair cannot reach the link at all: the birth term costs more
+than every other term can bring (tested). A pair whose sex differs is not
+compared (sex is in the key) unless the BHYT numbers are equal, which
+``detect`` looks up separately.
+
+What blocking misses: a wrong *first* letter of the family or given name; a
+misspelt family or given name in a copy without its middle name, or a year
+apart; a name both reordered and shortened, or reordered a year apart. All are
+rare; every true pair of the labelled set (``bench/dedupe.py``) shares a block.
 
 Scoring (:func:`score_members`) adds up evidence in log-odds and squashes it to
 0…1: name similarity (rapidfuzz on folded names, name order ignored), whether
@@ -130,9 +136,12 @@ def block_columns(full_name: str, sex: str | None, birth_year: int) -> dict[str,
 
 def window_keys(full_name: str, sex: str | None, birth_year: int) -> dict[str, set[str]]:
     """The stored keys a record's candidates may have, per column."""
-    years = ((*YEARS, UNKNOWN_YEAR) if birth_year == UNKNOWN_YEAR
-             else (birth_year - 1, birth_year, birth_year + 1, UNKNOWN_YEAR))
-    return {column: _keys(sex, years, part)
+    if birth_year == UNKNOWN_YEAR:
+        years = {column: (*YEARS, UNKNOWN_YEAR) for column in BLOCK_COLUMNS}
+    else:
+        years = {"block_initials": (birth_year, UNKNOWN_YEAR),
+                 "block_pair": (birth_year - 1, birth_year, birth_year + 1, UNKNOWN_YEAR)}
+    return {column: _keys(sex, years[column], part)
             for column, part in zip(BLOCK_COLUMNS, _parts(full_name), strict=True)}
 
 
