@@ -32,6 +32,7 @@ from server.sync.duplicates.scoring import (
     HouseholdSide,
     Person,
     block_columns,
+    fellows_in_common,
     score_ceiling,
     score_households,
     score_members,
@@ -94,16 +95,22 @@ def test_one_clerical_error_keeps_a_shared_block_key(name: str, born: str, error
     assert any(stored[column] in looked_up[column] for column in BLOCK_COLUMNS)
 
 
-@given(persons, persons, st.integers(2, 60))
-def test_birth_years_further_apart_than_the_window_cannot_pair(a: Person, b: Person,
-                                                               gap: int) -> None:
+@given(persons, persons, st.integers(1, 60))
+def test_pairs_the_window_leaves_out_cannot_reach_the_link(a: Person, b: Person,
+                                                           gap: int) -> None:
     year = int(a.birth_date[:4]) + gap
     b = Person(b.id, b.household_id, b.full_name, b.sex, f"{year}{b.birth_date[4:]}",
                b.ethnicity, b.bhyt, b.fellows)
-    assert (a.bhyt and a.bhyt == b.bhyt) or score_members(a, b)[0] < MEMBER_LINK
     stored = block_columns(b.full_name, b.sex, year)
     looked_up = window_keys(a.full_name, a.sex, int(a.birth_date[:4]))
-    assert not any(stored[column] in looked_up[column] for column in BLOCK_COLUMNS)
+    assert stored["block_initials"] not in looked_up["block_initials"]
+    if a.bhyt and a.bhyt == b.bhyt:
+        return  # found by its BHYT number
+    if gap > 1:
+        assert stored["block_pair"] not in looked_up["block_pair"]
+    elif a.household_id != b.household_id and fellows_in_common(a.fellows, b.fellows) >= 2:
+        return  # a year apart with two fellows in common: family+given names are looked up
+    assert score_members(a, b)[0] < MEMBER_LINK
 
 
 @given(persons, persons)

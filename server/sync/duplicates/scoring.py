@@ -18,8 +18,8 @@ diacritics, đ→d, single spaces):
 A record looks up both keys for its birth year and for year 0 (unknown), and
 its family+given key for the years either side too; a record of unknown year
 looks up every year (:func:`window_keys`). A year apart, a pair reaches
-:data:`MEMBER_LINK` only with near-identical names and fellows in common (a
-household registered twice, a birth year typed wrong), so the initials key is
+:data:`MEMBER_LINK` only when the two households share two fellows or more (a
+household registered twice, one birth year typed wrong), so the initials key is
 not looked up there: a year apart it would bring more pairs than all the other
 look-ups together, and on the labelled set not one that reaches the link.
 Further apart, a pair cannot reach the link at all: the birth term costs more
