@@ -64,8 +64,8 @@ class Member(MergedEntity, Base):
         Index("ix_member_household", "household_id"),
         Index("ix_member_area_seq", "area_code", "seq"),
         # duplicate blocking: ids straight from the index (server.sync.duplicates.detect)
-        Index("ix_member_block_initials", "commune_code", "block_initials", "id"),
-        Index("ix_member_block_pair", "commune_code", "block_pair", "id"),
+        Index("ix_member_block_initials", "block_initials", "commune_code", "id"),
+        Index("ix_member_block_pair", "block_pair", "commune_code", "id"),
         Index("ix_member_bhyt", "bhyt_number"),
         Index("ix_member_mother", "mother_id"),
         Index("ix_member_province_seq", "province_code", "seq"),

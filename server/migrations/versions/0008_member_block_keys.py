@@ -44,9 +44,9 @@ def upgrade():
         conn.execute(update, params)
 
     with op.batch_alter_table('member', schema=None) as batch_op:
-        batch_op.create_index('ix_member_block_initials', ['commune_code', 'block_initials', 'id'],
+        batch_op.create_index('ix_member_block_initials', ['block_initials', 'commune_code', 'id'],
                               unique=False)
-        batch_op.create_index('ix_member_block_pair', ['commune_code', 'block_pair', 'id'],
+        batch_op.create_index('ix_member_block_pair', ['block_pair', 'commune_code', 'id'],
                               unique=False)
 
 

@@ -25,11 +25,11 @@ household it left are re-scored only when that household is next touched.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from server.models.base import in_values, insert_rows, utcnow
@@ -51,9 +51,8 @@ from server.sync.duplicates.scoring import (
 _M = Member.__table__.c
 _H = Household.__table__.c
 _COLS = (_M.id, _M.household_id, _M.full_name, _M.sex, _M.birth_date, _M.birth_year,
-         _M.ethnicity, _M.bhyt_number, _M.block_initials, _M.block_pair, _M.province_code,
-         _M.commune_code, _M.area_code, _M.seq)
-_LIVE = (~_M.deleted) & _M.merged_into.is_(None)
+         _M.ethnicity, _M.bhyt_number, _M.province_code, _M.commune_code, _M.area_code,
+         _M.seq, _M.deleted, _M.merged_into)
 
 
 @dataclass
@@ -70,61 +69,59 @@ def _chunks(items: list[str], size: int = 5000) -> Iterable[list[str]]:
         yield items[i:i + size]
 
 
-def _rows(session: Session, where: Any) -> list[Any]:
-    return list(session.execute(select(*_COLS).where(where)))
+def _where_in(session: Session, columns: Iterable[Any], key: Any, values: Iterable[str],
+              ) -> Iterator[Any]:
+    """Rows whose ``key`` is among ``values``: the one, indexed, condition sent to the database.
+
+    Whether a record is live is checked by the caller (:func:`_live`): with ``NOT
+    deleted AND merged_into IS NULL`` beside it, PostgreSQL working from stale
+    statistics (a register that grew since its last ANALYZE) walks another index.
+    """
+    for chunk in _chunks(sorted(set(values))):
+        yield from session.execute(select(*columns).where(in_values(session, key, chunk)))
+
+
+def _live(rows: Iterable[Any]) -> Iterator[Any]:
+    return (r for r in rows if not r.deleted and r.merged_into is None)
 
 
 def _focus(session: Session, member_ids: Iterable[str], household_ids: Iterable[str],
            ) -> tuple[dict[str, Any], set[str], set[str], set[str]]:
     """Live members to re-score (every live member of a touched household), live and gone ids."""
-    touched_m = sorted(set(member_ids))
-    focus_h = set(household_ids)
-    for chunk in _chunks(touched_m):
-        focus_h.update(session.scalars(select(_M.household_id).where(
-            in_values(session, _M.id, chunk))))
-    live_h: set[str] = set()
-    for chunk in _chunks(sorted(focus_h)):
-        live_h.update(session.scalars(select(_H.id).where(
-            in_values(session, _H.id, chunk), ~_H.deleted, _H.merged_into.is_(None))))
-    focus: dict[str, Any] = {}
-    for chunk in _chunks(sorted(live_h)):
-        focus.update((r.id, r) for r in _rows(
-            session, in_values(session, _M.household_id, chunk) & _LIVE))
-    for chunk in _chunks([i for i in touched_m if i not in focus]):  # in a gone household
-        focus.update((r.id, r) for r in _rows(session, in_values(session, _M.id, chunk) & _LIVE))
-    return focus, live_h, set(touched_m) - set(focus), focus_h - live_h
+    member_ids = set(member_ids)
+    touched = {r.id: r for r in _where_in(session, _COLS, _M.id, member_ids)}
+    focus_h = set(household_ids) | {r.household_id for r in touched.values()}
+    live_h = {r.id for r in _live(_where_in(session, (_H.id, _H.deleted, _H.merged_into),
+                                            _H.id, focus_h))}
+    focus = {r.id: r for r in _live(_where_in(session, _COLS, _M.household_id, live_h))}
+    focus.update((r.id, r) for r in _live(touched.values()) if r.id not in focus)  # gone household
+    return focus, live_h, member_ids - focus.keys(), focus_h - live_h
 
 
 def _blocked_pairs(session: Session, members: list[Any], rows: dict[str, Any],
                    ) -> set[tuple[str, str]]:
-    """Pairs of these focus members (of one commune) with the live records sharing a block.
+    """Pairs of focus members (of one commune) with the live records sharing a key or BHYT.
 
     The look-ups read ids from the key indexes alone (the focus members come back
     too, cheaply); only the records not yet in ``rows`` are then read in full.
     """
     commune = members[0].commune_code
-    windows = {r.id: window_keys(r.full_name, r.sex, r.birth_year) for r in members}
+    windows = {r.id: {**window_keys(r.full_name, r.sex, r.birth_year),
+                      "bhyt_number": {r.bhyt_number} - {None, ""}} for r in members}
     holders: dict[tuple[str, str], list[str]] = defaultdict(list)  # (column, key) → ids
-    for column in BLOCK_COLUMNS:
-        keys = sorted(set().union(*(w[column] for w in windows.values())))
-        for member_id, key in session.execute(select(_M.id, _M[column]).where(
-                _M.commune_code == commune, in_values(session, _M[column], keys))):
-            holders[(column, key)].append(member_id)
-    bhyts = sorted({r.bhyt_number for r in members if r.bhyt_number})
-    if bhyts:  # the commune is checked here, so that the BHYT index is the one used
-        for member_id, bhyt, place in session.execute(
-                select(_M.id, _M.bhyt_number, _M.commune_code)
-                .where(in_values(session, _M.bhyt_number, bhyts))):
+    for column in (*BLOCK_COLUMNS, "bhyt_number"):
+        keys = set().union(*(w[column] for w in windows.values()))
+        for member_id, key, place in _where_in(session, (_M.id, _M[column], _M.commune_code),
+                                               _M[column], keys):
             if place == commune:
-                holders[("bhyt_number", bhyt)].append(member_id)
+                holders[(column, key)].append(member_id)
     pairs: set[tuple[str, str]] = set()
     for r in members:
         found = [other for column, keys in windows[r.id].items() for k in keys
                  for other in holders.get((column, k), ())]
-        found += holders.get(("bhyt_number", r.bhyt_number), ()) if r.bhyt_number else ()
         pairs.update((min(r.id, other), max(r.id, other)) for other in found if other != r.id)
-    for chunk in _chunks(sorted({i for pair in pairs for i in pair} - rows.keys())):
-        rows.update((r.id, r) for r in _rows(session, in_values(session, _M.id, chunk) & _LIVE))
+    wanted = {i for pair in pairs for i in pair} - rows.keys()
+    rows.update((r.id, r) for r in _live(_where_in(session, _COLS, _M.id, wanted)))
     return {(a, b) for a, b in pairs if a in rows and b in rows}
 
 
@@ -135,10 +132,10 @@ def _household_names(session: Session, focus: dict[str, Any], live_h: set[str],
     for r in focus.values():
         if r.household_id in live_h:
             names[r.household_id].append((r.id, r.full_name))
-    for chunk in _chunks(sorted(households - live_h)):
-        for mid, hid, name in session.execute(select(_M.id, _M.household_id, _M.full_name).where(
-                in_values(session, _M.household_id, chunk) & _LIVE)):
-            names[hid].append((mid, name))
+    for mid, hid, name, *_ in _live(_where_in(
+            session, (_M.id, _M.household_id, _M.full_name, _M.deleted, _M.merged_into),
+            _M.household_id, households - live_h)):
+        names[hid].append((mid, name))
     return names
 
 
@@ -184,14 +181,9 @@ def detect(session: Session, member_ids: Iterable[str], household_ids: Iterable[
         ha, hb = rows[a].household_id, rows[b].household_id
         if s >= MEMBER_LINK and ha != hb and (ha in live_h or hb in live_h):
             links[(min(ha, hb), max(ha, hb))][(a, b)] = s
-    h_rows: dict[str, Any] = {}
-    wanted = sorted({h for pair in links for h in pair})
-    for chunk in _chunks(wanted):
-        for r in session.execute(select(_H.id, _H.number, _H.address, _H.province_code,
-                                        _H.commune_code, _H.area_code, _H.seq)
-                                 .where(in_values(session, _H.id, chunk), ~_H.deleted,
-                                        _H.merged_into.is_(None))):
-            h_rows[r.id] = r
+    h_rows = {r.id: r for r in _live(_where_in(
+        session, (_H.id, _H.number, _H.address, _H.province_code, _H.commune_code, _H.area_code,
+                  _H.seq, _H.deleted, _H.merged_into), _H.id, {h for pair in links for h in pair}))}
     found_h: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
     for a, b in sorted(links):
         if a not in h_rows or b not in h_rows:
@@ -217,11 +209,11 @@ def _sync_queue(session: Session, kind: str, focus: set[str],
     """
     t = DuplicateCandidate
     existing: dict[tuple[str, str], DuplicateCandidate] = {}
-    for chunk in _chunks(sorted(focus)):
-        for c in session.scalars(select(t).where(
-                t.kind == kind, or_(in_values(session, t.a_id, chunk),
-                                    in_values(session, t.b_id, chunk)))):
-            existing[(c.a_id, c.b_id)] = c
+    for side in (t.a_id, t.b_id):
+        for chunk in _chunks(sorted(focus)):
+            for c in session.scalars(select(t).where(t.kind == kind,
+                                                     in_values(session, side, chunk))):
+                existing[(c.a_id, c.b_id)] = c
     stale = [c.id for p, c in existing.items() if c.status == OPEN and p not in found]
     for chunk in _chunks(stale):
         session.execute(delete(t).where(in_values(session, t.id, chunk)))
