@@ -89,12 +89,14 @@ def _focus(session: Session, member_ids: Iterable[str], household_ids: Iterable[
            ) -> tuple[dict[str, Any], set[str], set[str], set[str]]:
     """Live members to re-score (every live member of a touched household), live and gone ids."""
     member_ids = set(member_ids)
-    touched = {r.id: r for r in _where_in(session, _COLS, _M.id, member_ids)}
-    focus_h = set(household_ids) | {r.household_id for r in touched.values()}
+    touched = list(_where_in(session, (_M.id, _M.household_id, _M.deleted, _M.merged_into),
+                             _M.id, member_ids))
+    focus_h = set(household_ids) | {r.household_id for r in touched}
     live_h = {r.id for r in _live(_where_in(session, (_H.id, _H.deleted, _H.merged_into),
                                             _H.id, focus_h))}
     focus = {r.id: r for r in _live(_where_in(session, _COLS, _M.household_id, live_h))}
-    focus.update((r.id, r) for r in _live(touched.values()) if r.id not in focus)  # gone household
+    homeless = {r.id for r in _live(touched)} - focus.keys()  # live, in a gone household
+    focus.update((r.id, r) for r in _where_in(session, _COLS, _M.id, homeless))
     return focus, live_h, member_ids - focus.keys(), focus_h - live_h
 
 
