@@ -64,12 +64,12 @@ class DetectResult:
     open_households: set[tuple[str, str]] = field(default_factory=set)
 
 
-def _chunks(items: list[str], size: int = 5000) -> Iterable[list[str]]:
+def _chunks(items: list[Any], size: int = 5000) -> Iterable[list[Any]]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
 
 
-def _where_in(session: Session, columns: Iterable[Any], key: Any, values: Iterable[str],
+def _where_in(session: Session, columns: Iterable[Any], key: Any, values: Iterable[Any],
               ) -> Iterator[Any]:
     """Rows whose ``key`` is among ``values``: the one, indexed, condition sent to the database.
 
@@ -141,9 +141,9 @@ def _household_names(session: Session, focus: dict[str, Any], live_h: set[str],
     return names
 
 
-def _person(r: Any, names: dict[str, list[tuple[str, str]]] | None = None) -> Person:
-    fellows = tuple(sorted(n for mid, n in names.get(r.household_id, ()) if mid != r.id)
-                    ) if names is not None else ()
+def _person(r: Any, household: Iterable[tuple[str, str]] = ()) -> Person:
+    """What scoring needs of a row; ``household``: (id, name) of its household's live members."""
+    fellows = tuple(sorted(name for mid, name in household if mid != r.id))
     return Person(r.id, r.household_id, r.full_name, r.sex, r.birth_date, r.ethnicity,
                   r.bhyt_number, fellows)
 
@@ -168,7 +168,7 @@ def detect(session: Session, member_ids: Iterable[str], household_ids: Iterable[
     hopeful = sorted(p for p in pairs if score_ceiling(bare[p[0]], bare[p[1]]) >= floor)
     involved = {i for pair in hopeful for i in pair}
     names = _household_names(session, focus, live_h, {rows[i].household_id for i in involved})
-    people = {i: _person(rows[i], names) for i in involved}
+    people = {i: _person(rows[i], names.get(rows[i].household_id, ())) for i in involved}
     scores = {(a, b): score_members(people[a], people[b]) for a, b in hopeful}
     result.pairs_blocked, result.pairs_scored = len(pairs), len(scores)
 
