@@ -117,9 +117,8 @@ UNKNOWN_YEAR = 0
 YEARS = range(1880, 2101)  # what a record of unknown birth year looks up
 
 
-def _keys(sex: str | None, years: Iterable[int], part: str) -> set[str]:
-    head = f"{sex or ''}|"
-    return {f"{head}{year}|{part}"[:KEY_LENGTH] for year in years}
+def _key(sex: str | None, year: int, part: str) -> str:
+    return f"{sex or ''}|{year}|{part}"[:KEY_LENGTH]
 
 
 @lru_cache(maxsize=1 << 16)
@@ -130,7 +129,7 @@ def _parts(full_name: str) -> tuple[str, str]:
 
 def block_columns(full_name: str, sex: str | None, birth_year: int) -> dict[str, str]:
     """The stored keys of a member record: one per column of :data:`BLOCK_COLUMNS`."""
-    return {column: _keys(sex, (birth_year,), part).pop()
+    return {column: _key(sex, birth_year, part)
             for column, part in zip(BLOCK_COLUMNS, _parts(full_name), strict=True)}
 
 
@@ -141,7 +140,7 @@ def window_keys(full_name: str, sex: str | None, birth_year: int) -> dict[str, s
     else:
         years = {"block_initials": (birth_year, UNKNOWN_YEAR),
                  "block_pair": (birth_year - 1, birth_year, birth_year + 1, UNKNOWN_YEAR)}
-    return {column: _keys(sex, years[column], part)
+    return {column: {_key(sex, year, part) for year in years[column]}
             for column, part in zip(BLOCK_COLUMNS, _parts(full_name), strict=True)}
 
 
