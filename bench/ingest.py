@@ -16,7 +16,12 @@ floor. ``pull_village_ms`` is the server time of a device's first download of a
 With ``--json`` the last line is
 ``{"db", "ops", "hooks", "ops_per_s", "floor_ops_per_s", "ratio", "pull_village_ms"}``.
 By default each batch also runs the after-batch hooks of a real server (incremental
-roll-ups, duplicate detection); ``--without-hooks`` measures the sync core alone.
+roll-ups, duplicate detection); ``--hooks`` picks some of them (``--hooks none``,
+or ``--without-hooks``, measures the sync core alone), and ``--core-too`` also times
+the sync core alone in the same run, on fresh databases between the hooked runs,
+adding ``core_ops_per_s`` and ``hooks_share`` (hooked ÷ core throughput):
+
+    .venv/bin/python bench/ingest.py --hooks duplicates --core-too --json
 """
 
 from __future__ import annotations
@@ -58,6 +63,17 @@ from server.synthetic.operations import area_operations
 COMMUNE, PROVINCE, COMMUNE_NAME = "12619", "33", "Xã Diên Hà"
 PERIOD = (dt.date(2025, 1, 1), dt.date(2025, 6, 30))
 WRITTEN = (Household, Member, Event, Distribution, SyncOp)  # what the floor re-inserts
+HOOKS = {"duplicates": "server.sync.duplicates", "rollups": "server.rollups"}  # module prefix
+
+
+def keep_hooks(app: Any, chosen: str) -> None:
+    """Leave only the after-batch hooks ``chosen`` (``all``, ``none`` or a :data:`HOOKS` key)."""
+    if chosen == "all":
+        return
+    hooks = app.extensions.get(HOOKS_KEY, [])
+    if chosen != "none" and not any(h.__module__.startswith(HOOKS[chosen]) for h in hooks):
+        raise SystemExit(f"no {chosen} hook registered")
+    hooks[:] = [h for h in hooks if chosen != "none" and h.__module__.startswith(HOOKS[chosen])]
 
 
 class Databases:
@@ -221,8 +237,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", action="store_true", help="print a JSON summary last")
-    parser.add_argument("--without-hooks", action="store_true",
-                        help="the sync core alone: no roll-up or duplicate detection per batch")
+    parser.add_argument("--hooks", choices=["all", "none", *HOOKS], default="all",
+                        help="after-batch hooks to run (default: all, as a real server)")
+    parser.add_argument("--without-hooks", dest="hooks", action="store_const", const="none",
+                        help="the sync core alone: same as --hooks none")
+    parser.add_argument("--core-too", action="store_true",
+                        help="also time the sync core alone in the same run")
     args = parser.parse_args(argv)
 
     folder = Path(tempfile.mkdtemp(prefix="a0-bench-ingest-"))
@@ -230,15 +250,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with dbs.fresh() as app:
             devices, envelopes = traffic(app, args.ops, args.batch, args.seed)
-        ingest_s, floor_s = [], []
+        ingest_s, floor_s, core_s = [], [], []
         for _ in range(args.repeat):
             with dbs.fresh() as app:
-                if args.without_hooks:
-                    app.extensions.pop(HOOKS_KEY, None)
+                keep_hooks(app, args.hooks)
                 seconds, rows = ingest_run(app, devices, envelopes)
                 ingest_s.append(seconds)
             with dbs.fresh():
                 floor_s.append(floor_run(devices, rows))
+            if args.core_too:
+                with dbs.fresh() as app:
+                    keep_hooks(app, "none")
+                    core_s.append(ingest_run(app, devices, envelopes)[0])
         with dbs.fresh() as app:
             pull_ms = pull_village(app, args.seed, max(5, args.repeat))
     finally:
@@ -247,15 +270,20 @@ def main(argv: list[str] | None = None) -> int:
 
     ops_per_s = args.ops / statistics.median(ingest_s)
     floor = args.ops / statistics.median(floor_s)
-    result = {"db": args.db, "ops": args.ops, "hooks": not args.without_hooks,
-              "ops_per_s": round(ops_per_s),
-              "floor_ops_per_s": round(floor), "ratio": round(ops_per_s / floor, 3),
-              "pull_village_ms": round(pull_ms, 1)}
+    result: dict[str, Any] = {"db": args.db, "ops": args.ops, "hooks": args.hooks,
+                              "ops_per_s": round(ops_per_s),
+                              "floor_ops_per_s": round(floor), "ratio": round(ops_per_s / floor, 3),
+                              "pull_village_ms": round(pull_ms, 1)}
+    if core_s:
+        core = args.ops / statistics.median(core_s)
+        result.update(core_ops_per_s=round(core), hooks_share=round(ops_per_s / core, 3))
     if not args.json:
         print(f"batches: {len(envelopes)} of up to {args.batch} operations, "
               f"devices: {len(devices)}, runs: {args.repeat}")
         print("ingest seconds:", [round(s, 3) for s in ingest_s])
         print("floor seconds:", [round(s, 3) for s in floor_s])
+        if core_s:
+            print("core seconds:", [round(s, 3) for s in core_s])
     print(json.dumps(result))
     return 0
 

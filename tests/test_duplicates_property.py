@@ -1,7 +1,9 @@
 """Properties of duplicate detection and merging (hypothesis).
 
-* scores are symmetric, and a record with one clerical error still shares a
-  blocking key with the original;
+* scores are symmetric, a record with one clerical error still shares a
+  blocking key with the original, and the pairs blocking never compares (birth
+  years further apart) or scoring sets aside (:func:`score_ceiling`) could not
+  have reached a threshold;
 * the review queue does not depend on the order batches arrived in;
 * any sequence of merges, rejections and undos, followed by undoing every merge
   (latest first), leaves the register as it started.
@@ -25,11 +27,16 @@ from server.security.scope import COMMUNE, Scope
 from server.sync.clock import server_clock
 from server.sync.duplicates import review
 from server.sync.duplicates.scoring import (
+    BLOCK_COLUMNS,
+    MEMBER_LINK,
     HouseholdSide,
     Person,
-    block_keys,
+    block_columns,
+    fellows_in_common,
+    score_ceiling,
     score_households,
     score_members,
+    window_keys,
 )
 from server.synthetic.duplicates import reorder, strip_diacritics, typo, wrong_tone
 from tests.support.register import household, member, new_id
@@ -83,7 +90,34 @@ def test_one_clerical_error_keeps_a_shared_block_key(name: str, born: str, error
         other_born = born[:4]
     elif len(born) == 10:
         other_born = f"{born[:4]}-{born[8:10]}-{born[5:7]}"
-    assert block_keys(name, born, None) & block_keys(other_name, other_born, None)
+    stored = block_columns(other_name, "male", int(other_born[:4]))
+    looked_up = window_keys(name, "male", int(born[:4]))
+    assert any(stored[column] in looked_up[column] for column in BLOCK_COLUMNS)
+
+
+@given(persons, persons, st.integers(1, 60))
+def test_pairs_the_window_leaves_out_cannot_reach_the_link(a: Person, b: Person,
+                                                           gap: int) -> None:
+    year = int(a.birth_date[:4]) + gap
+    b = Person(b.id, b.household_id, b.full_name, b.sex, f"{year}{b.birth_date[4:]}",
+               b.ethnicity, b.bhyt, b.fellows)
+    stored = block_columns(b.full_name, b.sex, year)
+    looked_up = window_keys(a.full_name, a.sex, int(a.birth_date[:4]))
+    assert stored["block_initials"] not in looked_up["block_initials"]
+    if a.bhyt and a.bhyt == b.bhyt:
+        return  # found by its BHYT number
+    if gap > 1:
+        assert stored["block_pair"] not in looked_up["block_pair"]
+    elif a.household_id != b.household_id and fellows_in_common(a.fellows, b.fellows) >= 2:
+        return  # a year apart with two fellows in common: family+given names are looked up
+    assert score_members(a, b)[0] < MEMBER_LINK
+
+
+@given(persons, persons)
+def test_the_ceiling_is_never_below_the_score(a: Person, b: Person) -> None:
+    score = score_members(a, b)[0]
+    assert score <= score_ceiling(a, b)
+    assert score <= score_ceiling(a, b, min(len(a.fellows), len(b.fellows)))
 
 
 # ----------------------------------------------------------------- with the database

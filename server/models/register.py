@@ -63,11 +63,12 @@ class Member(MergedEntity, Base):
     __table_args__ = (
         Index("ix_member_household", "household_id"),
         Index("ix_member_area_seq", "area_code", "seq"),
-        Index("ix_member_commune_name", "commune_code", "name_key"),
+        # duplicate blocking: ids straight from the index (server.sync.duplicates.detect)
+        Index("ix_member_block_initials", "block_initials", "commune_code", "id"),
+        Index("ix_member_block_pair", "block_pair", "commune_code", "id"),
         Index("ix_member_bhyt", "bhyt_number"),
         Index("ix_member_mother", "mother_id"),
         Index("ix_member_province_seq", "province_code", "seq"),
-        Index("ix_member_commune_year", "commune_code", "birth_year"),  # duplicate blocking
 
         # covers the roll-up scans (server.rollups.compute): the index, not the wide rows
         Index("ix_member_rollup", "area_code", "birth_date", "sex", "residence_status",
@@ -78,7 +79,10 @@ class Member(MergedEntity, Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     household_id: Mapped[str] = mapped_column(ForeignKey("household.id"))
     full_name: Mapped[str] = mapped_column(String(100))
-    name_key: Mapped[str] = mapped_column(String(100))  # folded name for duplicate blocking
+    name_key: Mapped[str] = mapped_column(String(100))  # folded name, tokens sorted
+    # duplicate blocking keys (server.sync.duplicates.scoring.block_columns)
+    block_initials: Mapped[str | None] = mapped_column(String(120))
+    block_pair: Mapped[str | None] = mapped_column(String(120))
     relation: Mapped[str | None] = mapped_column(String(24))
     sex: Mapped[str] = mapped_column(String(8))
     birth_date: Mapped[str] = mapped_column(String(10))  # YYYY-MM-DD or YYYY

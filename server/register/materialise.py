@@ -11,6 +11,7 @@ from typing import Any
 
 from a0core.names import name_key
 from a0core.projection import STATE_FIELDS
+from server.sync.duplicates.scoring import block_columns
 
 
 def household_columns(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -25,6 +26,7 @@ def household_columns(data: Mapping[str, Any]) -> dict[str, Any]:
 
 def member_columns(data: Mapping[str, Any], state: Mapping[str, Any]) -> dict[str, Any]:
     birth = data.get("birth_date") or ""
+    year = int(birth[:4]) if birth[:4].isdigit() else 0
     return {
         "household_id": data["household_id"],
         "full_name": data.get("full_name", ""),
@@ -32,7 +34,8 @@ def member_columns(data: Mapping[str, Any], state: Mapping[str, Any]) -> dict[st
         "relation": data.get("relation"),
         "sex": data.get("sex", ""),
         "birth_date": birth,
-        "birth_year": int(birth[:4]) if birth[:4].isdigit() else 0,
+        "birth_year": year,
+        **block_columns(data.get("full_name", ""), data.get("sex"), year),
         "ethnicity": data.get("ethnicity"),
         "bhyt_number": data.get("bhyt_number"),
         "mother_id": data.get("mother_id"),

@@ -7,12 +7,16 @@ every member of every touched household: a pair is always re-scored when
 anything it depends on changed, which makes the queue a function of the
 register, not of the order in which batches arrived.
 
-For each focus member the commune's live members sharing a blocking key are
-fetched with one query per commune (folded-name key, birth year or BHYT number,
-then keys compared in Python), every pair is scored, and the queue is brought up
-to date: pairs at or above the threshold are inserted or re-scored, open pairs
-that fell below it (or whose record was deleted or merged) leave the queue.
-Decided pairs (merged, rejected, undone) are never reopened or re-scored.
+Candidates come from the blocking keys stored in the member rows
+(:mod:`.scoring`): per commune, one index look-up per key column for every key
+of the focus members' windows, and one by BHYT number. Only focus members are
+paired with what the look-ups return (never the whole block with itself), so a
+batch's cost follows the records it touched, not the size of the commune; the
+whole-commune scan (``a0sync duplicates scan``) is the same call with the whole
+commune in focus. Every pair is scored, and the queue is brought up to date:
+pairs at or above the threshold are inserted or re-scored, open pairs that fell
+below it (or whose record was deleted or merged) leave the queue. Decided pairs
+(merged, rejected, undone) are never reopened or re-scored.
 
 Known limit: when a member moves to another household, the pairs of the
 household it left are re-scored only when that household is next touched.
@@ -21,122 +25,152 @@ household it left are re-scored only when that household is next touched.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from server.models.base import in_values, insert_rows, utcnow
 from server.models.duplicates import OPEN, DuplicateCandidate
 from server.models.register import Household, Member
 from server.sync.duplicates.scoring import (
+    BLOCK_COLUMNS,
     DEFAULTS,
     MEMBER_LINK,
     HouseholdSide,
     Person,
     Thresholds,
-    block_keys,
+    score_ceiling,
     score_households,
     score_members,
+    window_keys,
 )
 
 _M = Member.__table__.c
 _H = Household.__table__.c
 _COLS = (_M.id, _M.household_id, _M.full_name, _M.sex, _M.birth_date, _M.birth_year,
-         _M.ethnicity, _M.bhyt_number, _M.name_key, _M.province_code, _M.commune_code,
-         _M.area_code, _M.seq)
-_LIVE = (~_M.deleted) & _M.merged_into.is_(None)
+         _M.ethnicity, _M.bhyt_number, _M.province_code, _M.commune_code, _M.area_code,
+         _M.seq, _M.deleted, _M.merged_into)
 
 
 @dataclass
 class DetectResult:
     members_scored: int = 0
-    pairs_scored: int = 0
+    pairs_blocked: int = 0  # pairs sharing a block
+    pairs_scored: int = 0   # of those, the ones that could reach a threshold: scored in full
     open_members: set[tuple[str, str]] = field(default_factory=set)
     open_households: set[tuple[str, str]] = field(default_factory=set)
 
 
-def _chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:
+def _chunks(items: list[Any], size: int = 5000) -> Iterable[list[Any]]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
 
 
-def _rows(session: Session, where: Any) -> list[Any]:
-    return list(session.execute(select(*_COLS).where(where)))
+def _where_in(session: Session, columns: Iterable[Any], key: Any, values: Iterable[Any],
+              ) -> Iterator[Any]:
+    """Rows whose ``key`` is among ``values``: the one, indexed, condition sent to the database.
+
+    Whether a record is live is checked by the caller (:func:`_live`): with ``NOT
+    deleted AND merged_into IS NULL`` beside it, PostgreSQL working from stale
+    statistics (a register that grew since its last ANALYZE) walks another index.
+    """
+    for chunk in _chunks(sorted(set(values))):
+        yield from session.execute(select(*columns).where(in_values(session, key, chunk)))
+
+
+def _live(rows: Iterable[Any]) -> Iterator[Any]:
+    return (r for r in rows if not r.deleted and r.merged_into is None)
+
+
+def _focus(session: Session, member_ids: Iterable[str], household_ids: Iterable[str],
+           ) -> tuple[dict[str, Any], set[str], set[str], set[str]]:
+    """Live members to re-score (every live member of a touched household), live and gone ids."""
+    member_ids = set(member_ids)
+    touched = list(_where_in(session, (_M.id, _M.household_id, _M.deleted, _M.merged_into),
+                             _M.id, member_ids))
+    focus_h = set(household_ids) | {r.household_id for r in touched}
+    live_h = {r.id for r in _live(_where_in(session, (_H.id, _H.deleted, _H.merged_into),
+                                            _H.id, focus_h))}
+    focus = {r.id: r for r in _live(_where_in(session, _COLS, _M.household_id, live_h))}
+    homeless = {r.id for r in _live(touched)} - focus.keys()  # live, in a gone household
+    focus.update((r.id, r) for r in _where_in(session, _COLS, _M.id, homeless))
+    return focus, live_h, member_ids - focus.keys(), focus_h - live_h
+
+
+def _blocked_pairs(session: Session, members: list[Any], rows: dict[str, Any],
+                   ) -> set[tuple[str, str]]:
+    """Pairs of focus members (of one commune) with the live records sharing a key or BHYT.
+
+    The look-ups read ids from the key indexes alone (the focus members come back
+    too, cheaply); only the records not yet in ``rows`` are then read in full.
+    """
+    commune = members[0].commune_code
+    windows = {r.id: {**window_keys(r.full_name, r.sex, r.birth_year),
+                      "bhyt_number": {r.bhyt_number} - {None, ""}} for r in members}
+    holders: dict[tuple[str, str], list[str]] = defaultdict(list)  # (column, key) → ids
+    for column in (*BLOCK_COLUMNS, "bhyt_number"):
+        keys = set().union(*(w[column] for w in windows.values()))
+        for member_id, key, place in _where_in(session, (_M.id, _M[column], _M.commune_code),
+                                               _M[column], keys):
+            if place == commune:
+                holders[(column, key)].append(member_id)
+    pairs: set[tuple[str, str]] = set()
+    for r in members:
+        found = [other for column, keys in windows[r.id].items() for k in keys
+                 for other in holders.get((column, k), ())]
+        pairs.update((min(r.id, other), max(r.id, other)) for other in found if other != r.id)
+    wanted = {i for pair in pairs for i in pair} - rows.keys()
+    rows.update((r.id, r) for r in _live(_where_in(session, _COLS, _M.id, wanted)))
+    return {(a, b) for a, b in pairs if a in rows and b in rows}
+
+
+def _household_names(session: Session, focus: dict[str, Any], live_h: set[str],
+                     households: set[str]) -> dict[str, list[tuple[str, str]]]:
+    """(id, name) of the live members of each household; the focus holds live_h's already."""
+    names: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for r in focus.values():
+        if r.household_id in live_h:
+            names[r.household_id].append((r.id, r.full_name))
+    for mid, hid, name, *_ in _live(_where_in(
+            session, (_M.id, _M.household_id, _M.full_name, _M.deleted, _M.merged_into),
+            _M.household_id, households - live_h)):
+        names[hid].append((mid, name))
+    return names
+
+
+def _person(r: Any, household: Iterable[tuple[str, str]] = ()) -> Person:
+    """What scoring needs of a row; ``household``: (id, name) of its household's live members."""
+    fellows = tuple(sorted(name for mid, name in household if mid != r.id))
+    return Person(r.id, r.household_id, r.full_name, r.sex, r.birth_date, r.ethnicity,
+                  r.bhyt_number, fellows)
 
 
 def detect(session: Session, member_ids: Iterable[str], household_ids: Iterable[str],
            thresholds: Thresholds = DEFAULTS) -> DetectResult:
     """Bring the queue up to date for these records (and their households' members)."""
     result = DetectResult()
-    touched_m = sorted(set(member_ids))
-    focus_h = set(household_ids)
-    for chunk in _chunks(touched_m):
-        focus_h.update(session.scalars(select(_M.household_id).where(_M.id.in_(chunk))))
-    live_h: set[str] = set()
-    for chunk in _chunks(sorted(focus_h)):
-        live_h.update(session.scalars(select(_H.id).where(
-            _H.id.in_(chunk), ~_H.deleted, _H.merged_into.is_(None))))
-    focus: dict[str, Any] = {}
-    for chunk in _chunks(sorted(live_h)):
-        for r in _rows(session, _M.household_id.in_(chunk) & _LIVE):
-            focus[r.id] = r
-    for chunk in _chunks(touched_m):
-        for r in _rows(session, _M.id.in_(chunk) & _LIVE):
-            focus[r.id] = r
+    focus, live_h, gone_m, gone_h = _focus(session, member_ids, household_ids)
     result.members_scored = len(focus)
-    gone_m = set(touched_m) - set(focus)
-    gone_h = focus_h - live_h
-
-    # -- blocking: one query per commune, keys compared here
     rows: dict[str, Any] = dict(focus)
-    pairs: set[tuple[str, str]] = set()
     by_commune: dict[str, list[Any]] = defaultdict(list)
     for r in focus.values():
         by_commune[r.commune_code].append(r)
-    for commune, members in by_commune.items():
-        keys_of = {r.id: block_keys(r.full_name, r.birth_date, r.bhyt_number) for r in members}
-        years = sorted({r.birth_year for r in members})
-        name_keys = sorted({r.name_key for r in members})
-        bhyts = sorted({r.bhyt_number for r in members if r.bhyt_number})
-        index: dict[str, list[str]] = defaultdict(list)
-        conds = [_M.birth_year.in_(years), _M.name_key.in_(name_keys)]
-        if bhyts:
-            conds.append(_M.bhyt_number.in_(bhyts))
-        for r in _rows(session, (_M.commune_code == commune) & _LIVE & or_(*conds)):
-            rows[r.id] = r
-            for k in block_keys(r.full_name, r.birth_date, r.bhyt_number):
-                index[k].append(r.id)
-        for r in members:
-            for k in keys_of[r.id]:
-                for other in index.get(k, ()):
-                    if other != r.id:
-                        pairs.add((min(r.id, other), max(r.id, other)))
+    pairs: set[tuple[str, str]] = set()
+    for members in by_commune.values():
+        pairs |= _blocked_pairs(session, members, rows)
 
-    # -- fellow members of every household involved
-    households = sorted({rows[i].household_id for pair in pairs for i in pair} | live_h)
-    names: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for chunk in _chunks(households):
-        for mid, hid, name in session.execute(select(_M.id, _M.household_id, _M.full_name)
-                                              .where(_M.household_id.in_(chunk) & _LIVE)):
-            names[hid].append((mid, name))
-
-    def person(r: Any) -> Person:
-        fellows = tuple(sorted(n for mid, n in names.get(r.household_id, ()) if mid != r.id))
-        return Person(r.id, r.household_id, r.full_name, r.sex, r.birth_date, r.ethnicity,
-                      r.bhyt_number, fellows)
-
-    people: dict[str, Person] = {}
-    scores: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
-    for a, b in sorted(pairs):
-        ra, rb = rows[a], rows[b]
-        if ra.sex != rb.sex and not (ra.bhyt_number and ra.bhyt_number == rb.bhyt_number):
-            continue  # cannot reach any threshold: skip the work
-        pa = people.get(a) or people.setdefault(a, person(ra))
-        pb = people.get(b) or people.setdefault(b, person(rb))
-        scores[(a, b)] = score_members(pa, pb)
-    result.pairs_scored = len(scores)
+    # -- a first, cheap look (fellows unknown, at their best) sets most pairs aside
+    floor = min(thresholds.member, MEMBER_LINK)  # below it a pair counts for nothing
+    bare = {i: _person(rows[i]) for i in {i for pair in pairs for i in pair}}
+    hopeful = sorted(p for p in pairs if score_ceiling(bare[p[0]], bare[p[1]]) >= floor)
+    involved = {i for pair in hopeful for i in pair}
+    names = _household_names(session, focus, live_h, {rows[i].household_id for i in involved})
+    people = {i: _person(rows[i], names.get(rows[i].household_id, ())) for i in involved}
+    scores = {(a, b): score_members(people[a], people[b]) for a, b in hopeful}
+    result.pairs_blocked, result.pairs_scored = len(pairs), len(scores)
 
     found_m = {p: s for p, s in scores.items() if s[0] >= thresholds.member}
     _sync_queue(session, "member", set(focus) | gone_m, found_m,
@@ -144,27 +178,21 @@ def detect(session: Session, member_ids: Iterable[str], household_ids: Iterable[
     result.open_members = set(found_m)
 
     # -- households: scored from their members' pairs
-    link = {p: s for p, (s, _) in scores.items() if s >= MEMBER_LINK}
-    h_pairs: set[tuple[str, str]] = set()
-    for a, b in link:
+    links: dict[tuple[str, str], dict[tuple[str, str], float]] = defaultdict(dict)
+    for (a, b), (s, _) in scores.items():
         ha, hb = rows[a].household_id, rows[b].household_id
-        if ha != hb and (ha in live_h or hb in live_h):
-            h_pairs.add((min(ha, hb), max(ha, hb)))
-    h_rows: dict[str, Any] = {}
-    wanted = sorted({h for p in h_pairs for h in p})
-    for chunk in _chunks(wanted):
-        for r in session.execute(select(_H.id, _H.number, _H.address, _H.province_code,
-                                        _H.commune_code, _H.area_code, _H.seq)
-                                 .where(_H.id.in_(chunk), ~_H.deleted,
-                                        _H.merged_into.is_(None))):
-            h_rows[r.id] = r
+        if s >= MEMBER_LINK and ha != hb and (ha in live_h or hb in live_h):
+            links[(min(ha, hb), max(ha, hb))][(a, b)] = s
+    h_rows = {r.id: r for r in _live(_where_in(
+        session, (_H.id, _H.number, _H.address, _H.province_code, _H.commune_code, _H.area_code,
+                  _H.seq, _H.deleted, _H.merged_into), _H.id, {h for pair in links for h in pair}))}
     found_h: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
-    for a, b in sorted(h_pairs):
+    for a, b in sorted(links):
         if a not in h_rows or b not in h_rows:
             continue
         sides = [HouseholdSide(h, h_rows[h].number, h_rows[h].address,
                                tuple(sorted(mid for mid, _ in names.get(h, ())))) for h in (a, b)]
-        score = score_households(sides[0], sides[1], link)
+        score = score_households(sides[0], sides[1], links[(a, b)])
         if score[0] >= thresholds.household:
             found_h[(a, b)] = score
     _sync_queue(session, "household", live_h | gone_h, found_h,
@@ -176,30 +204,33 @@ def detect(session: Session, member_ids: Iterable[str], household_ids: Iterable[
 def _sync_queue(session: Session, kind: str, focus: set[str],
                 found: dict[tuple[str, str], tuple[float, dict[str, Any]]],
                 places: dict[tuple[str, str], tuple[Any, Any]]) -> None:
-    """Insert or re-score found pairs; drop open pairs of the focus that were not found."""
+    """Insert or re-score found pairs; drop open pairs of the focus that were not found.
+
+    Every found pair has a record in the focus, so the focus's pairs are all the
+    queue rows there can be to update; the new ones go in with one ``executemany``.
+    """
     t = DuplicateCandidate
     existing: dict[tuple[str, str], DuplicateCandidate] = {}
-    ids = sorted(focus)
-    for chunk in _chunks(ids):
-        for c in session.scalars(select(t).where(t.kind == kind,
-                                                 or_(t.a_id.in_(chunk), t.b_id.in_(chunk)))):
-            existing[(c.a_id, c.b_id)] = c
-    for pair in sorted(found):
-        if pair not in existing:
-            existing.update({(c.a_id, c.b_id): c for c in session.scalars(
-                select(t).where(t.kind == kind, t.a_id == pair[0], t.b_id == pair[1]))})
+    for side in (t.a_id, t.b_id):
+        for chunk in _chunks(sorted(focus)):
+            for c in session.scalars(select(t).where(t.kind == kind,
+                                                     in_values(session, side, chunk))):
+                existing[(c.a_id, c.b_id)] = c
     stale = [c.id for p, c in existing.items() if c.status == OPEN and p not in found]
-    for chunk in range(0, len(stale), 500):
-        session.execute(delete(t).where(t.id.in_(stale[chunk:chunk + 500])))
+    for chunk in _chunks(stale):
+        session.execute(delete(t).where(in_values(session, t.id, chunk)))
+    now, new = utcnow(), []
     for pair, (score, reasons) in sorted(found.items()):
         ra, rb = places[pair]
         c = existing.get(pair)
         if c is None:
-            session.add(t(kind=kind, a_id=pair[0], b_id=pair[1], score=score, reasons=reasons,
-                          status=OPEN, province_code=ra.province_code,
-                          commune_code=ra.commune_code, area_code=ra.area_code,
-                          b_area_code=rb.area_code, a_seq=ra.seq, b_seq=rb.seq))
+            new.append({"kind": kind, "a_id": pair[0], "b_id": pair[1], "score": score,
+                        "reasons": reasons, "status": OPEN, "province_code": ra.province_code,
+                        "commune_code": ra.commune_code, "area_code": ra.area_code,
+                        "b_area_code": rb.area_code, "a_seq": ra.seq, "b_seq": rb.seq,
+                        "created_at": now, "updated_at": now})
         elif c.status == OPEN:
             c.score, c.reasons, c.a_seq, c.b_seq = score, reasons, ra.seq, rb.seq
             c.area_code, c.b_area_code = ra.area_code, rb.area_code
     session.flush()
+    insert_rows(session, t, new)

@@ -1,15 +1,36 @@
 """How alike two person records, or two households, are (DESIGN §4). Pure Python.
 
-Blocking (:func:`block_keys`) decides which pairs are worth scoring at all: two
-records of one commune are compared when they share a key. Keys are built from
-the folded name (:mod:`a0core.names`: no diacritics, đ→d, single spaces) so that
-typing errors of those kinds never hide a pair:
+Blocking decides which pairs are worth scoring at all: two live records of one
+commune are compared when one's stored key is among the other's look-up keys.
+The keys are columns of the member row, written with the rest of it
+(:func:`block_columns`, called by :mod:`server.register.materialise`) and indexed
+with the commune, so finding a record's candidates is an index seek that returns
+a handful of rows, never a scan of the commune or of a whole birth cohort. Each
+key is ``sex|birth year|part`` on the folded name (:mod:`a0core.names`: no
+diacritics, đ→d, single spaces):
 
-* ``n:`` the sorted tokens of the name — insensitive to name order;
-* ``sg:`` family and given name (first and last token, sorted) — insensitive to a
-  missing or different middle name;
-* ``ty:`` first or last token with the birth year — a typo in the other part;
-* ``b:`` the health-insurance (BHYT) number.
+* ``block_initials``: the first letters of the name's tokens, sorted — the same
+  whatever the diacritics, tone marks, spacing or name order, and whatever typos
+  follow the first letter of a token (several of them, in several tokens);
+* ``block_pair``: family and given name (first and last token, sorted) — a
+  missing, different or misspelt middle name.
+
+A record looks up both keys for its birth year and for year 0 (unknown), and
+its family+given key for the years either side too; a record of unknown year
+looks up every year (:func:`window_keys`). A year apart, a pair reaches
+:data:`MEMBER_LINK` only when the two households share two fellows or more (a
+household registered twice, one birth year typed wrong), so the initials key is
+not looked up there: a year apart it would bring more pairs than all the other
+look-ups together, and on the labelled set not one that reaches the link.
+Further apart, a pair cannot reach the link at all: the birth term costs more
+than every other term can bring (tested). A pair whose sex differs is not
+compared (sex is in the key) unless the BHYT numbers are equal, which
+``detect`` looks up separately.
+
+What blocking misses: a wrong *first* letter of the family or given name; a
+misspelt family or given name in a copy without its middle name, or a year
+apart; a name both reordered and shortened, or reordered a year apart. All are
+rare; every true pair of the labelled set (``bench/dedupe.py``) shares a block.
 
 Scoring (:func:`score_members`) adds up evidence in log-odds and squashes it to
 0…1: name similarity (rapidfuzz on folded names, name order ignored), whether
@@ -90,19 +111,37 @@ def pair_key(full_name: str) -> str:
     return " ".join(sorted({t[0], t[-1]}))
 
 
-def block_keys(full_name: str, birth_date: str, bhyt: str | None) -> set[str]:
-    t = tokens(full_name)
-    keys: set[str] = set()
-    if t:
-        keys.add("n:" + " ".join(sorted(t)))
-        keys.add("sg:" + pair_key(full_name))
-        year = (birth_date or "")[:4]
-        if year:
-            keys.add(f"ty:{t[0]}:{year}")
-            keys.add(f"ty:{t[-1]}:{year}")
-    if bhyt:
-        keys.add("b:" + bhyt)
-    return keys
+BLOCK_COLUMNS = ("block_initials", "block_pair")
+KEY_LENGTH = 120  # the columns' width; a longer key is cut (it still matches itself)
+UNKNOWN_YEAR = 0
+YEARS = range(1880, 2101)  # what a record of unknown birth year looks up
+
+
+def _key(sex: str | None, year: int, part: str) -> str:
+    return f"{sex or ''}|{year}|{part}"[:KEY_LENGTH]
+
+
+@lru_cache(maxsize=1 << 16)
+def _parts(full_name: str) -> tuple[str, str]:
+    initials = "".join(sorted(token[0] for token in tokens(full_name)))
+    return initials, pair_key(full_name)
+
+
+def block_columns(full_name: str, sex: str | None, birth_year: int) -> dict[str, str]:
+    """The stored keys of a member record: one per column of :data:`BLOCK_COLUMNS`."""
+    return {column: _key(sex, birth_year, part)
+            for column, part in zip(BLOCK_COLUMNS, _parts(full_name), strict=True)}
+
+
+def window_keys(full_name: str, sex: str | None, birth_year: int) -> dict[str, set[str]]:
+    """The stored keys a record's candidates may have, per column."""
+    if birth_year == UNKNOWN_YEAR:
+        years = {column: (*YEARS, UNKNOWN_YEAR) for column in BLOCK_COLUMNS}
+    else:
+        years = {"block_initials": (birth_year, UNKNOWN_YEAR),
+                 "block_pair": (birth_year - 1, birth_year, birth_year + 1, UNKNOWN_YEAR)}
+    return {column: {_key(sex, year, part) for year in years[column]}
+            for column, part in zip(BLOCK_COLUMNS, _parts(full_name), strict=True)}
 
 
 def _plain(text: str) -> str:
@@ -150,6 +189,7 @@ def birth_match(a: str, b: str) -> str:
 BIRTH_WEIGHT = {"same_date": 3.0, "swapped_day_month": 2.2, "same_year": 0.6, "unknown": 0.0,
                 "other_date_same_year": -2.5, "year_off_by_one": -3.0, "different_year": -7.0}
 DIACRITIC_WEIGHT = {"same": 0.6, "missing": 0.2, "differ": -0.4}
+BEST_MARKS = max(DIACRITIC_WEIGHT, key=DIACRITIC_WEIGHT.__getitem__)
 BASE = -2.5
 
 
@@ -167,6 +207,21 @@ def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 
 
+FELLOWS_COUNTED = 3  # fellows in common beyond this add nothing
+
+
+def _log_odds(a: Person, b: Person, sim: float, marks: str, birth: str, fellows: int) -> float:
+    x = BASE + (sim - 0.85) * 20.0 + DIACRITIC_WEIGHT[marks] + BIRTH_WEIGHT[birth]
+    if a.sex != b.sex:
+        x -= 6.0
+    if a.ethnicity and b.ethnicity and a.ethnicity != b.ethnicity:
+        x -= 1.0
+    x += 1.5 * min(fellows, FELLOWS_COUNTED)
+    if a.bhyt and b.bhyt and a.bhyt != b.bhyt:
+        x -= 5.0
+    return x
+
+
 def score_members(a: Person, b: Person) -> tuple[float, dict[str, Any]]:
     """Likelihood that two member records are one person, and why (JSON-able)."""
     sim = name_similarity(a.full_name, b.full_name)
@@ -176,23 +231,32 @@ def score_members(a: Person, b: Person) -> tuple[float, dict[str, Any]]:
     reasons: dict[str, Any] = {"name": round(sim, 3), "diacritics": marks, "birth": birth,
                                "sex": "same" if a.sex == b.sex else "different",
                                "fellows": fellows}
-    x = BASE + (sim - 0.85) * 20.0 + DIACRITIC_WEIGHT[marks] + BIRTH_WEIGHT[birth]
-    if a.sex != b.sex:
-        x -= 6.0
     if a.ethnicity and b.ethnicity and a.ethnicity != b.ethnicity:
-        x -= 1.0
         reasons["ethnicity"] = "different"
-    x += 1.5 * min(fellows, 3)
     bhyt = "unknown"
     if a.bhyt and b.bhyt:
         bhyt = "same" if a.bhyt == b.bhyt else "different"
-        if bhyt == "different":
-            x -= 5.0
     reasons["bhyt"] = bhyt
-    score = _sigmoid(x)
+    score = _sigmoid(_log_odds(a, b, sim, marks, birth, fellows))
     if bhyt == "same":
         score = max(score, BHYT_SAME_SCORE)
     return round(score, 4), reasons
+
+
+def score_ceiling(a: Person, b: Person, fellows: int = FELLOWS_COUNTED) -> float:
+    """The most :func:`score_members` can give ``a`` and ``b``: never less than their score.
+
+    The costly terms are taken at their best: the diacritics, and the fellows in
+    common, which are at most ``fellows`` (by default as many as count), so
+    detection can set aside the many pairs of a block that cannot reach a
+    threshold before it reads their households.
+    """
+    if a.bhyt and a.bhyt == b.bhyt:
+        return 1.0
+    x = _log_odds(a, b, name_similarity(a.full_name, b.full_name), BEST_MARKS,
+                  birth_match(a.birth_date, b.birth_date),
+                  fellows if a.household_id != b.household_id else 0)
+    return round(_sigmoid(x), 4)
 
 
 @dataclass(frozen=True)
