@@ -22,7 +22,7 @@ from server.sync.duplicates.detect import detect
 from server.sync.duplicates.scoring import block_columns
 from tests.conftest import make_app
 
-BEFORE_KEYS = "0007"
+BEFORE_KEYS = "0008"
 PEOPLE = [("Nguyễn Văn Hùng", "male", "1985-03-04"), ("Nguyen Van  Hung", "male", "1985-04-03"),
           ("Lê Thị Mai", "female", "1972"), ("Đỗ Đức Dũng", "male", "1990-01-01")]
 
@@ -48,7 +48,7 @@ def test_members_registered_before_the_keys_get_them_and_pair_up(empty_url: str,
                             "full_name": name, "name_key": name, "sex": sex,
                             "birth_date": born, "birth_year": int(born[:4]), **place})
         db.session.execute(insert(Household), households)
-        db.session.execute(insert(Member), members)  # the columns of revision 0007 only
+        db.session.execute(insert(Member), members)  # the columns before revision 0009
         db.session.commit()
         db.session.remove()
 

@@ -4,16 +4,16 @@ Detection looks a record's candidates up by two keys stored in the member row
 (server.sync.duplicates.scoring), instead of loading the commune's members of
 the record's birth years; the two indexes that served the old way go.
 
-Revision ID: 0008_block_keys
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0008_block_keys'
-down_revision = '0007'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
