@@ -1,20 +1,35 @@
 """Sync ingestion throughput against a raw-insert floor, and a village's first download.
 
-Seals ``--ops`` operations (default 10,000) of realistic traffic — households and
-members registered, the woman/couple form, change-slip events, distributions — from
-several devices into batches of ``--batch`` operations, then ingests them through
-the full path (open, verify, decrypt, validate, merge, ledger, receipt, commit).
-In the same run, on a fresh database of the same kind, a raw ``executemany`` of
-exactly the rows the ingestion wrote (register rows and ledger rows) gives the
-floor. ``pull_village_ms`` is the server time of a device's first download of a
+Seals ``--ops`` operations (default 10,000) from several devices, one per
+collaborator area of a real commune, into batches, then ingests them through the
+full path (open, verify, decrypt, validate, merge, ledger, receipt, commit). Two
+kinds of realistic traffic (``--mix``):
+
+* ``first`` (default): each area's first upload — households and members
+  registered (A0 upserts), the woman/couple form, then half a year of change-slip
+  events and distributions — in batches of ``--batch`` operations;
+* ``monthly``: the steady state. The register is on the server already (bulk
+  loaded before timing); each collaborator sends a year of changes as they
+  happen, one batch per month: people arriving, woman records, events,
+  distributions and A0 corrections (``server.synthetic.operations``). Batches are
+  small (a village's month), so the per-batch cost shows.
+
+In the same run, on a fresh database of the same kind (holding the same bulk
+load), the rows the ingestion wrote — register rows inserted or updated, ledger
+rows — are written again with one Core ``executemany`` per table and one commit:
+``floor_ops_per_s``. ``raw_floor_ops_per_s`` writes them through the DBAPI
+cursor alone, parameters made before the clock starts: what the database itself
+costs. ``pull_village_ms`` is the server time of a device's first download of a
 300-household area (every page, signed and sealed). Each figure is the median of
 ``--repeat`` runs, each on a fresh database.
 
     .venv/bin/python bench/ingest.py --json
+    .venv/bin/python bench/ingest.py --mix monthly --json
     .venv/bin/python bench/ingest.py --db postgresql --json
 
 With ``--json`` the last line is
-``{"db", "ops", "hooks", "ops_per_s", "floor_ops_per_s", "ratio", "pull_village_ms"}``.
+``{"db", "mix", "ops", "batches", "hooks", "ops_per_s", "floor_ops_per_s", "ratio",
+"raw_floor_ops_per_s", "pull_village_ms"}``.
 By default each batch also runs the after-batch hooks of a real server (incremental
 roll-ups, duplicate detection); ``--hooks`` picks some of them (``--hooks none``,
 or ``--without-hooks``, measures the sync core alone), and ``--core-too`` also times
@@ -37,19 +52,21 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from flask_migrate import upgrade
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, func, insert, select
 
 from a0core.envelope import DeviceKeys, open_from_server, sign_request
 from a0core.hlc import HybridClock
 from a0core.sync_client import seal
 from server import MIGRATIONS_DIR, create_app
 from server.extensions import db
+from server.models.base import plan_many
 from server.models.people import Collaborator, Device
 from server.models.register import Distribution, Event, Household, Member
 from server.models.sync import DeviceSync, SyncOp
@@ -58,10 +75,12 @@ from server.security.keys import keystore_for
 from server.sync.ingest import ingest_batch
 from server.sync.runtime import HOOKS_KEY, ingest_context
 from server.synthetic import generate_area, generate_commune
-from server.synthetic.operations import area_operations
+from server.synthetic.operations import area_operations, change_operations, register_at
 
 COMMUNE, PROVINCE, COMMUNE_NAME = "12619", "33", "Xã Diên Hà"
 PERIOD = (dt.date(2025, 1, 1), dt.date(2025, 6, 30))
+YEAR, YEAR_START = (dt.date(2024, 7, 1), dt.date(2025, 6, 30)), "2024-07-01"  # monthly mix
+MONTHLY_HOUSEHOLDS = 8000  # a large commune of the 2025 list: enough areas for 10,000 changes
 WRITTEN = (Household, Member, Event, Distribution, SyncOp)  # what the floor re-inserts
 HOOKS = {"duplicates": "server.sync.duplicates", "rollups": "server.rollups"}  # module prefix
 
@@ -87,16 +106,27 @@ class Databases:
 
             self.pg = postgres.start()
             template = "a0_bench_template"
-            self._migrate(self.pg.create_database(template))
+            self.template_url = self.pg.create_database(template)
             self.template = template
         else:
             self.template = str(folder / "template.sqlite")
-            self._migrate(f"sqlite:///{self.template}")
+            self.template_url = f"sqlite:///{self.template}"
+        self._migrate(self.template_url)
 
     def _migrate(self, url: str) -> None:
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": str(self.folder)})
         with app.app_context():
             upgrade(directory=MIGRATIONS_DIR, revision="heads")
+            db.engine.dispose()
+
+    def preload(self, load: Callable[[], None]) -> None:
+        """Run ``load`` in the template: every fresh database starts with it."""
+        app = create_app({"SQLALCHEMY_DATABASE_URI": self.template_url,
+                          "INSTANCE_PATH": str(self.folder)})
+        with app.app_context():
+            load()
+            db.session.commit()
+            db.session.remove()
             db.engine.dispose()
 
     @contextmanager
@@ -137,7 +167,14 @@ class BenchDevice:
         db.session.add(DeviceSync(device_id=self.id))
 
 
-def traffic(app: Any, n_ops: int, batch: int, seed: int) -> tuple[list[BenchDevice], list[bytes]]:
+@dataclass
+class Traffic:
+    devices: list[BenchDevice]
+    envelopes: list[bytes]
+    preload: list[Any]  # areas bulk-loaded before the clock starts (monthly mix)
+
+
+def first_uploads(app: Any, n_ops: int, batch: int, seed: int) -> Traffic:
     """``n_ops`` operations from the commune's areas, one device each, sealed in batches."""
     server_key = keystore_for(app).public()
     devices, envelopes, total = [], [], 0
@@ -155,7 +192,42 @@ def traffic(app: Any, n_ops: int, batch: int, seed: int) -> tuple[list[BenchDevi
                                   hlc=clock.now()).envelope)
     if total < n_ops:
         raise SystemExit(f"only {total} operations generated")
-    return devices, envelopes
+    return Traffic(devices, envelopes, [])
+
+
+def monthly_changes(app: Any, n_ops: int, seed: int, loader: Writer) -> Traffic:
+    """A year of the commune's changes after its bulk-loaded register, a batch per
+    device per month, sent month by month (every device's January, then February…)."""
+    server_key = keystore_for(app).public()
+    devices, preload, by_month, total = [], [], {}, 0
+    for area in generate_commune(seed, COMMUNE, COMMUNE_NAME, MONTHLY_HOUSEHOLDS, YEAR):
+        if total >= n_ops:
+            break
+        device = BenchDevice(area.area_code)
+        clock = HybridClock()
+        ops = list(change_operations(area, YEAR_START, clock, device.id,
+                                     (loader.hlc, loader.device)))[: n_ops - total]
+        total += len(ops)
+        devices.append(device)
+        preload.append(register_at(area, YEAR_START))
+        month, months = "", {}
+        for op in ops:  # an A0 correction (no date) goes with its change_info
+            month = _day_of(op)[:7] or month
+            months.setdefault(month, []).append(op)
+        for month, month_ops in months.items():
+            by_month.setdefault(month, []).append(seal(
+                month_ops, device_id=device.id, keys=device.keys, server_key=server_key,
+                hlc=clock.now()).envelope)
+    if total < n_ops:
+        raise SystemExit(f"only {total} operations generated")
+    return Traffic(devices, [e for month in sorted(by_month) for e in by_month[month]],
+                   preload)
+
+
+def _day_of(op: dict[str, Any]) -> str:
+    fields = op["fields"]
+    return next((fields[k] for k in ("event_date", "distributed_on", "registered_on",
+                                     "recorded_on") if k in fields), "")
 
 
 def timed(fn: Callable[[], Any]) -> float:
@@ -164,13 +236,18 @@ def timed(fn: Callable[[], Any]) -> float:
     return time.perf_counter() - start
 
 
+Rows = dict[Any, list[dict[str, Any]]]
+
+
 def ingest_run(app: Any, devices: list[BenchDevice], envelopes: list[bytes],
-               ) -> tuple[float, dict[Any, list[dict[str, Any]]]]:
+               ) -> tuple[float, Rows]:
     """Ingest every envelope; return the seconds taken and the rows it wrote."""
     for device in devices:
         device.register()
     db.session.commit()
     ctx = ingest_context(app)
+    before = {model: db.session.scalar(select(func.max(model.__table__.c.seq)))
+              for model in WRITTEN if model is not SyncOp}
 
     def run() -> None:
         for envelope in envelopes:
@@ -180,24 +257,60 @@ def ingest_run(app: Any, devices: list[BenchDevice], envelopes: list[bytes],
                 raise SystemExit(f"rejected operations: {bad[:3]}")
 
     seconds = timed(run)
-    rows = {model: [dict(r._mapping) for r in db.session.execute(select(model.__table__))]
-            for model in WRITTEN}
+    rows = {}
+    for model in WRITTEN:
+        table = model.__table__
+        query = select(table)
+        if before.get(model) is not None:  # only what the ingestion wrote
+            query = query.where(table.c.seq > before[model])
+        rows[model] = [dict(r._mapping) for r in db.session.execute(query)]
     return seconds, rows
 
 
-def floor_run(devices: list[BenchDevice], rows: dict[Any, list[dict[str, Any]]]) -> float:
-    """The same rows, inserted with one executemany per table and one commit."""
+def floor_run(devices: list[BenchDevice], rows: Rows, *, raw: bool = False) -> float:
+    """The same rows written again, with one executemany per table and statement kind
+    (insert; update for rows of the bulk load) and one commit: through Core, or
+    (``raw``) through the DBAPI cursor with every parameter made beforehand."""
     for device in devices:
         device.register()
     db.session.commit()
+    writes = []
+    for model, table_rows in rows.items():
+        table = model.__table__
+        existing = set(db.session.scalars(select(table.c.id))) if "id" in table.c else set()
+        for kind in ("insert", "update"):
+            group = [r for r in table_rows if (r.get("id") in existing) == (kind == "update")]
+            if group:
+                writes.append((model, kind, group))
+    db.session.commit()
+    if raw:
+        conn = db.engine.raw_connection()
+        planned = [plan_many(db.engine.dialect, m.__table__, tuple(g[0]), k) for m, k, g in writes]
+        statements = [(sql, params(group)) for (sql, params), (_, _, group)
+                      in zip(planned, writes, strict=True)]
 
-    def run() -> None:
+        def run() -> None:
+            cursor = conn.cursor()
+            for sql, params in statements:
+                cursor.executemany(sql, params)
+            conn.commit()
+        try:
+            return timed(run)
+        finally:
+            conn.close()
+
+    def run_core() -> None:
         with db.engine.begin() as conn:
-            for model, table_rows in rows.items():
-                if table_rows:
-                    conn.execute(insert(model.__table__), table_rows)
+            for model, kind, group in writes:
+                table = model.__table__
+                if kind == "insert":
+                    conn.execute(insert(table), group)
+                else:
+                    conn.execute(table.update().where(table.c.id == bindparam("b_id"))
+                                 .values({c: bindparam(c) for c in group[0] if c != "id"}),
+                                 [{**r, "b_id": r["id"]} for r in group])
 
-    return timed(run)
+    return timed(run_core)
 
 
 def pull_village(app: Any, seed: int, repeat: int) -> float:
@@ -243,25 +356,36 @@ def main(argv: list[str] | None = None) -> int:
                         help="the sync core alone: same as --hooks none")
     parser.add_argument("--core-too", action="store_true",
                         help="also time the sync core alone in the same run")
+    parser.add_argument("--mix", choices=["first", "monthly"], default="first",
+                        help="first uploads of whole areas, or a year of monthly changes")
     args = parser.parse_args(argv)
 
     folder = Path(tempfile.mkdtemp(prefix="a0-bench-ingest-"))
     dbs = Databases(args.db, folder)
     try:
         with dbs.fresh() as app:
-            devices, envelopes = traffic(app, args.ops, args.batch, args.seed)
-        ingest_s, floor_s, core_s = [], [], []
+            if args.mix == "first":
+                sent = first_uploads(app, args.ops, args.batch, args.seed)
+            else:
+                loader = Writer("bench-loader", HybridClock().now())
+                sent = monthly_changes(app, args.ops, args.seed, loader)
+        if sent.preload:
+            dbs.preload(lambda: [load_area(db.session, area, PROVINCE, COMMUNE, loader)
+                                 for area in sent.preload])
+        ingest_s, floor_s, raw_s, core_s = [], [], [], []
         for _ in range(args.repeat):
             with dbs.fresh() as app:
                 keep_hooks(app, args.hooks)
-                seconds, rows = ingest_run(app, devices, envelopes)
+                seconds, rows = ingest_run(app, sent.devices, sent.envelopes)
                 ingest_s.append(seconds)
             with dbs.fresh():
-                floor_s.append(floor_run(devices, rows))
+                floor_s.append(floor_run(sent.devices, rows))
+            with dbs.fresh():
+                raw_s.append(floor_run(sent.devices, rows, raw=True))
             if args.core_too:
                 with dbs.fresh() as app:
                     keep_hooks(app, "none")
-                    core_s.append(ingest_run(app, devices, envelopes)[0])
+                    core_s.append(ingest_run(app, sent.devices, sent.envelopes)[0])
         with dbs.fresh() as app:
             pull_ms = pull_village(app, args.seed, max(5, args.repeat))
     finally:
@@ -270,20 +394,22 @@ def main(argv: list[str] | None = None) -> int:
 
     ops_per_s = args.ops / statistics.median(ingest_s)
     floor = args.ops / statistics.median(floor_s)
-    result: dict[str, Any] = {"db": args.db, "ops": args.ops, "hooks": args.hooks,
-                              "ops_per_s": round(ops_per_s),
-                              "floor_ops_per_s": round(floor), "ratio": round(ops_per_s / floor, 3),
-                              "pull_village_ms": round(pull_ms, 1)}
+    result: dict[str, Any] = {
+        "db": args.db, "mix": args.mix, "ops": args.ops, "batches": len(sent.envelopes),
+        "hooks": args.hooks, "ops_per_s": round(ops_per_s), "floor_ops_per_s": round(floor),
+        "ratio": round(ops_per_s / floor, 3),
+        "raw_floor_ops_per_s": round(args.ops / statistics.median(raw_s)),
+        "pull_village_ms": round(pull_ms, 1)}
     if core_s:
         core = args.ops / statistics.median(core_s)
         result.update(core_ops_per_s=round(core), hooks_share=round(ops_per_s / core, 3))
     if not args.json:
-        print(f"batches: {len(envelopes)} of up to {args.batch} operations, "
-              f"devices: {len(devices)}, runs: {args.repeat}")
-        print("ingest seconds:", [round(s, 3) for s in ingest_s])
-        print("floor seconds:", [round(s, 3) for s in floor_s])
-        if core_s:
-            print("core seconds:", [round(s, 3) for s in core_s])
+        print(f"batches: {len(sent.envelopes)}, devices: {len(sent.devices)}, "
+              f"runs: {args.repeat}")
+        for name, times in (("ingest", ingest_s), ("floor", floor_s), ("raw floor", raw_s),
+                            ("core", core_s)):
+            if times:
+                print(f"{name} seconds:", [round(t, 3) for t in times])
     print(json.dumps(result))
     return 0
 

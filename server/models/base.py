@@ -114,6 +114,17 @@ def _execute_many(session: Any, model: Any, rows: list[dict[str, Any]], kind: st
         conn.exec_driver_sql(sql, params(group))
 
 
+def plan_many(dialect: Any, table: Table, keys: tuple[str, ...], kind: str = "insert",
+              ) -> tuple[str, Params]:
+    """The positional statement :func:`insert_rows` / :func:`update_rows` run for rows
+    with ``keys``, and the function making their parameters (benchmarks use it to
+    time the database alone)."""
+    plan = _plan(dialect, table, keys, kind)
+    if plan is None:
+        raise ValueError(f"no positional {kind} for {table.name} with keys {keys}")
+    return plan
+
+
 Getter = Callable[[dict[str, Any]], Any]
 Params = Callable[[list[dict[str, Any]]], list[tuple[Any, ...]]]
 _PLANS: dict[tuple[Any, ...], tuple[str, Params] | None] = {}
@@ -235,11 +246,32 @@ def in_values(session: Any, column: Any, values: Any) -> Any:
     statement's text never changes, so its compiled form is cached, and the index
     on ``column`` is still used.
     """
+    dialect = session.get_bind().dialect.name
+    return in_param(column, dialect, bindparam(None, id_list(dialect, values),
+                                               type_=_list_type(column, dialect)))
+
+
+def in_param(column: Any, dialect: str, param: Any) -> Any:
+    """``column IN`` the list bound to ``param`` (a :func:`bindparam`; its value made by
+    :func:`id_list`): for statements built once and run many times."""
+    if dialect == "postgresql":
+        return column == any_(param)
+    return column.in_(select(func.json_each(param).table_valued("value").c.value))
+
+
+def list_param(name: str, column: Any, dialect: str) -> Any:
+    """A named parameter holding a list of ``column`` values, for :func:`in_param`."""
+    return bindparam(name, type_=_list_type(column, dialect))
+
+
+def id_list(dialect: str, values: Any) -> Any:
+    """The value of a :func:`list_param`: an array (PostgreSQL) or a JSON text (SQLite)."""
     values = list(values)
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
-    each = func.json_each(bindparam(None, orjson.dumps(values).decode(), type_=String))
-    return column.in_(select(each.table_valued("value").c.value))
+    return values if dialect == "postgresql" else orjson.dumps(values).decode()
+
+
+def _list_type(column: Any, dialect: str) -> Any:
+    return ARRAY(column.type) if dialect == "postgresql" else String()
 
 
 def json_dumps(value: Any) -> str:

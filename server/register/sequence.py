@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
+from sqlalchemy import bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -10,12 +14,19 @@ from server.models.register import ChangeCounter
 
 def allocate(session: Session, province_code: str, count: int) -> int:
     """Reserve ``count`` consecutive numbers; return the first."""
-    dialect = session.get_bind().dialect.name
+    stmt = _upsert(session.get_bind().dialect.name)
+    last = session.execute(stmt, {"province": province_code, "count": count}).scalar_one()
+    return last - count + 1
+
+
+@functools.cache
+def _upsert(dialect: str) -> Any:
+    """Add to the province's counter, creating it at the first use (built once: every
+    batch runs it)."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(ChangeCounter).values(province_code=province_code, value=count)
-    stmt = stmt.on_conflict_do_update(
+    count = bindparam("count")
+    stmt = insert(ChangeCounter).values(province_code=bindparam("province"), value=count)
+    return stmt.on_conflict_do_update(
         index_elements=[ChangeCounter.province_code],
         set_={"value": ChangeCounter.value + count},
     ).returning(ChangeCounter.value)
-    last = session.execute(stmt).scalar_one()
-    return last - count + 1

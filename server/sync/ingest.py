@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from a0core.envelope import open_batch, sign_receipt
@@ -32,14 +32,14 @@ from a0core.errors import A0Error
 from a0core.forms import FormSet
 from a0core.hlc import HybridClock, wall_ms
 from a0core.schemas import FormDef
-from server.models.base import in_values, insert_rows, utcnow
-from server.models.people import Device
-from server.models.sync import DUPLICATE, REJECTED, WAITING, WAITING_ONLY, SyncBatch, SyncOp
+from server.models.base import insert_rows, utcnow
+from server.models.sync import DUPLICATE, REJECTED, WAITING, SyncBatch, SyncOp
 from server.security.keys import KeyStore
 from server.sync.applier import Applier, Place, Touched, Verdict
 from server.sync.conflicts import ConflictFinder
 from server.sync.ledger import update_device_state
 from server.sync.ops import DISTRIBUTION, EVENT, VOID, Op, parse_op
+from server.sync.statements import statements
 from server.sync.workset import CHUNK, Sequencer, Workset
 
 AfterBatch = Callable[[Session, Touched], None]
@@ -89,9 +89,7 @@ class Sender:
 
 
 def _sender(session: Session, device_id: str) -> Sender:
-    row = session.execute(select(
-        Device.revoked_at, Device.id, Device.sign_public_key, Device.area_code,
-        Device.commune_code, Device.province_code).where(Device.id == device_id)).first()
+    row = session.execute(statements(session).sender, {"device": device_id}).first()
     if row is None:
         raise A0Error("device_unknown")
     if row.revoked_at is not None:
@@ -147,8 +145,7 @@ def _ingest(session: Session, data: bytes, ctx: IngestContext, carrier: str) -> 
 
 
 def _known_receipt(session: Session, batch_id: str, body_hash: str) -> dict[str, Any] | None:
-    known = session.execute(select(SyncBatch.body_hash, SyncBatch.receipt)
-                            .where(SyncBatch.id == batch_id)).first()
+    known = session.execute(statements(session).known_batch, {"batch": batch_id}).first()
     if known is None:
         return None
     if known.body_hash != body_hash:
@@ -161,16 +158,16 @@ def _apply_batch(session: Session, device: Sender, header: dict[str, Any],
                  carrier: str, plain: bool = False) -> dict[str, Any]:
     sequencer = Sequencer(session, device.province_code)
     sequencer.reserve(3 * len(raw_ops) + 8)  # the first write: takes the province's lock
-    if session.scalar(select(Device.revoked_at).where(Device.id == device.id)) is not None:
+    sql = statements(session)
+    if session.scalar(sql.revoked_at, {"device": device.id}) is not None:
         raise A0Error("device_revoked")  # revoked while the batch was being opened
     receipt = _known_receipt(session, header["batch"], body_hash)  # sent twice at once
     if receipt is not None:
         return receipt
 
     first, last = header["seq"]
-    stored = dict(session.execute(
-        select(SyncOp.seq, SyncOp.op_hash).where(SyncOp.device_id == device.id,
-                                                 SyncOp.seq.between(first, last))).all())
+    stored = dict(session.execute(sql.stored_ops, {"device": device.id, "first": first,
+                                                   "last": last}).all())
     entries = [Entry(raw["seq"], raw) for raw in raw_ops]
     for entry in entries:
         if entry.seq in stored:
@@ -292,9 +289,8 @@ def _release_waiting(session: Session, ws: Workset, applier: Applier,
         done = len(ws.created)
         ready = [item for key in arrived for item in waiting.pop(key, [])]
         for chunk in range(0, len(arrived), CHUNK):
-            for row in session.scalars(select(SyncOp).where(
-                    WAITING_ONLY,
-                    in_values(session, SyncOp.waiting_on, arrived[chunk:chunk + CHUNK]))):
+            ids = ws.id_params(arrived[chunk:chunk + CHUNK])
+            for row in session.execute(ws.sql.waiting_for, ids):
                 ready.append(Pending(parse_op(row.payload, row.device_id),
                                      Place(row.area_code, row.commune_code, row.province_code)))
         for item in sorted(ready, key=lambda p: (p.op.hlc, p.op.device, p.op.seq)):

@@ -11,11 +11,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from a0core.hlc import physical_ms
-from server.models.sync import DeviceSync, SyncOp
+from server.models.sync import DeviceSync
+from server.sync.statements import statements
 
 
 def missing_ranges(contiguous: int, seqs: list[int]) -> tuple[int, list[list[int]]]:
@@ -45,12 +46,10 @@ class DeviceState:
 def update_device_state(session: Session, device_id: str, header_hlc: int, now_ms: int,
                         now: dt.datetime) -> DeviceState:
     """Fold the operations just stored into the device's contiguous mark and gaps."""
-    state = session.execute(select(DeviceSync.highest_contiguous_seq, DeviceSync.max_seq,
-                                   DeviceSync.last_clock_skew_ms, DeviceSync.last_hlc)
-                            .where(DeviceSync.device_id == device_id)).first()
+    sql = statements(session)
+    state = session.execute(sql.device_state, {"device": device_id}).first()
     contiguous, max_seq, skew, last_hlc = state if state is not None else (0, 0, 0, 0)
-    seqs = list(session.scalars(select(SyncOp.seq).where(
-        SyncOp.device_id == device_id, SyncOp.seq > contiguous).order_by(SyncOp.seq)))
+    seqs = list(session.scalars(sql.seqs_above, {"device": device_id, "above": contiguous}))
     contiguous, gaps = missing_ranges(contiguous, seqs)
     if header_hlc:
         skew, last_hlc = physical_ms(header_hlc) - now_ms, max(last_hlc, header_hlc)
@@ -60,6 +59,5 @@ def update_device_state(session: Session, device_id: str, header_hlc: int, now_m
     if state is None:
         session.execute(insert(DeviceSync).values(device_id=device_id, pull_cursor=0, **values))
     else:
-        session.execute(update(DeviceSync).where(DeviceSync.device_id == device_id)
-                        .values(**values))
+        session.execute(sql.device_state_update, {"b_device": device_id, **values})
     return DeviceState(contiguous, skew)

@@ -13,18 +13,16 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from a0core.projection import EventRef, member_state
-from server.models.base import in_values, insert_rows, update_rows, utcnow
-from server.models.register import Distribution, Event, Household, Member
-from server.models.sync import Alias
+from server.models.base import id_list, insert_rows, update_rows, utcnow
+from server.models.register import Member
 from server.register.materialise import household_columns, member_columns
 from server.register.sequence import allocate
+from server.sync.statements import MODELS, statements
 
-MODELS = {"household": Household, "member": Member, "event": Event,
-          "distribution": Distribution}
 ENTITY_KINDS = ("household", "member")
 CHUNK = 5000  # ids per look-up query (one parameter each, see in_values)
 
@@ -52,6 +50,8 @@ class Sequencer:
 class Workset:
     def __init__(self, session: Session, sequencer: Sequencer) -> None:
         self.session = session
+        self.sql = statements(session)
+        self._dialect = session.get_bind().dialect.name
         self.next_seq = sequencer
         self.rows: dict[str, dict[str, dict[str, Any] | None]] = {k: {} for k in MODELS}
         self.new: dict[str, set[str]] = {k: set() for k in MODELS}
@@ -67,10 +67,8 @@ class Workset:
         wanted = {i for i in ids if i not in self.rows[kind]}
         if not wanted:
             return
-        table: Table = MODELS[kind].__table__
         for chunk in _chunks(sorted(wanted), CHUNK):
-            result = self.session.execute(
-                select(table).where(in_values(self.session, table.c.id, chunk)))
+            result = self.session.execute(self.sql.rows_by_id[kind], self.id_params(chunk))
             names = list(result.keys())
             for row in result:
                 found = dict(zip(names, row, strict=True))
@@ -82,9 +80,11 @@ class Workset:
         wanted = {i for i in ids if i not in self._alias_checked}
         self._alias_checked |= wanted
         for chunk in _chunks(sorted(wanted), CHUNK):
-            self.aliases.update(self.session.execute(
-                select(Alias.old_id, Alias.survivor_id)
-                .where(in_values(self.session, Alias.old_id, chunk), Alias.active)).all())
+            self.aliases.update(self.session.execute(self.sql.aliases, self.id_params(chunk)).all())
+
+    def id_params(self, values: Iterable[str]) -> dict[str, Any]:
+        """The parameters of a :mod:`~server.sync.statements` look-up by ``:ids``."""
+        return {"ids": id_list(self._dialect, values)}
 
     def resolve(self, entity_id: str) -> str:
         """The surviving id of a merged duplicate (chains are followed)."""
@@ -158,26 +158,17 @@ class Workset:
         self.prefetch("member", ids)
         own: dict[str, list[EventRef]] = defaultdict(list)
         child_deaths: dict[str, list[EventRef]] = defaultdict(list)
-        ev = Event.__table__.c
         for chunk in _chunks(ids, CHUNK):
-            for row in self.session.execute(
-                    select(ev.member_id, ev.form, ev.payload, ev.hlc, ev.device_id)
-                    .where(in_values(self.session, ev.member_id, chunk), ~ev.voided)):
+            for row in self.session.execute(self.sql.events_of, self.id_params(chunk)):
                 own[row.member_id].append(
                     EventRef(row.form, row.payload, row.hlc, row.device_id))
-            children = self.session.execute(
-                select(Member.id, Member.mother_id)
-                .where(in_values(self.session, Member.mother_id, chunk))).all()
+            children = self.session.execute(self.sql.children_of, self.id_params(chunk)).all()
             mothers = set(chunk)
             children += [(i, r["mother_id"]) for i, r in self.rows["member"].items()
                          if r and r.get("mother_id") in mothers and i in self.new["member"]]
             mother_of = dict(children)
             if mother_of:
-                for row in self.session.execute(
-                        select(ev.member_id, ev.form, ev.payload, ev.hlc, ev.device_id)
-                        .where(in_values(self.session, ev.member_id, mother_of),
-                               ev.form == "death",
-                               ~ev.voided)):
+                for row in self.session.execute(self.sql.deaths_of, self.id_params(mother_of)):
                     child_deaths[mother_of[row.member_id]].append(
                         EventRef(row.form, row.payload, row.hlc, row.device_id))
         for member_id in ids:
