@@ -23,7 +23,8 @@ then:
   records — the list pages read them exactly as real ones;
 * the roll-ups, computed by ``server.rollups.jobs.full_recompute`` (the real code);
 * users ``bench.xa`` (commune 12619), ``bench.tinh`` (its province),
-  ``bench.admin`` — made last: they mark a complete build.
+  ``bench.tinhds`` (the same, allowed person-level records: the duplicates
+  queue at province scope), ``bench.admin`` (national).
 
 Building 1M takes a while (about 20 min on the 2-core machine), so ``--db FILE``
 keeps the SQLite file and later runs reuse it (migrations are applied on reuse,
@@ -80,8 +81,12 @@ MEASURED = "12619"            # the commune user's commune
 OPS_PER_BATCH = 200
 SEED = 11
 PASSWORD = "mật khẩu đo hiệu năng"
-USERS = (("bench.xa", "Cán bộ xã", "commune_staff"), ("bench.tinh", "Cán bộ tỉnh",
-         "province_staff"), ("bench.admin", "Quản trị", "admin"))
+# (username, name, role, person-level access); made on reuse too when missing
+USERS = (("bench.xa", "Cán bộ xã", "commune_staff", False),
+         ("bench.tinh", "Cán bộ tỉnh", "province_staff", False),
+         ("bench.tinhds", "Cán bộ tỉnh xem hồ sơ", "province_staff", True),
+         ("bench.admin", "Quản trị", "admin", False))
+BUILT = "bench.web built"  # a job_lock row: the build finished
 # decided share of the bulk-inserted pairs (the measured commune's are really decided)
 BULK_STATUSES = (("open", 0.80), ("rejected", 0.12), ("merged", 0.06), ("undone", 0.02))
 
@@ -148,11 +153,11 @@ class World:
 
 
 def build(app: Flask, persons: int, log: Callable[[str], None]) -> None:
+    from server.models.rollups import JobLock
     from server.orgunits.formats import read_official_list
     from server.orgunits.importer import import_official, upsert_local_units
     from server.orgunits.queries import unit_by_code
     from server.rollups.jobs import full_recompute
-    from server.security.users import create_user
 
     session = db.session
     import_official(session, read_official_list(LIST), source=str(LIST))
@@ -175,12 +180,25 @@ def build(app: Flask, persons: int, log: Callable[[str], None]) -> None:
     result = full_recompute(session)
     log(f"roll-ups: {result['cells']} cells, {len(result['months'])} months in "
         f"{time.perf_counter() - started:.0f} s")
-    for username, name, role in USERS:
-        unit = {"commune_staff": MEASURED, "province_staff": provinces[MEASURED]}.get(role)
-        create_user(session, username, name, PASSWORD, role, unit)
-    session.commit()
+    ensure_users(session)
     _decide_some(app, session, log)
+    session.add(JobLock(name=BUILT, last_run_at=dt.datetime.now(dt.UTC)))
+    session.commit()
     log(f"built in {time.perf_counter() - world.started:.0f} s")
+
+
+def ensure_users(session) -> None:
+    """The bench users (:data:`USERS`), made if missing."""
+    from server.models.people import User
+    from server.orgunits.queries import unit_by_code
+    from server.security.users import create_user
+
+    province = unit_by_code(session, MEASURED).province_code
+    for username, name, role, person in USERS:
+        if session.scalar(select(User.id).where(User.username == username)) is None:
+            unit = {"commune_staff": MEASURED, "province_staff": province}.get(role)
+            create_user(session, username, name, PASSWORD, role, unit, person)
+    session.commit()
 
 
 def pick_communes(session, count: int) -> list[tuple[str, str]]:
@@ -494,7 +512,8 @@ def time_pages(app: Flask, repeat: int, log: Callable[[str], None]) -> dict[str,
     results: dict[str, float] = {}
     skipped: list[str] = []
     floor, _status = _timed(app.test_client(), "/healthz", repeat)
-    for username, _name, _role in USERS:
+    ensure_users(db.session)
+    for username, _name, _role, _person in USERS:
         user = db.session.scalar(select(User).where(User.username == username))
         scope = Scope.for_user(db.session, user)
         client = app.test_client()
@@ -542,14 +561,13 @@ def _database(args: argparse.Namespace, folder: Path) -> tuple[str, Any]:
 
 
 def _built(session) -> bool:
-    """Is there a complete world here? (The bench users are made last.)"""
-    from server.models.people import User
+    """Is there a complete world here?"""
     from server.models.register import Member
+    from server.models.rollups import JobLock
 
     if not session.scalar(select(Member.id).limit(1)):
         return False
-    if session.scalar(select(func.count()).select_from(User).where(
-            User.username.in_([u for u, _n, _r in USERS]))) != len(USERS):
+    if session.get(JobLock, BUILT) is None:
         raise SystemExit("this database holds an unfinished build: delete it and start again")
     return True
 
