@@ -4,7 +4,7 @@ scope. Comparing, merging and undoing are the domain's
 (:mod:`server.sync.duplicates.review`).
 
 The list is most likely first, then newest: ``score DESC, id DESC``, which is the
-``ix_duplicate_candidate_*queue`` indexes read backwards (an order mixing
+``ix_duplicate_candidate_*queue*`` indexes read backwards (an order mixing
 directions would need a sort of the whole queue, or a descending index that
 SQLite cannot reflect), so a page — even the last of 60,000 pairs — is an index
 walk, not a sort.
