@@ -23,8 +23,7 @@ then:
   records — the list pages read them exactly as real ones;
 * the roll-ups, computed by ``server.rollups.jobs.full_recompute`` (the real code);
 * users ``bench.xa`` (commune 12619), ``bench.tinh`` (its province),
-  ``bench.tinhds`` (the same, allowed person-level records: the duplicates
-  queue at province scope), ``bench.admin`` (national).
+  ``bench.admin`` (national).
 
 Building 1M takes a while (about 20 min on the 2-core machine), so ``--db FILE``
 keeps the SQLite file and later runs reuse it (migrations are applied on reuse,
@@ -81,11 +80,9 @@ MEASURED = "12619"            # the commune user's commune
 OPS_PER_BATCH = 200
 SEED = 11
 PASSWORD = "mật khẩu đo hiệu năng"
-# (username, name, role, person-level access); made on reuse too when missing
-USERS = (("bench.xa", "Cán bộ xã", "commune_staff", False),
-         ("bench.tinh", "Cán bộ tỉnh", "province_staff", False),
-         ("bench.tinhds", "Cán bộ tỉnh xem hồ sơ", "province_staff", True),
-         ("bench.admin", "Quản trị", "admin", False))
+# (username, name, role); made on reuse too when missing
+USERS = (("bench.xa", "Cán bộ xã", "commune_staff"), ("bench.tinh", "Cán bộ tỉnh",
+         "province_staff"), ("bench.admin", "Quản trị", "admin"))
 BUILT = "bench.web built"  # a job_lock row: the build finished
 # decided share of the bulk-inserted pairs (the measured commune's are really decided)
 BULK_STATUSES = (("open", 0.80), ("rejected", 0.12), ("merged", 0.06), ("undone", 0.02))
@@ -194,10 +191,10 @@ def ensure_users(session) -> None:
     from server.security.users import create_user
 
     province = unit_by_code(session, MEASURED).province_code
-    for username, name, role, person in USERS:
+    for username, name, role in USERS:
         if session.scalar(select(User.id).where(User.username == username)) is None:
             unit = {"commune_staff": MEASURED, "province_staff": province}.get(role)
-            create_user(session, username, name, PASSWORD, role, unit, person)
+            create_user(session, username, name, PASSWORD, role, unit)
     session.commit()
 
 
@@ -513,7 +510,7 @@ def time_pages(app: Flask, repeat: int, log: Callable[[str], None]) -> dict[str,
     skipped: list[str] = []
     floor, _status = _timed(app.test_client(), "/healthz", repeat)
     ensure_users(db.session)
-    for username, _name, _role, _person in USERS:
+    for username, _name, _role in USERS:
         user = db.session.scalar(select(User).where(User.username == username))
         scope = Scope.for_user(db.session, user)
         client = app.test_client()

@@ -30,15 +30,12 @@ class DuplicateCandidate(Base):
     __table_args__ = (
         UniqueConstraint("kind", "a_id", "b_id"),
         # the review queue in its order (score, id; read backwards: most likely first)
-        # for each scope the dashboard lists (national, province, commune), with and
-        # without kind, so a page — even a deep one — and the counts per kind are index
-        # walks; both shapes are needed, or SQLite's planner (no statistics) walks
-        # the national index for a commune (server/web/queries/duplicates.py)
+        # for each scope that reviews it (national, commune: Scope ACTIONS["merge"]),
+        # with and without kind, so a page — even a deep one — and the counts per kind
+        # are index walks; both shapes are needed, or SQLite's planner (no statistics)
+        # walks the national index for a commune (server/web/queries/duplicates.py)
         Index("ix_duplicate_candidate_queue", "status", "score", "id"),
         Index("ix_duplicate_candidate_queue_kind", "status", "kind", "score", "id"),
-        Index("ix_duplicate_candidate_province_queue", "province_code", "status", "score", "id"),
-        Index("ix_duplicate_candidate_province_queue_kind", "province_code", "status", "kind",
-              "score", "id"),
         Index("ix_duplicate_candidate_commune_queue", "commune_code", "status", "score", "id"),
         Index("ix_duplicate_candidate_commune_queue_kind", "commune_code", "status", "kind",
               "score", "id"),

@@ -1,8 +1,8 @@
 """dashboard: indexes in the order the lists are read
 
 * The duplicates queue is listed most likely first (``score DESC, id DESC``: each
-  index below read backwards) for every scope the dashboard lists — national, a
-  province, a commune — with and without a kind, and counted per kind, so a page,
+  index below read backwards) for both scopes that review it — national and a
+  commune — with and without a kind, and counted per kind, so a page,
   even a deep one, walks an index instead of sorting the queue; at a million
   persons a national page sorted some 60,000 open pairs and the counts per kind
   read every row (bench/web.py). Both shapes per scope are needed: with only one,
@@ -29,9 +29,6 @@ NEW = {  # table → index → columns
     'duplicate_candidate': {
         'ix_duplicate_candidate_queue': ['status', 'score', 'id'],
         'ix_duplicate_candidate_queue_kind': ['status', 'kind', 'score', 'id'],
-        'ix_duplicate_candidate_province_queue': ['province_code', 'status', 'score', 'id'],
-        'ix_duplicate_candidate_province_queue_kind': ['province_code', 'status', 'kind',
-                                                       'score', 'id'],
         'ix_duplicate_candidate_commune_queue': ['commune_code', 'status', 'score', 'id'],
         'ix_duplicate_candidate_commune_queue_kind': ['commune_code', 'status', 'kind', 'score',
                                                       'id'],
