@@ -139,10 +139,19 @@ def status_summary(session: Session, scope: Scope, commune: str | None = None) -
     }
 
 
-def communes_in_scope(session: Session, scope: Scope) -> list[tuple[str, str]]:
-    """(code, name) of the communes that have collaborators in scope, for filters."""
+# a filter lists at most this many communes (a province has about a hundred); past
+# it — a national user, 3,321 communes — it takes a commune code instead, so a page
+# never carries thousands of options
+COMMUNE_CHOICES = 300
+
+
+def communes_in_scope(session: Session, scope: Scope) -> list[tuple[str, str]] | None:
+    """(code, name) of the communes that have collaborators in scope, for filters;
+    ``None`` when there are more than :data:`COMMUNE_CHOICES` (type a code)."""
     codes = set(session.scalars(select(Collaborator.commune_code).where(
-        scope.where(Collaborator)).distinct()))
+        scope.where(Collaborator)).distinct().limit(COMMUNE_CHOICES + 1)))
+    if len(codes) > COMMUNE_CHOICES:
+        return None
     names = unit_names(session, codes)
     return sorted(((c, names.get(c, c)) for c in codes), key=lambda x: x[0])
 
