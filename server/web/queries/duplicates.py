@@ -82,9 +82,13 @@ def pair_page(session: Session, scope: Scope, status: str, kind: str | None,
     total = count_pairs(session, scope, status, kind, commune)
     page = min(page, max(1, -(-total // per_page)))
     t = DuplicateCandidate
-    pairs = list(session.scalars(_filtered(select(t), scope, status, kind, commune)
-                                 .order_by(t.score.desc(), t.id.desc())
-                                 .limit(per_page).offset((page - 1) * per_page))) if total else []
+    order = (t.score.desc(), t.id.desc())
+    # the page's ids from the index alone, then their rows: skipping to a deep page
+    # reads index entries, not the rows before it (PostgreSQL fetched each one)
+    ids = (_filtered(select(t.id), scope, status, kind, commune).order_by(*order)
+           .limit(per_page).offset((page - 1) * per_page))
+    pairs = list(session.scalars(select(t).where(t.id.in_(ids)).order_by(*order))) \
+        if total else []
     labels = _labels(session, pairs)
     rows = [PairRow(p, labels.get(p.a_id, p.a_id), labels.get(p.b_id, p.b_id)) for p in pairs]
     return Page(rows, page, per_page, total)
