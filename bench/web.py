@@ -25,11 +25,11 @@ then:
 * users ``bench.xa`` (commune 12619), ``bench.tinh`` (its province),
   ``bench.admin`` (national).
 
-Building 1M takes a while (about 20 min on the 2-core machine), so ``--db FILE``
-keeps the SQLite file and later runs reuse it (migrations are applied on reuse,
-so new indexes reach an old file). ``--db-kind postgresql`` builds on a throwaway
-PostgreSQL server (as the tests start one), ``--db-url`` uses an existing
-database (built if empty).
+Building 1M takes a while (about 25 min on SQLite, 30 on PostgreSQL, on the
+2-core machine), so ``--db FILE`` keeps the SQLite file and later runs reuse it
+(migrations are applied on reuse, so new indexes reach an old file).
+``--db-kind postgresql`` builds on a throwaway PostgreSQL server (as the tests
+start one), ``--db-url`` uses an existing database (built if empty).
 
 **The timing.** Every GET page of the dashboard blueprints — discovered from the
 app's ``url_map`` (blueprints named ``dashboard*``), path parameters filled from
