@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from server.extensions import db
 from server.models.duplicates import DuplicateCandidate
@@ -17,6 +17,7 @@ from server.models.register import Household, Member
 from server.models.sync import Alias
 from server.models.tokens import ApiToken
 from tests.support.duplicates_web import register_twice
+from tests.support.register import new_id
 from tests.support.web import Browser, build_world
 
 
@@ -119,6 +120,37 @@ def test_reject_takes_the_pair_out_of_the_queue(app: Flask) -> None:
     browser.get("/lang/en")
     english = browser.get("/dashboard/duplicates?status=rejected").get_data(as_text=True)
     assert "Records that may be duplicates" in english and "Not a duplicate" in english
+
+
+def test_queue_pages_cover_every_pair_once_in_order(app: Flask) -> None:
+    """Pages of the queue, ties of score included, hold every pair of the scope exactly
+    once, most likely first and newest first among equals; the last page is reachable."""
+    build_world(app)
+    places = {"00001": ("01", "00001.01.1"), "00688": ("02", "00688.01.1")}
+    rows = [{"kind": "member" if n % 3 else "household", "a_id": new_id(), "b_id": new_id(),
+             "score": (0.95, 0.9, 0.9, 0.85)[n % 4], "reasons": {}, "status": "open",
+             "province_code": places[commune][0], "commune_code": commune,
+             "area_code": places[commune][1], "b_area_code": places[commune][1]}
+            for n in range(47) for commune in places]
+    db.session.execute(insert(DuplicateCandidate), rows)
+    db.session.commit()
+    pairs = db.session.scalars(select(DuplicateCandidate)).all()
+    for username, communes in (("canboxa", {"00001"}), ("quantri", set(places))):
+        browser = Browser(app)
+        browser.login(username)
+        for kind in ("", "member"):
+            wanted = [c.id for c in sorted(pairs, key=lambda c: (-c.score, -c.id))
+                      if c.commune_code in communes and kind in ("", c.kind)]
+            seen: list[int] = []
+            for number in range(1, len(wanted) // 7 + 2):
+                page = browser.get(f"/dashboard/duplicates?per_page=7&kind={kind}"
+                                   f"&page={number}").get_data(as_text=True)
+                seen += [int(i) for i in re.findall(r'<tr id="pair-(\d+)"', page)]
+            assert seen == wanted, (username, kind)
+            last = browser.get(f"/dashboard/duplicates?per_page=7&kind={kind}&page=99999")
+            tail = [int(i) for i in re.findall(r'<tr id="pair-(\d+)"', last.get_data(
+                as_text=True))]
+            assert tail == wanted[-(len(wanted) % 7 or 7):], (username, kind)
 
 
 def test_api_page_and_own_tokens(app: Flask) -> None:

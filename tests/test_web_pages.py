@@ -169,6 +169,32 @@ def test_lists_are_paged(app: Flask) -> None:
     assert len(rows_of(huge)) == 63
 
 
+def test_commune_filters_take_a_code_past_the_list_limit(app: Flask, monkeypatch) -> None:
+    """A national user's filters would list thousands of communes: past the limit they
+    are a code box, and the typed code filters exactly as the list did."""
+    from server.web.queries import sync_status
+
+    world = build_world(app)
+    browser = Browser(app)
+    browser.login("quantri")
+    pages = ("/dashboard/", "/dashboard/conflicts", "/dashboard/duplicates",
+             "/dashboard/devices/enrol")
+    for path in pages:
+        html = browser.get(path).get_data(as_text=True)
+        assert '<select name="commune">' in html and 'inputmode="numeric"' not in html, path
+    monkeypatch.setattr(sync_status, "COMMUNE_CHOICES", 3)  # the world has four communes
+    for path in pages:
+        html = browser.get(path).get_data(as_text=True)
+        assert '<select name="commune">' not in html and 'inputmode="numeric"' in html, path
+    typed = browser.get("/dashboard/?commune=00688").get_data(as_text=True)
+    rows = rows_of(typed)  # the commune's two collaborators, nobody else
+    assert len(rows) == 2 and all("00688.01.1" in row for row in rows)
+    assert any(world.names["other province"] in row for row in rows)
+    assert 'name="commune" value="00688"' in typed
+    enrol = browser.get("/dashboard/devices/enrol?commune=00688").get_data(as_text=True)
+    assert '<option value="00688.01.1"' in enrol
+
+
 def test_english_switch_and_vietnamese_default(sqlite_app: Flask) -> None:
     app = sqlite_app
     client = app.test_client()

@@ -29,7 +29,16 @@ class DuplicateCandidate(Base):
     __tablename__ = "duplicate_candidate"
     __table_args__ = (
         UniqueConstraint("kind", "a_id", "b_id"),
-        Index("ix_duplicate_candidate_commune_status", "commune_code", "status", "score"),
+        # the review queue in its order (score, id; read backwards: most likely first)
+        # for each scope that reviews it (national, commune: Scope ACTIONS["merge"]),
+        # with and without kind, so a page — even a deep one — and the counts per kind
+        # are index walks; both shapes are needed, or SQLite's planner (no statistics)
+        # walks the national index for a commune (server/web/queries/duplicates.py)
+        Index("ix_duplicate_candidate_queue", "status", "score", "id"),
+        Index("ix_duplicate_candidate_queue_kind", "status", "kind", "score", "id"),
+        Index("ix_duplicate_candidate_commune_queue", "commune_code", "status", "score", "id"),
+        Index("ix_duplicate_candidate_commune_queue_kind", "commune_code", "status", "kind",
+              "score", "id"),
         Index("ix_duplicate_candidate_a", "a_id"),
         Index("ix_duplicate_candidate_b", "b_id"),
     )

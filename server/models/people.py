@@ -45,7 +45,10 @@ class Collaborator(Base):
     """A village population collaborator (CTV) responsible for one area."""
 
     __tablename__ = "collaborator"
-    __table_args__ = (Index("ix_collaborator_commune", "commune_code"),)
+    # the sync status list's order within a commune, and within a province
+    __table_args__ = (Index("ix_collaborator_list", "commune_code", "area_code", "full_name", "id"),
+                      Index("ix_collaborator_province_list", "province_code", "commune_code",
+                            "area_code", "full_name", "id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     full_name: Mapped[str] = mapped_column(String(120))
@@ -63,7 +66,9 @@ class Device(Base):
     """A phone or tablet enrolled for one collaborator and one area; its keys sign its batches."""
 
     __tablename__ = "device"
-    __table_args__ = (Index("ix_device_commune", "commune_code"),)
+    __table_args__ = (Index("ix_device_commune", "commune_code"),
+                      Index("ix_device_province", "province_code"),
+                      Index("ix_device_collaborator", "collaborator_id"))  # the status list's join
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     collaborator_id: Mapped[int] = mapped_column(ForeignKey("collaborator.id"))

@@ -25,7 +25,6 @@ from server.web.dashboard.shell import (
 )
 from server.web.queries import duplicates as queries
 from server.web.queries import sync_status as status_queries
-from server.web.queries.paging import Page
 
 add_nav("dashboard.duplicates", lazy_gettext("Trùng lặp"), MERGE, 25)
 
@@ -45,13 +44,9 @@ def duplicates():
     status, kind = queries.clean_filters(request.args.get("status"), request.args.get("kind"))
     commune = request.args.get("commune", "").strip()[:8] or None
     page, per_page = page_args(20)
-    total = queries.count_pairs(db.session, scope(), status, kind, commune)
-    page = min(page, max(1, -(-total // per_page)))
-    items = review.list_candidates(db.session, scope(), status=status, kind=kind,
-                                   commune_code=commune, limit=per_page,
-                                   offset=(page - 1) * per_page) if total else []
-    return render_template("duplicates.html", pairs=Page(items, page, per_page, total),
-                           status=status, kind=kind, commune=commune,
+    return render_template("duplicates.html", status=status, kind=kind, commune=commune,
+                           pairs=queries.pair_page(db.session, scope(), status, kind, commune,
+                                                   page, per_page),
                            counts=review.count_candidates(db.session, scope()),
                            communes=status_queries.communes_in_scope(db.session, scope()))
 

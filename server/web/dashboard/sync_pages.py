@@ -113,8 +113,8 @@ def resolve(conflict_id: int):
 def enrol():
     communes = status_queries.communes_in_scope(db.session, scope())
     commune = (request.values.get("commune") or "").strip()[:8] or (
-        communes[0][0] if len(communes) == 1 else scope().code if scope().level == "commune"
-        else None)
+        communes[0][0] if communes and len(communes) == 1
+        else scope().code if scope().level == "commune" else None)
     context = {"communes": communes, "commune": commune,
                "areas": enrolment_queries.areas_of(db.session, scope(), commune)
                if commune else [],

@@ -1,18 +1,29 @@
-"""The duplicates queue as the dashboard pages it: how many pairs a list holds, and
-one pair looked up inside the scope. Listing and comparing themselves are the
-domain's (:mod:`server.sync.duplicates.review`)."""
+"""The duplicates queue as the dashboard pages it: one page of pairs with both
+records' names, how many pairs a list holds, and one pair looked up inside the
+scope. Comparing, merging and undoing are the domain's
+(:mod:`server.sync.duplicates.review`).
+
+The list is most likely first, then newest: ``score DESC, id DESC``, which is the
+``ix_duplicate_candidate_*queue*`` indexes read backwards (an order mixing
+directions would need a sort of the whole queue, or a descending index that
+SQLite cannot reflect), so a page — even the last of 60,000 pairs — is an index
+walk, not a sort.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from a0core.errors import A0Error
 from a0core.schemas import FieldDef, registry
 from server.models.duplicates import KINDS, STATUSES, DuplicateCandidate
+from server.models.register import Household, Member
 from server.security.scope import Scope
+from server.web.queries.paging import Page
 
 
 def clean_filters(status: str | None, kind: str | None) -> tuple[str, str | None]:
@@ -20,16 +31,67 @@ def clean_filters(status: str | None, kind: str | None) -> tuple[str, str | None
     return (status if status in STATUSES else "open"), (kind if kind in KINDS else None)
 
 
-def count_pairs(session: Session, scope: Scope, status: str, kind: str | None = None,
-                commune: str | None = None) -> int:
-    """Pairs of one status in the scope (the list's total, for the pager)."""
+def _filtered(stmt: Select, scope: Scope, status: str, kind: str | None,
+              commune: str | None) -> Select:
     t = DuplicateCandidate
-    stmt = select(func.count()).select_from(t).where(scope.where(t), t.status == status)
+    stmt = stmt.where(scope.where(t), t.status == status)
     if kind:
         stmt = stmt.where(t.kind == kind)
     if commune:
         stmt = stmt.where(t.commune_code == commune)
-    return session.scalar(stmt) or 0
+    return stmt
+
+
+def count_pairs(session: Session, scope: Scope, status: str, kind: str | None = None,
+                commune: str | None = None) -> int:
+    """Pairs of one status in the scope (the list's total, for the pager)."""
+    stmt = select(func.count()).select_from(DuplicateCandidate)
+    return session.scalar(_filtered(stmt, scope, status, kind, commune)) or 0
+
+
+@dataclass(frozen=True)
+class PairRow:
+    """A line of the list: the pair and what its two records are called."""
+    pair: DuplicateCandidate
+    a_label: str
+    b_label: str
+
+
+def _labels(session: Session, pairs: list[DuplicateCandidate]) -> dict[str, str]:
+    """Record id → a name to recognise it by, two queries for the whole page."""
+    ids = {kind: sorted({i for p in pairs if p.kind == kind for i in (p.a_id, p.b_id)})
+           for kind in KINDS}
+    labels: dict[str, str] = {}
+    if ids["member"]:
+        labels.update((i, f"{name} ({born})") for i, name, born in session.execute(
+            select(Member.id, Member.full_name, Member.birth_date)
+            .where(Member.id.in_(ids["member"]))))
+    if ids["household"]:
+        labels.update((i, f"Hộ số {number}, {address or ''}".rstrip(", "))
+                      for i, number, address in session.execute(
+            select(Household.id, Household.number, Household.address)
+            .where(Household.id.in_(ids["household"]))))
+    return labels
+
+
+def pair_page(session: Session, scope: Scope, status: str, kind: str | None,
+              commune: str | None, page: int, per_page: int) -> Page[PairRow]:
+    """One page of the queue in the scope, most likely first (person-level data)."""
+    if not scope.person_level:
+        raise A0Error("forbidden")
+    total = count_pairs(session, scope, status, kind, commune)
+    page = min(page, max(1, -(-total // per_page)))
+    t = DuplicateCandidate
+    order = (t.score.desc(), t.id.desc())
+    # the page's ids from the index alone, then their rows: skipping to a deep page
+    # reads index entries, not the rows before it (PostgreSQL fetched each one)
+    ids = (_filtered(select(t.id), scope, status, kind, commune).order_by(*order)
+           .limit(per_page).offset((page - 1) * per_page))
+    pairs = list(session.scalars(select(t).where(t.id.in_(ids)).order_by(*order))) \
+        if total else []
+    labels = _labels(session, pairs)
+    rows = [PairRow(p, labels.get(p.a_id, p.a_id), labels.get(p.b_id, p.b_id)) for p in pairs]
+    return Page(rows, page, per_page, total)
 
 
 def candidate_in_scope(session: Session, scope: Scope,

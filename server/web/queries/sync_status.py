@@ -4,6 +4,13 @@ A status page is one page of (collaborator, device) rows plus two grouped
 queries for just the devices on that page (verdict counts over the
 ``(device_id, status)`` index and batch counts over ``(device_id, received_at)``),
 so it costs the same whatever the size of the register.
+
+Verdict counts read only the few operations that are not plainly applied
+(duplicate, waiting, conflict, rejected: a short range of the index each); the
+applied ones are what remains of what the device stored, which its sequence
+state already knows (``max_seq`` less the gaps: :mod:`server.sync.ledger` keeps
+both from the stored sequence numbers). A device's counts thus cost the same
+after one month or five years of operations.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from server.models.orgunits import OrgUnit
 from server.models.people import Collaborator, Device
-from server.models.sync import VERDICTS, DeviceSync, SyncBatch, SyncOp
+from server.models.sync import APPLIED, VERDICTS, DeviceSync, SyncBatch, SyncOp
 from server.orgunits.queries import current_tree
 from server.security.scope import Scope
 from server.web.queries.paging import Page, page_of, paginate
@@ -53,14 +60,27 @@ def unit_names(session: Session, codes: set[str]) -> dict[str, str]:
         OrgUnit.tree == tree, OrgUnit.code.in_(sorted(codes)))).all())
 
 
-def op_counts(session: Session, device_ids: list[str]) -> dict[str, dict[str, int]]:
-    out: dict[str, dict[str, int]] = {d: dict.fromkeys(VERDICTS, 0) for d in device_ids}
-    if device_ids:
+def stored_ops(state: DeviceSync | None) -> int:
+    """How many operations of the device the ledger holds: every sequence number up
+    to the highest received, less the gaps."""
+    if state is None:
+        return 0
+    return state.max_seq - sum(last - first + 1 for first, last in state.gaps or [])
+
+
+def op_counts(session: Session, states: dict[str, DeviceSync | None]
+              ) -> dict[str, dict[str, int]]:
+    """Verdict counts per device (``states``: device id → its sequence state)."""
+    out: dict[str, dict[str, int]] = {d: dict.fromkeys(VERDICTS, 0) for d in states}
+    if states:
         for device_id, status, count in session.execute(
                 select(SyncOp.device_id, SyncOp.status, func.count())
-                .where(SyncOp.device_id.in_(device_ids))
+                .where(SyncOp.device_id.in_(sorted(states)),
+                       SyncOp.status.in_([v for v in VERDICTS if v != APPLIED]))
                 .group_by(SyncOp.device_id, SyncOp.status)):
             out[device_id][status] = count
+    for device_id, counts in out.items():
+        counts[APPLIED] = max(0, stored_ops(states[device_id]) - sum(counts.values()))
     return out
 
 
@@ -87,8 +107,8 @@ def status_page(session: Session, scope: Scope, page: int, per_page: int, *,
                          Collaborator.full_name, Collaborator.id, Device.enrolled_at, Device.id)
     raw = paginate(session, stmt, page, per_page)
     rows = [DeviceRow(c, d, s) for c, d, s in raw.items]
-    ids = [r.device.id for r in rows if r.device is not None]
-    counts, batches = op_counts(session, ids), batch_counts(session, ids)
+    states = {r.device.id: r.state for r in rows if r.device is not None}
+    counts, batches = op_counts(session, states), batch_counts(session, list(states))
     names = unit_names(session, {r.collaborator.area_code for r in rows})
     for row in rows:
         row.area_name = names.get(row.collaborator.area_code, "")
@@ -119,10 +139,19 @@ def status_summary(session: Session, scope: Scope, commune: str | None = None) -
     }
 
 
-def communes_in_scope(session: Session, scope: Scope) -> list[tuple[str, str]]:
-    """(code, name) of the communes that have collaborators in scope, for filters."""
+# a filter lists at most this many communes (a province has about a hundred); past
+# it — a national user, 3,321 communes — it takes a commune code instead, so a page
+# never carries thousands of options
+COMMUNE_CHOICES = 300
+
+
+def communes_in_scope(session: Session, scope: Scope) -> list[tuple[str, str]] | None:
+    """(code, name) of the communes that have collaborators in scope, for filters;
+    ``None`` when there are more than :data:`COMMUNE_CHOICES` (type a code)."""
     codes = set(session.scalars(select(Collaborator.commune_code).where(
-        scope.where(Collaborator)).distinct()))
+        scope.where(Collaborator)).distinct().limit(COMMUNE_CHOICES + 1)))
+    if len(codes) > COMMUNE_CHOICES:
+        return None
     names = unit_names(session, codes)
     return sorted(((c, names.get(c, c)) for c in codes), key=lambda x: x[0])
 
@@ -134,7 +163,7 @@ def device_in_scope(session: Session, scope: Scope, device_id: str) -> Device | 
 
 def device_detail(session: Session, device: Device) -> DeviceRow:
     row = DeviceRow(device.collaborator, device, session.get(DeviceSync, device.id))
-    row.ops = op_counts(session, [device.id])[device.id]
+    row.ops = op_counts(session, {device.id: row.state})[device.id]
     row.batches, row.last_batch_at = batch_counts(session, [device.id]).get(device.id, (0, None))
     row.area_name = unit_names(session, {device.area_code}).get(device.area_code, "")
     return row
