@@ -15,13 +15,13 @@
   name (``ix_collaborator_list`` replaces ``ix_collaborator_commune``, a prefix of
   it), also within a province; devices are counted per province.
 
-Revision ID: 0008_web_lists
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 """
 from alembic import op
 
-revision = '0008_web_lists'
-down_revision = '0007'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
