@@ -505,6 +505,8 @@ def time_pages(app: Flask, repeat: int, log: Callable[[str], None]) -> dict[str,
 
     from server.models.people import User
     from server.security.scope import Scope
+    from server.security.session import SESSION_KEY
+    from server.security.web_sessions import open_session
 
     results: dict[str, float] = {}
     skipped: list[str] = []
@@ -515,7 +517,8 @@ def time_pages(app: Flask, repeat: int, log: Callable[[str], None]) -> dict[str,
         scope = Scope.for_user(db.session, user)
         client = app.test_client()
         with client.session_transaction() as sess:
-            sess["user_id"] = user.id
+            sess[SESSION_KEY] = open_session(db.session, user)
+        db.session.commit()
         for rule in dashboard_pages(app):
             values, missing = {}, []
             for arg in sorted(rule.arguments):

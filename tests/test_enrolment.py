@@ -19,6 +19,7 @@ from a0core.envelope import DeviceKeys, b64e, sign_request
 from a0core.errors import A0Error
 from a0core.hlc import pack, physical_ms, wall_ms
 from a0core.schemas import schemas_dir
+from server.extensions import db
 from server.models.people import AuditLog, Collaborator, Device, EnrolmentCode, User
 from server.models.sync import DeviceSync
 from server.security import enrolment
@@ -35,6 +36,7 @@ from server.security.scope import NATIONAL, Scope
 from server.security.users import create_user
 from tests.conftest import TWO_LEVEL
 from tests.support.units import add_areas, import_provinces
+from tests.support.web import log_in
 
 ENROL = "/api/v1/devices/enrol"
 ME = "/api/v1/devices/me"
@@ -71,8 +73,7 @@ def place(session) -> Place:
 
 
 def login(client: FlaskClient, user_id: int) -> None:
-    with client.session_transaction() as flask_session:
-        flask_session["user_id"] = user_id
+    log_in(client, db.session.get(User, user_id))
 
 
 def enrol_body(code: str, keys: DeviceKeys, hlc: int = 0, label: str = "Samsung A05") -> dict:

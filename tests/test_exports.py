@@ -20,10 +20,10 @@ from server.models.register import Member
 from server.models.rollups import RollupCell
 from server.rollups.jobs import full_recompute
 from server.security.scope import Scope
-from server.security.session import SESSION_KEY
 from server.security.users import create_user
 from tests.support.register import household, member, new_id
 from tests.support.sim import SimDevice
+from tests.support.web import log_in
 
 PLACES = [("33", "12619", "12619.01.1"), ("34", "12700", "12700.01.1")]
 
@@ -153,8 +153,7 @@ def test_http_and_cli_exports(app, tmp_path):
     client = app.test_client()
     assert client.get("/api/v1/exports/rollups.csv").status_code == 401
 
-    with client.session_transaction() as sess:
-        sess[SESSION_KEY] = province.id
+    log_in(client, province)
     resp = client.get("/api/v1/exports/persons.csv")
     assert resp.status_code == 403
     assert resp.get_json()["error"]["code"] == "person_level_forbidden"
@@ -162,8 +161,7 @@ def test_http_and_cli_exports(app, tmp_path):
     assert resp.status_code == 200
     assert {r[1] for r in resp.get_json()["rows"]} == {"12619.01.1"}
 
-    with client.session_transaction() as sess:
-        sess[SESSION_KEY] = officer.id
+    log_in(client, officer)
     before = _audits()
     resp = client.get("/api/v1/exports/persons.xlsx")
     assert resp.status_code == 200

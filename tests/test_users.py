@@ -13,7 +13,13 @@ from sqlalchemy import select
 from a0core.errors import A0Error
 from server.models.people import AuditLog, User
 from server.security import passwords, users
-from server.security.session import current_scope, current_user, login_required, login_user
+from server.security.session import (
+    SESSION_KEY,
+    current_scope,
+    current_user,
+    login_required,
+    login_user,
+)
 from server.security.users import authenticate, create_user
 from tests.conftest import THREE_LEVEL
 from tests.support.units import import_provinces
@@ -128,16 +134,18 @@ def test_session_helpers(app: Flask, session, units) -> None:
         assert refused.value.code == "login_required"
     with app.test_request_context("/"):
         login_user(staff)
-        assert flask_session["user_id"] == staff.id
+        token = flask_session[SESSION_KEY]
+        assert isinstance(token, str) and len(token) >= 40
         assert current_user() is staff
         scope = current_scope()
         assert (scope.level, scope.code, scope.actor) == ("commune", "00001", "user:canboxa")
         assert current_scope() is scope  # cached for the request
         assert view() == "ok"
+    session.commit()
     staff.active = False
     session.commit()
     with app.test_request_context("/"):
-        flask_session["user_id"] = staff.id
+        flask_session[SESSION_KEY] = token
         assert current_user() is None
         assert current_scope().level == "none"
 

@@ -8,10 +8,10 @@ import datetime as dt
 import pyotp
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from server.extensions import db
-from server.models.accounts import LoginAttempt
+from server.models.accounts import LoginAttempt, WebSession
 from server.models.people import AuditLog, Device, User
 from server.security import login as login_flow
 from server.security.users import create_user
@@ -222,3 +222,70 @@ def test_cli_lists_users_and_resets_a_password(app: Flask, staff: User) -> None:
     user = login_flow.check_password(db.session, "lan.tran", "một mật khẩu mới thật dài",
                                      "1.2.3.4")
     assert user.id == staff.id  # unlocked by the reset, and the new password works
+
+
+COOKIE = "a0sync_session"
+
+
+def _replay(app: Flask, cookie: str) -> int:
+    """Status of the dashboard for a browser holding a copy of ``cookie``."""
+    thief = app.test_client()
+    thief.set_cookie(COOKIE, cookie)
+    return thief.get("/dashboard/").status_code
+
+
+def _logged_in(app: Flask) -> tuple[Browser, str]:
+    browser = Browser(app)
+    assert browser.login("lan.tran").status_code == 302
+    cookie = browser.client.get_cookie(COOKIE)
+    assert cookie is not None and _replay(app, cookie.value) == 200
+    return browser, cookie.value
+
+
+def test_logout_ends_the_session_on_the_server(app: Flask, staff: User) -> None:
+    browser, copied = _logged_in(app)
+    stored = db.session.scalars(select(WebSession.token_hash)).all()
+    assert len(stored) == 1 and len(stored[0]) == 64
+    assert stored[0] not in copied  # only a hash of the cookie's token is kept
+    assert browser.post("/logout").status_code == 302
+    assert _replay(app, copied) == 302  # the copy kept from before logging out is dead
+    assert db.session.scalar(select(func.count()).select_from(WebSession).where(
+        WebSession.revoked_at.is_not(None))) == 1
+    browser.login("lan.tran")  # a new login is a new session
+    assert browser.get("/dashboard/").status_code == 200
+    assert db.session.scalar(select(func.count()).select_from(WebSession)) == 2
+
+
+def test_an_expired_session_is_logged_out(app: Flask, staff: User) -> None:
+    _, copied = _logged_in(app)
+    db.session.execute(update(WebSession).values(
+        expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)))
+    db.session.commit()
+    assert _replay(app, copied) == 302
+
+
+@pytest.mark.parametrize("command", [
+    ["users", "set-password", "lan.tran", "--password-stdin"],
+    ["users", "deactivate", "lan.tran"],
+])
+def test_account_changes_end_every_session(app: Flask, staff: User, command) -> None:
+    _, first = _logged_in(app)
+    _, second = _logged_in(app)  # another browser, another session
+    result = app.test_cli_runner().invoke(args=command, input="một mật khẩu mới thật dài\n")
+    assert result.exit_code == 0, result.output
+    assert (_replay(app, first), _replay(app, second)) == (302, 302)
+    action = "user.set_password" if "set-password" in command else "user.deactivate"
+    assert [a.target for a in audits(action)] == ["user:lan.tran"]
+
+
+def test_a_deactivated_user_cannot_log_in_until_activated(app: Flask, staff: User) -> None:
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["users", "deactivate", "lan.tran"]).exit_code == 0
+    refused = Browser(app).login("lan.tran")
+    assert refused.status_code == 401
+    assert db.session.scalar(select(func.count()).select_from(WebSession)) == 0
+    assert runner.invoke(args=["users", "activate", "lan.tran"]).exit_code == 0
+    assert Browser(app).login("lan.tran").status_code == 302
+    assert [a.action for a in db.session.scalars(select(AuditLog).where(
+        AuditLog.action.in_(["user.activate", "user.deactivate"])).order_by(AuditLog.id))] \
+        == ["user.deactivate", "user.activate"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Index, String
+from sqlalchemy import BigInteger, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.models.base import Base, BigId, utcnow
@@ -32,3 +32,24 @@ class LoginAttempt(Base):
     success: Mapped[bool] = mapped_column(default=False)
     step: Mapped[str] = mapped_column(String(12))  # password | totp
     totp_step: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class WebSession(Base):
+    """A dashboard login, so it can end on the server, not only in the browser.
+
+    The session cookie carries a random token; only its SHA-256 is kept here, so
+    the table leaking does not let anyone in. Logging out, a new password, a TOTP
+    reset or deactivating the account revoke the sessions at once, whatever copy
+    of the cookie is still around.
+    """
+
+    __tablename__ = "web_session"
+    __table_args__ = (Index("ix_web_session_user", "user_id"),
+                      Index("ix_web_session_expires", "expires_at"))
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]
+    ip: Mapped[str | None] = mapped_column(String(64))

@@ -219,9 +219,9 @@ def users_set_password(username: str, password_stdin: bool, reset_totp: bool) ->
 
     from a0core.errors import A0Error
     from server.extensions import db
-    from server.security import audit
     from server.security.login import reset_throttle
     from server.security.users import find_user, set_password
+    from server.security.users import reset_totp as reset_totp_of
 
     user = find_user(db.session, username)
     if user is None:
@@ -234,13 +234,40 @@ def users_set_password(username: str, password_stdin: bool, reset_totp: bool) ->
     try:
         set_password(db.session, user, password, by=CLI_ACTOR)
         if reset_totp and user.totp_secret:
-            user.totp_secret = None
-            audit.record(db.session, CLI_ACTOR, "user.totp_reset", target=f"user:{user.username}")
+            reset_totp_of(db.session, user, by=CLI_ACTOR)
         reset_throttle(db.session, user, CLI_ACTOR)
         db.session.commit()
     except A0Error as error:
         _refuse(error)
     click.echo(f"đã đặt lại / reset: {user.username}")
+
+@users.command("deactivate")
+@click.argument("username")
+@with_appcontext
+def users_deactivate(username: str) -> None:
+    """Khóa tài khoản / deactivate a user: sessions and API tokens stop at once; audited."""
+    _set_active(username, False)
+
+
+@users.command("activate")
+@click.argument("username")
+@with_appcontext
+def users_activate(username: str) -> None:
+    """Mở lại tài khoản / activate a user again; audited."""
+    _set_active(username, True)
+
+
+def _set_active(username: str, active: bool) -> None:
+    from server.extensions import db
+    from server.security.users import find_user, set_active
+
+    user = find_user(db.session, username)
+    if user is None:
+        raise click.ClickException(f"no user {username!r}")
+    set_active(db.session, user, active, by=CLI_ACTOR)
+    db.session.commit()
+    click.echo(f"{'đã mở / activated' if active else 'đã khóa / deactivated'}: {username}")
+
 
 from server.security.token_cli import token as _token_commands  # noqa: E402
 

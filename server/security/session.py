@@ -1,27 +1,35 @@
-"""The logged-in web user, for JSON endpoints (the Flask side of :mod:`server.security.users`).
+"""The logged-in web user (the Flask side of :mod:`server.security.users`).
 
-The login form, CSRF tokens, TOTP and login throttling come with the dashboard;
-this module only knows that ``flask.session["user_id"]`` names the user and that
-an inactive or deleted user is nobody.
+The login form, CSRF tokens, TOTP and login throttling come with the dashboard.
+A login is a :class:`~server.models.accounts.WebSession` row: the signed session
+cookie carries its random token (``flask.session["sid"]``), and a request is
+logged in only while that row is neither expired nor revoked and its user is
+active. So logging out, a new password, a TOTP reset or deactivation end a
+session on the server, even where a copy of the cookie survives.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import g, request, session
+from flask import current_app, g, request, session
 
 from a0core.errors import A0Error
 from server.extensions import db
 from server.models.people import User
 from server.security.scope import Scope
+from server.security.web_sessions import (
+    DEFAULT_LIFETIME,
+    end_session,
+    open_session,
+    session_user,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
-SESSION_KEY = "user_id"
-
-
+SESSION_KEY = "sid"
 def _cache() -> dict[str, Any]:
     """Per-request memo on ``flask.g``.
 
@@ -39,9 +47,7 @@ def current_user() -> User | None:
     """The active user of this request's session, or ``None`` (cached for the request)."""
     cache = _cache()
     if "user" not in cache:
-        user_id = session.get(SESSION_KEY)
-        user = db.session.get(User, user_id) if type(user_id) is int else None
-        cache["user"] = user if user is not None and user.active else None
+        cache["user"] = session_user(db.session, session.get(SESSION_KEY))
     return cache["user"]
 
 
@@ -55,14 +61,21 @@ def current_scope() -> Scope:
     return cache["scope"]
 
 
-def login_user(user: User) -> None:
-    """Start a fresh session for ``user`` (a new session, so a planted one is useless)."""
+def login_user(user: User, ip: str | None = None) -> None:
+    """Start a fresh session for ``user`` (a new token, so a planted one is useless);
+    the caller commits."""
     session.clear()
-    session[SESSION_KEY] = user.id
+    lifetime = current_app.config.get("PERMANENT_SESSION_LIFETIME", DEFAULT_LIFETIME)
+    if not isinstance(lifetime, dt.timedelta):
+        lifetime = dt.timedelta(seconds=int(lifetime))
+    session[SESSION_KEY] = open_session(db.session, user, lifetime, ip)
+    session.permanent = True
     _cache().clear()
 
 
 def logout_user() -> None:
+    """End this session on the server too; the caller commits."""
+    end_session(db.session, session.get(SESSION_KEY))
     session.clear()
     _cache().clear()
 

@@ -29,6 +29,7 @@ from server.models.people import (
 )
 from server.orgunits.queries import unit_by_code
 from server.security import audit, passwords
+from server.security.web_sessions import end_sessions_of
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,79}$")
 MAX_FULL_NAME = 120
@@ -99,9 +100,28 @@ def create_user(session: Session, username: str, full_name: str, password: str, 
 
 
 def set_password(session: Session, user: User, password: str, *, by: str) -> None:
-    """Replace a user's password (checked for strength); audited."""
+    """Replace a user's password (checked for strength) and end the user's sessions
+    (whoever knew the old one is out); audited."""
     user.password_hash = passwords.hash_password(password)
+    end_sessions_of(session, user.id)
     audit.record(session, by, "user.set_password", target=f"user:{user.username}")
+
+
+def reset_totp(session: Session, user: User, *, by: str) -> None:
+    """Clear a user's TOTP secret (a lost phone) and end the user's sessions; audited."""
+    user.totp_secret = None
+    end_sessions_of(session, user.id)
+    audit.record(session, by, "user.totp_reset", target=f"user:{user.username}")
+
+
+def set_active(session: Session, user: User, active: bool, *, by: str) -> None:
+    """Deactivate a user (staff who left: sessions and API tokens stop at once), or
+    activate one again; audited."""
+    user.active = active
+    if not active:
+        end_sessions_of(session, user.id)
+    audit.record(session, by, "user.activate" if active else "user.deactivate",
+                 target=f"user:{user.username}")
 
 
 def authenticate(session: Session, username: object, password: object) -> User | None:

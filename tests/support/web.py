@@ -106,6 +106,19 @@ def build_world(app: Flask) -> World:
     return world
 
 
+def log_in(client, user) -> str:
+    """Log ``client`` in as ``user`` without the form: a real server session, its token
+    in the signed cookie (what the login form leaves behind)."""
+    from server.security.session import SESSION_KEY
+    from server.security.web_sessions import open_session
+
+    token = open_session(db.session, user)
+    db.session.commit()
+    with client.session_transaction() as flask_session:
+        flask_session[SESSION_KEY] = token
+    return token
+
+
 def csrf_token(html: str) -> str:
     found = _TOKEN.search(html)
     assert found, "no CSRF token on the page"

@@ -89,9 +89,8 @@ def login():
 def _start_session(user_id: int) -> None:
     from server.models.people import User
 
-    user = db.session.get(User, user_id)
-    login_user(user)
-    session.permanent = True
+    login_user(db.session.get(User, user_id), ip=_ip())
+    db.session.commit()
 
 
 @bp.route("/login/totp", methods=["GET", "POST"])
@@ -123,8 +122,8 @@ def logout():
 
         audit.record(db.session, f"user:{user.username}", "logout",
                      target=f"user:{user.username}", ip=_ip())
-        db.session.commit()
     logout_user()
+    db.session.commit()
     return redirect(url_for("auth.login"))
 
 
