@@ -85,6 +85,36 @@ def test_resolving_a_conflict_applies_the_choice_once(app: Flask) -> None:
         as_text=True)
 
 
+def test_a_reviewer_may_type_a_value_neither_device_wrote(app: Flask) -> None:
+    world = build_world(app)
+    browser = Browser(app)
+    browser.login("canboxa")
+    conflict = db.session.get(Conflict, world.conflicts["C"])
+    page = browser.get("/dashboard/conflicts").get_data(as_text=True)
+    section = page.split(f'id="conflict-{conflict.id}"')[1].split("</section>")[0]
+    codes = registry().codelist(registry().form("member").field("marital_status").codelist)
+    assert '<select name="other"' in section  # a code field offers its code list
+    assert all(f'<option value="{c.code}">' in section for c in codes.codes if not c.retired)
+    before = db.session.get(Member, conflict.entity_id).marital_status
+
+    for refused in ({"choice": "other", "other": "  "}, {"choice": "other", "other": "engaged"}):
+        assert browser.post(f"/dashboard/conflicts/{conflict.id}/resolve",
+                            refused).status_code == 400
+        db.session.expire_all()
+        assert db.session.get(Conflict, conflict.id).status == "open"
+        assert db.session.get(Member, conflict.entity_id).marital_status == before
+
+    assert browser.post(f"/dashboard/conflicts/{conflict.id}/resolve",
+                        {"choice": "other", "other": "married"}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Member, conflict.entity_id).marital_status == "married"
+    resolved = db.session.get(Conflict, conflict.id)
+    assert (resolved.status, resolved.resolved_value) == ("resolved", "married")
+    device = world.devices["C"]  # the reviewer's value reaches the devices on their next pull
+    device.pull(browser.client)
+    assert device.replica.entities[conflict.entity_id]["data"]["marital_status"] == "married"
+
+
 def test_a_dashboard_code_enrols_a_real_device_and_revocation_stops_it(app: Flask) -> None:
     build_world(app)
     browser = Browser(app)

@@ -15,6 +15,7 @@ from typing import Any
 from a0core.envelope import finalize_op
 from a0core.errors import A0Error
 from a0core.merge import stamp_of
+from a0core.schemas import registry
 from server.models.sync import REJECTED, Conflict
 from server.register.sequence import allocate
 from server.security import audit
@@ -35,6 +36,19 @@ def _form_of(ctx: IngestContext, entity: str, field: str) -> tuple[str, int]:
         if form.kind == "entity" and form.entity == entity and form.field(field):
             return form.id, form.version
     raise A0Error("not_found")
+
+
+def typed_value(entity: str, field: str, text: str) -> Any:
+    """What a reviewer typed for a conflicting field, as the form's type (an integer
+    field's digits as a number); ``None`` when empty. The form still validates it."""
+    text = " ".join(str(text).split())[:200]
+    if not text:
+        return None
+    for form in registry().latest_forms():
+        fdef = form.field(field) if form.kind == "entity" and form.entity == entity else None
+        if fdef is not None and fdef.type == "integer" and text.lstrip("-").isdigit():
+            return int(text)
+    return text
 
 
 def resolve_conflict(session: Any, ctx: IngestContext, conflict_id: int, value: Any,

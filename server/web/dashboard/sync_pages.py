@@ -17,7 +17,7 @@ from server.security import enrolment
 from server.security.scope import IMPORT_BATCHES, MANAGE_DEVICES, REVIEW, VIEW_SYNC
 from server.security.totp import qr_svg
 from server.sync.carried import import_carried_batch
-from server.sync.review import resolve_conflict
+from server.sync.review import resolve_conflict, typed_value
 from server.sync.runtime import ingest_context
 from server.web.dashboard.shell import (
     add_nav,
@@ -95,9 +95,14 @@ def conflicts():
 def resolve(conflict_id: int):
     found = require(conflict_queries.conflict_in_scope(db.session, scope(), conflict_id))
     choice = request.form.get("choice")
-    if choice not in ("a", "b"):
+    if choice == "other":  # neither side is right: the reviewer types the value
+        value = typed_value(found.entity, found.field, request.form.get("other", ""))
+        if value is None:
+            return error_page(A0Error("choice_invalid"))
+    elif choice in ("a", "b"):
+        value = found.a_value if choice == "a" else found.b_value
+    else:
         return error_page(A0Error("choice_invalid"))
-    value = found.a_value if choice == "a" else found.b_value
     try:
         resolve_conflict(db.session, ingest_context(current_app), conflict_id, value,
                          scope().actor, scope())

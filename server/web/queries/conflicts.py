@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -28,6 +28,8 @@ class ConflictView:
     b_label: dict[str, str]
     a_by: str            # the collaborator whose device wrote it
     b_by: str
+    fdef: FieldDef | None = None  # how to ask for another value
+    options: list[tuple[str, dict[str, str]]] = field(default_factory=list)  # code fields
 
 
 def _field_def(entity: str, name: str) -> FieldDef | None:
@@ -48,6 +50,15 @@ def _value_label(fdef: FieldDef | None, value: Any) -> dict[str, str]:
             return {"vi": f"{code.vi} ({value})", "en": f"{code.en} ({value})"}
     text = str(value)
     return {"vi": text, "en": text}
+
+
+def _options(fdef: FieldDef | None) -> list[tuple[str, dict[str, str]]]:
+    """The codes a reviewer may pick for a code field (what the form accepts)."""
+    if fdef is None or not fdef.codelist:
+        return []
+    return [(code.code, {"vi": code.vi, "en": code.en})
+            for code in registry().codelist(fdef.codelist).codes
+            if not code.retired and fdef.allows_code(code)]
 
 
 def _writers(session: Session, device_ids: set[str]) -> dict[str, str]:
@@ -91,7 +102,8 @@ def open_conflicts(session: Session, scope: Scope, page: int, per_page: int,
             c, records.get(c.entity_id, c.entity_id), fdef.label.get("vi", c.field) if fdef
             else c.field, fdef.label.get("en", c.field) if fdef else c.field,
             _value_label(fdef, c.a_value), _value_label(fdef, c.b_value),
-            writers.get(c.a_device, c.a_device), writers.get(c.b_device, c.b_device)))
+            writers.get(c.a_device, c.a_device), writers.get(c.b_device, c.b_device),
+            fdef, _options(fdef)))
     return Page(views, raw.page, raw.per_page, raw.total)
 
 
