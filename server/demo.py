@@ -26,6 +26,9 @@ from server.orgunits.formats import UnitSpec, read_official_list
 from server.orgunits.importer import import_official, upsert_local_units
 from server.orgunits.queries import unit_by_code
 from server.register.bulk import Writer, load_area
+from server.rollups.jobs import full_recompute
+from server.sync.duplicates import thresholds_for
+from server.sync.duplicates.detect import detect
 
 DEMO_COMMUNE = "12619"  # Xã Diên Hà, tỉnh Hưng Yên (2025 list)
 DEMO_SEED = 20250701
@@ -63,6 +66,13 @@ def prepare_demo(households: int, commune_code: str = DEMO_COMMUNE, seed: int = 
         load_area(session, area, commune.province_code, commune_code, writer)
         session.add(Collaborator(full_name=area.collaborator_name, area_code=area.area_code,
                                  commune_code=commune_code, province_code=commune.province_code))
+    session.commit()
+    # bulk-loaded data has no batch, so no after-batch hook ran: roll up and look for
+    # duplicates now, as the nightly job and `a0sync duplicates scan` would
+    full_recompute(session)
+    household_ids = list(session.scalars(select(Household.id).where(
+        Household.commune_code == commune_code)))
+    detect(session, [], household_ids, thresholds_for(current_app))
     session.commit()
     return commune.full_name
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -41,9 +42,16 @@ def test_demo_serves_the_demo_commune_on_localhost(tmp_path: Path) -> None:
                 assert proc.poll() is None, proc.stdout.read()
                 assert time.monotonic() < deadline, "demo server did not answer"
                 time.sleep(0.5)
+        database = tmp_path / "instance" / "a0sync.sqlite"
+        with sqlite3.connect(database) as conn:  # what the roll-ups counted, and the register
+            month, households, persons = conn.execute(
+                "SELECT month, json_extract(\"values\", '$.households'), "
+                "json_extract(\"values\", '$.population') FROM rollup_cell "
+                "WHERE level = 'commune' AND unit_code = '12619' ORDER BY month DESC").fetchone()
+            registered = conn.execute("SELECT count(*) FROM household").fetchone()[0]
         assert "Xã Diên Hà" in page
-        assert "300 hộ" in page
-        assert (tmp_path / "instance" / "a0sync.sqlite").exists()
+        assert registered == 300 and 250 <= households <= 300 and persons > 2 * households
+        assert f"{households} hộ" in page and f"{persons} nhân khẩu" in page and month in page
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -20,7 +20,7 @@ LANDING = """<!doctype html>
 {% for c in communes %}
 <h2>{{ c.full_name }} <small>({{ c.code }})</small></h2>
 <p>{{ c.province }} — {{ c.villages }} thôn/tổ (villages), {{ c.households }} hộ (households),
-{{ c.members }} nhân khẩu (persons)</p>
+{{ c.members }} nhân khẩu (persons), tháng/month {{ c.month }}</p>
 {% else %}
 <p>Chưa có dữ liệu sổ A0. <small>No register data yet.</small></p>
 {% endfor %}
