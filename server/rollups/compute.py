@@ -104,35 +104,62 @@ def _parse(token: str) -> tuple[str, int, int, str | None]:
     return sex, group, 60 - within if within else 0, woman
 
 
+Category = tuple[str, int, str | None]  # (sex, age group, method of a married woman)
+HOUSEHOLDS = ("households",)  # a household counted (the category of households)
+
+
 @cache
-def _stock_keys(sex: str, group: int, method: str | None) -> tuple[str, ...]:
-    """The counts one person adds: population, by sex and age group, married women."""
+def _names(category: tuple) -> tuple[str, ...]:
+    """The counts one member of ``category`` adds: population, by sex and age group,
+    married women (and, for :data:`HOUSEHOLDS`, one household)."""
+    if category == HOUSEHOLDS:
+        return HOUSEHOLDS
     values: dict[str, float] = {}
-    ind.add_stock(values, sex, group, method)
+    ind.add_stock(values, *category)
     return tuple(values)
+
+
+def _expand(counts: Mapping[tuple, int]) -> dict[str, int]:
+    out: dict[str, int] = defaultdict(int)
+    for category, n in counts.items():
+        if n:
+            for name in _names(category):
+                out[name] += n
+    return out
 
 
 @dataclass
 class _AreaStock:
-    """Counts valid from the first month, and changes from later month offsets."""
+    """Counts by category valid from the first month, and their changes at later month
+    offsets (expanded into indicator names once, at the end)."""
 
-    base: dict[str, float] = field(default_factory=lambda: defaultdict(int))
-    changes: dict[int, dict[str, float]] = field(
-        default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+    base: Counter = field(default_factory=Counter)
+    changes: dict[int, Counter] = field(default_factory=lambda: defaultdict(Counter))
 
-    def add(self, offset: int, keys: Iterable[str], n: int) -> None:
-        target = self.base if offset <= 0 else self.changes[offset]
-        for key in keys:
-            target[key] += n
+    def add(self, offset: int, category: tuple | None, n: int) -> None:
+        if category is not None:
+            (self.base if offset <= 0 else self.changes[offset])[category] += n
 
     def add_stable(self, token: str, n: int) -> None:
         """``n`` persons of a stable token, from the first month."""
         sex, group, switch, method = _parse(token)
         group = min(group, ind.MAX_GROUP)
-        self.add(0, _stock_keys(sex, group, method), n)
+        self.add(0, (sex, group, method), n)
         if switch and group < ind.MAX_GROUP:
-            self.add(switch, _stock_keys(sex, group, method), -n)
-            self.add(switch, _stock_keys(sex, group + 1, method), n)
+            self.add(switch, (sex, group, method), -n)
+            self.add(switch, (sex, group + 1, method), n)
+
+    def monthly(self, offsets: Sequence[int]) -> Iterable[dict[str, int]]:
+        """The counts at each of ``offsets`` (ascending)."""
+        running = _expand(self.base)
+        steps = sorted(self.changes)
+        i = 0
+        for offset in offsets:
+            while i < len(steps) and steps[i] <= offset:
+                for name, delta in _expand(self.changes[steps[i]]).items():
+                    running[name] += delta
+                i += 1
+            yield running
 
 
 def _stocks(conn: Connection, months: Sequence[str], areas: Collection[str] | None,
@@ -148,10 +175,11 @@ def _stocks(conn: Connection, months: Sequence[str], areas: Collection[str] | No
     """
     t0 = ind.month_index(months[0])
     offsets = [ind.month_index(m) - t0 for m in months]
-    by_area = q.params(areas, t0=t0, switch_from=60 - offsets[-1],
-                       first_day=f"{ind.index_month(t0 + 1)}-01")  # a fact from here on
+    values = q.params(areas, t0=t0, switch_from=60 - offsets[-1],
+                      born_by=ind.month_end(months[0]),
+                      first_day=f"{ind.index_month(t0 + 1)}-01")  # a fact from here on
     stocks: dict[str, _AreaStock] = defaultdict(_AreaStock)
-    for area, tokens in conn.execute(q.stable_tokens(areas is not None), by_area):
+    for area, tokens in conn.execute(q.stable_tokens(areas is not None), values):
         stock = stocks[area]
         for token, n in Counter(tokens.split(",")).items():
             stock.add_stable(token, n)
@@ -160,10 +188,10 @@ def _stocks(conn: Connection, months: Sequence[str], areas: Collection[str] | No
     # a deleted household has no live members, the register refuses to delete it before)
     survivor = dict(conn.execute(q.merged_households(areas is not None), q.params(areas)).all())
     households: dict[tuple[str, str], int] = defaultdict(int)  # (area, household) → persons
-    for area, household, n in conn.execute(q.stable_households(areas is not None), by_area):
+    for area, household, n in conn.execute(q.stable_households(areas is not None), values):
         households[(area, survivor.get(household, household))] += n
 
-    people = _changers(conn, areas, events, by_area)
+    people = _changers(conn, areas, events, values)
     for person in people:
         if person.token is not None:
             stocks[person.area].add_stable(person.token, -1)
@@ -175,21 +203,14 @@ def _stocks(conn: Connection, months: Sequence[str], areas: Collection[str] | No
             covered.add(household)
             per_area[area] += 1
     for area, n in per_area.items():
-        stocks[area].add(0, ("households",), n)
+        stocks[area].add(0, HOUSEHOLDS, n)
 
     _fold_changers(conn, people, events, t0, offsets, covered, survivor, stocks)
 
     for area, stock in stocks.items():
-        running = defaultdict(int, stock.base)
-        steps = sorted(stock.changes)
-        i = 0
-        for month, offset in zip(months, offsets, strict=True):
-            while i < len(steps) and steps[i] <= offset:
-                for name, delta in stock.changes[steps[i]].items():
-                    running[name] += delta
-                i += 1
+        for month, counts in zip(months, stock.monthly(offsets), strict=True):
             cell = cells[area][month]
-            for name, value in running.items():
+            for name, value in counts.items():
                 if value:
                     cell[name] = cell.get(name, 0) + value
 
@@ -208,19 +229,19 @@ class _Changer:
 
 
 def _changers(conn: Connection, areas: Collection[str] | None, events: _Events,
-              by_area: dict[str, Any]) -> list[_Changer]:
+              values: dict[str, Any]) -> list[_Changer]:
     """Persons dated on or after ``first_day`` (from the covering index) and persons with
     a state event dated then (known from ``events``), with what the fold needs."""
-    first_day = by_area["first_day"]
-    ids = set(conn.scalars(q.dated_from(areas is not None), by_area))
+    first_day, born_by = values["first_day"], values["born_by"]
+    ids = set(conn.scalars(q.dated_from(areas is not None), values))
     ids.update(m for m, last in events.latest.items() if last >= first_day)
     lives_here = set(ind.lives_here())
     out = []
     for chunk in _chunks(sorted(ids), 2000):
         for (pid, area, household, sex, born, registered, recorded, residence, *codes,
-             token) in conn.execute(q.changers(areas is not None), {**by_area, "ids": chunk}):
+             token) in conn.execute(q.changers(areas is not None), {**values, "ids": chunk}):
             registered, recorded = registered or "", recorded or ""
-            dated = born >= first_day or registered >= first_day or recorded >= first_day
+            dated = born > born_by or registered >= first_day or recorded >= first_day
             counted = not dated and residence in lives_here
             out.append(_Changer(pid, area, household, sex, born, registered, recorded,
                                 tuple(codes), token if counted else None))
@@ -259,15 +280,15 @@ def _fold_changers(conn: Connection, people: list[_Changer], events: _Events, t0
         stock = stocks[person.area]
         household = survivor.get(person.household, person.household)
         track = household not in covered
-        previous: tuple[str, ...] = ()
+        previous: Category | None = None
         mask = 0
-        for n, until, keys in _timeline(person.sex, person.birth_date, person.registered,
-                                        facts, t0, offsets, ends):
-            if keys != previous:
+        for n, until, category in _timeline(person.sex, person.birth_date, person.registered,
+                                            facts, t0, offsets, ends):
+            if category != previous:
                 stock.add(offsets[n], previous, -1)
-                stock.add(offsets[n], keys, 1)
-                previous = keys
-            if track and keys:
+                stock.add(offsets[n], category, 1)
+                previous = category
+            if track and category:
                 mask |= (1 << until) - (1 << n)  # months n … until - 1
         if mask:
             present[household] |= mask
@@ -276,10 +297,11 @@ def _fold_changers(conn: Connection, people: list[_Changer], events: _Events, t0
 
 
 def _timeline(sex: str, birth_date: str, registered: str, facts: list, t0: int,
-              offsets: list[int], ends: list[str]) -> list[tuple[int, int, tuple[str, ...]]]:
-    """(n, until, keys): the keys counted from month ``n`` up to ``until`` (indices into
-    ``offsets``), evaluated at the first month and wherever they may change: the month
-    of a fact, of the birth or registration, of a change of age group."""
+              offsets: list[int], ends: list[str]) -> list[tuple[int, int, Category | None]]:
+    """(n, until, category): the person's category (None: not counted) from month ``n``
+    up to ``until`` (indices into ``offsets``), evaluated at the first month and
+    wherever it may change: the month of a fact, of the birth or registration, of a
+    change of age group."""
     birth = ind.birth_index(birth_date)
     last = offsets[-1]
     points = [birth - t0]
@@ -294,20 +316,20 @@ def _timeline(sex: str, birth_date: str, registered: str, facts: list, t0: int,
     for i, n in enumerate(at):
         end, age = ends[n], t0 + offsets[n] - birth
         if age < 0 or registered > end:
-            keys: tuple[str, ...] = ()
+            category = None
         else:
-            keys = _keys_of(sex, fold(facts[:bisect.bisect_right(dates, end)]), age)
-        out.append((n, at[i + 1] if i + 1 < len(at) else len(offsets), keys))
+            category = _category(sex, fold(facts[:bisect.bisect_right(dates, end)]), age)
+        out.append((n, at[i + 1] if i + 1 < len(at) else len(offsets), category))
     return out
 
 
-def _keys_of(sex: str, state: Mapping[str, Any], age_months: int) -> tuple[str, ...]:
+def _category(sex: str, state: Mapping[str, Any], age_months: int) -> Category | None:
     if state["residence_status"] not in ind.lives_here():
-        return ()
+        return None
     method = None
     if sex == "female" and state["marital_status"] == "married":
         method = state["current_method"] or ind.no_method()
-    return _stock_keys(sex, ind.age_group(age_months), method)
+    return sex, ind.age_group(age_months), method
 
 
 def _changer_households(present: dict[str, int], area_of: dict[str, str],
@@ -323,7 +345,7 @@ def _changer_households(present: dict[str, int], area_of: dict[str, str],
         previous = 0
         for offset, count in zip(offsets, counts, strict=True):
             if count != previous:
-                stocks[area].add(offset, ("households",), count - previous)
+                stocks[area].add(offset, HOUSEHOLDS, count - previous)
                 previous = count
 
 

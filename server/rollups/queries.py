@@ -8,7 +8,9 @@ area filter, and per dialect where the SQL differs. Every value is a parameter:
 ``areas`` (expanding; only when ``by_area``), ``ids`` (expanding), ``t0`` (month
 index of the first month), ``switch_from`` (60 − span: from this age in months
 within a five-year group a person passes into the next group during the span),
-``first_day`` / ``last_day`` (ISO dates), ``months`` (expanding, ``YYYY-MM``).
+``first_day`` / ``last_day`` (ISO dates), ``born_by`` (the first month's end: a
+year-only birth date "2026" sorts before "2026-01-01" but counts from January),
+``months`` (expanding, ``YYYY-MM``).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ FLOW_FORMS = (*ind.COUNTED_FLOWS, "birth", "method_start")
 BASE_CODES = ("residence_status", "marital_status", "current_method")  # of the member record
 
 FIRST_DAY, LAST_DAY = bindparam("first_day", type_=String), bindparam("last_day", type_=String)
+BORN_BY = bindparam("born_by", type_=String)
 
 
 def params(areas: Collection[str] | None, **values: Any) -> dict[str, Any]:
@@ -88,8 +91,8 @@ def _birth_index(column: Any) -> ColumnElement[int]:
 
 
 def _dated_before(by_area: bool) -> list[ColumnElement[bool]]:
-    """A live person born, registered and recorded before ``first_day``."""
-    return [live(), func.length(Member.birth_date) >= 4, Member.birth_date < FIRST_DAY,
+    """A live person born by ``born_by``, registered and recorded before ``first_day``."""
+    return [live(), func.length(Member.birth_date) >= 4, Member.birth_date <= BORN_BY,
             func.coalesce(Member.registered_on, "") < FIRST_DAY,
             func.coalesce(Member.recorded_on, "") < FIRST_DAY,
             _in_areas(Member.area_code, by_area)]
@@ -135,10 +138,11 @@ def stable_households(by_area: bool) -> Select:
 
 @cache
 def dated_from(by_area: bool) -> Select:
-    """Ids of live persons born, registered or recorded on or after ``first_day``."""
+    """Ids of live persons born after ``born_by``, registered or recorded on or after
+    ``first_day``."""
     return select(Member.id).where(
         live(), func.length(Member.birth_date) >= 4,
-        or_(Member.birth_date >= FIRST_DAY, func.coalesce(Member.registered_on, "") >= FIRST_DAY,
+        or_(Member.birth_date > BORN_BY, func.coalesce(Member.registered_on, "") >= FIRST_DAY,
             func.coalesce(Member.recorded_on, "") >= FIRST_DAY),
         _in_areas(Member.area_code, by_area))
 
