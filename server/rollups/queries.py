@@ -106,9 +106,9 @@ def _stable_token() -> ColumnElement[str]:
     members of a group share it); ``method`` is set for married women.
     """
     age = bindparam("t0", type_=Integer) - _birth_index(Member.birth_date)
-    within = age % 60
-    age_key = case((within >= bindparam("switch_from", type_=Integer), age),
-                   else_=age - within)
+    # (a CASE evaluates its condition and one branch: the birth date is parsed twice)
+    age_key = case((age % 60 >= bindparam("switch_from", type_=Integer), age),
+                   else_=age // 60 * 60)
     woman = case((and_(Member.sex == "female", Member.marital_status == "married"),
                   func.coalesce(Member.current_method, ind.no_method())), else_="")
     return Member.sex + ":" + cast(age_key, String) + ":" + woman
