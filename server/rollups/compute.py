@@ -304,14 +304,17 @@ def _timeline(sex: str, birth_date: str, registered: str, facts: list, t0: int,
     change of age group."""
     birth = ind.birth_index(birth_date)
     last = offsets[-1]
-    points = [birth - t0]
-    if registered:
-        points.append(ind.month_index(registered) - t0)
-    points += [ind.month_index(f.date) - t0 for f in facts if f.date]
-    first_switch = 60 - ((t0 - birth) % 60) if t0 >= birth else (birth - t0)
-    points += range(first_switch, last + 1, 60)
-    at = sorted({0} | {bisect.bisect_left(offsets, p) for p in points if 0 < p <= last})
     dates = [f.date for f in facts]
+    months = {d[:7] for d in dates if d}
+    if registered:
+        months.add(registered[:7])
+    points = {ind.month_index(m) - t0 for m in months}
+    points.add(birth - t0)
+    first_switch = 60 - ((t0 - birth) % 60) if t0 >= birth else (birth - t0)
+    points.update(range(first_switch, last + 1, 60))
+    contiguous = last == len(offsets) - 1  # offsets 0, 1, 2, …: an offset is its index
+    at = sorted({0} | {p if contiguous else bisect.bisect_left(offsets, p)
+                       for p in points if 0 < p <= last})
     out = []
     for i, n in enumerate(at):
         end, age = ends[n], t0 + offsets[n] - birth
