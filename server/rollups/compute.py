@@ -21,7 +21,7 @@ import bisect
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import Connection
@@ -93,7 +93,7 @@ def _read_events(conn: Connection, areas: Collection[str] | None) -> _Events:
 
 # ---------------------------------------------------------------- stocks
 
-@cache
+@lru_cache(maxsize=1 << 16)  # a few thousand tokens per first month
 def _parse(token: str) -> tuple[str, int, int, str | None]:
     """A stable token (``sex:age:method``, :func:`server.rollups.queries.stable_tokens`)
     → (sex, age group at t0, offset of the next group or 0, method of a married woman
