@@ -251,8 +251,8 @@ def main(argv: list[str] | None = None) -> int:
             db.session.remove()
             db.engine.dispose()
     finally:
-        if pg is not None and not os.environ.get("A0SYNC_TEST_PG_URL"):
-            pg.stop()
+        if pg is not None:
+            pg.stop()  # a server of A0SYNC_TEST_PG_URL is left running
         shutil.rmtree(tmp, ignore_errors=True)
     summary = {"persons": counts["persons"], "full_s": round(statistics.median(full), 3),
                "incremental_ms": round(hook_ms, 1), "export_csv_s": round(export_s, 3),
