@@ -14,9 +14,17 @@ and collaborator areas. Then measures:
 
 With ``--json`` the last line is
 ``{"persons": N, "full_s": s, "incremental_ms": ms, "export_csv_s": s, ...}``.
-``--db postgresql`` starts a throwaway PostgreSQL server (as the tests do).
+``--db postgresql`` starts a throwaway PostgreSQL server (as the tests do), or
+uses ``A0SYNC_TEST_PG_URL``.
+
+Building a million persons takes minutes; ``--keep`` builds the register once into
+a file (SQLite) or a database (PostgreSQL, on the server of ``A0SYNC_TEST_PG_URL``
+so it outlives the run) and later runs reuse it. Every run measures a fresh copy
+(a file copy, ``CREATE DATABASE … TEMPLATE``), so the batches a run sends never
+pile up in the kept register.
 
     .venv/bin/python bench/rollup.py --persons 1000000 --json
+    .venv/bin/python bench/rollup.py --keep /tmp/rollup-1m.sqlite --repeat 3 --json
 """
 
 from __future__ import annotations
@@ -25,15 +33,18 @@ import argparse
 import datetime as dt
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import psycopg
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
@@ -42,7 +53,7 @@ from server import MIGRATIONS_DIR, create_app
 from server.demo import BUNDLED_LIST
 from server.exports.service import export_to
 from server.extensions import db
-from server.models.register import Household, Member
+from server.models.register import Event, Household, Member
 from server.orgunits.formats import UnitSpec, read_official_list
 from server.orgunits.importer import import_official, upsert_local_units
 from server.orgunits.queries import unit_by_code
@@ -95,12 +106,40 @@ def build(persons: int, seed: int) -> dict[str, int]:
     return counts
 
 
+def prepared(args: argparse.Namespace, pg: Any, tmp: Path) -> tuple[dict[str, int], float]:
+    """Build the register (into ``--keep`` when given and not there yet), or count it.
+
+    Without ``--keep`` the register is built where the run measures it.
+    """
+    if pg is not None:
+        target = args.keep or "a0_bench_rollup"
+        with psycopg.connect(pg.admin_url) as conn:
+            exists = bool(args.keep) and conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (target,)).fetchone() is not None
+        url = pg.sqlalchemy_url(target) if exists else pg.create_database(target)
+    else:
+        target = args.keep or str(tmp / "bench.sqlite")
+        exists = Path(target).exists()
+        url = f"sqlite:///{target}"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": str(tmp / "instance")})
+    with app.app_context():
+        upgrade(directory=MIGRATIONS_DIR, revision="heads")
+        started = time.perf_counter()
+        counts = reused() if exists else build(args.persons, args.seed)
+        load_s = time.perf_counter() - started
+        db.session.remove()
+        db.engine.dispose()
+    return counts, load_s
+
+
 def reused() -> dict[str, int]:
     session = db.session
-    return {"persons": session.scalar(select(func.count()).select_from(Member)),
-            "households": session.scalar(select(func.count()).select_from(Household)),
-            "events": 0, "areas": session.scalar(select(func.count(Household.area_code
-                                                                    .distinct())))}
+
+    def count(what: Any) -> int:
+        return session.scalar(select(func.count(what)))
+
+    return {"persons": count(Member.id), "households": count(Household.id),
+            "events": count(Event.id), "areas": count(Household.area_code.distinct())}
 
 
 def batch_ops(device, area: str, members: list[tuple[str, str, str]], n: int) -> None:
@@ -168,29 +207,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--repeat", type=int, default=1, help="full recomputes (median)")
     parser.add_argument("--batches", type=int, default=5)
-    parser.add_argument("--sqlite-path", type=Path,
-                        help="keep the SQLite register here and reuse it on the next run")
+    parser.add_argument("--keep", metavar="FILE|DB",
+                        help="build the register into this SQLite file or PostgreSQL "
+                             "database once, and measure a copy of it")
     parser.add_argument("--json", action="store_true", help="print a JSON summary last")
     args = parser.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="a0-bench-rollup-"))
     pg = None
+    os.environ.setdefault("A0SYNC_SCHEDULER", "0")
     if args.db == "postgresql":
         from tests.support import postgres
 
         pg = postgres.start()
-        url = pg.create_database("a0_bench_rollup")
-    else:
-        url = f"sqlite:///{args.sqlite_path or tmp / 'bench.sqlite'}"
-    reuse = bool(args.sqlite_path and args.sqlite_path.exists())
-    os.environ.setdefault("A0SYNC_SCHEDULER", "0")
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": str(tmp / "instance")})
     try:
+        counts, load_s = prepared(args, pg, tmp)
+        if pg is not None:
+            url = (pg.create_database("a0_bench_rollup", template=args.keep) if args.keep
+                   else pg.sqlalchemy_url("a0_bench_rollup"))
+        else:
+            url = f"sqlite:///{tmp / 'bench.sqlite'}"
+            if args.keep:
+                shutil.copyfile(args.keep, tmp / "bench.sqlite")
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url,
+                          "INSTANCE_PATH": str(tmp / "instance")})
         with app.app_context():
             upgrade(directory=MIGRATIONS_DIR, revision="heads")
-            started = time.perf_counter()
-            counts = reused() if reuse else build(args.persons, args.seed)
-            load_s = time.perf_counter() - started
             if args.db == "postgresql":
                 with db.engine.connect() as conn:
                     conn.exec_driver_sql("ANALYZE")
@@ -210,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
             db.engine.dispose()
     finally:
         if pg is not None:
-            pg.stop()
+            pg.stop()  # a server of A0SYNC_TEST_PG_URL is left running
+        shutil.rmtree(tmp, ignore_errors=True)
     summary = {"persons": counts["persons"], "full_s": round(statistics.median(full), 3),
                "incremental_ms": round(hook_ms, 1), "export_csv_s": round(export_s, 3),
                "db": args.db, "households": counts["households"], "areas": counts["areas"],

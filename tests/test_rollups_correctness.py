@@ -192,3 +192,23 @@ def test_rollups_equal_independent_count(app):
     alt = area_cells(unvoided, MONTHS)
     c, m = AREAS[2][0], death["event_date"][:7]
     assert alt[c][m]["deaths"] == expected[c][m].get("deaths", 0) + 1
+
+
+def test_year_only_birth_counts_from_january(app):
+    """A year-only birth date counts from January of that year, also when the window
+    starts in the December before ("2026" sorts before "2026-01-01" as a string)."""
+    from tests.support.register import household, member
+
+    device = SimDevice(app, area="12619.01.1")
+    hh, parent, child = new_id(), new_id(), new_id()
+    device.upsert("household", hh, household("12619.01.1"))
+    device.upsert("member", parent, member(hh))
+    device.upsert("member", child, member(hh, "Lê Văn An", "male", "2026", "child"))
+    verdicts = device.send(app.test_client(), device.seal())["receipt"]["verdicts"]
+    assert all(v["verdict"] == "applied" for v in verdicts)
+    full_recompute(db.session, months=["2025-12", "2026-01"])
+    national = {c.month: c.values for c in db.session.scalars(
+        select(RollupCell).where(RollupCell.unit_code == "VN"))}
+    assert national["2025-12"]["population"] == 1
+    assert national["2026-01"]["population"] == 2
+    assert national["2026-01"]["population.male.00-04"] == 1

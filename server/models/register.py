@@ -71,9 +71,10 @@ class Member(MergedEntity, Base):
         Index("ix_member_province_seq", "province_code", "seq"),
 
         # covers the roll-up scans (server.rollups.compute): the index, not the wide rows
-        Index("ix_member_rollup", "area_code", "birth_date", "sex", "residence_status",
-              "marital_status", "current_method", "registered_on", "recorded_on",
-              "household_id", "deleted", "merged_into", "id"),
+        # (household second: persons per household are counted in index order, unsorted)
+        Index("ix_member_rollup", "area_code", "household_id", "birth_date", "sex",
+              "residence_status", "marital_status", "current_method", "registered_on",
+              "recorded_on", "deleted", "merged_into", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -158,8 +158,13 @@ def apply_area_cells(session: Session, tree: str,
                   key=lambda k: (k[0].code, k[1]))
     if not keys:
         return 0
-    _ensure(session, tree, keys)
     current = _locked(session, tree, keys)
+    missing = [k for k in keys if (k[0].code, k[1]) not in current.ids]
+    if missing:  # a new area or month: insert its cells (in key order), then lock them
+        _ensure(session, tree, missing)
+        added = _locked(session, tree, missing)
+        current.update(added)
+        current.ids.update(added.ids)
     now = utcnow()
     changed: dict[tuple[str, str], dict[str, float]] = {}
     for area, by_month in cells.items():
