@@ -1,7 +1,7 @@
 """roll-up covering index ordered by area, then household
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0012
+Revises: 0011
 
 ``ix_member_rollup`` covers the roll-up scans of ``member``
 (server/rollups/compute.py). With ``household_id`` right after ``area_code``, the
@@ -11,8 +11,8 @@ sorts a million rows to group them; the area prefix still serves the per-area
 """
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
