@@ -78,8 +78,12 @@ from server.synthetic import generate_area, generate_commune
 from server.synthetic.operations import area_operations, change_operations, register_at
 
 COMMUNE, PROVINCE, COMMUNE_NAME = "12619", "33", "Xã Diên Hà"
-PERIOD = (dt.date(2025, 1, 1), dt.date(2025, 6, 30))
-YEAR, YEAR_START = (dt.date(2024, 7, 1), dt.date(2025, 6, 30)), "2024-07-01"  # monthly mix
+# periods end today, as real traffic does (what the after-batch roll-up recomputes runs
+# from the earliest month a batch touched to the current month)
+TODAY = dt.date.today()
+PERIOD = (TODAY - dt.timedelta(days=182), TODAY)  # what a first upload brings
+YEAR = (TODAY - dt.timedelta(days=365), TODAY)    # the monthly mix's year of changes
+YEAR_START = YEAR[0].isoformat()
 MONTHLY_HOUSEHOLDS = 8000  # a large commune of the 2025 list: enough areas for 10,000 changes
 WRITTEN = (Household, Member, Event, Distribution, SyncOp)  # what the floor re-inserts
 HOOKS = {"duplicates": "server.sync.duplicates", "rollups": "server.rollups"}  # module prefix

@@ -66,7 +66,9 @@ class Place:
 
 @dataclass(slots=True)
 class Touched:
-    """What a batch changed, for the hooks that follow (roll-ups, duplicate detection)."""
+    """What a batch changed, for the hooks that follow (roll-ups, duplicate detection):
+    records written (their every month may change) and, for facts, the months from
+    which an area's figures change."""
 
     households: set[str] = field(default_factory=set)
     members: set[str] = field(default_factory=set)
@@ -249,9 +251,11 @@ class Applier:
         self.touched.members.add(child_id)
 
     def _refold_for_event(self, form_id: str, event: dict[str, Any]) -> None:
+        """Refold whom an event (or its void) is about. Not "touched": an event changes
+        no one's identity (so no duplicate re-scoring) and only the months from its
+        date on, which the caller records."""
         subject = event["member_id"]
         self.ws.reproject.add(subject)
-        self.touched.members.add(subject)
         if form_id == "birth":
             self.ws.reproject.add(event["payload"]["child_id"])
         if form_id == "death":
