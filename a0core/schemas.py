@@ -236,6 +236,16 @@ class Registry:
     def codelist(self, list_id: str) -> CodeList:
         return self.codelists[list_id]
 
+    def entity_field(self, entity: str, name: str) -> tuple[FormDef, FieldDef] | None:
+        """The latest entity form writing field ``name`` of ``entity`` (household or
+        member), and that field: what a reviewer's edit of the field goes through."""
+        for form in self.latest_forms():
+            if form.kind == "entity" and form.entity == entity:
+                found = form.field(name)
+                if found is not None:
+                    return form, found
+        return None
+
     def choices(self, fdef: FieldDef) -> list[Code]:
         """The codes a collaborator may pick in a code field (active and allowed)."""
         if not fdef.codelist:

@@ -55,13 +55,19 @@ def test_status_shows_gaps_and_drills_down_to_receipts(app: Flask) -> None:
     assert receipt.count('<span class="tag applied">applied</span>') == stored.op_count
 
 
-def test_resolving_a_conflict_applies_the_choice_once(app: Flask) -> None:
+def _conflict_on_its_page(app: Flask):
+    """The commune's conflict, and its section of the queue as the commune's staff see it."""
     world = build_world(app)
     browser = Browser(app)
     browser.login("canboxa")
     conflict = db.session.get(Conflict, world.conflicts["C"])
     page = browser.get("/dashboard/conflicts").get_data(as_text=True)
     section = page.split(f'id="conflict-{conflict.id}"')[1].split("</section>")[0]
+    return world, browser, conflict, section
+
+
+def test_resolving_a_conflict_applies_the_choice_once(app: Flask) -> None:
+    _, browser, conflict, section = _conflict_on_its_page(app)
     # both values side by side, with their labels from the code list in schemas/
     field = registry().form("member").field("marital_status")
     codes = registry().codelist(field.codelist)
@@ -86,12 +92,7 @@ def test_resolving_a_conflict_applies_the_choice_once(app: Flask) -> None:
 
 
 def test_a_reviewer_may_type_a_value_neither_device_wrote(app: Flask) -> None:
-    world = build_world(app)
-    browser = Browser(app)
-    browser.login("canboxa")
-    conflict = db.session.get(Conflict, world.conflicts["C"])
-    page = browser.get("/dashboard/conflicts").get_data(as_text=True)
-    section = page.split(f'id="conflict-{conflict.id}"')[1].split("</section>")[0]
+    world, browser, conflict, section = _conflict_on_its_page(app)
     codes = registry().codelist(registry().form("member").field("marital_status").codelist)
     assert '<select name="other"' in section  # a code field offers its code list
     assert all(f'<option value="{c.code}">' in section for c in codes.codes if not c.retired)

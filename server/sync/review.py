@@ -32,10 +32,10 @@ SERVER_OPS_COUNTER = "ops:srv"
 
 
 def _form_of(ctx: IngestContext, entity: str, field: str) -> tuple[str, int]:
-    for form in ctx.forms.registry.latest_forms():
-        if form.kind == "entity" and form.entity == entity and form.field(field):
-            return form.id, form.version
-    raise A0Error("not_found")
+    found = ctx.forms.registry.entity_field(entity, field)
+    if found is None:
+        raise A0Error("not_found")
+    return found[0].id, found[0].version
 
 
 def typed_value(entity: str, field: str, text: str) -> Any:
@@ -44,10 +44,9 @@ def typed_value(entity: str, field: str, text: str) -> Any:
     text = " ".join(str(text).split())[:200]
     if not text:
         return None
-    for form in registry().latest_forms():
-        fdef = form.field(field) if form.kind == "entity" and form.entity == entity else None
-        if fdef is not None and fdef.type == "integer" and text.lstrip("-").isdigit():
-            return int(text)
+    found = registry().entity_field(entity, field)
+    if found is not None and found[1].type == "integer" and text.lstrip("-").isdigit():
+        return int(text)
     return text
 
 

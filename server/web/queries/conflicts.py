@@ -33,12 +33,8 @@ class ConflictView:
 
 
 def _field_def(entity: str, name: str) -> FieldDef | None:
-    for form in registry().latest_forms():
-        if form.kind == "entity" and form.entity == entity:
-            found = form.field(name)
-            if found is not None:
-                return found
-    return None
+    found = registry().entity_field(entity, name)
+    return found[1] if found else None
 
 
 def _value_label(fdef: FieldDef | None, value: Any) -> dict[str, str]:
@@ -53,12 +49,9 @@ def _value_label(fdef: FieldDef | None, value: Any) -> dict[str, str]:
 
 
 def _options(fdef: FieldDef | None) -> list[tuple[str, dict[str, str]]]:
-    """The codes a reviewer may pick for a code field (what the form accepts)."""
-    if fdef is None or not fdef.codelist:
-        return []
+    """The codes a reviewer may pick for a code field (as a collaborator may)."""
     return [(code.code, {"vi": code.vi, "en": code.en})
-            for code in registry().codelist(fdef.codelist).codes
-            if not code.retired and fdef.allows_code(code)]
+            for code in registry().choices(fdef)] if fdef is not None else []
 
 
 def _writers(session: Session, device_ids: set[str]) -> dict[str, str]:

@@ -108,12 +108,8 @@ COMPARED = {"member": ("full_name", "sex", "birth_date", "ethnicity", "relation"
 
 
 def _field_def(entity: str, name: str) -> FieldDef | None:
-    for form in registry().latest_forms():
-        if form.kind == "entity" and form.entity == entity:
-            found = form.field(name)
-            if found is not None:
-                return found
-    return None
+    found = registry().entity_field(entity, name)
+    return found[1] if found else None
 
 
 def _shown(fdef: FieldDef | None, value: Any) -> dict[str, str]:
