@@ -26,7 +26,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
 
     # imported here: the packages import models, which need the app's db set up first
-    from server import exports, rollups
+    from server import exports, housekeeping, rollups, scheduler
     from server.cli import register_commands
     from server.forms import init_app as init_forms
     from server.sync import duplicates
@@ -45,4 +45,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     register_commands(app)
     rollups.init_app(app)
     exports.init_app(app)
+    housekeeping.init_app(app)
+    scheduler.init_app(app)  # last: its jobs read the others' configuration
     return app

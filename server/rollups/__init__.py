@@ -5,12 +5,11 @@
 * ``jobs`` — the full recompute and the after-batch hook;
 * ``lock`` — a job runs once across server processes;
 * this module — wiring into the app: the hook, the ``a0sync rollup`` command and
-  the nightly APScheduler job (started when ``A0SYNC_SCHEDULER`` is set, e.g. in
-  every gunicorn worker; the lock makes one of them do the work).
+  the nightly job's body (scheduled by :mod:`server.scheduler`; the lock makes one
+  process do the work).
 
-Configuration: ``A0SYNC_SCHEDULER`` (1 to start the scheduler), ``A0SYNC_ROLLUP_CRON``
-(crontab, default ``30 1 * * *``, UTC), ``A0SYNC_ROLLUP_MAX_MONTHS`` (how far back a
-full recompute goes, default 36).
+Configuration: ``A0SYNC_ROLLUP_CRON`` (crontab, default ``30 1 * * *``, UTC),
+``A0SYNC_ROLLUP_MAX_MONTHS`` (how far back a full recompute goes, default 36).
 """
 
 from __future__ import annotations
@@ -31,48 +30,24 @@ JOB_NAME = "rollup-full"
 def init_app(app: Any) -> None:
     from server.sync.runtime import add_after_batch_hook
 
-    app.config.setdefault("A0SYNC_SCHEDULER", os.environ.get("A0SYNC_SCHEDULER", "0") == "1")
     app.config.setdefault("A0SYNC_ROLLUP_CRON", os.environ.get("A0SYNC_ROLLUP_CRON",
                                                                "30 1 * * *"))
     app.config.setdefault("A0SYNC_ROLLUP_MAX_MONTHS", int(os.environ.get(
         "A0SYNC_ROLLUP_MAX_MONTHS", DEFAULT_MAX_MONTHS)))
     add_after_batch_hook(app, after_batch)
     app.cli.add_command(rollup_command)
-    if app.config["A0SYNC_SCHEDULER"]:
-        start_scheduler(app)
 
 
 def run_scheduled(app: Any, slot: str | None = None, hold_s: float = 0) -> str:
     """The nightly job body: one full recompute per slot (the UTC date) across processes."""
-    from server.extensions import db
-    from server.rollups.lock import run_once
-
-    slot = slot or dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
+    from server.rollups.lock import run_in_app
 
     def job(session: Any) -> None:
         full_recompute(session, max_months=app.config["A0SYNC_ROLLUP_MAX_MONTHS"])
         if hold_s:
             time.sleep(hold_s)
 
-    with app.app_context():
-        try:
-            return run_once(db.engine, db.session, JOB_NAME, slot, job)
-        finally:
-            db.session.remove()
-
-
-def start_scheduler(app: Any) -> Any:
-    from apscheduler.schedulers.background import BackgroundScheduler
-    from apscheduler.triggers.cron import CronTrigger
-
-    scheduler = BackgroundScheduler(timezone="UTC")
-    scheduler.add_job(run_scheduled, CronTrigger.from_crontab(app.config["A0SYNC_ROLLUP_CRON"],
-                                                              timezone="UTC"),
-                      args=[app], id=JOB_NAME, coalesce=True, max_instances=1,
-                      misfire_grace_time=3600)
-    scheduler.start()
-    app.extensions["a0sync.scheduler"] = scheduler
-    return scheduler
+    return run_in_app(app, JOB_NAME, job, slot)
 
 
 @click.command("rollup")

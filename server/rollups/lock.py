@@ -97,3 +97,17 @@ def run_once(engine: Engine, session: Session, name: str, slot: str,
             conn.execute(update(JobLock).where(JobLock.name == name)
                          .values(last_slot=slot, last_run_at=utcnow()))
         return RAN
+
+
+def run_in_app(app: Any, name: str, job: Callable[[Session], Any], slot: str | None = None,
+               ) -> str:
+    """A scheduled job's body: :func:`run_once` for ``slot`` (default: today's UTC date)
+    in the app's context, whichever process the scheduler fired it in."""
+    from server.extensions import db
+
+    slot = slot or dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
+    with app.app_context():
+        try:
+            return run_once(db.engine, db.session, name, slot, job)
+        finally:
+            db.session.remove()

@@ -58,8 +58,9 @@ def end_sessions_of(dbs: Session, user_id: int) -> int:
         .values(revoked_at=utcnow())).rowcount or 0
 
 
-def purge_sessions(dbs: Session, older_than: dt.timedelta = dt.timedelta(days=30)) -> int:
+def purge_sessions(dbs: Session, older_than: dt.timedelta = dt.timedelta(days=30),
+                   now: dt.datetime | None = None) -> int:
     """Forget sessions that ended (expired or revoked) more than ``older_than`` ago."""
-    cutoff = utcnow() - older_than
+    cutoff = (now or utcnow()) - older_than
     return dbs.execute(delete(WebSession).where(
         (WebSession.expires_at < cutoff) | (WebSession.revoked_at < cutoff))).rowcount or 0

@@ -124,18 +124,23 @@ def pull_page(session: Session, device: Device, cursor: int, limit: int = DEFAUL
     return {"changes": changes, "verdicts": verdicts, "cursor": next_cursor, "more": more}
 
 
-def purge_tombstones(session: Session) -> int:
-    """Delete tombstones every active device of their area has pulled past (DESIGN §3.7)."""
+def purge_tombstones(session: Session, before: dt.datetime | None = None) -> int:
+    """Delete tombstones every active device of their area has pulled past (DESIGN §3.7)
+    and, when ``before`` is given, deleted before it: district systems keep no cursor
+    here, so they get a retention period to see a deletion in."""
     horizons = dict(session.execute(
         select(Device.area_code, func.min(DeviceSync.pull_cursor))
         .join(DeviceSync, DeviceSync.device_id == Device.id)
         .where(Device.revoked_at.is_(None)).group_by(Device.area_code)).all())
     removed = 0
     for area, horizon in horizons.items():
+        old_enough = [Member.updated_at < before] if before is not None else []
         removed += session.execute(delete(Member).where(
-            Member.area_code == area, Member.deleted, Member.seq <= horizon)).rowcount or 0
+            Member.area_code == area, Member.deleted, Member.seq <= horizon,
+            *old_enough)).rowcount or 0
         still_referenced = select(Member.id).where(Member.household_id == Household.id).exists()
+        old_enough = [Household.updated_at < before] if before is not None else []
         removed += session.execute(delete(Household).where(
             Household.area_code == area, Household.deleted, Household.seq <= horizon,
-            ~still_referenced)).rowcount or 0
+            ~still_referenced, *old_enough)).rowcount or 0
     return removed

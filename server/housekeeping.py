@@ -1,0 +1,77 @@
+"""Nightly housekeeping: what the server keeps only for a while.
+
+* tombstones of deleted households and members, once every device of their area
+  has pulled past them (DESIGN §3.7) and the retention period for district systems
+  has passed (they keep their cursors themselves: ``docs/district-api.md``);
+* login attempts, which only throttling reads (its window is minutes; logins stay
+  in the audit log);
+* ended dashboard sessions.
+
+Runs once a night across server processes (:mod:`server.scheduler`), or by hand:
+``a0sync housekeeping``. Configuration (days): ``A0SYNC_TOMBSTONE_DAYS`` (90),
+``A0SYNC_LOGIN_ATTEMPT_DAYS`` (90), ``A0SYNC_SESSION_DAYS`` (30);
+``A0SYNC_HOUSEKEEPING_CRON`` (crontab, default ``0 2 * * *``, UTC).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from typing import Any
+
+import click
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from server.models.accounts import LoginAttempt
+from server.models.base import utcnow
+from server.security.web_sessions import purge_sessions
+from server.sync.pull import purge_tombstones
+
+JOB_NAME = "housekeeping"
+RETENTION = {"A0SYNC_TOMBSTONE_DAYS": 90, "A0SYNC_LOGIN_ATTEMPT_DAYS": 90,
+             "A0SYNC_SESSION_DAYS": 30}
+
+
+def init_app(app: Any) -> None:
+    for key, days in RETENTION.items():
+        app.config.setdefault(key, int(os.environ.get(key, days)))
+    app.config.setdefault("A0SYNC_HOUSEKEEPING_CRON",
+                          os.environ.get("A0SYNC_HOUSEKEEPING_CRON", "0 2 * * *"))
+    app.cli.add_command(housekeeping_command)
+
+
+def tidy(session: Session, config: Any, now: dt.datetime | None = None) -> dict[str, int]:
+    """Remove what is past its retention; the caller commits. Returns what went, by kind."""
+    now = now or utcnow()
+
+    def days(key: str) -> dt.timedelta:
+        return dt.timedelta(days=int(config[key]))
+
+    return {
+        "tombstones": purge_tombstones(session, before=now - days("A0SYNC_TOMBSTONE_DAYS")),
+        "login_attempts": session.execute(delete(LoginAttempt).where(
+            LoginAttempt.at < now - days("A0SYNC_LOGIN_ATTEMPT_DAYS"))).rowcount or 0,
+        "web_sessions": purge_sessions(session, days("A0SYNC_SESSION_DAYS"), now),
+    }
+
+
+def run_scheduled(app: Any, slot: str | None = None) -> str:
+    """The nightly job body, once per slot (the UTC date) across processes."""
+    from server.rollups.lock import run_in_app
+
+    return run_in_app(app, JOB_NAME, lambda session: tidy(session, app.config), slot)
+
+
+@click.command("housekeeping")
+def housekeeping_command() -> None:
+    """Dọn dữ liệu hết hạn lưu / remove what is past its retention (tombstones, login
+    attempts, ended sessions)."""
+    from flask import current_app
+
+    from server.extensions import db
+
+    removed = tidy(db.session, current_app.config)
+    db.session.commit()
+    click.echo(json.dumps(removed))
