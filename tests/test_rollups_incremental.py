@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import itertools
 import os
+import uuid
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from server.extensions import db
 from server.models.rollups import RollupCell
@@ -89,10 +90,14 @@ def _ops(data, device: SimDevice, area: str, people: dict[str, str], women: list
         device.void(target, fid)
     elif kind == "edit":
         who = data.draw(st.sampled_from(sorted(people)))
-        field = data.draw(st.sampled_from(["birth_date", "sex", "residence_status"]))
+        # counted fields, and fields no indicator reads (the hook may skip those)
+        field = data.draw(st.sampled_from(["birth_date", "sex", "residence_status",
+                                           "education", "full_name"]))
         value = data.draw({"birth_date": BIRTHS, "sex": st.sampled_from(["male", "female"]),
                            "residence_status": st.sampled_from(["present", "absent",
-                                                                "moved_out"])}[field])
+                                                                "moved_out"]),
+                           "education": st.sampled_from(["primary", "upper_secondary"]),
+                           "full_name": st.sampled_from(["Lò Thị Mai", "Đỗ Văn An"])}[field])
         if field == "birth_date":
             device.upsert("member", who, {field: value, "registered_on": "2025-12-31"})
         else:
@@ -177,3 +182,22 @@ def test_refresh_after_a_merge_outside_sync(app):
     assert after != before
     full_recompute(db.session)
     assert _cells() == after
+
+
+def test_a_batch_that_changes_nothing_still_counts_its_area_as_synced(app):
+    """Completeness: the month's first batch from an area may hold only operations the
+    server had, or refuses; the area still reported that month."""
+    client = app.test_client()
+    device = SimDevice(app, area="12619.07.1")
+    hh = new_id()
+    ops = [device.upsert("household", hh, household(device.area))]
+    device.send(client, device.seal())
+    current = db.session.scalars(select(RollupCell).where(
+        RollupCell.unit_code == device.area)).all()
+    assert current and all(c.values["areas_synced"] == 1 for c in current)
+    db.session.execute(delete(RollupCell))  # as on the first day of a new month
+    db.session.commit()
+    body = device.send(client, device.seal(ops, batch_id=str(uuid.uuid4())))
+    assert [v["verdict"] for v in body["receipt"]["verdicts"]] == ["duplicate"]
+    cells = db.session.scalars(select(RollupCell).where(RollupCell.unit_code == device.area))
+    assert [c.values["areas_synced"] for c in cells] == [1]

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import func, select, text, update
@@ -31,10 +30,10 @@ from sqlalchemy.orm import Session
 
 from server.models.register import Distribution, Event, Household, Member
 from server.models.rollups import JobLock, RollupCell
-from server.models.sync import SyncBatch
 from server.rollups import store
 from server.rollups.compute import Cells, compute_areas
 from server.rollups.indicators import index_month, month_index
+from server.sync.applier import Touched
 
 DEFAULT_MAX_MONTHS = 36
 
@@ -90,15 +89,14 @@ def full_recompute(session: Session, months: list[str] | None = None,
     return {"tree": tree, "months": months, "areas": len(areas), "cells": written}
 
 
-def after_batch(session: Session, touched: Any) -> None:
+def after_batch(session: Session, touched: Touched) -> None:
     """The after-batch hook: recompute the touched areas and re-aggregate their ancestors."""
     current = this_month()
     first_of: dict[str, str] = {}
     for area, month in touched.months:
         first_of[area] = min(first_of.get(area, month), month)
-    for obj in session.new:  # the batch's own ledger row: its area synced this month
-        if isinstance(obj, SyncBatch):
-            first_of.setdefault(obj.area_code, current)
+    for area in touched.synced:  # a batch arrived from it: the area synced this month
+        first_of.setdefault(area, current)
     edited = _areas_of(session, touched)
     if not first_of and not edited:
         return
@@ -130,15 +128,25 @@ def refresh(session: Session, *, members: Iterable[str] = (), households: Iterab
     """Update the roll-ups after a change made outside a sync batch (a duplicate merge or
     its undo, a review): the areas of these members and households, in the caller's
     transaction, exactly as after a batch."""
-    after_batch(session, SimpleNamespace(members=set(members), households=set(households),
-                                         months=set(months)))
+    after_batch(session, Touched(members=set(members), households=set(households),
+                                 months=set(months)))
 
 
-def _areas_of(session: Session, touched: Any) -> set[str]:
-    """Areas of the members and households the batch wrote."""
+# The member and household fields the roll-ups read: a batch that wrote only others (a
+# name, an education, a BHYT number, an address) leaves every month's figures as they were.
+COUNTED_FIELDS = {
+    Member: frozenset({"household_id", "sex", "birth_date", "residence_status",
+                       "marital_status", "registered_on", "recorded_on", "current_method",
+                       "method_start", "living_children", "mother_id"}),
+    Household: frozenset({"area_code"}),
+}
+
+
+def _areas_of(session: Session, touched: Touched) -> set[str]:
+    """Areas of the members and households whose counted fields the batch wrote."""
     areas: set[str] = set()
     for model, ids in ((Member, touched.members), (Household, touched.households)):
-        ids = sorted(ids)
+        ids = sorted(i for i in ids if touched.changed(i, COUNTED_FIELDS[model]))
         for i in range(0, len(ids), 500):
             areas.update(session.scalars(select(model.area_code)
                                          .where(model.id.in_(ids[i:i + 500])).distinct()))

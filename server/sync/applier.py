@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,15 +64,31 @@ class Place:
     province_code: str
 
 
+WHOLE = "*"  # in Touched.fields: the record came, went or was replaced as a whole
+
+
 @dataclass(slots=True)
 class Touched:
     """What a batch changed, for the hooks that follow (roll-ups, duplicate detection):
-    records written (their every month may change) and, for facts, the months from
-    which an area's figures change."""
+    records written, with the fields written (a hook skips a record whose changed
+    fields it does not read: an education or an address is no roll-up's business),
+    and, for facts, the months from which an area's figures change."""
 
     households: set[str] = field(default_factory=set)
     members: set[str] = field(default_factory=set)
     months: set[tuple[str, str]] = field(default_factory=set)  # (area_code, YYYY-MM)
+    fields: dict[str, set[str]] = field(default_factory=dict)  # record id → fields written
+    synced: set[str] = field(default_factory=set)  # areas whose device sent the batch
+
+    def wrote(self, kind: str, entity_id: str, names: Iterable[str]) -> None:
+        (self.members if kind == "member" else self.households).add(entity_id)
+        self.fields.setdefault(entity_id, set()).update(names)
+
+    def changed(self, entity_id: str, read: frozenset[str]) -> bool:
+        """Did the batch change any of the fields ``read`` of this record? (Yes for a
+        record without a field list: a change made outside a batch.)"""
+        written = self.fields.get(entity_id)
+        return written is None or WHOLE in written or not read.isdisjoint(written)
 
 
 class Applier:
@@ -170,9 +186,10 @@ class Applier:
         for name, value in values.items():
             found += self.conflicts.check(kind, row, Write(name, value, op.stamp,
                                                            op.base.get(name, (0, ""))))
-        if merge_fields(row["data"], row["clocks"], values, op.stamp):
+        won = merge_fields(row["data"], row["clocks"], values, op.stamp)
+        if won:  # a write older than what is there changes nothing
             self.ws.touch(kind, entity_id)
-        self._after_entity_change(kind, entity_id, row)
+            self._after_entity_change(kind, entity_id, row, won)
         return Verdict(CONFLICT if found else APPLIED, conflicts=found, entity_id=entity_id)
 
     def _create(self, op: Op, form: FormDef, place: Place, kind: str,
@@ -206,12 +223,11 @@ class Applier:
         self._after_entity_change(kind, entity_id, row)
         return Verdict(APPLIED, entity_id=entity_id)
 
-    def _after_entity_change(self, kind: str, entity_id: str, row: dict[str, Any]) -> None:
+    def _after_entity_change(self, kind: str, entity_id: str, row: dict[str, Any],
+                             fields: Iterable[str] = (WHOLE,)) -> None:
         if kind == "member":
             self.ws.reproject.add(entity_id)
-            self.touched.members.add(entity_id)
-        else:
-            self.touched.households.add(entity_id)
+        self.touched.wrote(kind, entity_id, fields)
         self._month(row["area_code"], _today_month(self.now_ms()))
 
     # --------------------------------------------------------------- events
@@ -248,7 +264,7 @@ class Applier:
                  "deleted": False, "merged_into": None, **_member_links(data)}
         self.ws.add("member", child)
         self.ws.reproject.add(child_id)
-        self.touched.members.add(child_id)
+        self.touched.wrote("member", child_id, (WHOLE,))
 
     def _refold_for_event(self, form_id: str, event: dict[str, Any]) -> None:
         """Refold whom an event (or its void) is about. Not "touched": an event changes
@@ -309,6 +325,7 @@ class Applier:
                          for c in child["clocks"].values()):
             child["deleted"] = True
             self.ws.touch("member", child_id)
+            self.touched.wrote("member", child_id, (WHOLE,))
 
     def _delete(self, op: Op, form: FormDef, place: Place) -> Verdict:
         kind = form.entity

@@ -217,6 +217,7 @@ def _apply_batch(session: Session, device: Sender, header: dict[str, Any],
         "first_seq": first, "last_seq": last, "op_count": len(raw_ops),
         "body_hash": body_hash, "carrier": carrier, "received_at": now,
         "clock_skew_ms": state.last_clock_skew_ms, "counts": counts, "receipt": receipt}])
+    applier.touched.synced.add(device.area_code)
     for hook in ctx.hooks:
         hook(session, applier.touched)
     return receipt

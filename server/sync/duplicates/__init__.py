@@ -14,6 +14,13 @@ from typing import Any
 CONFIG_MEMBER = "A0SYNC_DUPLICATE_MEMBER_THRESHOLD"
 CONFIG_HOUSEHOLD = "A0SYNC_DUPLICATE_HOUSEHOLD_THRESHOLD"
 EXTENSION = "a0sync.duplicates.thresholds"
+# what scoring reads (server.sync.duplicates.scoring): a batch that wrote only other
+# fields (an education, a marital status) cannot make or unmake a candidate
+SCORED_FIELDS = {
+    "member": frozenset({"full_name", "sex", "birth_date", "ethnicity", "bhyt_number",
+                         "household_id"}),
+    "household": frozenset({"number", "address"}),
+}
 
 
 def thresholds_for(app: Any):
@@ -24,6 +31,7 @@ def thresholds_for(app: Any):
 
 def init_app(app: Any) -> None:
     """Detect candidates after every batch; add ``a0sync duplicates`` to the CLI."""
+    from server.sync.applier import Touched
     from server.sync.duplicates.cli import duplicates_cli
     from server.sync.duplicates.detect import detect
     from server.sync.duplicates.scoring import Thresholds
@@ -35,9 +43,12 @@ def init_app(app: Any) -> None:
         household=float(app.config.get(CONFIG_HOUSEHOLD, defaults.household)))
     app.extensions[EXTENSION] = thresholds
 
-    def after_batch(session: Any, touched: Any) -> None:
-        if touched.members or touched.households:
-            detect(session, touched.members, touched.households, thresholds)
+    def after_batch(session: Any, touched: Touched) -> None:
+        members = {i for i in touched.members if touched.changed(i, SCORED_FIELDS["member"])}
+        households = {i for i in touched.households
+                      if touched.changed(i, SCORED_FIELDS["household"])}
+        if members or households:
+            detect(session, members, households, thresholds)
 
     add_after_batch_hook(app, after_batch)
     app.cli.add_command(duplicates_cli)
