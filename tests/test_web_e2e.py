@@ -144,7 +144,9 @@ def test_commune_officer_day_in_a_real_browser(live: dict, page) -> None:
     go(tab, "nav >> text=Xung đột")
     conflict = db.session.get(Conflict, world.conflicts["C"])
     section = tab.locator(f"#conflict-{conflict.id}")
-    assert section.locator(".side").count() == 2
+    # both values side by side, and a third choice for when both are wrong
+    assert section.locator(".side").count() == 3
+    assert section.locator(".side.other select[name=other]").count() == 1
     shot(tab, "05-conflicts")
     section.locator("input[value=a]").check()
     go(tab, section.locator("button[type=submit]"))
