@@ -33,12 +33,12 @@ def main() -> int:
     dbs = bench.Databases(args.db, folder)
     try:
         with dbs.fresh() as app:
-            devices, envelopes = bench.traffic(app, args.ops, args.batch, 1)
+            sent = bench.first_uploads(app, args.ops, args.batch, 1)
         with dbs.fresh() as app:
             profile = cProfile.Profile()
             cpu = time.process_time()
             profile.enable()
-            seconds, _ = bench.ingest_run(app, devices, envelopes)
+            seconds, _ = bench.ingest_run(app, sent.devices, sent.envelopes)
             profile.disable()
             cpu = time.process_time() - cpu
     finally:
