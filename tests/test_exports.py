@@ -7,11 +7,14 @@ import io
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from openpyxl import load_workbook
-from sqlalchemy import func, select, update
+from sqlalchemy import Boolean, Integer, String, func, literal, select, update
 
 from a0core.errors import A0Error
 from server.exports import writers
+from server.exports.queries import as_text, csv_line
 from server.exports.service import export_to
 from server.extensions import db
 from server.models.orgunits import OrgTree, OrgUnit
@@ -63,6 +66,11 @@ def _register(app) -> dict[str, list[str]]:
 
 def _csv(data: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+
+
+def _as_text(row: list) -> list[str]:
+    return ["" if v is None else ("1" if v else "0") if isinstance(v, bool) else str(v)
+            for v in row]
 
 
 def _same(rows: list) -> list:
@@ -122,12 +130,16 @@ def test_exports_formats_scope_and_audit(app):
                              .order_by(AuditLog.id.desc())).first()
     assert _audits() == before + 1
     assert (log.actor_id, log.row_count, log.commune_code) == ("lan", 2, "12619")
+    # the CSV holds the JSON export's values as text (a flag as 1/0, nothing as empty)
+    doc = json.loads(_export(commune, "persons", "json"))
+    assert [doc["columns"], *map(_as_text, doc["rows"])] == people
+    assert _audits() == before + 2
 
     no_persons = Scope("user:minh", "province", "33", person_level=False)
     with pytest.raises(A0Error) as refused:
         _export(no_persons, "persons", "csv")
     assert refused.value.code == "person_level_forbidden"
-    assert _audits() == before + 1  # a refusal reads and logs nothing
+    assert _audits() == before + 2  # a refusal reads and logs nothing
     with pytest.raises(A0Error) as refused:
         _export(commune, "persons", "pdf")
     assert refused.value.code == "export_format_unknown"
@@ -136,7 +148,7 @@ def test_exports_formats_scope_and_audit(app):
 def test_csv_is_streamed_in_chunks():
     rows = ([str(i), "Đặng Văn Ánh"] for i in range(2500))
     chunks = list(writers.csv_chunks(["id", "name"], rows, rows_per_chunk=1000))
-    assert len(chunks) == 3
+    assert len(chunks) == 4  # the header, then one chunk per 1,000 rows
     assert len(_csv(b"".join(chunks))) == 2501
 
 
@@ -176,3 +188,26 @@ def test_http_and_cli_exports(app, tmp_path):
     assert len(json.loads(out.read_text())["rows"]) == 6
     log = db.session.scalars(select(AuditLog).order_by(AuditLog.id.desc())).first()
     assert (log.actor_type, log.actor_id, log.row_count) == ("system", "cli", 6)
+
+
+
+FIELDS = st.lists(st.one_of(
+    st.none(), st.integers(-5, 10**9), st.booleans(),
+    st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=8),
+    st.text(st.sampled_from('aĐễ ,;"\r\n%w'), max_size=8)), min_size=1, max_size=6)
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=FIELDS)
+def test_the_database_writes_csv_lines_as_the_csv_module_does(app, values):
+    """The person export's lines come from SQL (printf on SQLite, replace and || on
+    PostgreSQL): quotes, commas, line breaks, percent signs and empty values come out
+    as the csv module writes them, and read back to the values."""
+    types = {bool: Boolean, int: Integer, str: String, type(None): String}
+    fields = [as_text(literal(v, types[type(v)]())) for v in values]
+    line = db.session.scalar(select(csv_line(*fields)))
+    expected = io.StringIO()
+    csv.writer(expected, lineterminator="", quoting=csv.QUOTE_ALL).writerow(_as_text(values))
+    assert line == expected.getvalue()
+    assert next(csv.reader(io.StringIO(line, newline=""))) == _as_text(values)

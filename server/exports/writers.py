@@ -1,7 +1,7 @@
 """Write rows as CSV, XLSX or JSON, streaming: one row in memory at a time.
 
 * CSV: UTF-8 with a byte-order mark, so Excel on a Vietnamese Windows opens the
-  diacritics right; a header row of column names.
+  diacritics right; a header row of column names; every field quoted.
 * XLSX: openpyxl's ``write_only`` workbook (rows go to a temporary file as they
   come, not into a tree of cells).
 * JSON: ``{"columns": [...], "rows": [[...], ...]}`` written piece by piece.
@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, BinaryIO
 
 FORMATS = ("csv", "xlsx", "json")
+CRLF = "\r\n"
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -39,20 +40,29 @@ class Counted:
 def csv_chunks(columns: Sequence[str], rows: Iterable[Sequence[Any]],
                rows_per_chunk: int = 1000) -> Iterable[bytes]:
     """CSV as byte chunks (for HTTP streaming and files alike); None is written empty."""
+    yield _csv_header(columns)
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    buffer.write("\ufeff")
-    writer.writerow(columns)
+    writer = csv.writer(buffer, lineterminator=CRLF, quoting=csv.QUOTE_ALL)
     rows = iter(rows)
-    while True:
-        block = list(itertools.islice(rows, rows_per_chunk))
-        writer.writerows(block)
-        if len(block) < rows_per_chunk:
-            break
-        yield buffer.getvalue().encode("utf-8")
+    while block := list(itertools.islice(rows, rows_per_chunk)):
         buffer.seek(0)
         buffer.truncate()
-    yield buffer.getvalue().encode("utf-8")
+        writer.writerows(block)
+        yield buffer.getvalue().encode("utf-8")
+
+
+def csv_line_chunks(columns: Sequence[str], lines: Iterable[str],
+                    lines_per_chunk: int = 1000) -> Iterable[bytes]:
+    """CSV from lines the database wrote in the same format
+    (:class:`server.exports.queries.csv_line`)."""
+    yield _csv_header(columns)
+    lines = iter(lines)
+    while block := list(itertools.islice(lines, lines_per_chunk)):
+        yield (CRLF.join(block) + CRLF).encode("utf-8")
+
+
+def _csv_header(columns: Sequence[str]) -> bytes:
+    return ("\ufeff" + ",".join(f'"{c}"' for c in columns) + CRLF).encode("utf-8")
 
 
 def json_chunks(columns: Sequence[str], rows: Iterable[Sequence[Any]],
@@ -80,14 +90,3 @@ def write_xlsx(columns: Sequence[str], rows: Iterable[Sequence[Any]], out: Binar
     for row in rows:
         sheet.append(list(row))
     book.save(out)
-
-
-def write(fmt: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], out: BinaryIO,
-          title: str = "a0sync") -> None:
-    """Write ``rows`` to the binary stream ``out`` in ``fmt``."""
-    if fmt == "xlsx":
-        write_xlsx(columns, rows, out, title)
-        return
-    chunks = csv_chunks(columns, rows) if fmt == "csv" else json_chunks(columns, rows)
-    for chunk in chunks:
-        out.write(chunk)

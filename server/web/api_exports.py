@@ -81,9 +81,7 @@ def export(kind: str, fmt: str) -> Response:
         spool.seek(0)
         return Response(_drain(spool), content_type=writers.CONTENT_TYPES[fmt],
                         headers=headers)
-    chunks = writers.csv_chunks(job.columns, job.rows) if fmt == "csv" \
-        else writers.json_chunks(job.columns, job.rows)
-    return Response(stream_with_context(chunks), content_type=writers.CONTENT_TYPES[fmt],
+    return Response(stream_with_context(job.chunks()), content_type=writers.CONTENT_TYPES[fmt],
                     headers=headers)
 
 
