@@ -23,6 +23,7 @@ from server.models.register import Household, Member
 from server.models.rollups import RollupCell
 from server.register.bulk import Writer, load_area
 from server.rollups.jobs import full_recompute
+from server.rollups.parallel import shards
 from server.synthetic import generate_area
 from tests.support.register import new_id
 from tests.support.rollup_oracle import Raw, area_cells, derived
@@ -138,6 +139,10 @@ def test_rollups_equal_independent_count(app):
     full_recompute(session, months=MONTHS)
     got = _db_cells(session)
     expected = area_cells(raw, MONTHS)
+    # the same cells from two worker processes, each computing a shard of the areas
+    assert all(shards(session, 2))
+    full_recompute(session, months=MONTHS, workers=2)
+    assert _db_cells(session) == got
 
     # every area cell, then every level above, equals the independent count exactly
     chain = {area: [area, village, "12619", "33", "VN"] for area, village, _ in AREAS}

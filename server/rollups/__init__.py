@@ -9,7 +9,9 @@
   process do the work).
 
 Configuration: ``A0SYNC_ROLLUP_CRON`` (crontab, default ``30 1 * * *``, UTC),
-``A0SYNC_ROLLUP_MAX_MONTHS`` (how far back a full recompute goes, default 36).
+``A0SYNC_ROLLUP_MAX_MONTHS`` (how far back a full recompute goes, default 36),
+``A0SYNC_ROLLUP_WORKERS`` (processes a full recompute uses, default the number of
+cores, at most 8).
 """
 
 from __future__ import annotations
@@ -34,8 +36,16 @@ def init_app(app: Any) -> None:
                                                                "30 1 * * *"))
     app.config.setdefault("A0SYNC_ROLLUP_MAX_MONTHS", int(os.environ.get(
         "A0SYNC_ROLLUP_MAX_MONTHS", DEFAULT_MAX_MONTHS)))
+    app.config.setdefault("A0SYNC_ROLLUP_WORKERS", int(os.environ.get(
+        "A0SYNC_ROLLUP_WORKERS", min(os.cpu_count() or 1, 8))))
     add_after_batch_hook(app, after_batch)
     app.cli.add_command(rollup_command)
+
+
+def options(app: Any) -> dict[str, int]:
+    """The configured window and workers of a full recompute."""
+    return {"max_months": app.config["A0SYNC_ROLLUP_MAX_MONTHS"],
+            "workers": app.config["A0SYNC_ROLLUP_WORKERS"]}
 
 
 def run_scheduled(app: Any, slot: str | None = None, hold_s: float = 0) -> str:
@@ -43,7 +53,7 @@ def run_scheduled(app: Any, slot: str | None = None, hold_s: float = 0) -> str:
     from server.rollups.lock import run_in_app
 
     def job(session: Any) -> None:
-        full_recompute(session, max_months=app.config["A0SYNC_ROLLUP_MAX_MONTHS"])
+        full_recompute(session, **options(app))
         if hold_s:
             time.sleep(hold_s)
 
@@ -75,8 +85,7 @@ def rollup_command(months: tuple[str, ...], slot: str | None, hold_lock: float,
     if slot:
         result: dict[str, Any] = {"job": run_scheduled(current_app, slot, hold_lock)}
     else:
-        result = full_recompute(db.session, list(months) or None,
-                                max_months=current_app.config["A0SYNC_ROLLUP_MAX_MONTHS"])
+        result = full_recompute(db.session, list(months) or None, **options(current_app))
     result["seconds"] = round(time.perf_counter() - started, 3)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))

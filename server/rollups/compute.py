@@ -230,16 +230,20 @@ class _Changer:
 
 def _changers(conn: Connection, areas: Collection[str] | None, events: _Events,
               values: dict[str, Any]) -> list[_Changer]:
-    """Persons dated on or after ``first_day`` (from the covering index) and persons with
-    a state event dated then (known from ``events``), with what the fold needs."""
+    """Persons of ``areas`` dated on or after ``first_day`` (from the covering index) and
+    persons with a state event dated then (known from ``events``), with what the fold
+    needs."""
     first_day, born_by = values["first_day"], values["born_by"]
     ids = set(conn.scalars(q.dated_from(areas is not None), values))
     ids.update(m for m, last in events.latest.items() if last >= first_day)
     lives_here = set(ind.lives_here())
+    wanted = None if areas is None else set(areas)
     out = []
     for chunk in _chunks(sorted(ids), 2000):
         for (pid, area, household, sex, born, registered, recorded, residence, *codes,
-             token) in conn.execute(q.changers(areas is not None), {**values, "ids": chunk}):
+             token) in conn.execute(q.changers(), {**values, "ids": chunk}):
+            if wanted is not None and area not in wanted:  # an event here, the person elsewhere
+                continue
             registered, recorded = registered or "", recorded or ""
             dated = born > born_by or registered >= first_day or recorded >= first_day
             counted = not dated and residence in lives_here

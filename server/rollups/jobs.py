@@ -33,6 +33,7 @@ from server.models.rollups import JobLock, RollupCell
 from server.rollups import store
 from server.rollups.compute import Cells, compute_areas
 from server.rollups.indicators import index_month, month_index
+from server.rollups.parallel import compute_all
 from server.sync.applier import Touched
 
 DEFAULT_MAX_MONTHS = 36
@@ -73,14 +74,15 @@ def _with_expected(cells: Cells, areas: Iterable[str], months: list[str]) -> Cel
 
 
 def full_recompute(session: Session, months: list[str] | None = None,
-                   today: dt.date | None = None,
-                   max_months: int = DEFAULT_MAX_MONTHS) -> dict[str, Any]:
-    """Recompute and replace every cell of ``months`` (default: the window); commits."""
+                   today: dt.date | None = None, max_months: int = DEFAULT_MAX_MONTHS,
+                   workers: int = 1) -> dict[str, Any]:
+    """Recompute and replace every cell of ``months`` (default: the window), on up to
+    ``workers`` processes (:mod:`server.rollups.parallel`); commits."""
     session.commit()
     take_table(session)
     tree = store.tree_name(session)
     months = sorted(set(months or window(session, today, max_months)))
-    cells = compute_areas(session, months)
+    cells = compute_all(session, months, workers)
     areas = store.expected_areas(session, tree) | set(cells)
     _with_expected(cells, areas, months)
     chains = store.ancestry(session, tree, areas)

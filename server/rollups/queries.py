@@ -148,14 +148,15 @@ def dated_from(by_area: bool) -> Select:
 
 
 @cache
-def changers(by_area: bool) -> Select:
-    """What the fold needs of the persons ``ids``, and their stable token."""
+def changers() -> Select:
+    """What the fold needs of the persons ``ids``, and their stable token (by the
+    primary key: an area filter here would lead the planner to scan whole areas)."""
     return (select(Member.id, Member.area_code, Member.household_id, Member.sex,
                    Member.birth_date, Member.registered_on, Member.recorded_on,
                    Member.residence_status, *(Member.data[f].as_string() for f in BASE_CODES),
                    _stable_token())
             .where(Member.id.in_(bindparam("ids", expanding=True)), live(),
-                   func.length(Member.birth_date) >= 4, _in_areas(Member.area_code, by_area)))
+                   func.length(Member.birth_date) >= 4))
 
 
 @cache
