@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import threading
 from collections import defaultdict
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from a0core.hlc import HybridClock
 from server.extensions import db
@@ -102,6 +103,13 @@ def _db_cells(session) -> dict[tuple[str, str], tuple[str, dict]]:
             for c in session.scalars(select(RollupCell).where(RollupCell.month.in_(MONTHS)))}
 
 
+def _recompute_in_app(app, workers: int) -> None:
+    assert threading.active_count() > 1
+    with app.app_context():
+        full_recompute(db.session, months=MONTHS, workers=workers)
+        db.session.remove()
+
+
 def test_rollups_equal_independent_count(app):
     session = db.session
     _tree(session)
@@ -139,9 +147,16 @@ def test_rollups_equal_independent_count(app):
     full_recompute(session, months=MONTHS)
     got = _db_cells(session)
     expected = area_cells(raw, MONTHS)
-    # the same cells from two worker processes, each computing a shard of the areas
+    # the same cells from two processes, each computing a shard of the areas: forked
+    # from a command (one thread), from a fork server in a server (threads)
     assert all(shards(session, 2))
     full_recompute(session, months=MONTHS, workers=2)
+    assert _db_cells(session) == got
+    session.execute(delete(RollupCell))
+    session.commit()
+    threaded = threading.Thread(target=_recompute_in_app, args=(app, 2))
+    threaded.start()
+    threaded.join()
     assert _db_cells(session) == got
 
     # every area cell, then every level above, equals the independent count exactly

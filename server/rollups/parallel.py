@@ -2,27 +2,28 @@
 
 An area's cells read only its own persons, events, distributions and batches, so
 areas can be computed apart: they are dealt into shards of about equal numbers of
-persons, and each worker process opens its own connection, computes its shard with
-:func:`server.rollups.compute.compute_areas` and sends the cells back; the caller
-stores them in its own transaction. The caller holds the roll-up table meanwhile
+persons; the caller computes the first with
+:func:`server.rollups.compute.compute_areas` while each other shard's worker
+process opens its own connection, computes it and sends the cells back; the caller
+stores them all in its own transaction. The caller holds the roll-up table meanwhile
 (:func:`server.rollups.jobs.take_table`): a batch that changes a counted fact
 waits, then applies its difference on top, as it does for a recompute in one
 process.
 
-The workers come from a fork server (a clean process started once, which forks
-each worker), not from forking the caller: the caller may be a server process
-with threads and open connections. An in-memory SQLite database cannot be shared,
-so it is computed in the caller.
+A command (one thread) forks its workers. A server process has threads, and a
+lock one of them holds at the fork would stay held in the worker for ever, so its
+workers come from a fork server (a clean process started once, which forks each
+worker). A worker never touches the caller's connections: it opens its own. An
+in-memory SQLite database cannot be shared, so it is computed in the caller.
 """
 
 from __future__ import annotations
 
 import heapq
 import multiprocessing
-from collections import defaultdict
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from itertools import repeat
 
 from sqlalchemy import URL, create_engine, func, select
 from sqlalchemy.orm import Session
@@ -31,26 +32,32 @@ from server.models.register import Distribution, Event, Member
 from server.models.sync import SyncBatch
 from server.rollups.compute import Cells, compute_areas
 
-_CONTEXT = "forkserver"
-
 
 def compute_all(session: Session, months: Sequence[str], workers: int) -> Cells:
     """Every area's cells for ``months``, on up to ``workers`` processes."""
     url = session.get_bind().url
-    if workers < 2 or (url.get_backend_name() == "sqlite" and url.database in (None, "",
-                                                                               ":memory:")):
-        return compute_areas(session, months)
-    parts = [p for p in shards(session, workers) if p]
+    shared = not (url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"))
+    parts = [p for p in shards(session, workers) if p] if workers > 1 and shared else []
     if len(parts) < 2:
         return compute_areas(session, months)
-    context = multiprocessing.get_context(_CONTEXT)
-    context.set_forkserver_preload(["server.rollups.compute"])
-    cells: Cells = defaultdict(lambda: defaultdict(dict))
-    with ProcessPoolExecutor(len(parts), mp_context=context) as pool:
-        for part in pool.map(_compute_shard, repeat(url), repeat(list(months)), parts):
-            for area, by_month in part.items():
+    context = _context()
+    with ProcessPoolExecutor(len(parts) - 1, mp_context=context) as pool:
+        others = [pool.submit(_compute_shard, url, list(months), part) for part in parts[1:]]
+        cells = compute_areas(session, months, parts[0])  # this process: the first shard
+        for future in others:
+            for area, by_month in future.result().items():
                 cells[area].update(by_month)
     return cells
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """Fork when this process has one thread (a command): no other thread can hold a
+    lock the worker would inherit; otherwise (a server) a fork server."""
+    if threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["server.rollups.compute"])
+    return context
 
 
 def shards(session: Session, n: int) -> list[list[str]]:
