@@ -6,7 +6,8 @@ loaded with the bulk loader under the official 2025 org-unit list plus villages
 and collaborator areas. Then measures:
 
 * ``full_s`` — a full recompute of every indicator, every unit, every month of
-  the window (13 months);
+  the window (13 months), on ``--workers`` processes (default: the number of
+  cores, as the server), median of ``--repeat`` runs (default 3);
 * ``incremental_ms`` — the roll-up hook after a 100-operation batch sent through
   the real ingestion path (HTTPS endpoint, sealed batch), median over
   ``--batches`` batches; ``batch_ms`` is the whole batch with it;
@@ -24,7 +25,7 @@ so it outlives the run) and later runs reuse it. Every run measures a fresh copy
 pile up in the kept register.
 
     .venv/bin/python bench/rollup.py --persons 1000000 --json
-    .venv/bin/python bench/rollup.py --keep /tmp/rollup-1m.sqlite --repeat 3 --json
+    .venv/bin/python bench/rollup.py --keep /tmp/rollup-1m.sqlite --json
 """
 
 from __future__ import annotations
