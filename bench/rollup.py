@@ -59,7 +59,7 @@ from server.orgunits.formats import UnitSpec, read_official_list
 from server.orgunits.importer import import_official, upsert_local_units
 from server.orgunits.queries import unit_by_code
 from server.register.bulk import Writer, load_area
-from server.rollups.jobs import after_batch, full_recompute
+from server.rollups.jobs import DEFAULT_WORKERS, after_batch, full_recompute
 from server.security.scope import NATIONAL, Scope
 from server.sync.runtime import HOOKS_KEY
 from server.synthetic import generate_persons
@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--repeat", type=int, default=3, help="full recomputes (median)")
     parser.add_argument("--batches", type=int, default=5)
-    parser.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 8),
+    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
                         help="processes of the full recompute (the server's default: "
                              "the number of cores)")
     parser.add_argument("--keep", metavar="FILE|DB",

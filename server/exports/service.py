@@ -28,20 +28,27 @@ class Export:
     kind: str
     fmt: str
     columns: Sequence[str]
-    rows: writers.Counted  # rows, or CSV lines when ``lines``
-    lines: bool = False
+    rows: writers.Counted  # rows; for a person CSV, the lines the database wrote
 
     @property
     def filename(self) -> str:
         return f"a0sync-{self.kind}.{self.fmt}"
 
     def chunks(self) -> Iterable[bytes]:
-        """The CSV or JSON export as byte chunks (XLSX: :func:`writers.write_xlsx`)."""
+        """The CSV or JSON export as byte chunks (XLSX: :meth:`write`)."""
         if self.fmt == "json":
             return writers.json_chunks(self.columns, self.rows)
-        if self.lines:
+        if self.kind == PERSONS:
             return writers.csv_line_chunks(self.columns, self.rows)
         return writers.csv_chunks(self.columns, self.rows)
+
+    def write(self, out: BinaryIO) -> None:
+        """The whole export into the binary stream ``out``."""
+        if self.fmt == "xlsx":
+            writers.write_xlsx(self.columns, self.rows, out, title=self.kind)
+            return
+        for chunk in self.chunks():
+            out.write(chunk)
 
 
 def open_export(session: Session, scope: Scope, kind: str, fmt: str,
@@ -54,7 +61,7 @@ def open_export(session: Session, scope: Scope, kind: str, fmt: str,
             raise A0Error("person_level_forbidden")
         if fmt == "csv":  # the database writes the lines: a million persons in seconds
             return Export(kind, fmt, queries.PERSON_COLUMNS,
-                          writers.Counted(queries.person_csv_lines(session, scope)), lines=True)
+                          writers.Counted(queries.person_csv_lines(session, scope)))
         return Export(kind, fmt, queries.PERSON_COLUMNS,
                       writers.Counted(queries.person_rows(session, scope)))
     if kind != ROLLUPS:
@@ -78,11 +85,7 @@ def export_to(session: Session, scope: Scope, kind: str, fmt: str, out: BinaryIO
               where: queries.RollupFilter = queries.ALL) -> int:
     """Write a whole export to ``out``; audit it; commit. Returns the number of rows."""
     export = open_export(session, scope, kind, fmt, where)
-    if fmt == "xlsx":
-        writers.write_xlsx(export.columns, export.rows, out, title=kind)
-    else:
-        for chunk in export.chunks():
-            out.write(chunk)
+    export.write(out)
     audit_export(session, scope, export, rows=export.rows.count)
     session.commit()
     return export.rows.count

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import operator
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 import orjson
 from flask_sqlalchemy import SQLAlchemy
@@ -236,6 +236,16 @@ def _getter(name: str, column: Any, process: Callable[[Any], Any] | None,
 
 
 _MISSING = object()
+T = TypeVar("T")
+
+
+IN_CHUNK = 5000  # ids per look-up statement (one parameter each: in_values, in_param)
+
+
+def chunks(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
+    """``items`` in slices of ``size``: look-ups by many ids, a statement per slice."""
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
 
 
 def in_values(session: Any, column: Any, values: Any) -> Any:

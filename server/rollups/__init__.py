@@ -24,7 +24,7 @@ from typing import Any
 
 import click
 
-from server.rollups.jobs import DEFAULT_MAX_MONTHS, after_batch, full_recompute
+from server.rollups.jobs import DEFAULT_MAX_MONTHS, DEFAULT_WORKERS, after_batch, full_recompute
 
 JOB_NAME = "rollup-full"
 
@@ -37,7 +37,7 @@ def init_app(app: Any) -> None:
     app.config.setdefault("A0SYNC_ROLLUP_MAX_MONTHS", int(os.environ.get(
         "A0SYNC_ROLLUP_MAX_MONTHS", DEFAULT_MAX_MONTHS)))
     app.config.setdefault("A0SYNC_ROLLUP_WORKERS", int(os.environ.get(
-        "A0SYNC_ROLLUP_WORKERS", min(os.cpu_count() or 1, 8))))
+        "A0SYNC_ROLLUP_WORKERS", DEFAULT_WORKERS)))
     add_after_batch_hook(app, after_batch)
     app.cli.add_command(rollup_command)
 

@@ -28,6 +28,7 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from a0core.projection import SELF, Fact, base_facts, fold
+from server.models.base import chunks
 from server.rollups import indicators as ind
 from server.rollups import queries as q
 
@@ -239,7 +240,7 @@ def _changers(conn: Connection, areas: Collection[str] | None, events: _Events,
     lives_here = set(ind.lives_here())
     wanted = None if areas is None else set(areas)
     out = []
-    for chunk in _chunks(sorted(ids), 2000):
+    for chunk in chunks(sorted(ids), 2000):
         for (pid, area, household, sex, born, registered, recorded, residence, *codes,
              token) in conn.execute(q.changers(), {**values, "ids": chunk}):
             if wanted is not None and area not in wanted:  # an event here, the person elsewhere
@@ -259,7 +260,7 @@ def _tie_clocks(conn: Connection, people: list[_Changer],
     ties = [p.id for p in people
             if {p.registered, p.recorded} & {f.date for f in events.facts.get(p.id, ())}]
     out: dict[str, dict[str, Any]] = {}
-    for chunk in _chunks(ties, 2000):
+    for chunk in chunks(ties, 2000):
         out.update(conn.execute(q.clocks(), {"ids": chunk}).all())
     return out
 
@@ -408,7 +409,3 @@ def _synced(conn: Connection, months: Sequence[str], areas: Collection[str] | No
                                 q.params(areas, months=list(months))):
         cells[area][m]["areas_synced"] = 1
 
-
-def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]

@@ -22,12 +22,14 @@ month for every area.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
+from server.models.base import chunks
 from server.models.register import Distribution, Event, Household, Member
 from server.models.rollups import JobLock, RollupCell
 from server.rollups import store
@@ -37,6 +39,7 @@ from server.rollups.parallel import compute_all
 from server.sync.applier import Touched
 
 DEFAULT_MAX_MONTHS = 36
+DEFAULT_WORKERS = min(os.cpu_count() or 1, 8)  # processes of a full recompute
 
 
 def this_month(today: dt.date | None = None) -> str:
@@ -137,19 +140,18 @@ def refresh(session: Session, *, members: Iterable[str] = (), households: Iterab
 # The member and household fields the roll-ups read: a batch that wrote only others (a
 # name, an education, a BHYT number, an address) leaves every month's figures as they were.
 COUNTED_FIELDS = {
-    Member: frozenset({"household_id", "sex", "birth_date", "residence_status",
+    "member": frozenset({"household_id", "sex", "birth_date", "residence_status",
                        "marital_status", "registered_on", "recorded_on", "current_method",
                        "method_start", "living_children", "mother_id"}),
-    Household: frozenset({"area_code"}),
+    "household": frozenset({"area_code"}),
 }
 
 
 def _areas_of(session: Session, touched: Touched) -> set[str]:
     """Areas of the members and households whose counted fields the batch wrote."""
     areas: set[str] = set()
-    for model, ids in ((Member, touched.members), (Household, touched.households)):
-        ids = sorted(i for i in ids if touched.changed(i, COUNTED_FIELDS[model]))
-        for i in range(0, len(ids), 500):
+    for kind, model in (("member", Member), ("household", Household)):
+        for chunk in chunks(sorted(touched.changed(kind, COUNTED_FIELDS[kind])), 500):
             areas.update(session.scalars(select(model.area_code)
-                                         .where(model.id.in_(ids[i:i + 500])).distinct()))
+                                         .where(model.id.in_(chunk)).distinct()))
     return areas

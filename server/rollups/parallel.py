@@ -78,12 +78,11 @@ def shards(session: Session, n: int) -> list[list[str]]:
 
 
 def _compute_shard(url: URL, months: list[str], areas: list[str]) -> dict:
-    """In a worker: the shard's cells as plain dicts (they travel by pickle)."""
+    """In a worker: the shard's cells (they travel by pickle, which takes the inner
+    ``defaultdict(dict)`` but not the outer one's lambda)."""
     engine = create_engine(url)
     try:
         with Session(engine) as session:
-            cells = compute_areas(session, months, areas)
-            return {area: {m: dict(v) for m, v in by_month.items()}
-                    for area, by_month in cells.items()}
+            return dict(compute_areas(session, months, areas))
     finally:
         engine.dispose()

@@ -22,7 +22,7 @@ from sqlalchemy import bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from server.models.base import utcnow
+from server.models.base import chunks, utcnow
 from server.models.orgunits import LEVEL_AREA, LEVEL_COMMUNE, LEVEL_PROVINCE, OrgUnit
 from server.models.register import Household
 from server.models.rollups import RollupCell
@@ -61,25 +61,25 @@ def ancestry(session: Session, tree: str, areas: Iterable[str]) -> dict[str, lis
     """Each area's chain of units, itself first, national last."""
     areas = sorted(set(areas))
     found: dict[str, OrgUnit] = {}
-    for chunk in _chunks(areas, 500):
+    for chunk in chunks(areas, 500):
         for unit in session.scalars(select(OrgUnit).where(OrgUnit.tree == tree,
                                                           OrgUnit.code.in_(chunk))):
             found[unit.code] = unit
     missing = [a for a in areas if a not in found]
     place: dict[str, tuple[str, str]] = {}
-    for chunk in _chunks(missing, 500):
+    for chunk in chunks(missing, 500):
         for area, province, commune in session.execute(
                 select(Household.area_code, Household.province_code, Household.commune_code)
                 .where(Household.area_code.in_(chunk)).distinct()):
             place[area] = (province, commune)
     communes = {c for _, c in place.values()}
-    for chunk in _chunks(sorted(communes), 500):
+    for chunk in chunks(sorted(communes), 500):
         for unit in session.scalars(select(OrgUnit).where(OrgUnit.tree == tree,
                                                           OrgUnit.code.in_(chunk))):
             found[unit.code] = unit
     path_codes = {c for u in found.values() for c in u.path.strip("/").split("/")}
     units = {}
-    for chunk in _chunks(sorted(path_codes), 500):
+    for chunk in chunks(sorted(path_codes), 500):
         for unit in session.scalars(select(OrgUnit).where(OrgUnit.tree == tree,
                                                           OrgUnit.code.in_(chunk))):
             units[unit.code] = Unit(unit.code, unit.level, unit.province_code,
@@ -208,8 +208,7 @@ def _locked(session: Session, tree: str, keys: list[tuple[Unit, str]]) -> _Cells
     out = _Cells()
     out.ids = {}
     wanted = [(unit.code, month) for unit, month in keys]
-    for i in range(0, len(wanted), 400):
-        chunk = wanted[i:i + 400]
+    for chunk in chunks(wanted, 400):
         for row in session.execute(
                 select(RollupCell.id, RollupCell.unit_code, RollupCell.month, RollupCell.values)
                 .where(RollupCell.tree == tree,
@@ -219,7 +218,3 @@ def _locked(session: Session, tree: str, keys: list[tuple[Unit, str]]) -> _Cells
             out.ids[(row.unit_code, row.month)] = row.id
     return out
 
-
-def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]

@@ -84,11 +84,12 @@ class Touched:
         (self.members if kind == "member" else self.households).add(entity_id)
         self.fields.setdefault(entity_id, set()).update(names)
 
-    def changed(self, entity_id: str, read: frozenset[str]) -> bool:
-        """Did the batch change any of the fields ``read`` of this record? (Yes for a
-        record without a field list: a change made outside a batch.)"""
-        written = self.fields.get(entity_id)
-        return written is None or WHOLE in written or not read.isdisjoint(written)
+    def changed(self, kind: str, read: frozenset[str]) -> set[str]:
+        """Ids of the records of ``kind`` whose fields ``read`` the batch changed (every
+        one without a field list: a change made outside a batch)."""
+        ids = self.members if kind == "member" else self.households
+        return {i for i in ids if (written := self.fields.get(i)) is None
+                or WHOLE in written or not read.isdisjoint(written)}
 
 
 class Applier:

@@ -32,7 +32,7 @@ from a0core.errors import A0Error
 from a0core.forms import FormSet
 from a0core.hlc import HybridClock, wall_ms
 from a0core.schemas import FormDef
-from server.models.base import insert_rows, utcnow
+from server.models.base import chunks, insert_rows, utcnow
 from server.models.sync import DUPLICATE, REJECTED, WAITING, SyncBatch, SyncOp
 from server.security.keys import KeyStore
 from server.sync.applier import Applier, Place, Touched, Verdict
@@ -40,7 +40,7 @@ from server.sync.conflicts import ConflictFinder
 from server.sync.ledger import update_device_state
 from server.sync.ops import DISTRIBUTION, EVENT, VOID, Op, parse_op
 from server.sync.statements import statements
-from server.sync.workset import CHUNK, Sequencer, Workset
+from server.sync.workset import Sequencer, Workset
 
 AfterBatch = Callable[[Session, Touched], None]
 
@@ -289,9 +289,8 @@ def _release_waiting(session: Session, ws: Workset, applier: Applier,
         arrived = ws.created[done:]
         done = len(ws.created)
         ready = [item for key in arrived for item in waiting.pop(key, [])]
-        for chunk in range(0, len(arrived), CHUNK):
-            ids = ws.id_params(arrived[chunk:chunk + CHUNK])
-            for row in session.execute(ws.sql.waiting_for, ids):
+        for chunk in chunks(arrived):
+            for row in session.execute(ws.sql.waiting_for, ws.id_params(chunk)):
                 ready.append(Pending(parse_op(row.payload, row.device_id),
                                      Place(row.area_code, row.commune_code, row.province_code)))
         for item in sorted(ready, key=lambda p: (p.op.hlc, p.op.device, p.op.seq)):

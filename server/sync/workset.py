@@ -17,14 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from a0core.projection import EventRef, member_state
-from server.models.base import id_list, insert_rows, update_rows, utcnow
+from server.models.base import chunks, id_list, insert_rows, update_rows, utcnow
 from server.models.register import Member
 from server.register.materialise import household_columns, member_columns
 from server.register.sequence import allocate
 from server.sync.statements import MODELS, statements
 
 ENTITY_KINDS = ("household", "member")
-CHUNK = 5000  # ids per look-up query (one parameter each, see in_values)
 
 
 class Sequencer:
@@ -67,7 +66,7 @@ class Workset:
         wanted = {i for i in ids if i not in self.rows[kind]}
         if not wanted:
             return
-        for chunk in _chunks(sorted(wanted), CHUNK):
+        for chunk in chunks(sorted(wanted)):
             result = self.session.execute(self.sql.rows_by_id[kind], self.id_params(chunk))
             names = list(result.keys())
             for row in result:
@@ -79,7 +78,7 @@ class Workset:
     def prefetch_aliases(self, ids: Iterable[str]) -> None:
         wanted = {i for i in ids if i not in self._alias_checked}
         self._alias_checked |= wanted
-        for chunk in _chunks(sorted(wanted), CHUNK):
+        for chunk in chunks(sorted(wanted)):
             self.aliases.update(self.session.execute(self.sql.aliases, self.id_params(chunk)).all())
 
     def id_params(self, values: Iterable[str]) -> dict[str, Any]:
@@ -158,7 +157,7 @@ class Workset:
         self.prefetch("member", ids)
         own: dict[str, list[EventRef]] = defaultdict(list)
         child_deaths: dict[str, list[EventRef]] = defaultdict(list)
-        for chunk in _chunks(ids, CHUNK):
+        for chunk in chunks(ids):
             for row in self.session.execute(self.sql.events_of, self.id_params(chunk)):
                 own[row.member_id].append(
                     EventRef(row.form, row.payload, row.hlc, row.device_id))
@@ -181,7 +180,3 @@ class Workset:
             self.touch("member", member_id)
         self.reproject.clear()
 
-
-def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]

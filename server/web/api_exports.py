@@ -77,7 +77,7 @@ def export(kind: str, fmt: str) -> Response:
     headers = {"Content-Disposition": f'attachment; filename="{job.filename}"'}
     if fmt == "xlsx":
         spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115
-        writers.write_xlsx(job.columns, job.rows, spool, title=kind)
+        job.write(spool)
         spool.seek(0)
         return Response(_drain(spool), content_type=writers.CONTENT_TYPES[fmt],
                         headers=headers)

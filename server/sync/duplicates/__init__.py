@@ -44,9 +44,8 @@ def init_app(app: Any) -> None:
     app.extensions[EXTENSION] = thresholds
 
     def after_batch(session: Any, touched: Touched) -> None:
-        members = {i for i in touched.members if touched.changed(i, SCORED_FIELDS["member"])}
-        households = {i for i in touched.households
-                      if touched.changed(i, SCORED_FIELDS["household"])}
+        members = touched.changed("member", SCORED_FIELDS["member"])
+        households = touched.changed("household", SCORED_FIELDS["household"])
         if members or households:
             detect(session, members, households, thresholds)
 

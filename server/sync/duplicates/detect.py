@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from server.models.base import in_values, insert_rows, utcnow
+from server.models.base import chunks, in_values, insert_rows, utcnow
 from server.models.duplicates import OPEN, DuplicateCandidate
 from server.models.register import Household, Member
 from server.sync.duplicates.scoring import (
@@ -64,10 +64,6 @@ class DetectResult:
     open_households: set[tuple[str, str]] = field(default_factory=set)
 
 
-def _chunks(items: list[Any], size: int = 5000) -> Iterable[list[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
-
 
 def _where_in(session: Session, columns: Iterable[Any], key: Any, values: Iterable[Any],
               ) -> Iterator[Any]:
@@ -77,7 +73,7 @@ def _where_in(session: Session, columns: Iterable[Any], key: Any, values: Iterab
     deleted AND merged_into IS NULL`` beside it, PostgreSQL working from stale
     statistics (a register that grew since its last ANALYZE) walks another index.
     """
-    for chunk in _chunks(sorted(set(values))):
+    for chunk in chunks(sorted(set(values))):
         yield from session.execute(select(*columns).where(in_values(session, key, chunk)))
 
 
@@ -211,13 +207,14 @@ def _sync_queue(session: Session, kind: str, focus: set[str],
     """
     t = DuplicateCandidate
     existing: dict[tuple[str, str], DuplicateCandidate] = {}
+    ids = sorted(focus)
     for side in (t.a_id, t.b_id):
-        for chunk in _chunks(sorted(focus)):
+        for chunk in chunks(ids):
             for c in session.scalars(select(t).where(t.kind == kind,
                                                      in_values(session, side, chunk))):
                 existing[(c.a_id, c.b_id)] = c
     stale = [c.id for p, c in existing.items() if c.status == OPEN and p not in found]
-    for chunk in _chunks(stale):
+    for chunk in chunks(stale):
         session.execute(delete(t).where(in_values(session, t.id, chunk)))
     now, new = utcnow(), []
     for pair, (score, reasons) in sorted(found.items()):
