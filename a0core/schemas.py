@@ -236,6 +236,10 @@ class Registry:
     def codelist(self, list_id: str) -> CodeList:
         return self.codelists[list_id]
 
+    def field_def(self, entity: str, name: str) -> FieldDef | None:
+        found = self.entity_field(entity, name)
+        return found[1] if found else None
+
     def entity_field(self, entity: str, name: str) -> tuple[FormDef, FieldDef] | None:
         """The latest entity form writing field ``name`` of ``entity`` (household or
         member), and that field: what a reviewer's edit of the field goes through."""

@@ -319,12 +319,10 @@ def _detect_duplicates(session, commune: str, log: Callable[[str], None]) -> lis
     """The real detection over the measured commune (bulk loads have no after-batch
     hook); returns its pairs, which the bulk-inserted queues imitate."""
     from server.models.duplicates import DuplicateCandidate as Pair
-    from server.models.register import Household
-    from server.sync.duplicates.detect import detect
+    from server.sync.duplicates.detect import scan_commune
 
     started = time.perf_counter()
-    ids = list(session.scalars(select(Household.id).where(Household.commune_code == commune)))
-    result = detect(session, [], ids)
+    result = scan_commune(session, commune)
     session.commit()
     pairs = list(session.execute(select(Pair.kind, Pair.score, Pair.reasons)
                                  .where(Pair.commune_code == commune)))
@@ -587,7 +585,6 @@ def main(argv: list[str] | None = None) -> int:
         print(text, file=sys.stderr if args.json else sys.stdout, flush=True)
 
     folder = Path(tempfile.mkdtemp(prefix="a0-web-bench-"))
-    os.environ.setdefault("A0SYNC_SCHEDULER", "0")
     url, server = _database(args, folder)
     try:
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": str(folder),

@@ -28,7 +28,7 @@ from server.orgunits.queries import unit_by_code
 from server.register.bulk import Writer, load_area
 from server.rollups.jobs import full_recompute
 from server.sync.duplicates import thresholds_for
-from server.sync.duplicates.detect import detect
+from server.sync.duplicates.detect import scan_commune
 
 DEMO_COMMUNE = "12619"  # Xã Diên Hà, tỉnh Hưng Yên (2025 list)
 DEMO_SEED = 20250701
@@ -70,9 +70,7 @@ def prepare_demo(households: int, commune_code: str = DEMO_COMMUNE, seed: int = 
     # bulk-loaded data has no batch, so no after-batch hook ran: roll up and look for
     # duplicates now, as the nightly job and `a0sync duplicates scan` would
     full_recompute(session)
-    household_ids = list(session.scalars(select(Household.id).where(
-        Household.commune_code == commune_code)))
-    detect(session, [], household_ids, thresholds_for(current_app))
+    scan_commune(session, commune_code, thresholds_for(current_app))
     session.commit()
     return commune.full_name
 

@@ -10,7 +10,6 @@ session on the server, even where a copy of the cookie survives.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -22,7 +21,6 @@ from server.extensions import db
 from server.models.people import User
 from server.security.scope import Scope
 from server.security.web_sessions import (
-    DEFAULT_LIFETIME,
     end_session,
     open_session,
     session_user,
@@ -30,6 +28,8 @@ from server.security.web_sessions import (
 
 F = TypeVar("F", bound=Callable[..., Any])
 SESSION_KEY = "sid"
+
+
 def _cache() -> dict[str, Any]:
     """Per-request memo on ``flask.g``.
 
@@ -65,10 +65,8 @@ def login_user(user: User, ip: str | None = None) -> None:
     """Start a fresh session for ``user`` (a new token, so a planted one is useless);
     the caller commits."""
     session.clear()
-    lifetime = current_app.config.get("PERMANENT_SESSION_LIFETIME", DEFAULT_LIFETIME)
-    if not isinstance(lifetime, dt.timedelta):
-        lifetime = dt.timedelta(seconds=int(lifetime))
-    session[SESSION_KEY] = open_session(db.session, user, lifetime, ip)
+    session[SESSION_KEY] = open_session(db.session, user,
+                                        current_app.permanent_session_lifetime, ip)
     session.permanent = True
     _cache().clear()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -46,19 +47,20 @@ def session_user(dbs: Session, token: object) -> User | None:
 
 def end_session(dbs: Session, token: object) -> None:
     if isinstance(token, str):
-        dbs.execute(update(WebSession).where(WebSession.token_hash == _hash(token),
-                                             WebSession.revoked_at.is_(None))
-                    .values(revoked_at=utcnow()))
+        _revoke(dbs, WebSession.token_hash == _hash(token))
 
 
 def end_sessions_of(dbs: Session, user_id: int) -> int:
     """Revoke every live session of a user (new password, TOTP reset, deactivation)."""
-    return dbs.execute(update(WebSession).where(
-        WebSession.user_id == user_id, WebSession.revoked_at.is_(None))
-        .values(revoked_at=utcnow())).rowcount or 0
+    return _revoke(dbs, WebSession.user_id == user_id)
 
 
-def purge_sessions(dbs: Session, older_than: dt.timedelta = dt.timedelta(days=30),
+def _revoke(dbs: Session, *where: Any) -> int:
+    return dbs.execute(update(WebSession).where(*where, WebSession.revoked_at.is_(None))
+                       .values(revoked_at=utcnow())).rowcount or 0
+
+
+def purge_sessions(dbs: Session, older_than: dt.timedelta,
                    now: dt.datetime | None = None) -> int:
     """Forget sessions that ended (expired or revoked) more than ``older_than`` ago."""
     cutoff = (now or utcnow()) - older_than

@@ -15,10 +15,7 @@ from clients.kivy_app.core.register import Register
 
 
 def field_def(entity: str, name: str) -> FieldDef | None:
-    for form in registry().latest_forms():
-        if form.kind == "entity" and form.entity == entity and form.field(name):
-            return form.field(name)
-    return None
+    return registry().field_def(entity, name)
 
 
 def _label(entity: str, name: str) -> tuple[str, str]:

@@ -7,10 +7,8 @@ import json
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from sqlalchemy import select
 
 from server.extensions import db
-from server.models.register import Household
 
 
 @click.group("duplicates", help="Hồ sơ trùng / duplicate households and persons.")
@@ -24,11 +22,10 @@ def duplicates_cli() -> None:
 def scan(communes: tuple[str, ...]) -> None:
     """Re-score every household and member of the communes (bulk-loaded data has no hook)."""
     from server.sync.duplicates import thresholds_for
-    from server.sync.duplicates.detect import detect
+    from server.sync.duplicates.detect import scan_commune
 
     for commune in communes:
-        ids = db.session.scalars(select(Household.id).where(Household.commune_code == commune))
-        result = detect(db.session, [], list(ids), thresholds_for(current_app))
+        result = scan_commune(db.session, commune, thresholds_for(current_app))
         db.session.commit()
         click.echo(json.dumps({"commune": commune, "members": result.members_scored,
                                "pairs_scored": result.pairs_scored,

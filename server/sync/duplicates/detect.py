@@ -197,6 +197,14 @@ def detect(session: Session, member_ids: Iterable[str], household_ids: Iterable[
     return result
 
 
+def scan_commune(session: Session, commune: str,
+                 thresholds: Thresholds = DEFAULTS) -> DetectResult:
+    """Re-score every household and member of a commune (bulk-loaded data has no
+    after-batch hook); the caller commits."""
+    ids = list(session.scalars(select(Household.id).where(Household.commune_code == commune)))
+    return detect(session, [], ids, thresholds)
+
+
 def _sync_queue(session: Session, kind: str, focus: set[str],
                 found: dict[tuple[str, str], tuple[float, dict[str, Any]]],
                 places: dict[tuple[str, str], tuple[Any, Any]]) -> None:

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 
 from flask import Flask, g, request
@@ -23,6 +22,7 @@ from flask_babel import refresh
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from a0core.errors import A0Error
+from server.security.web_sessions import DEFAULT_LIFETIME
 
 csrf = CSRFProtect()
 
@@ -53,7 +53,7 @@ def init_app(app: Flask) -> None:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=bool(secure),
-        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=8),
+        PERMANENT_SESSION_LIFETIME=DEFAULT_LIFETIME,
     )
     # a token lives as long as the session: a form left open over lunch still posts
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)

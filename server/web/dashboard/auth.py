@@ -80,17 +80,9 @@ def login():
         session.clear()
         session[PENDING] = {"user": user.id, "at": utcnow().isoformat(), "next": target}
         return redirect(url_for("auth.login_totp"))
-    user_id = user.id
-    db.session.commit()
-    _start_session(user_id)
+    login_user(user, ip=_ip())
+    db.session.commit()  # the attempt and the new session together
     return redirect(target)
-
-
-def _start_session(user_id: int) -> None:
-    from server.models.people import User
-
-    login_user(db.session.get(User, user_id), ip=_ip())
-    db.session.commit()
 
 
 @bp.route("/login/totp", methods=["GET", "POST"])
@@ -108,9 +100,8 @@ def login_totp():
         if error.code == "totp_pending_expired":
             session.pop(PENDING, None)
         return _refused("login_totp.html", error)
-    user_id = user.id
+    login_user(user, ip=_ip())
     db.session.commit()
-    _start_session(user_id)
     return redirect(safe_next(pending.get("next"), _home()))
 
 

@@ -32,11 +32,6 @@ class ConflictView:
     options: list[tuple[str, dict[str, str]]] = field(default_factory=list)  # code fields
 
 
-def _field_def(entity: str, name: str) -> FieldDef | None:
-    found = registry().entity_field(entity, name)
-    return found[1] if found else None
-
-
 def _value_label(fdef: FieldDef | None, value: Any) -> dict[str, str]:
     if value is None:
         return {"vi": "(trống)", "en": "(empty)"}
@@ -90,7 +85,7 @@ def open_conflicts(session: Session, scope: Scope, page: int, per_page: int,
     records = _records(session, conflicts)
     views = []
     for c in conflicts:
-        fdef = _field_def(c.entity, c.field)
+        fdef = registry().field_def(c.entity, c.field)
         views.append(ConflictView(
             c, records.get(c.entity_id, c.entity_id), fdef.label.get("vi", c.field) if fdef
             else c.field, fdef.label.get("en", c.field) if fdef else c.field,

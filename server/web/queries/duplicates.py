@@ -107,11 +107,6 @@ COMPARED = {"member": ("full_name", "sex", "birth_date", "ethnicity", "relation"
             "household": ("number", "address", "area_code")}
 
 
-def _field_def(entity: str, name: str) -> FieldDef | None:
-    found = registry().entity_field(entity, name)
-    return found[1] if found else None
-
-
 def _shown(fdef: FieldDef | None, value: Any) -> dict[str, str]:
     if value is None or value == "":
         return {"vi": "—", "en": "—"}
@@ -136,7 +131,7 @@ def compare(kind: str, a: dict[str, Any], b: dict[str, Any]) -> list[ComparedRow
     field, with labels and code-list values from ``schemas/``."""
     rows = []
     for name in COMPARED[kind]:
-        fdef = _field_def(kind, name)
+        fdef = registry().field_def(kind, name)
         label = dict(fdef.label) if fdef is not None else {}
         if name == "area_code":
             label = {"vi": "Địa bàn", "en": "Area"}
