@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from a0core.errors import A0Error
@@ -23,7 +23,7 @@ from a0core.schemas import FieldDef, registry
 from server.models.duplicates import KINDS, STATUSES, DuplicateCandidate
 from server.models.register import Household, Member
 from server.security.scope import Scope
-from server.web.queries.paging import Page
+from server.web.queries.paging import Page, paginate
 
 
 def clean_filters(status: str | None, kind: str | None) -> tuple[str, str | None]:
@@ -40,13 +40,6 @@ def _filtered(stmt: Select, scope: Scope, status: str, kind: str | None,
     if commune:
         stmt = stmt.where(t.commune_code == commune)
     return stmt
-
-
-def count_pairs(session: Session, scope: Scope, status: str, kind: str | None = None,
-                commune: str | None = None) -> int:
-    """Pairs of one status in the scope (the list's total, for the pager)."""
-    stmt = select(func.count()).select_from(DuplicateCandidate)
-    return session.scalar(_filtered(stmt, scope, status, kind, commune)) or 0
 
 
 @dataclass(frozen=True)
@@ -79,19 +72,17 @@ def pair_page(session: Session, scope: Scope, status: str, kind: str | None,
     """One page of the queue in the scope, most likely first (person-level data)."""
     if not scope.person_level:
         raise A0Error("forbidden")
-    total = count_pairs(session, scope, status, kind, commune)
-    page = min(page, max(1, -(-total // per_page)))
     t = DuplicateCandidate
     order = (t.score.desc(), t.id.desc())
     # the page's ids from the index alone, then their rows: skipping to a deep page
     # reads index entries, not the rows before it (PostgreSQL fetched each one)
-    ids = (_filtered(select(t.id), scope, status, kind, commune).order_by(*order)
-           .limit(per_page).offset((page - 1) * per_page))
-    pairs = list(session.scalars(select(t).where(t.id.in_(ids)).order_by(*order))) \
-        if total else []
+    ids = paginate(session, _filtered(select(t.id), scope, status, kind, commune)
+                   .order_by(*order), page, per_page, scalars=True)
+    pairs = list(session.scalars(select(t).where(t.id.in_(ids.items)).order_by(*order))) \
+        if ids.items else []
     labels = _labels(session, pairs)
     rows = [PairRow(p, labels.get(p.a_id, p.a_id), labels.get(p.b_id, p.b_id)) for p in pairs]
-    return Page(rows, page, per_page, total)
+    return Page(rows, ids.page, ids.per_page, ids.total)
 
 
 def candidate_in_scope(session: Session, scope: Scope,
