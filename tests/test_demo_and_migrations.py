@@ -55,3 +55,25 @@ def test_demo_serves_the_demo_commune_on_localhost(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_a_database_stamped_before_the_renumbering_gets_the_lean_ledger(tmp_path: Path) -> None:
+    """Until 2026-12-01 revision 0008 was the roll-up index by household (now 0012). A
+    database upgraded then is stamped 0008 without the lean ledger indexes; upgrading
+    it to the head must leave it exactly as the models say."""
+    from flask_migrate import stamp, upgrade
+    from sqlalchemy import inspect
+
+    from server import MIGRATIONS_DIR
+    from tests.conftest import make_app
+
+    app = make_app(f"sqlite:///{tmp_path / 'old.sqlite'}", tmp_path / "instance")
+    with app.app_context():
+        upgrade(directory=MIGRATIONS_DIR, revision="0007")
+        stamp(directory=MIGRATIONS_DIR, revision="0008")  # what the old 0008 left, in name
+        upgrade(directory=MIGRATIONS_DIR, revision="heads")
+        with db.engine.connect() as conn:
+            indexes = {i["name"] for i in inspect(conn).get_indexes("sync_op")}
+            assert "ix_sync_op_batch" not in indexes
+            assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        db.engine.dispose()
