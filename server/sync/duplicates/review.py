@@ -51,7 +51,8 @@ T = TypeVar("T")
 
 # ----------------------------------------------------------------------- reading
 
-def _visible(scope: Scope) -> None:
+def check_visible(scope: Scope) -> None:
+    """Duplicate pairs are person-level data: refuse a scope without it."""
     if not scope.person_level:
         raise A0Error("forbidden")
 
@@ -77,7 +78,7 @@ def list_candidates(session: Session, scope: Scope, *, status: str = OPEN,
                     kind: str | None = None, commune_code: str | None = None,
                     limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
     """Pairs in the scope, most likely first, with both records' names for the list page."""
-    _visible(scope)
+    check_visible(scope)
     t = DuplicateCandidate
     q = select(t).where(scope.where(t), t.status == status)
     if kind:
@@ -85,21 +86,27 @@ def list_candidates(session: Session, scope: Scope, *, status: str = OPEN,
     if commune_code:
         q = q.where(t.commune_code == commune_code)
     q = q.order_by(t.score.desc(), t.id).limit(max(1, min(limit, 500))).offset(max(0, offset))
-    out = []
-    for c in session.scalars(q):
-        item = _summary(c)
-        item["a_label"], item["b_label"] = _label(session, c.kind, c.a_id), _label(
-            session, c.kind, c.b_id)
-        out.append(item)
+    pairs = list(session.scalars(q))
+    names = labels(session, pairs)
+    return [{**_summary(c), "a_label": names.get(c.a_id, c.a_id),
+             "b_label": names.get(c.b_id, c.b_id)} for c in pairs]
+
+
+def labels(session: Session, pairs: list[DuplicateCandidate]) -> dict[str, str]:
+    """Record id → a name to recognise it by, two queries for a whole list."""
+    ids = {kind: sorted({i for p in pairs if p.kind == kind for i in (p.a_id, p.b_id)})
+           for kind in MODELS}
+    out: dict[str, str] = {}
+    if ids["member"]:
+        out.update((i, f"{name} ({born})") for i, name, born in session.execute(
+            select(Member.id, Member.full_name, Member.birth_date)
+            .where(Member.id.in_(ids["member"]))))
+    if ids["household"]:
+        out.update((i, f"Hộ số {number}, {address or ''}".rstrip(", "))
+                   for i, number, address in session.execute(
+            select(Household.id, Household.number, Household.address)
+            .where(Household.id.in_(ids["household"]))))
     return out
-
-
-def _label(session: Session, kind: str, entity_id: str) -> str:
-    if kind == "member":
-        m = session.get(Member, entity_id)
-        return f"{m.full_name} ({m.birth_date})" if m else entity_id
-    h = session.get(Household, entity_id)
-    return f"Hộ số {h.number}, {h.address or ''}".rstrip(", ") if h else entity_id
 
 
 def _member_card(session: Session, m: Member) -> dict[str, Any]:
@@ -136,7 +143,7 @@ def candidate_view(session: Session, scope: Scope, candidate_id: int,
     Reading two persons' records is a person-level read: it is audited when an
     ``actor`` is given (the caller commits).
     """
-    _visible(scope)
+    check_visible(scope)
     c, a, b = _load(session, candidate_id)
     _in_scope(scope, a, b)
     card = _member_card if c.kind == "member" else _household_card
@@ -171,7 +178,7 @@ def _transaction(session: Session, candidate_id: int, scope: Scope,
                  work: Callable[[DuplicateCandidate, Any, Any, Sequencer], T]) -> T:
     """Lock the province's change counter, re-read, run ``work``, commit; roll back on refusal."""
     try:
-        _visible(scope)
+        check_visible(scope)
         c = session.get(DuplicateCandidate, candidate_id)
         if c is None:
             raise A0Error("not_found")

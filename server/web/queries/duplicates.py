@@ -18,11 +18,10 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from a0core.errors import A0Error
 from a0core.schemas import FieldDef, registry
 from server.models.duplicates import KINDS, STATUSES, DuplicateCandidate
-from server.models.register import Household, Member
 from server.security.scope import Scope
+from server.sync.duplicates import review
 from server.web.queries.paging import Page, paginate
 
 
@@ -50,28 +49,10 @@ class PairRow:
     b_label: str
 
 
-def _labels(session: Session, pairs: list[DuplicateCandidate]) -> dict[str, str]:
-    """Record id → a name to recognise it by, two queries for the whole page."""
-    ids = {kind: sorted({i for p in pairs if p.kind == kind for i in (p.a_id, p.b_id)})
-           for kind in KINDS}
-    labels: dict[str, str] = {}
-    if ids["member"]:
-        labels.update((i, f"{name} ({born})") for i, name, born in session.execute(
-            select(Member.id, Member.full_name, Member.birth_date)
-            .where(Member.id.in_(ids["member"]))))
-    if ids["household"]:
-        labels.update((i, f"Hộ số {number}, {address or ''}".rstrip(", "))
-                      for i, number, address in session.execute(
-            select(Household.id, Household.number, Household.address)
-            .where(Household.id.in_(ids["household"]))))
-    return labels
-
-
 def pair_page(session: Session, scope: Scope, status: str, kind: str | None,
               commune: str | None, page: int, per_page: int) -> Page[PairRow]:
     """One page of the queue in the scope, most likely first (person-level data)."""
-    if not scope.person_level:
-        raise A0Error("forbidden")
+    review.check_visible(scope)
     t = DuplicateCandidate
     order = (t.score.desc(), t.id.desc())
     # the page's ids from the index alone, then their rows: skipping to a deep page
@@ -80,7 +61,7 @@ def pair_page(session: Session, scope: Scope, status: str, kind: str | None,
                    .order_by(*order), page, per_page, scalars=True)
     pairs = list(session.scalars(select(t).where(t.id.in_(ids.items)).order_by(*order))) \
         if ids.items else []
-    labels = _labels(session, pairs)
+    labels = review.labels(session, pairs)
     rows = [PairRow(p, labels.get(p.a_id, p.a_id), labels.get(p.b_id, p.b_id)) for p in pairs]
     return Page(rows, ids.page, ids.per_page, ids.total)
 
