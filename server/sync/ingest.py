@@ -290,7 +290,7 @@ def _release_waiting(session: Session, ws: Workset, applier: Applier,
         done = len(ws.created)
         ready = [item for key in arrived for item in waiting.pop(key, [])]
         for chunk in chunks(arrived):
-            for row in session.execute(ws.sql.waiting_for, ws.id_params(chunk)):
+            for row in session.execute(ws.sql.waiting_for, ws.sql.ids(chunk)):
                 ready.append(Pending(parse_op(row.payload, row.device_id),
                                      Place(row.area_code, row.commune_code, row.province_code)))
         for item in sorted(ready, key=lambda p: (p.op.hlc, p.op.device, p.op.seq)):

@@ -9,13 +9,14 @@ built once here, with named parameters, for the dialect of the session's engine.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from server.models.base import in_param, list_param
+from server.models.base import id_list, in_param, list_param
 from server.models.people import Device
 from server.models.register import Distribution, Event, Household, Member
 from server.models.sync import WAITING_ONLY, Alias, DeviceSync, SyncBatch, SyncOp
@@ -26,6 +27,7 @@ MODELS = {"household": Household, "member": Member, "event": Event,
 
 @dataclass(frozen=True)
 class Statements:
+    dialect: str
     sender: Select          # :device
     revoked_at: Select      # :device
     known_batch: Select     # :batch
@@ -39,6 +41,10 @@ class Statements:
     seqs_above: Select      # :device, :above
     device_state: Select    # :device
     device_state_update: Any  # b_device, and the columns to set
+
+    def ids(self, values: Iterable[str]) -> dict[str, Any]:
+        """The parameters of a look-up by ``:ids``."""
+        return {"ids": id_list(self.dialect, values)}
 
 
 def statements(session: Session) -> Statements:
@@ -54,6 +60,7 @@ def _build(dialect: str) -> Statements:
     event_ref = (ev.member_id, ev.form, ev.payload, ev.hlc, ev.device_id)
     device = bindparam("device")
     return Statements(
+        dialect=dialect,
         sender=select(Device.revoked_at, Device.id, Device.sign_public_key, Device.area_code,
                       Device.commune_code, Device.province_code).where(Device.id == device),
         revoked_at=select(Device.revoked_at).where(Device.id == device),

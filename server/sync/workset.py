@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from a0core.projection import EventRef, member_state
-from server.models.base import chunks, id_list, insert_rows, update_rows, utcnow
+from server.models.base import chunks, insert_rows, update_rows, utcnow
 from server.models.register import Member
 from server.register.materialise import household_columns, member_columns
 from server.register.sequence import allocate
@@ -50,7 +50,6 @@ class Workset:
     def __init__(self, session: Session, sequencer: Sequencer) -> None:
         self.session = session
         self.sql = statements(session)
-        self._dialect = session.get_bind().dialect.name
         self.next_seq = sequencer
         self.rows: dict[str, dict[str, dict[str, Any] | None]] = {k: {} for k in MODELS}
         self.new: dict[str, set[str]] = {k: set() for k in MODELS}
@@ -67,7 +66,7 @@ class Workset:
         if not wanted:
             return
         for chunk in chunks(sorted(wanted)):
-            result = self.session.execute(self.sql.rows_by_id[kind], self.id_params(chunk))
+            result = self.session.execute(self.sql.rows_by_id[kind], self.sql.ids(chunk))
             names = list(result.keys())
             for row in result:
                 found = dict(zip(names, row, strict=True))
@@ -79,11 +78,7 @@ class Workset:
         wanted = {i for i in ids if i not in self._alias_checked}
         self._alias_checked |= wanted
         for chunk in chunks(sorted(wanted)):
-            self.aliases.update(self.session.execute(self.sql.aliases, self.id_params(chunk)).all())
-
-    def id_params(self, values: Iterable[str]) -> dict[str, Any]:
-        """The parameters of a :mod:`~server.sync.statements` look-up by ``:ids``."""
-        return {"ids": id_list(self._dialect, values)}
+            self.aliases.update(self.session.execute(self.sql.aliases, self.sql.ids(chunk)).all())
 
     def resolve(self, entity_id: str) -> str:
         """The surviving id of a merged duplicate (chains are followed)."""
@@ -158,16 +153,16 @@ class Workset:
         own: dict[str, list[EventRef]] = defaultdict(list)
         child_deaths: dict[str, list[EventRef]] = defaultdict(list)
         for chunk in chunks(ids):
-            for row in self.session.execute(self.sql.events_of, self.id_params(chunk)):
+            for row in self.session.execute(self.sql.events_of, self.sql.ids(chunk)):
                 own[row.member_id].append(
                     EventRef(row.form, row.payload, row.hlc, row.device_id))
-            children = self.session.execute(self.sql.children_of, self.id_params(chunk)).all()
+            children = self.session.execute(self.sql.children_of, self.sql.ids(chunk)).all()
             mothers = set(chunk)
             children += [(i, r["mother_id"]) for i, r in self.rows["member"].items()
                          if r and r.get("mother_id") in mothers and i in self.new["member"]]
             mother_of = dict(children)
             if mother_of:
-                for row in self.session.execute(self.sql.deaths_of, self.id_params(mother_of)):
+                for row in self.session.execute(self.sql.deaths_of, self.sql.ids(mother_of)):
                     child_deaths[mother_of[row.member_id]].append(
                         EventRef(row.form, row.payload, row.hlc, row.device_id))
         for member_id in ids:
