@@ -76,7 +76,12 @@ from server.security.keys import keystore_for
 from server.sync.ingest import ingest_batch
 from server.sync.runtime import HOOKS_KEY, ingest_context
 from server.synthetic import generate_area, generate_commune
-from server.synthetic.operations import area_operations, change_operations, register_at
+from server.synthetic.operations import (
+    area_operations,
+    change_operations,
+    record_day,
+    register_at,
+)
 
 COMMUNE, PROVINCE, COMMUNE_NAME = "12619", "33", "Xã Diên Hà"
 # periods end today, as real traffic does (what the after-batch roll-up recomputes runs
@@ -217,7 +222,7 @@ def monthly_changes(app: Any, n_ops: int, seed: int, loader: Writer) -> Traffic:
         preload.append(register_at(area, YEAR_START))
         month, months = "", {}
         for op in ops:  # an A0 correction (no date) goes with its change_info
-            month = _day_of(op)[:7] or month
+            month = (record_day(op["form"], op["fields"]) or "")[:7] or month
             months.setdefault(month, []).append(op)
         for month, month_ops in months.items():
             by_month.setdefault(month, []).append(seal(
@@ -227,12 +232,6 @@ def monthly_changes(app: Any, n_ops: int, seed: int, loader: Writer) -> Traffic:
         raise SystemExit(f"only {total} operations generated")
     return Traffic(devices, [e for month in sorted(by_month) for e in by_month[month]],
                    preload)
-
-
-def _day_of(op: dict[str, Any]) -> str:
-    fields = op["fields"]
-    return next((fields[k] for k in ("event_date", "distributed_on", "registered_on",
-                                     "recorded_on") if k in fields), "")
 
 
 def timed(fn: Callable[[], Any]) -> float:

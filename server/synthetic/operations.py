@@ -31,20 +31,24 @@ from server.synthetic.generator import (
 def area_operations(area: AreaRegister, clock: HybridClock, first_seq: int = 1,
                     ) -> Iterator[dict[str, Any]]:
     """Every record of ``area`` as an operation (``operation.v1``), in load order."""
-    seq = first_seq
-    for form, record in area.records():
-        if form in (HOUSEHOLD_FORM, MEMBER_FORM):
-            op_type, key = "upsert", "id"
-        elif form == WOMAN_FORM:
-            op_type, key = "upsert", "member_id"
-        elif form == DISTRIBUTION_FORM:
-            op_type, key = "distribution", "id"
-        else:
-            op_type, key = "event", "id"
-        fields = {k: v for k, v in record.items() if k != key} if op_type == "upsert" \
-            else record
-        yield make_op(seq, clock.now(), op_type, form, 1, record[key], fields)
-        seq += 1
+    for seq, (form, record) in enumerate(area.records(), first_seq):
+        yield record_op(seq, clock.now(), form, record)
+
+
+def record_op(seq: int, hlc: int, form: str, record: dict[str, Any]) -> dict[str, Any]:
+    """The operation that sends one generated record: an upsert of an entity (keyed by
+    its id, a woman's record by the member's), else an event or a distribution."""
+    if form in (HOUSEHOLD_FORM, MEMBER_FORM, WOMAN_FORM):
+        key = "member_id" if form == WOMAN_FORM else "id"
+        return make_op(seq, hlc, "upsert", form, 1, record[key],
+                       {k: v for k, v in record.items() if k != key})
+    kind = "distribution" if form == DISTRIBUTION_FORM else "event"
+    return make_op(seq, hlc, kind, form, 1, record["id"], record)
+
+
+def record_day(form: str, record: dict[str, Any]) -> str | None:
+    """The day a generated record is dated (None for a household)."""
+    return record.get(_DATED.get(form, "event_date"))
 
 
 # --- the steady state: a register already there, and the months of changes after it
@@ -77,26 +81,18 @@ def change_operations(area: AreaRegister, start: str, clock: HybridClock, device
     """
     dated: list[tuple[str, int, str, dict[str, Any]]] = []
     for n, (form, record) in enumerate(area.records()):
-        day = record.get(_DATED.get(form, "event_date"))
+        day = record_day(form, record)
         if form != HOUSEHOLD_FORM and day is not None and day >= start:
             dated.append((day, n, form, record))
     dated.sort(key=lambda item: item[:2])
     seen: dict[str, dict[str, Stamp]] = {}  # member id -> field -> the device's last write
     seq = first_seq
     for _, _, form, record in dated:
+        op = record_op(seq, clock.now(), form, record)
         if form == MEMBER_FORM:
-            op = make_op(seq, clock.now(), "upsert", form, 1, record["id"],
-                         {k: v for k, v in record.items() if k != "id"})
             seen[record["id"]] = dict.fromkeys(record, (op["hlc"], device))
-        elif form == WOMAN_FORM:
-            op = make_op(seq, clock.now(), "upsert", form, 1, record["member_id"],
-                         {k: v for k, v in record.items() if k != "member_id"})
-        elif form == DISTRIBUTION_FORM:
-            op = make_op(seq, clock.now(), "distribution", form, 1, record["id"], record)
-        else:
-            op = make_op(seq, clock.now(), "event", form, 1, record["id"], record)
-            if form == "birth":
-                seen[record["child_id"]] = dict.fromkeys(_BASIC, (op["hlc"], device))
+        elif form == "birth":
+            seen[record["child_id"]] = dict.fromkeys(_BASIC, (op["hlc"], device))
         yield op
         seq += 1
         changed = {k: record[k] for k in _BASIC if k in record}
