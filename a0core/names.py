@@ -29,7 +29,3 @@ def fold(text: str) -> str:
     bare = unicodedata.normalize("NFD", text.translate(_D)).translate(_NO_MARKS)
     return " ".join(bare.lower().split())
 
-
-def name_key(full_name: str) -> str:
-    """Folded tokens in sorted order: insensitive to name order as well."""
-    return " ".join(sorted(fold(full_name).split()))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import insert, select
+from sqlalchemy import Column, MetaData, String, insert, select
 
 from server import MIGRATIONS_DIR
 from server.extensions import db
@@ -48,7 +48,10 @@ def test_members_registered_before_the_keys_get_them_and_pair_up(empty_url: str,
                             "full_name": name, "name_key": name, "sex": sex,
                             "birth_date": born, "birth_year": int(born[:4]), **place})
         db.session.execute(insert(Household), households)
-        db.session.execute(insert(Member), members)  # the columns before revision 0009
+        # the member table before revision 0009 (it still had name_key, dropped in 0013)
+        legacy = Member.__table__.to_metadata(MetaData())
+        legacy.append_column(Column("name_key", String(100)))
+        db.session.execute(insert(legacy), members)
         db.session.commit()
         db.session.remove()
 

@@ -80,7 +80,6 @@ class Member(MergedEntity, Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     household_id: Mapped[str] = mapped_column(ForeignKey("household.id"))
     full_name: Mapped[str] = mapped_column(String(100))
-    name_key: Mapped[str] = mapped_column(String(100))  # folded name, tokens sorted
     # duplicate blocking keys (server.sync.duplicates.scoring.block_columns)
     block_initials: Mapped[str | None] = mapped_column(String(120))
     block_pair: Mapped[str | None] = mapped_column(String(120))

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from a0core.names import name_key
 from a0core.projection import STATE_FIELDS
 from server.sync.duplicates.scoring import block_columns
 
@@ -30,7 +29,6 @@ def member_columns(data: Mapping[str, Any], state: Mapping[str, Any]) -> dict[st
     return {
         "household_id": data["household_id"],
         "full_name": data.get("full_name", ""),
-        "name_key": name_key(data.get("full_name", "")),
         "relation": data.get("relation"),
         "sex": data.get("sex", ""),
         "birth_date": birth,
