@@ -72,6 +72,7 @@ _B64_RE = re.compile(r"^[A-Za-z0-9_-]*$")
 
 HEADER_DEVICE = "X-A0-Device"
 HEADER_SIGNATURE = "X-A0-Signature"
+HEADER_SERVER_TIME = "X-A0-Server-Time"  # the server's wall clock (ms) on every API answer
 
 
 # --------------------------------------------------------------------------- JSON

@@ -20,6 +20,12 @@ def catalogue() -> dict[str, dict[str, str]]:
     return json.loads(path.read_text(encoding="utf-8"))["errors"]
 
 
+# parameters a refusal carries besides its messages: where, and (for a clock ahead,
+# ``hlc_future``) the server's time and tolerance, so a device can tell whether its
+# own clock is sane again
+DETAILS = frozenset({"file", "record", "field", "server_time_ms", "max_ahead_ms"})
+
+
 class _SafeDict(dict):
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
@@ -44,7 +50,7 @@ class A0Error(Exception):
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"code": self.code, "message_vi": self.vi, "message_en": self.en}
-        out.update({k: v for k, v in self.params.items() if k in {"file", "record", "field"}})
+        out.update({k: v for k, v in self.params.items() if k in DETAILS})
         return out
 
 

@@ -25,6 +25,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from a0core import personal_id
 from a0core.schemas import FieldDef, FormDef, Registry
 
 DEFER: Any = object()  # a checker's answer for "let marshmallow decide"
@@ -159,6 +160,19 @@ def _number(fdef: FieldDef) -> Checker:
     return check
 
 
+def _personal_id(fdef: FieldDef, reg: Registry, dates: _Dates) -> Checker:
+    from a0core.forms import provinces_of
+
+    provinces = provinces_of(fdef, reg)
+
+    def check(value: Any) -> Any:
+        # only the plain 12 digits; grouped digits and every refusal go to marshmallow
+        if type(value) is not str or personal_id.problems(value, provinces, dates.day().year):
+            return DEFER
+        return value
+    return check
+
+
 def _boolean(fdef: FieldDef) -> Checker:
     def check(value: Any) -> Any:
         return value if value is True or value is False else DEFER
@@ -185,6 +199,8 @@ def _checker(fdef: FieldDef, reg: Registry, dates: _Dates) -> Checker | None:
         return _number(fdef)
     if kind == "boolean":
         return _boolean(fdef)
+    if kind == "personal_id":
+        return _personal_id(fdef, reg, dates)
     return None  # a type this module does not know: every record goes to marshmallow
 
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from a0core import personal_id
 from a0core.errors import A0Error, ValidationFailed
-from a0core.schemas import FieldDef, FormDef, Registry, registry
+from a0core.schemas import WARNING_RULES, FieldDef, FormDef, Registry, registry
 
 VN_TZ = dt.timezone(dt.timedelta(hours=7))
 # A date "in the future" is judged in Vietnam time with one day of slack for a
@@ -126,6 +127,26 @@ class _Month(fields.String):
         return value
 
 
+class _PersonalId(fields.String):
+    """12 digits (spaces, dots and dashes between groups are dropped), a province that
+    exists, a century that is not in the future: :mod:`a0core.personal_id`."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if not isinstance(value, str):
+            raise self.make_error("invalid")
+        number = personal_id.normalise(value)
+        found = personal_id.problems(number, self.metadata["provinces"], today_vn().year)
+        if found:
+            raise ValidationError(found)
+        return number
+
+
+def provinces_of(fdef: FieldDef, reg: Registry) -> frozenset[str]:
+    """The three-digit birth-registration province codes a personal_id field accepts
+    (``id_code`` of its code list's active codes)."""
+    return frozenset(c.attrs["id_code"] for c in reg.codelist(fdef.codelist or "").active_codes())
+
+
 def _field_for(fdef: FieldDef, reg: Registry) -> fields.Field:
     opts = fdef.options
     meta: dict[str, Any] = {"def": fdef, **opts}
@@ -148,6 +169,9 @@ def _field_for(fdef: FieldDef, reg: Registry) -> fields.Field:
         cls = _PartialDate
     elif fdef.type == "month":
         cls = _Month
+    elif fdef.type == "personal_id":
+        meta["provinces"] = provinces_of(fdef, reg)
+        cls = _PersonalId
     elif fdef.type in {"integer", "number"}:
         if "min" in opts or "max" in opts:
             validators.append(validate.Range(min=opts.get("min"), max=opts.get("max"),
@@ -194,7 +218,7 @@ def schema_checks(form: FormDef) -> tuple[SchemaCheck, SchemaCheck]:
     Shared by the marshmallow schema and the fast path (:mod:`a0core.fastforms`).
     """
     conditional = [f for f in form.fields if f.relevant]
-    rules = form.raw.get("rules", [])
+    rules = [r for r in form.raw.get("rules", []) if r["rule"] not in WARNING_RULES]
 
     def relevance(data: Mapping[str, Any]) -> dict[str, list[str]]:
         errors: dict[str, list[str]] = {}
@@ -225,6 +249,39 @@ def schema_checks(form: FormDef) -> tuple[SchemaCheck, SchemaCheck]:
         return errors
 
     return relevance, form_rules
+
+
+WarningCheck = Callable[[Mapping[str, Any]], list[tuple[Mapping[str, Any], str, str]]]
+
+
+def warning_checks(form: FormDef) -> WarningCheck:
+    """The form's warning rules on a valid record: ``[(rule, field, code), …]``.
+
+    ``personal_id_agrees`` [id, sex, birth date, card?]: the identification number
+    (or, without one, a 12-digit health-insurance card number, which is the
+    identification number on newer cards) against the record's sex and year of
+    birth, and the card against the number when both are there.
+    """
+    rules = [r for r in form.raw.get("rules", []) if r["rule"] in WARNING_RULES]
+
+    def check(data: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], str, str]]:
+        out: list[tuple[Mapping[str, Any], str, str]] = []
+        for rule in rules:
+            id_field, sex, born, *card_field = rule["fields"]
+            card = data.get(card_field[0]) if card_field else None
+            card = card if isinstance(card, str) and personal_id.parse(card) else None
+            number, where = data.get(id_field), id_field
+            if number is None and card is not None:
+                number, where = card, card_field[0]
+            if number is None:
+                continue
+            out += [(rule, where, code) for code in
+                    personal_id.disagreements(number, data.get(sex), data.get(born))]
+            if card is not None and where == id_field and card != number:
+                out.append((rule, card_field[0], "personal_id_card_mismatch"))
+        return out
+
+    return check
 
 
 def build_schema(form: FormDef, reg: Registry) -> type[Schema]:
@@ -264,7 +321,9 @@ class FormValidator:
         from a0core.fastforms import compile_fast
 
         self.form = form
+        self.registry = reg
         self.schema = build_schema(form, reg)(unknown=RAISE)
+        self._warnings = warning_checks(form)
         # ordinary records skip marshmallow; the fast path defers on anything else
         self.fast = compile_fast(form, reg, list(schema_checks(form)),
                                  lambda: today_vn(), FUTURE_SLACK) if fast else None
@@ -289,6 +348,40 @@ class FormValidator:
                                    **where) from None
         # absent optional fields are stored as absent, not as null
         return {k: v for k, v in loaded.items() if v is not None}
+
+    def warnings(self, record: Mapping[str, Any],
+                 written: Collection[str] | None = None) -> list[A0Error]:
+        """What the collaborator should check on a valid ``record`` (the record is kept).
+
+        With ``written`` (the fields an edit wrote), only the warnings of rules on those
+        fields: an edit of the education does not repeat an old warning.
+        """
+        out = []
+        for rule, name, code in self._warnings(record):
+            if written is not None and not set(rule["fields"]) & set(written):
+                continue
+            out.append(self._warning(code, name, rule, record))
+        return out
+
+    def _warning(self, code: str, name: str, rule: Mapping[str, Any],
+                 record: Mapping[str, Any]) -> A0Error:
+        number = record.get(name)
+        said = personal_id.parse(number) if isinstance(number, str) else None
+        id_field, sex_field, born_field, *_ = rule["fields"]
+        sex = self.registry.codelist("sex")
+
+        def sex_word(value: Any, lang: str) -> str | None:
+            found = sex.get(value) if isinstance(value, str) else None
+            return getattr(found, lang).lower() if found else None
+
+        return A0Error(code, field=name, value=number,
+                       id_number=record.get(id_field),
+                       id_sex_vi=sex_word(said and said.sex, "vi"),
+                       id_sex_en=sex_word(said and said.sex, "en"),
+                       sex_vi=sex_word(record.get(sex_field), "vi"),
+                       sex_en=sex_word(record.get(sex_field), "en"),
+                       id_year=said.year if said else None,
+                       year=str(record.get(born_field) or "")[:4] or None)
 
     def _errors(self, messages: Any, data: Mapping[str, Any]) -> list[A0Error]:
         out: list[A0Error] = []

@@ -42,6 +42,11 @@ def wall_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def ahead_by(stamp: int, now_ms: int) -> int:
+    """How far a stamp is ahead of ``now_ms`` (negative: behind)."""
+    return physical_ms(stamp) - now_ms
+
+
 class HybridClock:
     """One clock per process (server) or per device (app); thread-safe."""
 
@@ -64,6 +69,17 @@ class HybridClock:
             else:
                 self._last = self._bump(last_ms, last_counter)
             return self._last
+
+    def wall(self) -> int:
+        """This clock's physical time now (the device's own wall clock, however wrong)."""
+        return self._now_ms()
+
+    def rewind(self, to: int) -> None:
+        """Start again from ``to``: after a wall clock that ran ahead was corrected, the
+        stamps it left (which the server refused) must not hold every later stamp in
+        the future. ``to`` is the highest stamp known to be good."""
+        with self._lock:
+            self._last = to
 
     def observe(self, remote: int) -> int:
         """Absorb a stamp received from elsewhere; the next local stamp exceeds it."""

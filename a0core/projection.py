@@ -7,12 +7,19 @@ over the facts in that order, never in arrival order.
 
 Facts are of two sorts:
 
-* *set* facts: the member's own record (status at ``registered_on``) and the
-  woman's contraceptive status (at ``recorded_on``). They set absolute values, so a
-  later status record supersedes events before it and is updated by events after.
+* *set* facts: the member's own record (status and household at ``registered_on``)
+  and the woman's contraceptive status (at ``recorded_on``). They set absolute
+  values, so a later status record supersedes events before it and is updated by
+  events after.
 * *event* facts from the change slip (births, deaths, moves, marriages, method
-  changes, pregnancies). A birth counts for the mother; a child's death counts
-  against its mother's living children.
+  changes, pregnancies, changes of household). A birth counts for the mother; a
+  child's death counts against its mother's living children.
+
+Household membership is dated like everything else: the member record's
+``household_id`` is the household at registration, and a ``household_change``
+event (a split to a new household, joining another one) moves the person from its
+``event_date`` on. The register's ``household_id`` column is this folded value, so
+a stock taken at the end of a month uses the membership on that day.
 
 Basic fields (name, sex, date of birth…) are not folded here: they merge field by
 field, last writer wins (see :mod:`a0core.merge`). Voided events are simply not
@@ -21,7 +28,7 @@ given to the fold.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +43,12 @@ WOMAN_BASE = "woman_status"   # the woman/couple form: method and children
 STATE_FIELDS = (
     "residence_status", "marital_status", "current_method", "method_start",
     "living_children", "pregnant", "expected_date", "death_date", "moved_out_on",
+    "household_id",
 )
+# folded like the above but not a register column: when the ongoing pregnancy was seen
+PREGNANCY_SEEN = "pregnancy_seen"
+MEMBER_FIELDS = ("residence_status", "marital_status", "household_id")  # the member form's
+WOMAN_FIELDS = ("current_method", "method_start", "living_children")    # woman_status's
 
 
 @dataclass(frozen=True, order=True)
@@ -53,7 +65,7 @@ class Fact:
 
 
 def initial_state() -> dict[str, Any]:
-    return {name: None for name in STATE_FIELDS} | {"pregnant": False}
+    return {name: None for name in STATE_FIELDS} | {"pregnant": False, PREGNANCY_SEEN: None}
 
 
 def _apply_self(state: dict[str, Any], fact: Fact) -> None:
@@ -61,8 +73,8 @@ def _apply_self(state: dict[str, Any], fact: Fact) -> None:
     kind = fact.kind
     deceased = state["residence_status"] == "deceased"
     if kind == MEMBER_BASE:
-        state["residence_status"] = d.get("residence_status", state["residence_status"])
-        state["marital_status"] = d.get("marital_status", state["marital_status"])
+        for name in MEMBER_FIELDS:
+            state[name] = d.get(name, state[name])
     elif kind == WOMAN_BASE:
         state["current_method"] = d.get("current_method")
         state["method_start"] = d.get("method_start")
@@ -70,7 +82,7 @@ def _apply_self(state: dict[str, Any], fact: Fact) -> None:
     elif kind == "death":
         state["residence_status"] = "deceased"
         state["death_date"] = fact.date
-        state["pregnant"] = False
+        _end_pregnancy(state)
     elif kind == "move_in" and not deceased:
         state["residence_status"] = d.get("residence_type", "present")
         state["moved_out_on"] = None
@@ -88,34 +100,58 @@ def _apply_self(state: dict[str, Any], fact: Fact) -> None:
         state["current_method"] = "none"
         state["method_start"] = None
     elif kind == "pregnancy":
-        pregnant = d.get("outcome") == "pregnant"
-        state["pregnant"] = pregnant
-        state["expected_date"] = d.get("expected_date") if pregnant else None
+        if d.get("outcome") == "pregnant":
+            state["pregnant"] = True
+            state["expected_date"] = d.get("expected_date")
+            state[PREGNANCY_SEEN] = fact.date
+        else:
+            _end_pregnancy(state)
+    elif kind == "household_change":
+        state["household_id"] = d["to_household_id"]
     # screenings, elderly checks and change_info leave the folded state alone
+
+
+def _end_pregnancy(state: dict[str, Any]) -> None:
+    state["pregnant"] = False
+    state["expected_date"] = None
+    state[PREGNANCY_SEEN] = None
+
+
+def _apply(state: dict[str, Any], fact: Fact) -> None:
+    if fact.role == SELF:
+        _apply_self(state, fact)
+    elif fact.role == MOTHER:
+        state["living_children"] = (state["living_children"] or 0) + 1
+        _end_pregnancy(state)
+    elif fact.role == CHILD_DEATH:
+        state["living_children"] = max(0, (state["living_children"] or 0) - 1)
 
 
 def fold(facts: Iterable[Fact]) -> dict[str, Any]:
     """The state after applying ``facts`` in their sort order (arrival order is irrelevant)."""
     state = initial_state()
     for fact in sorted(facts):
-        if fact.role == SELF:
-            _apply_self(state, fact)
-        elif fact.role == MOTHER:
-            state["living_children"] = (state["living_children"] or 0) + 1
-            state["pregnant"] = False
-            state["expected_date"] = None
-        elif fact.role == CHILD_DEATH:
-            state["living_children"] = max(0, (state["living_children"] or 0) - 1)
+        _apply(state, fact)
     return state
+
+
+def fold_until(facts: Sequence[Fact], days: Sequence[str]) -> list[dict[str, Any]]:
+    """The state on each of ``days`` (ascending ISO dates): the fold of the facts dated
+    on or before it — in one pass over ``facts``, which must be sorted."""
+    state, out, i = initial_state(), [], 0
+    for day in days:
+        while i < len(facts) and facts[i].date <= day:
+            _apply(state, facts[i])
+            i += 1
+        out.append(dict(state))
+    return out
 
 
 def base_facts(member_id: str, data: Mapping[str, Any], clocks: Mapping[str, Any]) -> list[Fact]:
     """The set facts of a member's merged record (member form and woman status)."""
     facts = []
-    member_fields = ("residence_status", "marital_status")
-    woman_fields = ("current_method", "method_start", "living_children")
-    for kind, names, date_field in ((MEMBER_BASE, member_fields, "registered_on"),
-                                    (WOMAN_BASE, woman_fields, "recorded_on")):
+    for kind, names, date_field in ((MEMBER_BASE, MEMBER_FIELDS, "registered_on"),
+                                    (WOMAN_BASE, WOMAN_FIELDS, "recorded_on")):
         if not any(n in data for n in names):
             continue
         stamps = [tuple(clocks[n]) for n in (*names, date_field) if n in clocks]

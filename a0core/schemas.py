@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -68,6 +69,7 @@ class FieldDef:
     entity: str | None = None  # for "ref" fields: household | member | event
     relevant: dict[str, Any] | None = None
     options: dict[str, Any] = field(default_factory=dict)  # min, max, max_length, pattern...
+    help: dict[str, str] = field(default_factory=dict)  # shown under the field in the app
 
     def allows_code(self, code: Code) -> bool:
         """Whether a code field accepts ``code`` under its attribute filters.
@@ -86,7 +88,7 @@ class FieldDef:
 class FormDef:
     id: str
     version: int
-    kind: str  # entity | event | distribution
+    kind: str  # entity | event | distribution | report | stock
     title: dict[str, str]
     fields: tuple[FieldDef, ...]
     raw: dict[str, Any]
@@ -97,7 +99,8 @@ class FormDef:
 
     @property
     def entity(self) -> str | None:
-        """The register entity the form writes: household | member | event | distribution."""
+        """The register entity the form writes: household | member | event | distribution
+        | p0_report | stock_movement."""
         return self.raw.get("entity")
 
     @property
@@ -111,12 +114,15 @@ class FormDef:
 
 FIELD_TYPES = {
     "string", "text", "integer", "number", "boolean", "date", "partial_date",
-    "uuid", "ref", "code", "orgunit", "month",
+    "uuid", "ref", "code", "orgunit", "month", "personal_id",
 }
-FORM_KINDS = {"entity", "event", "distribution"}
-FORM_RULES = {"one_of_required", "different", "not_before"}
+FORM_KINDS = {"entity", "event", "distribution", "report", "stock"}
+FORM_RULES = {"one_of_required", "different", "not_before", "personal_id_agrees"}
+# rules whose breach is a warning shown to the collaborator, not a refusal
+WARNING_RULES = frozenset({"personal_id_agrees"})
 # fewest fields each rule needs, and the most (None: no upper bound)
-_RULE_ARITY = {"one_of_required": (1, None), "different": (2, None), "not_before": (2, 2)}
+_RULE_ARITY = {"one_of_required": (1, None), "different": (2, None), "not_before": (2, 2),
+               "personal_id_agrees": (3, 4)}
 REF_ENTITIES = {"household", "member", "event"}
 _CODE_FILTERS = ("codes_with", "codes_without")
 _FIELD_KEYS = {"name", "type", "label", "required", "codelist", "entity", "relevant", "help"}
@@ -138,8 +144,8 @@ def _parse_field(path: Path, raw: dict[str, Any], fragments: dict[str, list]) ->
     ftype = raw.get("type")
     if ftype not in FIELD_TYPES:
         raise SchemaDefinitionError(f"{path}: field {raw.get('name')!r} has unknown type {ftype!r}")
-    if ftype == "code" and not raw.get("codelist"):
-        raise SchemaDefinitionError(f"{path}: code field {raw['name']!r} names no codelist")
+    if ftype in ("code", "personal_id") and not raw.get("codelist"):
+        raise SchemaDefinitionError(f"{path}: {ftype} field {raw['name']!r} names no codelist")
     label = raw.get("label") or {}
     if not (label.get("vi") and label.get("en")):
         raise SchemaDefinitionError(f"{path}: field {raw['name']!r} needs vi and en labels")
@@ -155,6 +161,7 @@ def _parse_field(path: Path, raw: dict[str, Any], fragments: dict[str, list]) ->
         name=raw["name"], type=ftype, label=label, required=bool(raw.get("required")),
         codelist=raw.get("codelist"), entity=raw.get("entity"), relevant=raw.get("relevant"),
         options={k: v for k, v in raw.items() if k not in _FIELD_KEYS},
+        help=raw.get("help") or {},
     )]
 
 
@@ -199,6 +206,11 @@ def _check_form(path: Path, raw: dict[str, Any], fields: tuple[FieldDef, ...],
             raise SchemaDefinitionError(f"{path}: field {f.name!r} uses unknown codelist")
         if f.relevant is not None:
             _check_condition(path, f.relevant, by_name, codelists)
+        if f.type == "personal_id" and f.codelist in codelists and not all(
+                re.fullmatch(r"[0-9]{3}", str(c.attrs.get("id_code"))) for c in
+                codelists[f.codelist].codes):
+            raise SchemaDefinitionError(
+                f"{path}: every code of {f.codelist!r} needs a three-digit id_code")
         if any(k in f.options for k in _CODE_FILTERS) and not any(
                 f.allows_code(c) for c in codelists[f.codelist or ""].active_codes()):
             raise SchemaDefinitionError(f"{path}: field {f.name!r} allows no active code")
@@ -209,6 +221,11 @@ def _check_form(path: Path, raw: dict[str, Any], fields: tuple[FieldDef, ...],
         low, high = _RULE_ARITY[rule["rule"]]
         if len(names) < low or (high is not None and len(names) > high):
             raise SchemaDefinitionError(f"{path}: rule {rule!r} has the wrong number of fields")
+        if rule["rule"] == "personal_id_agrees" and (
+                by_name[names[0]].type != "personal_id" or by_name[names[1]].codelist != "sex"
+                or by_name[names[2]].type not in ("date", "partial_date")):
+            raise SchemaDefinitionError(
+                f"{path}: {rule!r} takes a personal_id, a sex and a date of birth (then a card)")
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 
 from a0core.envelope import (
     DEFAULT_MAX_BYTES,
+    HEADER_SERVER_TIME,
     DeviceKeys,
     ServerPublicKey,
     finalize_op,
@@ -45,17 +46,19 @@ from a0core.envelope import (
     verify_receipt,
 )
 from a0core.errors import A0Error, catalogue
-from a0core.hlc import HybridClock
+from a0core.hlc import HybridClock, wall_ms
 
 ENROL_PATH = "/api/v1/devices/enrol"
+ME_PATH = "/api/v1/devices/me"
 BATCHES_PATH = "/api/v1/sync/batches"
 PULL_PATH = "/api/v1/sync/pull"
-OP_TYPES = frozenset({"upsert", "event", "distribution", "void", "delete"})
+OP_TYPES = frozenset({"upsert", "event", "distribution", "void", "delete", "report", "stock"})
 DEFAULT_MAX_OPS = 500
 DEFAULT_TIMEOUT = 30.0
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 BATCH_FILE_SUFFIX = ".a0b"
 _CODE_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_TIME_HEADER = HEADER_SERVER_TIME.lower()
 
 
 # ----------------------------------------------------------------- operations
@@ -156,7 +159,16 @@ class HttpResponse(NamedTuple):
 
 
 class TransportError(Exception):
-    """The request may not have reached the server: safe to retry (all calls are idempotent)."""
+    """No answer came: safe to retry (all calls are idempotent).
+
+    ``reached`` is true when the request left whole and the line broke while
+    waiting for the answer: the server may have acted on it. False when it never
+    got through (no route, refused, the connection or the sending failed).
+    """
+
+    def __init__(self, message: str = "", *, reached: bool = False) -> None:
+        super().__init__(message)
+        self.reached = reached
 
 
 Transport = Callable[[str, str, Mapping[str, str], bytes | None, float], HttpResponse]
@@ -181,12 +193,13 @@ def urllib_transport(ssl_context: ssl.SSLContext | None = None,
             with error:
                 return HttpResponse(error.code, dict(error.headers.items()),
                                     _read_capped(error, max_response_bytes))
-        except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
-            reason = getattr(error, "reason", error)
-            if isinstance(reason, ssl.SSLCertVerificationError):
+        except urllib.error.URLError as error:  # urllib wraps what fails before the answer
+            if isinstance(error.reason, ssl.SSLCertVerificationError):
                 # not transient, and most often a phone whose date is wrong: say so at once
                 raise A0Error("server_certificate_invalid") from error
             raise TransportError(str(error)) from error
+        except (http.client.HTTPException, OSError) as error:  # waiting for the answer
+            raise TransportError(str(error), reached=True) from error
 
     return send
 
@@ -270,6 +283,26 @@ def refusal(response: HttpResponse) -> A0Error:
     return RemoteError(code, message_vi, message_en, status=response.status, details=error)
 
 
+def verdict_warnings(verdict: Mapping[str, Any]) -> list[dict[str, str]]:
+    """What a verdict asks the collaborator to check on a record the server kept
+    (``receipt.v1``: ``warnings``, under the code ``record_warnings``), each item with
+    its code, field and messages in the server's words (the code may be newer than
+    this app's catalogue). Items that are not such objects are left out."""
+    items = verdict.get("warnings")
+    out: list[dict[str, str]] = []
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, Mapping) or not isinstance(item.get("code"), str) \
+                or not _CODE_RE.match(item["code"]):
+            continue
+        known = catalogue().get(item["code"], {})
+        words = {lang: item.get(f"message_{lang}") for lang in ("vi", "en")}
+        out.append({"code": item["code"],
+                    "field": item["field"] if isinstance(item.get("field"), str) else "",
+                    **{f"message_{lang}": text if isinstance(text, str) and text
+                       else known.get(lang, item["code"]) for lang, text in words.items()}})
+    return out
+
+
 def _check_base_url(base_url: str, allow_insecure: bool) -> str:
     """Only HTTPS, except on this machine: enrolment hands out the server's keys."""
     parts = urllib.parse.urlsplit(base_url)
@@ -285,20 +318,34 @@ def _check_base_url(base_url: str, allow_insecure: bool) -> str:
 
 
 class _Http:
-    """Requests with retries, shared by enrolment and the enrolled client."""
+    """Requests with retries, shared by enrolment and the enrolled client.
+
+    ``server_time`` keeps the server's wall clock from its last answer (any status)
+    beside this device's own at that moment: how the app tells whether its clock is
+    sane again after a refusal for a clock ahead.
+    """
 
     def __init__(self, base_url: str, *, timeout: float, transport: Transport | None,
-                 retry: RetryPolicy | None, allow_insecure: bool) -> None:
+                 retry: RetryPolicy | None, allow_insecure: bool,
+                 now_ms: Callable[[], int] = wall_ms) -> None:
         self.base_url = _check_base_url(base_url, allow_insecure)
         self.timeout = timeout
         self.transport = transport or urllib_transport()
         self.retry = retry or RetryPolicy()
+        self.now_ms = now_ms
+        self.server_time: tuple[int, int] | None = None  # (server ms, device ms)
+
+    def _note_time(self, headers: Mapping[str, str]) -> None:
+        value = next((v for k, v in headers.items() if k.lower() == _TIME_HEADER), None)
+        if value is not None and value.strip().isascii() and value.strip().isdigit():
+            self.server_time = (int(value), self.now_ms())
 
     def request(self, method: str, path: str, body: bytes | None = None,
                 headers: Mapping[str, str] | None = None,
                 sign: Callable[[], Mapping[str, str]] | None = None) -> HttpResponse:
         """Send until an answer that is not 5xx/429 arrives; raise a refusal for 4xx."""
         failure: A0Error = A0Error("network_unavailable")
+        reached = False  # a request left whole at least once: the server may have acted
         retry_after: float | None = None
         for attempt in range(self.retry.attempts):
             if attempt:
@@ -309,9 +356,11 @@ class _Http:
             try:
                 response = self.transport(method, self.base_url + path, all_headers, body,
                                           self.timeout)
-            except TransportError:
+            except TransportError as error:
+                reached = reached or error.reached
                 failure = A0Error("network_unavailable")
                 continue
+            self._note_time(response.headers)
             if response.status == 429 or 500 <= response.status <= 599:
                 failure = A0Error("server_unavailable", status=response.status)
                 retry_after = _retry_after(response.headers)
@@ -319,7 +368,7 @@ class _Http:
             if 200 <= response.status <= 299:
                 return response
             raise refusal(response)
-        raise failure
+        raise A0Error("server_no_answer") if reached else failure
 
 
 def _json(response: HttpResponse) -> dict[str, Any]:
@@ -349,7 +398,8 @@ class SyncClient:
                  clock: HybridClock | None = None, transport: Transport | None = None,
                  retry: RetryPolicy | None = None, allow_insecure: bool = False) -> None:
         self.http = _Http(base_url, timeout=timeout, transport=transport, retry=retry,
-                          allow_insecure=allow_insecure)
+                          allow_insecure=allow_insecure,
+                          now_ms=clock.wall if clock is not None else wall_ms)
         self.device_id = device_id
         self.keys = keys
         self.server_key = server_key
@@ -426,6 +476,17 @@ class SyncClient:
             self.server_key = announced
         self._observe(page.get("server_hlc"))
         return page
+
+    def status(self) -> dict[str, Any]:
+        """The device's own status (``GET /devices/me``, signed): who and where it is,
+        ``highest_contiguous_seq`` and the ranges of its operations that never arrived
+        (``missing``); a revoked device gets ``device_revoked``."""
+        doc = _json(self.http.request("GET", ME_PATH, sign=lambda: sign_request(
+            "GET", ME_PATH, b"", self.keys, device_id=self.device_id)))
+        if not isinstance(doc.get("missing", []), list):
+            raise A0Error("response_malformed")
+        self._observe(doc.get("server_hlc"))
+        return doc
 
     def _observe(self, server_hlc: Any) -> None:
         if self.clock is not None and type(server_hlc) is int and server_hlc >= 0:

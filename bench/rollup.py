@@ -6,15 +6,26 @@ loaded with the bulk loader under the official 2025 org-unit list plus villages
 and collaborator areas. Then measures:
 
 * ``full_s`` — a full recompute of every indicator, every unit, every month of
-  the window (13 months), on ``--workers`` processes (default: the number of
-  cores, as the server), median of ``--repeat`` runs (default 3);
+  the window (36 months: the register's first registrations are older), on
+  ``--workers`` processes (default: the number of cores, as the server), median
+  of ``--repeat`` runs (default 3);
 * ``incremental_ms`` — the roll-up hook after a 100-operation batch sent through
   the real ingestion path (HTTPS endpoint, sealed batch), median over
   ``--batches`` batches; ``batch_ms`` is the whole batch with it;
-* ``export_csv_s`` — a CSV export of every person (with household info).
+* ``export_csv_s`` — a CSV export of every person (with household info);
+* ``floor_s`` — the work no full recompute can avoid, measured between the runs
+  of the same process (median): one pass over every counted person in the
+  covering index, tallied per area in Python. The machine is shared: ``full_s /
+  floor_s`` (``full_per_floor``) compares runs made under different loads, and
+  ``floor_cpu_s`` is the floor's CPU time, about its wall time on a quiet machine;
+  ``full_cpu_s`` (CPU seconds of the caller and its workers),
+  ``full_caller_cpu_s`` (the caller's, which also writes every cell) and
+  ``export_csv_cpu_s`` say what a quiet machine would show: there the wall time of
+  the full recompute is about its busiest process's CPU time.
 
 With ``--json`` the last line is
-``{"persons": N, "full_s": s, "incremental_ms": ms, "export_csv_s": s, ...}``.
+``{"persons": N, "full_s": s, "incremental_ms": ms, "export_csv_s": s, "floor_s": s,
+...}``.
 ``--db postgresql`` starts a throwaway PostgreSQL server (as the tests do), or
 uses ``A0SYNC_TEST_PG_URL``.
 
@@ -34,6 +45,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import resource
 import shutil
 import statistics
 import sys
@@ -59,9 +71,9 @@ from server.orgunits.formats import UnitSpec, read_official_list
 from server.orgunits.importer import import_official, upsert_local_units
 from server.orgunits.queries import unit_by_code
 from server.register.bulk import Writer, load_area
-from server.rollups.jobs import DEFAULT_WORKERS, after_batch, full_recompute
+from server.rollups.jobs import DEFAULT_WORKERS, QUEUE, full_recompute
 from server.security.scope import NATIONAL, Scope
-from server.sync.runtime import HOOKS_KEY
+from server.sync.runtime import followups_for
 from server.synthetic import generate_persons
 
 # a delta commune, a city ward, northern mountains, highlands, Mekong delta (2025 codes)
@@ -173,13 +185,15 @@ def incremental(app, batches: int) -> tuple[float, float]:
     session = db.session
     hook_ms: list[float] = []
 
-    def timed(sess, touched) -> None:
+    queue = followups_for(app)  # the roll-ups follow each batch's commit (inline here)
+    drain = queue.handlers[QUEUE]
+
+    def timed(sess, rows) -> None:
         started = time.perf_counter()
-        after_batch(sess, touched)
+        drain(sess, rows)
         hook_ms.append((time.perf_counter() - started) * 1000)
 
-    app.extensions[HOOKS_KEY] = [timed if h is after_batch else h
-                                 for h in app.extensions[HOOKS_KEY]]
+    queue.handle(QUEUE, timed)
     area, commune, province = session.execute(
         select(Household.area_code, Household.commune_code, Household.province_code)
         .limit(1)).one()
@@ -199,6 +213,32 @@ def incremental(app, batches: int) -> tuple[float, float]:
         assert len(verdicts) == 100 and all(v["verdict"] in ("applied", "conflict")
                                             for v in verdicts), body
     return statistics.median(hook_ms), statistics.median(batch_ms)
+
+
+def floor() -> tuple[float, float]:
+    """Seconds (wall, CPU) of one pass over every counted person's (area, household, sex,
+    birth date) in the covering index, tallied per area: what any full recompute reads
+    at least."""
+    started, cpu = time.perf_counter(), cpu_s()
+    tally: dict[str, int] = {}
+    rows = db.session.connection().exec_driver_sql(
+        "SELECT area_code, group_concat(sex || birth_date) FROM member "
+        "WHERE NOT deleted AND merged_into IS NULL GROUP BY area_code, household_id")
+    for area, persons in rows:
+        for person in persons.split(","):
+            key = area + person[:5]
+            tally[key] = tally.get(key, 0) + 1
+    return time.perf_counter() - started, cpu_s() - cpu
+
+
+def cpu_s(children: bool = False) -> float:
+    """CPU seconds of this process (and of its ended child processes, when asked)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    total = own.ru_utime + own.ru_stime
+    if children:
+        ended = resource.getrusage(resource.RUSAGE_CHILDREN)
+        total += ended.ru_utime + ended.ru_stime
+    return total
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -242,25 +282,42 @@ def main(argv: list[str] | None = None) -> int:
                 with db.engine.connect() as conn:
                     conn.exec_driver_sql("ANALYZE")
                     conn.commit()
-            full = []
+            full, full_cpu, caller_cpu, floors = [], [], [], [floor()]  # the first: warm-up
             for _ in range(args.repeat):
-                started = time.perf_counter()
+                floors.append(floor())
+                db.session.commit()
+                started, cpu, own = time.perf_counter(), cpu_s(children=True), cpu_s()
                 result = full_recompute(db.session, workers=args.workers)
                 full.append(time.perf_counter() - started)
+                full_cpu.append(cpu_s(children=True) - cpu)
+                caller_cpu.append(cpu_s() - own)
+            floors.append(floor())
+            db.session.commit()
             hook_ms, batch_ms = incremental(app, args.batches)
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), cpu_s()
             with open(os.devnull, "wb") as sink:
                 exported = export_to(db.session, Scope("bench", NATIONAL, person_level=True),
                                      "persons", "csv", sink)
-            export_s = time.perf_counter() - started
+            export_s, export_cpu = time.perf_counter() - started, cpu_s() - cpu
+            floors.append(floor())
+            db.session.commit()
+            floors = floors[1:]
             db.session.remove()
             db.engine.dispose()
     finally:
         if pg is not None:
             pg.stop()  # a server of A0SYNC_TEST_PG_URL is left running
         shutil.rmtree(tmp, ignore_errors=True)
+    floor_s = statistics.median(wall for wall, _ in floors)
+    floor_cpu_s = statistics.median(cpu for _, cpu in floors)
     summary = {"persons": counts["persons"], "full_s": round(statistics.median(full), 3),
                "incremental_ms": round(hook_ms, 1), "export_csv_s": round(export_s, 3),
+               "floor_s": round(floor_s, 3), "floor_cpu_s": round(floor_cpu_s, 3),
+               "full_per_floor": round(statistics.median(full) / floor_s, 2),
+               "full_cpu_s": round(statistics.median(full_cpu), 2),
+               "full_caller_cpu_s": round(statistics.median(caller_cpu), 2),
+               "export_csv_cpu_s": round(export_cpu, 2),
+               "load_avg": round(os.getloadavg()[0], 1),
                "db": args.db, "households": counts["households"], "areas": counts["areas"],
                "events": counts["events"], "months": len(result["months"]),
                "cells": result["cells"], "workers": args.workers, "batch_ms": round(batch_ms, 1),

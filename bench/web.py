@@ -454,7 +454,13 @@ def _home_unit(session, scope) -> str | None:
     return home_code(scope)
 
 
+def _measured_commune(session, scope) -> str | None:
+    """The measured commune, for every bench user's scope covers it (the station's page)."""
+    return MEASURED
+
+
 PARAMS: dict[str, Callable[..., Any]] = {
+    "commune": _measured_commune,
     "device_id": _busiest_device,
     "batch_id": _a_batch,
     "candidate_id": _open_pair,

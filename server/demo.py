@@ -17,29 +17,38 @@ from flask_migrate import upgrade
 from sqlalchemy import func, select
 from werkzeug.serving import run_simple
 
-from a0core.hlc import HybridClock
+from a0core import p0
 from server.extensions import db
 from server.models.orgunits import LEVEL_VILLAGE
 from server.models.people import Collaborator
 from server.models.register import Household
+from server.models.reports import P0Report
 from server.orgunits.formats import UnitSpec, read_official_list
 from server.orgunits.importer import import_official, upsert_local_units
 from server.orgunits.queries import unit_by_code
 from server.register.bulk import Writer, load_area
-from server.rollups.jobs import full_recompute
+from server.reporting import deadline_day
+from server.rollups.jobs import full_recompute, month_range
+from server.security.keys import keystore_for
 from server.sync.duplicates import thresholds_for
 from server.sync.duplicates.detect import scan_commune
+from server.sync.runtime import ingest_context
 
 DEMO_COMMUNE = "12619"  # Xã Diên Hà, tỉnh Hưng Yên (2025 list)
 DEMO_SEED = 20250701
 BUNDLED_LIST = Path(__file__).parent / "data" / "admin_units" / "vn_units_2025_two_level.json"
 SERVER_DEVICE = "server"
+DEMO_USER = "demo"          # a commune officer of the demo commune: log in with it first
+DEMO_ADMIN = "demo.admin"  # every commune, units, imports of revoked devices
 
 
 def prepare_demo(households: int, commune_code: str = DEMO_COMMUNE, seed: int = DEMO_SEED,
                  admin_units: Path = BUNDLED_LIST) -> str:
     """Create and fill the demo database; return the commune's full name."""
+    from server.demo_season import PHONES, loaded_stamp, run_season, season_start
     from server.synthetic import generate_commune, local_units  # heavy tables: load on use
+    from server.synthetic.operations import register_at
+    from server.synthetic.slips import monthly_slips
 
     upgrade(directory=current_app.extensions["migrate"].directory, revision="heads")
     session = db.session
@@ -58,21 +67,61 @@ def prepare_demo(households: int, commune_code: str = DEMO_COMMUNE, seed: int = 
     upsert_local_units(session, commune.tree, [
         UnitSpec(u.code, u.level, u.name, u.name, None, u.parent_code, commune.province_code)
         for u in units])
-    today = dt.date.today()
+    now = dt.datetime.now(dt.UTC)
+    today = p0.vn_day(now)
+    start = season_start(today)  # the phones' season: the register as it stood then
     period = (today.replace(year=today.year - 1), today)
-    writer = Writer(SERVER_DEVICE, HybridClock().now())
-    for area in generate_commune(seed, commune_code, commune.full_name, households, period,
-                                 villages=[u for u in units if u.level == LEVEL_VILLAGE]):
-        load_area(session, area, commune.province_code, commune_code, writer)
-        session.add(Collaborator(full_name=area.collaborator_name, area_code=area.area_code,
-                                 commune_code=commune_code, province_code=commune.province_code))
+    writer = Writer(SERVER_DEVICE, loaded_stamp(start))
+    months = month_range(p0.month_of(period[0]), p0.last_closed_month(today))
+    areas = list(generate_commune(seed, commune_code, commune.full_name, households, period,
+                                  villages=[u for u in units if u.level == LEVEL_VILLAGE]))
+    collaborators = {}
+    for n, area in enumerate(areas):
+        phone = n < PHONES  # its phone sends the season's changes and slips itself
+        load_area(session, register_at(area, start.isoformat()) if phone else area,
+                  commune.province_code, commune_code, writer)
+        collaborators[area.area_code] = Collaborator(
+            full_name=area.collaborator_name, area_code=area.area_code,
+            commune_code=commune_code, province_code=commune.province_code)
+        session.add(collaborators[area.area_code])
+        # the monthly P0 slips its collaborator closed (on paper, entered at the station)
+        session.add_all(P0Report(**slip, province_code=commune.province_code,
+                                 commune_code=commune_code, form_version=1, hlc=writer.hlc,
+                                 device_id=SERVER_DEVICE)
+                        for slip in monthly_slips(area, [m for m in months if not phone or
+                                                         m < p0.month_of(start)], seed, now))
     session.commit()
-    # bulk-loaded data has no batch, so no after-batch hook ran: roll up and look for
-    # duplicates now, as the nightly job and `a0sync duplicates scan` would
+    run_season(session, ingest_context(current_app), keystore_for(current_app), areas,
+               collaborators, start, now, seed, deadline_day())
+    # bulk-loaded data has no batch, so no after-batch hook ran for it: roll up and look
+    # for duplicates now, as the nightly job and `a0sync duplicates scan` would
     full_recompute(session)
     scan_commune(session, commune_code, thresholds_for(current_app))
     session.commit()
     return commune.full_name
+
+
+def demo_accounts() -> list[tuple[str, str, str]]:
+    """On a database without web users: a commune officer of the demo commune and an
+    administrator, each with a fresh random password; (what, username, password) to
+    print once. Nothing when users exist (a demo run again keeps its accounts)."""
+    import secrets
+
+    from server.models.people import ROLE_ADMIN, ROLE_COMMUNE, User
+    from server.security.users import create_user
+
+    if db.session.scalar(select(func.count()).select_from(User)):
+        return []
+    made = []
+    for what, username, full_name, role, unit in (
+            ("Cán bộ dân số xã / commune officer", DEMO_USER, "Cán bộ dân số xã (mẫu)",
+             ROLE_COMMUNE, DEMO_COMMUNE),
+            ("Quản trị / administrator", DEMO_ADMIN, "Quản trị viên (mẫu)", ROLE_ADMIN, None)):
+        password = secrets.token_urlsafe(12)
+        create_user(db.session, username, full_name, password, role, unit, created_by="demo")
+        made.append((what, username, password))
+    db.session.commit()
+    return made
 
 
 @click.command("demo")
@@ -85,11 +134,13 @@ def demo_command(households: int, host: str, port: int, no_serve: bool) -> None:
     name = prepare_demo(households)
     click.echo(f"Dữ liệu mẫu / demo data: {name} ({DEMO_COMMUNE})")
     click.echo(f"Cơ sở dữ liệu / database: {current_app.config['SQLALCHEMY_DATABASE_URI']}")
-    from server.models.people import User
-
-    if not db.session.scalar(select(func.count()).select_from(User)):
-        click.echo("Tạo tài khoản / create an account: a0sync users create lan.tran "
-                   f"--role commune_staff --unit {DEMO_COMMUNE}")
+    made = demo_accounts()
+    for what, username, password in made:
+        click.echo(f"Tài khoản mẫu / demo account ({what}): {username} / {password}")
+    if not made:  # printed once, on the first run; a forgotten one is set again
+        click.echo(f"Tài khoản đã có từ lần chạy trước / accounts kept from the last run "
+                   f"({DEMO_USER}, {DEMO_ADMIN}); mật khẩu mới / a new password: "
+                   f"a0sync users set-password {DEMO_USER}")
     if no_serve:
         return
     click.echo(f"Mở / open http://{host}:{port}/")

@@ -131,3 +131,34 @@ def device(app: Flask):
     from tests.support.sim import SimDevice
 
     return SimDevice(app)
+
+
+@pytest.fixture(scope="session")
+def demo_built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """``a0sync demo --no-serve`` run once, as a user would, on an empty instance folder:
+    its database file and the accounts it printed (tests take copies of the file)."""
+    import subprocess
+    import sys
+
+    folder = tmp_path_factory.mktemp("demo")
+    env = {**os.environ, "A0SYNC_INSTANCE": str(folder / "instance")}
+    env.pop("DATABASE_URL", None)
+    done = subprocess.run([str(Path(sys.executable).with_name("a0sync")), "demo", "--no-serve",
+                           "--households", "400"], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    accounts = {}
+    for line in done.stdout.splitlines():
+        if line.startswith("Tài khoản mẫu"):
+            username, password = line.split("): ", 1)[1].strip().split(" / ")
+            accounts[username] = password
+    return {"database": folder / "instance" / "a0sync.sqlite", "accounts": accounts,
+            "output": done.stdout}
+
+
+@pytest.fixture
+def demo_app(demo_built: dict[str, object], tmp_path: Path) -> Iterator[Flask]:
+    """The app on a copy of the demo's database."""
+    path = tmp_path / "demo.sqlite"
+    shutil.copy(demo_built["database"], path)  # type: ignore[arg-type]
+    yield from _app_on(f"sqlite:///{path}", tmp_path)

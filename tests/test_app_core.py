@@ -178,6 +178,49 @@ def test_a_rejected_operation_opens_its_record_with_the_reason(tmp_path: Path) -
     assert core.outbox_counts() == {APPLIED: 1, REJECTED: 1}
 
 
+def test_a_kept_record_with_something_to_check_is_said_at_once_and_after_sync(
+        tmp_path: Path) -> None:
+    """Member form v2: an identification number that says another sex or year is saved,
+    said at once, and the server's verdict (kept, with its warnings) becomes a notice
+    that opens the record with the warnings beside the field."""
+    core = device(tmp_path)
+    hid = add_household(core)
+    assert FormView("member").version == 2
+    saved = core.save_entity("member", {**HEAD, "full_name": "Lò Văn Pọm", "relation": "spouse",
+                                        "sex": "male", "birth_date": "1966",
+                                        "id_number": "014 168 000123"},
+                             context={"household_id": hid})
+    assert saved.ok and saved.op["fields"]["id_number"] == "014168000123"
+    assert saved.op["version"] == 2
+    assert [vi for vi, _ in saved.warnings["id_number"]] == [
+        "Số định danh 014168000123 là của một người nữ, nhưng giới tính ghi là nam. "
+        "Hãy kiểm tra lại giới tính hoặc số định danh.",
+        "Số định danh 014168000123 cho năm sinh 1968, nhưng năm sinh ghi là 1966. "
+        "Hãy kiểm tra lại ngày sinh hoặc số định danh."]
+    member = saved.id
+    assert core.save_entity("member", {"education": "primary"}, member).warnings == {}
+    # the server's verdict: kept, with the same two warnings (its words are shown)
+    server_words = [{"code": "personal_id_sex_mismatch", "field": "id_number",
+                     "message_vi": "Giới tính không khớp số định danh",
+                     "message_en": "Sex does not match the number"},
+                    {"code": "code_from_a_newer_server", "field": "id_number"},
+                    {"code": "Not A Code"}, "not an object"]
+    core.apply_verdicts([{"seq": 3, "verdict": "applied", "code": "record_warnings",
+                          "message_vi": "Máy chủ giữ bản ghi, nhưng có 2 điều cần kiểm tra",
+                          "message_en": "Kept, with 2 thing(s) to check",
+                          "warnings": server_words}])
+    assert core.outbox_counts()[APPLIED] == 1
+    note = next(n for n in core.notices() if n["kind"] == "warning")
+    assert note["seq"] == 3 and "Lò Văn Pọm" in note["vi"]
+    assert "Giới tính không khớp số định danh" in note["vi"]
+    assert "code_from_a_newer_server" in note["vi"]  # the code stands in for unknown words
+    fix = core.fix_target(3)
+    assert fix["id"] == member and set(fix["errors"]) == {"id_number"}
+    assert fix["errors"]["id_number"][0] == ("Giới tính không khớp số định danh",
+                                             "Sex does not match the number")
+    assert core.fix_target(1) is None  # applied without warnings: nothing to fix
+
+
 @given(st.lists(st.sampled_from(["applied", "duplicate", "conflict", "rejected", "waiting"]),
                 min_size=1, max_size=6))
 def test_verdicts_repeated_or_reordered_never_unsettle(verdicts: list[str]) -> None:
@@ -255,3 +298,23 @@ def test_pulls_never_overwrite_unsettled_edits_and_converge_once_settled(
     assert entity.data == expected_data
     assert {k: tuple(v) for k, v in entity.clocks.items()} == \
         {k: tuple(v) for k, v in expected_clocks.items()}
+
+
+def test_a_pull_that_says_the_area_moved_updates_the_profile(tmp_path: Path) -> None:
+    """After a reform migration the server's pull pages name the area's new commune and
+    province (issue 13): the app keeps them, across a restart, and its area code stays."""
+    core = device(tmp_path)
+    place = {"area": AREA, "commune": {"code": "06001", "name": "Xã Đoàn Kết"},
+             "province": {"code": "20", "name": "Tỉnh Lạng Sơn"}}
+    page = {"server_hlc": 0, "verdicts": [], "cursor": 3, "more": False, "changes": [],
+            "place": place}
+    with core.store.transaction():
+        core.apply_page(page)
+        core.apply_page({**page, "place": {"commune": {"code": 6}}})  # malformed: ignored
+    core.lock()
+    core.unlock(PIN)
+    enrolment = core.profile["enrolment"]
+    assert (enrolment["commune"], enrolment["province"]) == (place["commune"], place["province"])
+    assert core.area == AREA
+    h = core.save_entity("household", {"number": "8"})
+    assert h.ok and core.register.entities[h.id].data["area_code"] == AREA["code"]

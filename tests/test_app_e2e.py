@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from a0core.sync_client import RetryPolicy, TransportError, urllib_transport
 from clients.kivy_app.core.app import AppCore
-from clients.kivy_app.core.outbox import APPLIED, CONFLICT, PENDING, SENT
+from clients.kivy_app.core.outbox import APPLIED, CONFLICT, PENDING, QUEUED
 from server.extensions import db
 from server.models.register import Event, Household, Member
 from server.models.sync import Conflict
@@ -24,6 +24,7 @@ from tests.conftest import make_app
 from tests.support import live_server
 
 AREA = "12619.01.1"
+ROOT = Path(__file__).resolve().parents[1]
 PIN_A, PIN_B = "246810", "135790"
 
 
@@ -96,8 +97,8 @@ def test_two_phones_conflict_review_and_hand_carried_file(live, tmp_path: Path) 
     edit_b = b.save_entity("household", {"address": "Xóm Đông, ngõ 2"}, h.id).op
     offline = a.sync()
     assert offline.offline and offline.error.code == "network_unavailable"
-    assert states(a)[3] == SENT  # sealed under a batch id, re-sent under the same id
-    assert b.sync().offline and states(b)[1] == SENT
+    assert states(a)[3] == QUEUED  # sealed under a batch id, re-sent under the same id
+    assert b.sync().offline and states(b)[1] == QUEUED
 
     # signal back: A's edit lands first; B pulls before its own edit is settled,
     # and the pulled value does not overwrite B's unsettled edit
@@ -148,7 +149,7 @@ def test_two_phones_conflict_review_and_hand_carried_file(live, tmp_path: Path) 
                           context={"household_id": h.id, "member_id": w.id})
     assert birth.ok, birth.errors
     seq_member, seq_birth = w.op["seq"], birth.op["seq"]
-    assert states(a)[seq_member] == SENT and states(a)[seq_birth] == PENDING
+    assert states(a)[seq_member] == QUEUED and states(a)[seq_birth] == PENDING
     child_id = birth.op["fields"]["child_id"]
     assert a.register.get(child_id).data["full_name"] == "Phạm Minh An"
 
@@ -174,3 +175,84 @@ def test_two_phones_conflict_review_and_hand_carried_file(live, tmp_path: Path) 
     # both replicas agree field by field with each other
     for id_ in (h.id, m.id, w.id, child_id):
         assert a.register.get(id_).data == b.register.get(id_).data
+
+
+# -- the real app's screens, the live server, the dashboard in a real browser ------------
+
+
+def test_app_to_server_to_dashboard(sqlite_template: Path, tmp_path: Path) -> None:
+    """A collaborator enrols the real app (under Xvfb), registers a household, hands out
+    pills and records a birth from the household list, closes the last month's P0
+    slip, syncs; commune staff then see, in Chromium, the device's operations in the
+    words the app used, the area's slip on the sync-status page, and the month's
+    report counting the birth and the pills."""
+    import shutil
+    import subprocess
+
+    from a0core.forms import today_vn
+    from a0core.op_states import state_word
+    from tests.support.web import PASSWORD
+    from tests.support.xvfb import Xvfb
+    from tests.test_app_ui import drive
+    from tests.test_web_e2e import ARGS, CHROMIUM, _need_chromium
+
+    _need_chromium()
+    if shutil.which("Xvfb") is None:
+        pytest.fail("Xvfb is not installed (scripts/system-deps.sh installs it)")
+    shutil.copy(sqlite_template, tmp_path / "server.sqlite")
+    db_url = f"sqlite:///{tmp_path / 'server.sqlite'}"
+    app = make_app(db_url, tmp_path / "instance")
+    with app.app_context():
+        live_server.seed_areas(app, [AREA])
+        db.session.remove()
+        db.engine.dispose()
+    server = live_server.start(db_url, tmp_path / "instance", tmp_path / "server.log")
+    try:
+        made = subprocess.run(
+            [live_server.A0SYNC, "users", "create", "can.bo.xa", "--role", "commune_staff",
+             "--unit", "12619", "--password-stdin"], env=server.env, input=PASSWORD + "\n",
+            capture_output=True, text=True, timeout=120)
+        assert made.returncode == 0, made.stderr
+        code = server.issue_code(AREA, "Hà Thị Thu")
+        with Xvfb() as xvfb:
+            seen = drive(xvfb, tmp_path, ROOT / "test-artifacts" / "app-e2e", "e2e",
+                         "--server", server.url, "--code", code)
+        # household, woman, pills, birth, and the last month's P0 slip (a nil report)
+        assert seen["outbox"] == {"applied": 5}, seen
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS,
+                                                 headless=True)
+            tab = browser.new_page(viewport={"width": 1280, "height": 900})
+            tab.set_default_timeout(20_000)
+            tab.goto(f"{server.url}/login")
+            tab.fill("input[name=username]", "can.bo.xa")
+            tab.fill("input[name=password]", PASSWORD)
+            with tab.expect_navigation():
+                tab.click("main button[type=submit]")
+            tab.goto(f"{server.url}/dashboard/devices/{seen['device_id']}")
+            counts = tab.inner_text("#op-counts")
+            assert f"{state_word('applied')}: 5" in counts
+            assert f"{state_word('rejected')}: 0" in counts
+            with tab.expect_navigation():
+                tab.click("#batches a")
+            cells = tab.locator("#verdicts tbody tr td:nth-child(3)").all_inner_texts()
+            assert cells == [state_word("applied")] * 5
+            # each operation as what it was, in words (issue 16)
+            what = tab.locator("#verdicts tbody tr td.what").all_inner_texts()
+            assert what[0] == "Hộ gia đình: hộ số 1" and "Hà Thị Thu" in what[1], what
+            assert any(w.startswith("Sinh: ") for w in what), what
+            # the commune sees the area's slip of the month closed on the phone
+            tab.goto(f"{server.url}/dashboard/")
+            slip = tab.inner_text("#sync-status td.slip")
+            assert slip.strip() in ("Đã nộp", "Nộp muộn"), slip
+            month = today_vn().strftime("%Y-%m")
+            tab.goto(f"{server.url}/dashboard/rollups/12619/report?month={month}")
+            assert tab.locator("#r-births td.num").first.inner_text() == "1"
+            assert tab.locator("#r-distributed-pill td.num").first.inner_text() == "2"
+            tab.screenshot(path=str(ROOT / "test-artifacts" / "app-e2e" / "dashboard.png"),
+                           full_page=True)
+            browser.close()
+    finally:
+        server.stop()

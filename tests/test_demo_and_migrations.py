@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -24,34 +26,60 @@ def test_migrations_create_exactly_the_models(app) -> None:
     assert diff == []
 
 
+def _log_in(base: str, username: str, password: str) -> urllib.request.OpenerDirector:
+    """A browser-like opener logged in through the login form (with its CSRF token)."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+    with opener.open(f"{base}/login", timeout=10) as resp:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', resp.read().decode()).group(1)
+    form = urllib.parse.urlencode({"username": username, "password": password,
+                                   "csrf_token": token}).encode()
+    with opener.open(f"{base}/login", data=form, timeout=30) as resp:
+        assert resp.url.endswith("/dashboard/"), resp.url
+    return opener
+
+
 def test_demo_serves_the_demo_commune_on_localhost(tmp_path: Path) -> None:
     port = free_port()
-    env = {**os.environ, "A0SYNC_INSTANCE": str(tmp_path / "instance")}
+    # urllib, unlike browsers, keeps secure cookies from http://127.0.0.1 to itself
+    env = {**os.environ, "A0SYNC_INSTANCE": str(tmp_path / "instance"),
+           "A0SYNC_SECURE_COOKIES": "0"}
     env.pop("DATABASE_URL", None)
     cli = Path(sys.executable).with_name("a0sync")
     proc = subprocess.Popen([str(cli), "demo", "--households", "300", "--port", str(port)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
     try:
+        output = []
+        while not output or not output[-1].startswith("Mở / open"):
+            line = proc.stdout.readline()
+            assert line, "".join(output)
+            output.append(line)
+        account = next(line for line in output if line.startswith("Tài khoản mẫu"))
+        username, password = account.split(": ", 1)[1].strip().split(" / ")
         deadline = time.monotonic() + 120
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as resp:
-                    page = resp.read().decode()
+                with urllib.request.urlopen(f"{base}/", timeout=5) as resp:
+                    landing, landed = resp.read().decode(), resp.url
                 break
             except OSError:
-                assert proc.poll() is None, proc.stdout.read()
+                assert proc.poll() is None, "".join(output)
                 assert time.monotonic() < deadline, "demo server did not answer"
                 time.sleep(0.5)
+        # without a session the landing page is the login form and nothing else
+        assert landed.endswith("/login") and 'name="password"' in landing
+        assert "Diên Hà" not in landing and "nhân khẩu" not in landing
         database = tmp_path / "instance" / "a0sync.sqlite"
         with sqlite3.connect(database) as conn:  # what the roll-ups counted, and the register
-            month, households, persons = conn.execute(
-                "SELECT month, json_extract(\"values\", '$.households'), "
+            households, persons = conn.execute(
+                "SELECT json_extract(\"values\", '$.households'), "
                 "json_extract(\"values\", '$.population') FROM rollup_cell "
                 "WHERE level = 'commune' AND unit_code = '12619' ORDER BY month DESC").fetchone()
             registered = conn.execute("SELECT count(*) FROM household").fetchone()[0]
-        assert "Xã Diên Hà" in page
         assert registered == 300 and 250 <= households <= 300 and persons > 2 * households
-        assert f"{households} hộ" in page and f"{persons} nhân khẩu" in page and month in page
+        with _log_in(base, username, password).open(f"{base}/dashboard/rollups/12619",
+                                                    timeout=30) as resp:
+            assert resp.status == 200 and "Xã Diên Hà" in resp.read().decode()
     finally:
         proc.terminate()
         proc.wait(timeout=30)

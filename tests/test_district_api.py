@@ -125,7 +125,7 @@ def test_person_level_needs_person_access_and_refusal_changes_nothing(client, wo
     assert scope["scope"] == {"level": "district", "code": "001", "person_level": False}
     assert {f["name"]: f["allowed"] for f in scope["feeds"]} == {
         "households": False, "members": False, "events": False, "distributions": False,
-        "aliases": True}
+        "aliases": True, "stock_movements": True}
 
 
 def test_every_person_level_page_is_audited_once(client, world, register) -> None:

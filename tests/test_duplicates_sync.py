@@ -51,7 +51,8 @@ def test_detection_in_the_batch_finds_the_duplicate_not_the_namesake(app, client
     assert set(members) == {_pair(m1, m2)}
     c = members[_pair(m1, m2)]
     assert c.status == "open" and c.score >= 0.8 and c.commune_code == "12619"
-    assert c.reasons["birth"] == "swapped_day_month" and c.reasons["diacritics"] == "missing"
+    assert c.reasons["birth"] == "swapped_day_month" and c.reasons["order"] == "reordered"
+    assert (c.reasons["family"], c.reasons["given"]) == ("unmarked", "unmarked")
     # two one-person households of the same man: the households pair up too
     assert set(_candidates("household")) == {_pair(h1, h2)}
     # an edit that makes them different people takes the pair out of the queue

@@ -151,6 +151,10 @@ def test_full_enrolment_over_http(app: Flask, session, place: Place) -> None:
     assert body["area"]["code"] == AREA
     assert body["commune"] == {"code": "12619", "name": "Xã Diên Hà"}
     assert body["province"] == {"code": "33", "name": "Tỉnh Hưng Yên"}
+    # villages by name, for filing a household: the area's own first, then the commune's
+    assert [v["code"] for v in body["villages"]] == [AREA.rsplit(".", 1)[0],
+                                                     AREA_SAME_COMMUNE.rsplit(".", 1)[0]]
+    assert body["villages"][0]["name"].startswith("Thôn ")
     assert body["server_key"] == keystore_for(app).public().to_dict()
     assert body["server_hlc"] > device_hlc
     assert response.headers["Cache-Control"] == "no-store"
@@ -197,7 +201,10 @@ def test_reused_code_is_refused_and_changes_nothing(app: Flask, session, place: 
     again = client.post(ENROL, json=enrol_body(code, DeviceKeys.generate()))
     assert again.status_code == 409 and error_code(again) == "enrol_code_used"
     assert again.get_json()["error"]["message_vi"].startswith("Mã đăng ký đã được dùng")
-    assert (count(session, Device), count(session, AuditLog)) == (devices, audits)
+    # nothing changes but the record of the refused attempt (throttling, audit)
+    assert (count(session, Device), count(session, AuditLog)) == (devices, audits + 1)
+    assert session.scalars(select(AuditLog.action).order_by(AuditLog.id.desc())).first() \
+        == "device.enrol_failure"
     assert count(session, DeviceSync) == 1
 
 
@@ -232,6 +239,43 @@ def test_expired_and_unknown_codes(app: Flask, session, place: Place) -> None:
     assert count(session, Device) == 0
 
 
+def test_guessed_codes_are_throttled_per_address_and_audited(app: Flask, session,
+                                                           place: Place) -> None:
+    """200 wrong codes in a second were neither throttled nor audited (issue 18)."""
+    code = new_code(session)
+    guesser = app.test_client()
+    guesser.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    statuses = []
+    for _n in range(40):
+        guess = format_code(generate_code())
+        response = guesser.post(ENROL, json=enrol_body(guess, DeviceKeys.generate()))
+        statuses.append((response.status_code, error_code(response)))
+    limit = 30  # login.IP_FAILURES
+    assert statuses[:limit] == [(400, "enrol_code_unknown")] * limit
+    assert statuses[limit:] == [(429, "enrol_throttled")] * (40 - limit)
+    # even the right code is refused from that address now; another address enrols
+    refused = guesser.post(ENROL, json=enrol_body(code, DeviceKeys.generate()))
+    assert refused.status_code == 429 and count(session, Device) == 0
+    other = app.test_client()
+    other.environ_base["REMOTE_ADDR"] = "198.51.100.7"
+    assert other.post(ENROL, json=enrol_body(code, DeviceKeys.generate())).status_code == 200
+    actions = [a for a, in session.execute(select(AuditLog.action).where(
+        AuditLog.ip == "203.0.113.9").order_by(AuditLog.id))]
+    assert actions == ["device.enrol_failure"] * limit + ["device.enrol_throttled"] * 11
+
+
+def test_one_code_attacked_from_many_addresses_is_throttled(app: Flask, session,
+                                                            place: Place) -> None:
+    code = new_code(session)
+    client = app.test_client()
+    for n in range(6):  # the code spent by the first device, then tried with other keys
+        client.environ_base["REMOTE_ADDR"] = f"192.0.2.{n}"
+        client.post(ENROL, json=enrol_body(code, DeviceKeys.generate()))
+    client.environ_base["REMOTE_ADDR"] = "192.0.2.99"
+    last = client.post(ENROL, json=enrol_body(code, DeviceKeys.generate()))
+    assert last.status_code == 429 and error_code(last) == "enrol_throttled"
+
+
 def test_bad_keys_and_bad_requests_leave_the_code_unspent(app: Flask, session,
                                                           place: Place) -> None:
     code = new_code(session)
@@ -263,13 +307,19 @@ def test_bad_keys_and_bad_requests_leave_the_code_unspent(app: Flask, session,
     assert client.post(ENROL, json=enrol_body(code, keys)).status_code == 200
 
 
-def test_far_future_device_clock_is_not_absorbed(app: Flask, session, place: Place) -> None:
+def test_a_device_clock_ahead_is_refused_before_the_code_is_spent(app: Flask, session,
+                                                                  place: Place) -> None:
+    """Enrolment accepted a clock 30 days ahead (issue 18)."""
     code = new_code(session)
-    future = pack(wall_ms() + 10 * 24 * 3600 * 1000)
-    response = app.test_client().post(ENROL, json=enrol_body(code, DeviceKeys.generate(),
-                                                             hlc=future))
+    keys = DeviceKeys.generate()
+    future = pack(wall_ms() + 30 * 24 * 3600 * 1000)
+    response = app.test_client().post(ENROL, json=enrol_body(code, keys, hlc=future))
+    assert response.status_code == 400 and error_code(response) == "hlc_future"
+    assert count(session, Device) == 0
+    fine = pack(wall_ms() + 3600 * 1000)  # an hour fast is within the tolerance
+    response = app.test_client().post(ENROL, json=enrol_body(code, keys, hlc=fine))
     assert response.status_code == 200
-    assert physical_ms(response.get_json()["server_hlc"]) < physical_ms(future)
+    assert physical_ms(response.get_json()["server_hlc"]) >= physical_ms(fine)
 
 
 def test_a_concurrently_spent_code_is_refused(app: Flask, session, place: Place) -> None:
@@ -476,3 +526,13 @@ def test_cli_enroll_refusals(app: Flask, session, place: Place) -> None:
                                  str(collaborator_id)])
     assert second.exit_code == 0, second.output
     assert count(session, Collaborator) == 1 and count(session, EnrolmentCode) == 2
+
+
+def test_villages_come_by_name_with_the_areas_own_first(app: Flask, session,
+                                                         place: Place) -> None:
+    from server.orgunits.queries import villages_for_area
+
+    assert [v["code"] for v in villages_for_area(session, AREA_SAME_COMMUNE)] == [
+        "12619.02", "12619.01"]
+    assert [v["code"] for v in villages_for_area(session, AREA_OTHER_COMMUNE)] == ["11953.01"]
+    assert villages_for_area(session, "99999.01.1") == []

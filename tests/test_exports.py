@@ -180,6 +180,16 @@ def test_http_and_cli_exports(app, tmp_path):
     sheet = load_workbook(io.BytesIO(resp.data), read_only=True).active
     assert {r[0] for r in list(sheet.iter_rows(values_only=True))[1:]} == set(members["12619"])
     assert _audits() == before + 1
+    # every HTTP export's audit row says how many rows left, streamed ones too
+    for fmt in ("csv", "json"):
+        streamed = client.get(f"/api/v1/exports/persons.{fmt}")
+        assert streamed.status_code == 200 and members["12619"][0] in streamed.get_data(True)
+    db.session.expire_all()
+    counts = db.session.scalars(select(AuditLog.row_count).where(
+        AuditLog.action == "export.persons").order_by(AuditLog.id)).all()[-3:]
+    assert counts == [len(members["12619"])] * 3
+    head = client.head("/api/v1/exports/persons.csv")  # no body, so nothing was read
+    assert head.status_code == 200 and _audits() == before + 3
 
     out = tmp_path / "all.json"
     result = app.test_cli_runner().invoke(args=["export", "persons", "--format", "json",
@@ -194,7 +204,8 @@ def test_http_and_cli_exports(app, tmp_path):
 FIELDS = st.lists(st.one_of(
     st.none(), st.integers(-5, 10**9), st.booleans(),
     st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=8),
-    st.text(st.sampled_from('aĐễ ,;"\r\n%w'), max_size=8)), min_size=1, max_size=6)
+    st.text(st.sampled_from('aĐễ ,;"\r\n%w'), max_size=8),
+    st.text(st.sampled_from('=+-@\t\r\'a("'), max_size=5)), min_size=1, max_size=6)
 
 
 @settings(max_examples=200, deadline=None,
@@ -203,11 +214,81 @@ FIELDS = st.lists(st.one_of(
 def test_the_database_writes_csv_lines_as_the_csv_module_does(app, values):
     """The person export's lines come from SQL (printf on SQLite, replace and || on
     PostgreSQL): quotes, commas, line breaks, percent signs and empty values come out
-    as the csv module writes them, and read back to the values."""
+    as the csv module writes them, text a spreadsheet would run as a formula is
+    neutralised as the Python writers do, and the line reads back to the values."""
     types = {bool: Boolean, int: Integer, str: String, type(None): String}
     fields = [as_text(literal(v, types[type(v)]())) for v in values]
     line = db.session.scalar(select(csv_line(*fields)))
+    written = _as_text([writers.neutralise(v) for v in values])
     expected = io.StringIO()
-    csv.writer(expected, lineterminator="", quoting=csv.QUOTE_ALL).writerow(_as_text(values))
+    csv.writer(expected, lineterminator="", quoting=csv.QUOTE_ALL).writerow(written)
     assert line == expected.getvalue()
-    assert next(csv.reader(io.StringIO(line, newline=""))) == _as_text(values)
+    assert next(csv.reader(io.StringIO(line, newline=""))) == written
+    assert_no_formula(values, written)
+
+
+def assert_no_formula(values: list, cells: list, xml: bool = False) -> None:
+    """No text cell begins like a formula; a neutralised one is the value after an
+    apostrophe, any other is the value itself (OWASP's rule). In XLSX, XML reads
+    every line break back as ``\\n``."""
+    for value, cell in zip(values, cells, strict=True):
+        if not isinstance(value, str):
+            continue
+        assert not cell.startswith(writers.FORMULA_STARTS), (value, cell)
+        dangerous = value.startswith(("=", "+", "-", "@", "\t", "\r"))
+        expected = "'" + value if dangerous else value
+        assert cell == (expected.replace("\r\n", "\n").replace("\r", "\n") if xml else expected)
+
+
+ROWS = st.lists(st.lists(st.one_of(
+    st.integers(-5, 10**6),
+    st.text(st.sampled_from('=+-@\t\r\'aĐ(",'), min_size=1, max_size=6)),
+    min_size=3, max_size=3), min_size=1, max_size=5)
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=ROWS)
+def test_csv_and_xlsx_writers_never_write_a_formula(rows):
+    """Both Python writers neutralise formula text; an XLSX text cell is always a
+    string (openpyxl would make ``=...`` a formula) and a number stays a number."""
+    columns = ["a", "=b", "c"]
+    read = _csv(b"".join(writers.csv_chunks(columns, rows)))
+    for values, cells in zip([columns, *rows], read, strict=True):
+        assert_no_formula(values, cells)
+        assert [c for v, c in zip(values, cells, strict=True) if not isinstance(v, str)] == \
+            [str(v) for v in values if not isinstance(v, str)]
+    out = io.BytesIO()
+    writers.write_xlsx(columns, rows, out)
+    sheet = load_workbook(io.BytesIO(out.getvalue())).active
+    for values, cells in zip([columns, *rows], sheet.iter_rows(), strict=True):
+        assert all(c.data_type != "f" for c in cells)
+        assert [c.value for c in cells if not isinstance(c.value, str)] == \
+            [v for v in values if not isinstance(v, str)]
+        assert_no_formula(values, [c.value for c in cells], xml=True)
+
+
+def test_a_formula_typed_on_a_phone_stays_text_in_every_export(app):
+    """The audit's case: a name like ``=HYPERLINK(...)`` synced from a device must not
+    become a live formula in the person or roll-up exports, on either database."""
+    _tree(db.session)
+    db.session.commit()
+    province, commune, area = PLACES[0]
+    device = SimDevice(app, area=area, commune=commune, province=province)
+    hh = new_id()
+    device.upsert("household", hh, {**household(area), "address": "@SUM(1+1)*cmd|' /C calc'!A0"})
+    names = ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@cmd", "Lò Văn Hùng"]
+    for name in names:
+        device.upsert("member", new_id(), member(hh, name=name))
+    device.send(app.test_client(), device.seal())
+    scope = Scope("user:lan", "commune", commune, person_level=True)
+
+    people = _csv(_export(scope, "persons", "csv"))
+    name_at, address_at = people[0].index("full_name"), people[0].index("address")
+    assert sorted(r[name_at] for r in people[1:]) == sorted(writers.neutralise(n) for n in names)
+    assert {r[address_at] for r in people[1:]} == {"'@SUM(1+1)*cmd|' /C calc'!A0"}
+    sheet = load_workbook(io.BytesIO(_export(scope, "persons", "xlsx"))).active
+    cells = [c for row in sheet.iter_rows() for c in row]
+    assert cells and all(c.data_type != "f" for c in cells)
+    assert not any(isinstance(c.value, str) and c.value.startswith(writers.FORMULA_STARTS)
+                   for c in cells)
+    assert {c.value for c in cells} >= {"'=HYPERLINK(\"http://x\",\"y\")", "Lò Văn Hùng"}

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from a0core.errors import A0Error, ValidationFailed, catalogue
 from a0core.forms import FormSet, condition_holds
-from a0core.schemas import FieldDef, FormDef, load_registry, schemas_dir
+from a0core.schemas import WARNING_RULES, FieldDef, FormDef, load_registry, schemas_dir
 
 REG = load_registry(schemas_dir())
 FORMSET = FormSet(REG)
@@ -43,6 +43,12 @@ VALID: dict[tuple[str, int], dict[str, Any]] = {
         "education": "upper_secondary", "marital_status": "married",
         "residence_status": "present", "bhyt_number": "HS4010123456789", "mother_id": MOTHER,
         "registered_on": "2024-01-05"},
+    ("member", 2): {
+        "id": MEMBER, "household_id": HH, "full_name": "Nguyễn Thị Thu Hương",
+        "relation": "spouse", "sex": "female", "birth_date": "1990-07-21", "ethnicity": "kinh",
+        "education": "upper_secondary", "marital_status": "married",
+        "residence_status": "present", "id_number": "036190004512",
+        "bhyt_number": "HS4010123456789", "mother_id": MOTHER, "registered_on": "2024-01-05"},
     ("woman_status", 1): {
         "member_id": MEMBER, "recorded_on": "2024-01-05", "current_method": "iud",
         "method_start": "2021-06-01", "living_children": 2, "husband_id": HUSBAND},
@@ -71,6 +77,45 @@ VALID: dict[tuple[str, int], dict[str, Any]] = {
     ("distribution", 1): {
         "id": EVENT, "area_code": "12619.03.1", "household_id": HH, "member_id": MEMBER,
         "method": "condom", "quantity": 20, "distributed_on": "2025-03-10"},
+    ("distribution", 2): {
+        "id": EVENT, "area_code": "12619.03.1", "household_id": HH, "member_id": MEMBER,
+        "method": "pill", "quantity": 3, "distributed_on": "2025-03-10",
+        "source": "social_marketing"},
+    ("distribution", 3): {
+        "id": EVENT, "area_code": "12619.03.1", "household_id": HH, "member_id": MEMBER,
+        "method": "pill", "quantity": 3, "distributed_on": "2025-03-10",
+        "source": "social_marketing", "unit_price": 3500},
+    ("stock_receipt", 1): {
+        "id": EVENT, "area_code": "12619.03.1", "method": "condom", "quantity": 500,
+        "supplier": "district", "received_on": "2025-03-03", "lot": "BCS-2501",
+        "expiry": "2028-12-31", "note": "Đợt cấp quý I"},
+    ("stock_transfer", 1): {
+        "id": EVENT, "area_code": "12619.03.1", "method": "pill", "quantity": 30,
+        "issued_on": "2025-03-04", "lot": "VU 24/11", "expiry": "2027-06-30",
+        "note": "Cấp tháng 3"},
+    ("stock_return", 1): {
+        "id": EVENT, "area_code": "12619.03.1", "method": "pill", "quantity": 5,
+        "returned_on": "2025-03-20", "reason": "near_expiry", "lot": "VU 24/11",
+        "expiry": "2025-05-31", "note": "Sắp hết hạn"},
+    ("stock_loss", 1): {
+        "id": EVENT, "area_code": "12619.03.1", "method": "condom", "quantity": 12,
+        "lost_on": "2025-03-21", "reason": "damaged", "lot": "BCS-2501", "note": "Ướt"},
+    ("stock_adjustment", 1): {
+        "id": EVENT, "area_code": "12619.03.1", "method": "condom", "counted_on": "2025-03-31",
+        "book_balance": 140, "counted": 136, "reason": "physical_count", "note": "Kiểm kê quý"},
+    ("stock_dispense", 1): {
+        "id": EVENT, "method": "emergency_pill", "quantity": 2, "dispensed_on": "2025-03-12",
+        "source": "sold", "unit_price": 15000, "note": "Tại trạm"},
+    ("stock_confirm", 1): {
+        "id": EVENT, "transfer_id": uid(8), "received_quantity": 30,
+        "received_on": "2025-03-05", "note": "Đủ"},
+    ("household_change", 1): {**COMMON, "to_household_id": uid(7), "reason": "split_off"},
+    ("p0_report", 1): {
+        "id": EVENT, "area_code": "12619.03.1", "month": "2025-02", "closed_on": "2025-03-01",
+        "births": 1, "deaths": 0, "moves_in": 2, "moves_out": 0, "household_changes": 1,
+        "marriages": 0, "divorces": 0, "changes": 3, "new_users": 1, "stopped_users": 0,
+        "switched": 0, "distribution": 4, "pregnancy": 1, "prenatal_screening": 0,
+        "newborn_screening": 1, "elderly": 2},
 }
 
 FORMS = sorted(REG.forms.values(), key=lambda f: f.key)
@@ -192,7 +237,7 @@ def test_record_that_is_not_an_object(form):
 
 WRONG_TYPE = {"string": 42, "text": 42, "orgunit": 42, "uuid": 42, "ref": 42, "code": 7,
               "date": 20250101, "partial_date": 1990, "month": 202501, "integer": "3",
-              "number": "3.5", "boolean": "yes"}
+              "number": "3.5", "boolean": "yes", "personal_id": 36190004512}
 
 
 @pytest.mark.parametrize(("form", "fdef"), cases(lambda f: f.fields))
@@ -222,7 +267,9 @@ def test_unknown_code(form, fdef: FieldDef):
     exc = failure(form, {**valid(form), fdef.name: "no_such_code"})
     assert codes(exc) == {("code_unknown", fdef.name)}
     err = exc.errors[0]
-    assert "no_such_code" in err.vi and fdef.codelist in err.en
+    # the field's label, never its key or its list's id (issue 15)
+    assert "no_such_code" in err.vi and fdef.label["vi"] in err.vi and fdef.label["en"] in err.en
+    assert f"({fdef.name})" not in err.vi
 
 
 @pytest.mark.parametrize(("form", "fdef"), cases(
@@ -299,22 +346,33 @@ def test_pattern(form, fdef: FieldDef):
     assert codes(exc) == {("field_pattern", fdef.name)}
 
 
+CARD_FORMS = (REG.form("member", 1), REG.form("member", 2), REG.form("change_info"))
+
+
 @pytest.mark.parametrize("value", ["HS4010123456789", "DN4790123456789", "0123456789",
                                    " 7912345678 "])
 def test_bhyt_number_accepted(value):
-    for form in (REG.form("member"), REG.form("change_info")):
-        out = FORMSET.validate(form.id, 1, {**minimal(form), "bhyt_number": value})
+    for form in CARD_FORMS:
+        out = FORMSET.validate(form.id, form.version, {**minimal(form), "bhyt_number": value})
         assert out["bhyt_number"] == value.strip()
 
 
 @pytest.mark.parametrize("value", ["hs4010123456789", "HS401012345678", "HS40101234567890",
                                    "012345678", "01234567890", "H54010123456789",
-                                   "0123 456789"])
+                                   "0123 456789", "0123456789012"])
 def test_bhyt_number_refused(value):
-    for form in (REG.form("member"), REG.form("change_info")):
+    for form in CARD_FORMS:
         exc = failure(form, {**minimal(form), "bhyt_number": value})
         assert {c for c, _ in codes(exc)} <= {"field_pattern", "field_too_long"}
         assert {f for _, f in codes(exc)} == {"bhyt_number"}
+
+
+def test_a_card_carrying_the_identification_number_from_member_v2_on():
+    """Newer cards print the 12-digit personal identification number."""
+    v1, v2 = REG.form("member", 1), REG.form("member", 2)
+    assert FORMSET.validate("member", 2, {**minimal(v2), "bhyt_number": "036190004512"})
+    assert codes(failure(v1, {**minimal(v1), "bhyt_number": "036190004512"})) == {
+        ("field_pattern", "bhyt_number")}
 
 
 def test_household_number_with_continuation_sheet():
@@ -404,7 +462,8 @@ def break_rule(form: FormDef, rule: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-@pytest.mark.parametrize(("form", "rule"), cases(lambda f: f.raw.get("rules", [])))
+@pytest.mark.parametrize(("form", "rule"), cases(
+    lambda f: [r for r in f.raw.get("rules", []) if r["rule"] not in WARNING_RULES]))
 def test_rule_is_enforced(form, rule):
     exc = failure(form, break_rule(form, rule))
     assert codes(exc) == {(f"rule_{rule['rule']}", rule["fields"][0])}
@@ -416,11 +475,35 @@ def test_rule_is_enforced(form, rule):
 
 def test_every_rule_kind_is_used_somewhere():
     used = {r["rule"] for f in FORMS for r in f.raw.get("rules", [])}
-    assert used == {"one_of_required", "different", "not_before"}
+    assert used == {"one_of_required", "different", "not_before", "personal_id_agrees"}
+
+
+@pytest.mark.parametrize(("form", "rule"), cases(
+    lambda f: [r for r in f.raw.get("rules", []) if r["rule"] in WARNING_RULES]))
+def test_a_warning_rule_keeps_the_record_and_says_what_to_check(form, rule):
+    """personal_id_agrees: another sex or year than the number says is a warning on the
+    number's field; the record is valid and kept as it is."""
+    number, sex, born = rule["fields"][:3]
+    record = valid(form)
+    validator = FORMSET.validator(form.id, form.version)
+    assert validator.warnings(validator.validate(record)) == []
+    other_sex = next(c.code for c in REG.codelist("sex").codes if c.code != record[sex])
+    record = {**record, sex: other_sex, born: "1975"}
+    kept = validator.validate(record)
+    assert kept[sex] == other_sex and kept[born] == "1975"
+    found = validator.warnings(kept)
+    assert {(w.code, w.params["field"]) for w in found} == {
+        ("personal_id_sex_mismatch", number), ("personal_id_year_mismatch", number)}
+    for w in found:
+        assert record[number] in w.vi and record[number] in w.en and "{" not in w.vi + w.en
+    assert "1975" in found[1].vi and "1990" in found[1].vi
+    # an edit that writes none of the rule's fields does not repeat the warning
+    assert validator.warnings(kept, written={"education"}) == []
+    assert len(validator.warnings(kept, written={sex})) == 2
 
 
 def test_not_before_accepts_equal_dates_and_year_only_birth():
-    member = REG.form("member")
+    member = REG.form("member", 1)
     same = {**valid(member), "birth_date": "2024-01-05", "registered_on": "2024-01-05"}
     assert FORMSET.validate("member", 1, same)
     year = {**valid(member), "birth_date": "2024", "registered_on": "2024-01-05"}
@@ -448,18 +531,19 @@ def test_every_error_of_a_record_is_reported_at_once():
 
 
 def test_strings_are_trimmed_and_names_collapsed():
-    form = REG.form("member")
+    form = REG.form("member", 1)
     out = FORMSET.validate("member", 1, {**minimal(form), "full_name": "  Nguyễn   Văn  An "})
     assert out["full_name"] == "Nguyễn Văn An"
 
 
 def test_messages_are_vietnamese_first():
-    form = REG.form("member")
+    form = REG.form("member", 1)
     record = minimal(form)
     del record["full_name"]
     err = failure(form, record).errors[0]
-    assert err.vi == 'Thiếu trường bắt buộc "Họ và tên" (full_name)'
-    assert err.en == 'Required field "Full name" (full_name) is missing'
+    assert err.vi == 'Chưa điền "Họ và tên" (bắt buộc)'
+    assert err.en == '"Full name" is required'
+    assert err.params["field"] == "full_name"  # the key travels beside the words
 
 
 # -- arbitrary input never crashes -------------------------------------------------------

@@ -87,3 +87,24 @@ def test_the_nightly_job_runs_once_per_night(app) -> None:
     assert JOB_NAME == "housekeeping"
     result = app.test_cli_runner().invoke(args=["housekeeping"])
     assert result.exit_code == 0 and '"tombstones": 0' in result.output
+
+
+def test_audit_and_login_records_go_after_their_retention(app) -> None:
+    """Login records (a year by default) go sooner than the log of who read and changed
+    whose data (five years); both are settings."""
+    from server.models.people import AuditLog
+
+    ages = {("login.failure", 30): True, ("login.failure", 400): False,
+            ("device.enrol_failure", 400): False, ("export.persons", 400): True,
+            ("export.persons", 2000): False, ("person.erase", 1000): True}
+    for (action, days), _kept in ages.items():
+        db.session.add(AuditLog(at=NOW - dt.timedelta(days=days), actor_type="user",
+                                actor_id="lan", action=action, details={}))
+    db.session.commit()
+    removed = tidy(db.session, app.config)
+    db.session.commit()
+    assert (removed["login_audit"], removed["audit"]) == (2, 1)
+    left = set(db.session.execute(select(AuditLog.action, AuditLog.at)).all())
+    assert len(left) == sum(ages.values())
+    shorter = {**app.config, "A0SYNC_AUDIT_DAYS": 365}
+    assert tidy(db.session, shorter)["audit"] == 2  # 400 and 1000 days old

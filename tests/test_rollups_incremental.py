@@ -1,10 +1,13 @@
 """Incremental roll-ups after each batch equal a full recompute (hypothesis).
 
 Random batches of real operations (new people, births, deaths, moves, marriages,
-method changes, distributions, voids, corrections of birth date, sex or
-residence) go through the real ingestion path; the after-batch hook updates the
-cells of the touched areas and their ancestors. After the batches, every stored
-cell must equal what a full recompute writes.
+method starts, stops and switches, pregnancies and their outcomes, screenings,
+elderly check-ups, household splits, distributions of either form version, P0
+slips, voids, corrections of birth date, sex, residence or registration date)
+go through the real ingestion path, and duplicate merges and their undos are
+made between batches, outside sync; the after-batch hook and ``refresh`` update
+the cells of the touched areas and their ancestors. After the batches, every
+stored cell, for every indicator, must equal what a full recompute writes.
 """
 
 from __future__ import annotations
@@ -17,14 +20,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
+from a0core.errors import A0Error
 from server.extensions import db
+from server.models.duplicates import DuplicateCandidate
+from server.models.register import Household, Member
 from server.models.rollups import RollupCell
 from server.rollups.jobs import full_recompute
+from server.security.scope import COMMUNE, Scope
+from server.sync.clock import server_clock
+from server.sync.duplicates import review
 from tests.support.register import household, member, new_id
 from tests.support.sim import SimDevice
 
 CI = os.environ.get("CI") == "true"
 _areas = itertools.count(1)
+STAFF = Scope("user:lan", COMMUNE, "12619", person_level=True)
+SLIP_MONTHS = st.sampled_from(["2024-12", "2025-01", "2025-03", "2025-06"])
 
 DAYS = st.sampled_from(["2025-01-01", "2025-01-31", "2025-02-28", "2025-03-15", "2025-03-31",
                         "2025-06-01", "2025-06-30", "2025-09-10", "2025-12-31"])
@@ -40,7 +51,8 @@ def _cells() -> dict:
 def _ops(data, device: SimDevice, area: str, people: dict[str, str], women: list[str],
          facts: list[tuple[str, str]], households: list[str]) -> None:
     kind = data.draw(st.sampled_from(["member", "birth", "state", "state", "method",
-                                      "distribution", "void", "edit"]))
+                                      "pregnancy", "check", "split", "distribution",
+                                      "report", "void", "edit"]))
     if kind == "member":
         mid, hh = new_id(), data.draw(st.sampled_from(households))
         born = data.draw(BIRTHS)
@@ -63,28 +75,62 @@ def _ops(data, device: SimDevice, area: str, people: dict[str, str], women: list
                  "birth_order": data.draw(st.integers(1, 4)), "place_of_birth": "hospital"}
         device.event("birth", event)
         facts.append(("event", event["id"]))
-    elif kind in ("state", "method"):
-        who = data.draw(st.sampled_from(sorted(people) if kind == "state" else women))
-        form = data.draw(st.sampled_from(
-            ["death", "move_out", "move_in", "marriage", "divorce"] if kind == "state"
-            else ["method_start", "method_stop"]))
+    elif kind in ("state", "method", "pregnancy", "check"):
+        who = data.draw(st.sampled_from(sorted(people) if kind in ("state", "check")
+                                        else women))
+        form = data.draw(st.sampled_from({
+            "state": ["death", "move_out", "move_in", "marriage", "divorce"],
+            "method": ["method_start", "method_stop", "method_switch"],
+            "pregnancy": ["pregnancy", "pregnancy", "prenatal_screening"],
+            "check": ["elderly_check", "newborn_screening", "change_info"]}[kind]))
+        method = data.draw(st.sampled_from(["pill", "iud", "withdrawal"]))
         extra = {"death": {"cause_group": "disease"}, "move_out": {"to_scope": "abroad"},
                  "move_in": {"from_scope": "abroad", "residence_type": "present"},
                  "marriage": {}, "divorce": {},
-                 "method_start": {"method": data.draw(st.sampled_from(["pill", "iud",
-                                                                       "withdrawal"])),
-                                  "source": "ctv"},
-                 "method_stop": {"method": "pill", "reason": "want_child"}}[form]
+                 "method_start": {"method": method, "source": "ctv"},
+                 "method_stop": {"method": method,
+                                 "reason": data.draw(st.sampled_from(["want_child",
+                                                                      "side_effects"]))},
+                 "method_switch": {"from_method": "condom", "method": method},
+                 "pregnancy": data.draw(st.sampled_from([
+                     {"outcome": "pregnant", "expected_date": "2025-11-30"},
+                     {"outcome": "pregnant"}, {"outcome": "miscarriage"},
+                     {"outcome": "live_birth"}])),
+                 "prenatal_screening": {"screening": "ultrasound",
+                                        "result": data.draw(st.sampled_from(["normal",
+                                                                             "abnormal"]))},
+                 "newborn_screening": {"screening": "hearing", "result": "abnormal"},
+                 "elderly_check": {"result": "healthy"},
+                 "change_info": {"education": "primary"}}[form]
         event = {"id": new_id(), "household_id": people[who], "member_id": who,
                  "event_date": data.draw(DAYS), **extra}
         device.event(form, event)
         facts.append(("event", event["id"]))
+    elif kind == "split":  # to a new household, or to an existing one (a join)
+        who = data.draw(st.sampled_from(sorted(people)))
+        target = new_id() if data.draw(st.booleans()) else data.draw(
+            st.sampled_from(households))
+        if target not in households:
+            device.upsert("household", target, household(area, str(len(households) + 1)))
+            households.append(target)
+        if target != people[who]:
+            event = {"id": new_id(), "household_id": people[who], "member_id": who,
+                     "event_date": data.draw(DAYS), "to_household_id": target,
+                     "reason": "split_off"}
+            device.event("household_change", event)
+            facts.append(("event", event["id"]))
+            people[who] = target
     elif kind == "distribution":
         record = {"id": new_id(), "area_code": area, "household_id": households[0],
                   "method": "condom", "quantity": data.draw(st.integers(1, 30)),
                   "distributed_on": data.draw(DAYS)}
-        device.distribution(record)
+        if data.draw(st.booleans()):
+            record["source"] = data.draw(st.sampled_from(["free", "social_marketing", "sold"]))
+        device.distribution(record, version=2 if "source" in record else 1)
         facts.append(("distribution", record["id"]))
+    elif kind == "report":
+        device.report(data.draw(SLIP_MONTHS), {"births": data.draw(st.integers(0, 2))},
+                      "2026-01-02")
     elif kind == "void" and facts:
         target, fid = data.draw(st.sampled_from(facts))
         device.void(target, fid)
@@ -92,16 +138,50 @@ def _ops(data, device: SimDevice, area: str, people: dict[str, str], women: list
         who = data.draw(st.sampled_from(sorted(people)))
         # counted fields, and fields no indicator reads (the hook may skip those)
         field = data.draw(st.sampled_from(["birth_date", "sex", "residence_status",
-                                           "education", "full_name"]))
+                                           "education", "full_name", "registered_on"]))
         value = data.draw({"birth_date": BIRTHS, "sex": st.sampled_from(["male", "female"]),
                            "residence_status": st.sampled_from(["present", "absent",
                                                                 "moved_out"]),
                            "education": st.sampled_from(["primary", "upper_secondary"]),
-                           "full_name": st.sampled_from(["Lò Thị Mai", "Đỗ Văn An"])}[field])
+                           "full_name": st.sampled_from(["Lò Thị Mai", "Đỗ Văn An"]),
+                           # earlier than anything stored: the window grows back
+                           "registered_on": st.sampled_from(["2023-05-20", "2025-02-01"]),
+                           }[field])
         if field == "birth_date":
             device.upsert("member", who, {field: value, "registered_on": "2025-12-31"})
         else:
             device.upsert("member", who, {field: value})
+
+
+def _merge_or_undo(data, app, people: dict[str, str], households: list[str],
+                   merges: list[int]) -> None:
+    """A reviewer merges two of the area's persons or households, or undoes one of this
+    program's merges (what is drawn never depends on the database, which every example
+    of a property shares)."""
+    clock = server_clock(app)
+    if data.draw(st.booleans()) and merges:
+        undone = merges.pop(data.draw(st.integers(0, len(merges) - 1)))
+        review.undo_merge(db.session, clock, undone, scope=STAFF, actor="user:lan")
+        return
+    kind = data.draw(st.sampled_from(["member", "household"]))
+    ids = sorted(people) if kind == "member" else sorted(households)
+    a, b = data.draw(st.lists(st.sampled_from(ids), min_size=2, max_size=2, unique=True))
+    a, b = min(a, b), max(a, b)
+    pair = db.session.scalar(select(DuplicateCandidate).where(
+        DuplicateCandidate.kind == kind, DuplicateCandidate.a_id == a,
+        DuplicateCandidate.b_id == b))
+    if pair is None:
+        area = db.session.get(Member if kind == "member" else Household, a).area_code
+        pair = DuplicateCandidate(kind=kind, a_id=a, b_id=b, score=0.9, reasons={},
+                                  province_code="33", commune_code="12619", area_code=area,
+                                  b_area_code=area)
+        db.session.add(pair)
+        db.session.commit()
+    try:
+        review.merge_candidate(db.session, clock, pair.id, a, scope=STAFF, actor="user:lan")
+        merges.append(pair.id)
+    except A0Error:  # not open, already merged, deleted: the reviewer is told, nothing changes
+        db.session.rollback()
 
 
 def run_program(app, data) -> None:
@@ -123,13 +203,15 @@ def run_program(app, data) -> None:
     assert all(v["verdict"] == "applied"
                for v in device.send(client, device.seal())["receipt"]["verdicts"])
     people = {wife: households[0], husband: households[0]}
-    women, facts = [wife], []
+    women, facts, merges = [wife], [], []
     for _ in range(data.draw(st.integers(1, 4))):
         for _ in range(data.draw(st.integers(1, 6))):
             _ops(data, device, area, people, women, facts, households)
         if device.outbox:
             body = device.send(client, device.seal())
             assert "receipt" in body, body
+        if data.draw(st.integers(0, 3)) == 0:
+            _merge_or_undo(data, app, people, households, merges)
     incremental = _cells()
     assert any(k[1] == area for k in incremental)  # the hook wrote this area's cells
     full_recompute(db.session)

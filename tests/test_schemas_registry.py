@@ -26,6 +26,7 @@ from a0core.schemas import (
     load_registry,
     schemas_dir,
 )
+from tests.conftest import THREE_LEVEL, TWO_LEVEL
 
 ROOT = schemas_dir()
 REG = load_registry(ROOT)
@@ -34,13 +35,15 @@ EXPECTED_FORMS = {
     "household", "member", "woman_status", "birth", "newborn_screening", "death",
     "move_in", "move_out", "change_info", "method_start", "method_stop", "method_switch",
     "pregnancy", "prenatal_screening", "elderly_check", "marriage", "divorce", "distribution",
+    "household_change", "p0_report", "stock_receipt", "stock_transfer", "stock_return",
+    "stock_loss", "stock_adjustment", "stock_dispense", "stock_confirm",
 }
 EVENT_COMMON = ("id", "household_id", "member_id", "event_date")
 # refs whose referent may arrive later: they never make a record wait
 SOFT_REFS = {("household", "head_member_id"), ("member", "mother_id"),
              ("woman_status", "husband_id"), ("marriage", "spouse_id"),
              ("divorce", "spouse_id")}
-ENTITIES = {"household", "member", "event", "distribution"}
+ENTITIES = {"household", "member", "event", "distribution", "p0_report", "stock_movement"}
 SNAKE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 
 FORMS = sorted(REG.forms.values(), key=lambda f: f.key)
@@ -65,7 +68,44 @@ def _strings(node: Any) -> Iterator[str]:
 
 def test_registry_loads_every_form():
     assert {f.id for f in REG.latest_forms()} == EXPECTED_FORMS
-    assert all(f.version == 1 for f in FORMS)
+    # versions count up from 1 without a gap: every published version is still known
+    for form_id in EXPECTED_FORMS:
+        versions = sorted(v for (i, v) in REG.forms if i == form_id)
+        assert versions == list(range(1, len(versions) + 1)), form_id
+
+
+def test_member_v2_keeps_every_v1_field_and_adds_the_identification_number():
+    """Version 1 stays accepted; version 2 only adds an optional field and loosens the
+    card number (a v1 record is a valid v2 record)."""
+    v1, v2 = REG.form("member", 1), REG.form("member", 2)
+    assert [f.name for f in v2.fields if v1.field(f.name) is None] == ["id_number"]
+    for f in v1.fields:
+        kept = v2.field(f.name)
+        assert (kept.type, kept.required, kept.codelist) == (f.type, f.required, f.codelist)
+    id_number = v2.field("id_number")
+    assert id_number.type == "personal_id" and not id_number.required
+    assert id_number.codelist == "id_province"
+    assert {"rule": "personal_id_agrees",
+            "fields": ["id_number", "sex", "birth_date", "bhyt_number"]} in v2.raw["rules"]
+    card = re.compile(v2.field("bhyt_number").options["pattern"])
+    assert card.match("001090012345") and card.match("3012345678")
+    assert card.match("HT3303012345678") and not card.match("30123456789")
+
+
+def test_id_province_table_is_the_official_one():
+    """Circular 07/2016/TT-BCA, appendix I: '0' + the statistics code of each of the 63
+    provinces of 2016–2025 (checked against the official 2025-03 list), and every
+    province of the 2025 reform kept the code of one of them."""
+    before = json.loads(THREE_LEVEL.read_text("utf-8"))
+    after = json.loads(TWO_LEVEL.read_text("utf-8"))
+    table = REG.codelist("id_province").codes
+    assert len(table) == 63
+    assert {c.attrs["id_code"] for c in table} == {"0" + p["level1_id"] for p in before["data"]}
+    assert all(c.attrs["id_code"] == "0" + c.attrs["gso_province"] for c in table)
+    assert {c.attrs["province_2025"] for c in table} == {p["Code"] for p in after}
+    named = {c.attrs["id_code"]: c.vi for c in table}
+    assert (named["001"], named["031"], named["048"], named["079"], named["087"]) == (
+        "Hà Nội", "Hải Phòng", "Đà Nẵng", "Hồ Chí Minh", "Đồng Tháp")
 
 
 def test_every_json_file_is_nfc_and_parses():
@@ -87,7 +127,7 @@ def test_form_header(form):
     assert form.kind in FORM_KINDS
     assert raw["entity"] in ENTITIES and form.entity == raw["entity"]
     assert form.title["vi"] and form.title["en"] and form.title["vi"] != form.title["en"]
-    assert raw["section"].startswith(("A0", "P0"))
+    assert raw["section"].startswith(("A0", "P0", "LMIS."))
     key = form.field(form.key_field)
     assert key is not None and key.required
     if form.kind == "event":
@@ -95,6 +135,8 @@ def test_form_header(form):
         assert raw["section"].startswith("P0.")
     if form.kind == "distribution":
         assert raw["entity"] == "distribution"
+    if form.kind == "stock":  # contraceptive logistics: off the P0 slip (a0core/stock.py)
+        assert raw["entity"] == "stock_movement" and raw["section"].startswith("LMIS.")
 
 
 @pytest.mark.parametrize("form", FORMS, ids=FORM_IDS)
@@ -150,13 +192,15 @@ def test_every_codelist_used_exists_and_every_codelist_is_used():
 
 
 def test_past_dates_and_free_future_dates():
-    """Every date is "not in the future" except the expected date of delivery."""
+    """Every date is "not in the future" except the expected date of delivery and a
+    lot's expiry date."""
     future_ok = set()
     for form in FORMS:
         for f in form.fields:
             if f.type in {"date", "partial_date"} and f.options.get("max") != "today":
                 future_ok.add((form.id, f.name))
-    assert future_ok == {("pregnancy", "expected_date")}
+    assert future_ok == {("pregnancy", "expected_date"), ("stock_receipt", "expiry"),
+                         ("stock_transfer", "expiry"), ("stock_return", "expiry")}
 
 
 # -- code lists --------------------------------------------------------------------------
@@ -332,6 +376,7 @@ def test_a_retired_code_is_kept_but_no_longer_accepted(schemas_copy: Path):
 # -- broken definitions ------------------------------------------------------------------
 
 FORM = "forms/birth/v1.json"
+MEMBER = "forms/member/v2.json"
 
 
 def _field(name: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
@@ -386,6 +431,16 @@ BROKEN: dict[str, tuple[str, Callable[[Any], None], str]] = {
                                   "allows no active code"),
     "duplicate code": ("codelists/sex.json", lambda d: d["codes"].append(dict(d["codes"][0])),
                        "duplicate code"),
+    "personal_id without codelist": (MEMBER, _drop_key("id_number", "codelist"),
+                                     "names no codelist"),
+    "personal_id_agrees with two fields": (MEMBER, lambda d: d["rules"].append(
+        {"rule": "personal_id_agrees", "fields": ["id_number", "sex"]}),
+        "wrong number of fields"),
+    "personal_id_agrees on a string": (MEMBER, lambda d: d["rules"].append(
+        {"rule": "personal_id_agrees", "fields": ["full_name", "sex", "birth_date"]}),
+        "takes a personal_id"),
+    "province without id_code": ("codelists/id_province.json",
+                                 lambda d: d["codes"][0].pop("id_code"), "three-digit id_code"),
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import insert, select
 
-from server.models.orgunits import OrgUnit
+from server.models.orgunits import OrgGroup, OrgUnit
 from server.models.people import Device, User
 from server.models.register import Household
 from server.orgunits.queries import unit_by_code
@@ -40,6 +40,8 @@ EXPECTED_ROWS = {
     "district staff of D":       [T, T, T, F, F],
     "province staff of P":       [T, T, T, T, F],
     "admin":                     [T, T, T, T, T],
+    "province staff, group of C": [T, T, F, F, F],  # a former district after the reform
+    "group of another province": [F, F, F, F, F],
     "inactive commune staff":    [F, F, F, F, F],
     "district role on a commune": [F, F, F, F, F],
     "commune role without unit": [F, F, F, F, F],
@@ -52,6 +54,8 @@ EXPECTED_UNITS = {  # commune C, district D, province P
     "district staff of D":       [T, T, F],
     "province staff of P":       [T, T, T],
     "admin":                     [T, T, T],
+    "province staff, group of C": [T, F, F],
+    "group of another province": [F, F, F],
     "inactive commune staff":    [F, F, F],
     "district role on a commune": [F, F, F],
     "commune role without unit": [F, F, F],
@@ -95,6 +99,18 @@ def world(session) -> dict[str, Scope]:
                                            "province_staff", "01"),
         "admin": create_user(session, "quantri", "Quản trị", PASSWORD, "admin", None),
         "inactive commune staff": inactive,
+        "province staff, group of C": User(username="tinh.nhom", full_name="x",
+                                           password_hash="x", role="province_staff",
+                                           org_unit=unit("01"), group=OrgGroup(
+                                               tree=tree, kind="former_district", code="001",
+                                               name="Quận Ba Đình", province_code="01",
+                                               communes=["00001"])),
+        "group of another province": User(username="tinh.nhom2", full_name="x",
+                                          password_hash="x", role="province_staff",
+                                          org_unit=unit("01"), group=OrgGroup(
+                                              tree=tree, kind="former_district", code="024",
+                                              name="x", province_code="02",
+                                              communes=["00688"])),
         # accounts that could only come from a bug or a hand-edited database
         "district role on a commune": User(username="sai.1", full_name="x", password_hash="x",
                                            role="district_staff", org_unit=unit("00001")),

@@ -539,3 +539,48 @@ def test_https_certificates_are_verified(tmp_path: Path) -> None:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def test_a_request_that_left_whole_but_got_no_answer_is_said_so() -> None:
+    """A line that breaks after the request went out (the server may have acted on it)
+    is not "no network": the app must not call what it sent unsent, nor sent what
+    never left (issue 15)."""
+    sleeps: list[float] = []
+    script = Script(TransportError("down"), TransportError("timed out", reached=True),
+                    HttpResponse(503, {}, b""), TransportError("down"))
+    with pytest.raises(A0Error) as info:
+        _client(script, sleeps).pull(0)
+    assert info.value.code == "server_no_answer" and "trả lời" in info.value.vi
+    script = Script(*[TransportError("down")] * 3, HttpResponse(503, {}, b""))
+    with pytest.raises(A0Error) as info:
+        _client(script, sleeps).pull(0)
+    assert info.value.code == "server_unavailable"  # it answered: busy, nothing kept
+
+
+def test_urllib_says_whether_the_request_reached_the_server() -> None:
+    """A refused connection never left; a server that read the request and hung up
+    without answering did receive it."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+
+    def swallow() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)  # the whole request, then no answer
+
+    thread = threading.Thread(target=swallow, daemon=True)
+    thread.start()
+    send = urllib_transport()
+    with pytest.raises(TransportError) as reached:
+        send("POST", f"http://127.0.0.1:{port}/x", {}, b"{}", 5.0)
+    assert reached.value.reached
+    thread.join(5)
+    listener.close()
+    with pytest.raises(TransportError) as refused:
+        send("POST", f"http://127.0.0.1:{port}/x", {}, b"{}", 5.0)
+    assert not refused.value.reached

@@ -151,10 +151,14 @@ def test_same_operation_id_with_different_content(client, device) -> None:
 
 
 def test_future_hlc(client, device) -> None:
-    two_days = pack(wall_ms() + 2 * 86_400_000)
-    device.clock.observe(two_days)
-    rejected(device, client, device.upsert("household", new_id(), household(device.area)),
-             "hlc_future")
+    """An operation stamped two days ahead is refused alone (the batch header, sealed by a
+    right clock, is fine), with the server's time and tolerance for the device."""
+    device.seq += 1
+    op = make_op(device.seq, pack(wall_ms() + 2 * 86_400_000), "upsert", "household", 1,
+                 new_id(), household(device.area))
+    verdict = rejected(device, client, op, "hlc_future")
+    assert verdict["max_ahead_ms"] == 86_400_000
+    assert abs(verdict["server_time_ms"] - wall_ms()) < 600_000
 
 
 def test_clock_a_few_hours_ahead_is_accepted(client, device) -> None:

@@ -14,6 +14,7 @@ from server.extensions import db
 from server.models.accounts import LoginAttempt, WebSession
 from server.models.people import AuditLog, Device, User
 from server.security import login as login_flow
+from server.security.totp import box_for
 from server.security.users import create_user
 from tests.conftest import THREE_LEVEL, make_app
 from tests.support.units import add_areas, import_provinces
@@ -151,7 +152,13 @@ def test_posts_without_a_csrf_token_are_refused_and_change_nothing(app: Flask,
         assert refused.status_code == 400, data
     db.session.expire_all()
     assert db.session.get(Device, device.id).revoked_at is None
-    assert browser.post(f"/dashboard/devices/{device.id}/revoke").status_code == 302
+    # without the confirmation step's answer nothing happens: the step is shown
+    asked = browser.post(f"/dashboard/devices/{device.id}/revoke")
+    assert asked.status_code == 200 and 'id="confirm-revoke"' in asked.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Device, device.id).revoked_at is None
+    assert browser.post(f"/dashboard/devices/{device.id}/revoke",
+                        {"confirm": "1"}).status_code == 302
     db.session.expire_all()
     assert db.session.get(Device, device.id).revoked_at is not None
     # the JSON device API is exempt: its own rules (signatures, JSON bodies) protect it
@@ -182,7 +189,8 @@ def test_totp_enrolment_login_and_replay(app: Flask, staff: User) -> None:
     assert db.session.get(User, staff.id).totp_secret is None
     assert browser.post("/account/totp", {"code": pyotp.TOTP(secret).now()}).status_code == 302
     db.session.expire_all()
-    assert db.session.get(User, staff.id).totp_secret == secret
+    stored = db.session.get(User, staff.id).totp_secret
+    assert secret not in stored and box_for(app.config).open(stored, staff.id) == secret
     assert audits("user.totp_enable")
     browser.post("/logout")
 
@@ -289,3 +297,28 @@ def test_a_deactivated_user_cannot_log_in_until_activated(app: Flask, staff: Use
     assert [a.action for a in db.session.scalars(select(AuditLog).where(
         AuditLog.action.in_(["user.activate", "user.deactivate"])).order_by(AuditLog.id))] \
         == ["user.deactivate", "user.activate"]
+
+
+def test_password_rechecks_are_throttled_and_audited(app: Flask, staff: User) -> None:
+    """A session holder could guess the password at /account/totp/disable without limit."""
+    secret = pyotp.random_base32()
+    login_flow.enable_totp(db.session, staff, secret, pyotp.TOTP(secret).now(),
+                           box_for(app.config))
+    db.session.commit()
+    browser = Browser(app)
+    browser.login("lan.tran")
+    token = browser.token("/login/totp")
+    browser.client.post("/login/totp", data={"code": pyotp.TOTP(secret).now(),
+                                             "csrf_token": token})
+    assert browser.get("/dashboard/").status_code == 200
+    statuses = [browser.post("/account/totp/disable", {"password": f"đoán sai {n}"}).status_code
+                for n in range(login_flow.ACCOUNT_FAILURES + 2)]
+    assert statuses == [401] * login_flow.ACCOUNT_FAILURES + [429, 429]
+    right = browser.post("/account/totp/disable", {"password": PASSWORD})
+    assert right.status_code == 429  # throttled: even the right password waits
+    db.session.expire_all()
+    assert db.session.get(User, staff.id).totp_secret is not None
+    assert len(audits("password.recheck.failure")) == login_flow.ACCOUNT_FAILURES
+    assert len(audits("login.throttled")) == 3
+    # the same account's logins are throttled too
+    assert Browser(app).login("lan.tran").status_code == 429

@@ -49,7 +49,15 @@ def test_merge_a_duplicate_and_undo_it(app: Flask) -> None:
 
     page = browser.get(f"/dashboard/duplicates/{twice.member_pair}").get_data(as_text=True)
     assert "Nguyễn Văn Hùng" in page and "Nguyen Van Hung" in page
-    assert page.count("Lê Thị Thu (1987-07-07)") == 2        # the fellow member, both sides
+    assert page.count("Lê Thị Thu (07/07/1987)") == 2        # the fellow member, both sides
+    # why it was proposed: part by part, what agreed and what did not
+    why = page.split('id="why"')[1].split("</table>")[0]
+    rows = {key: agreement for agreement, key in re.findall(r'<tr class="(\w+)" id="why-(\w+)"',
+                                                            why)}
+    assert rows["family"] == rows["given"] == "agree" and rows["birth"] == "partly"
+    assert "giống nhau (một bên gõ không dấu)" in why and "ngày và tháng đổi chỗ" in why
+    assert "04/03/1985" in why and "03/04/1985" in why
+    assert re.search(r"điểm 0,\d\d", page)  # the score written the Vietnamese way
     assert "Hộ số 501" in page and "Hộ số 502" in page       # and both households
     assert audit_actions("duplicate.view") == ["canboxa"]
     version = re.search(r'name="version" value="([^"]+)"', page).group(1)
@@ -105,7 +113,7 @@ def test_reject_takes_the_pair_out_of_the_queue(app: Flask) -> None:
     households = browser.get("/dashboard/duplicates?kind=household").get_data(as_text=True)
     assert re.findall(r'<tr id="pair-(\d+)"', households) == [str(twice.household_pair)]
     page = browser.get(f"/dashboard/duplicates/{twice.household_pair}").get_data(as_text=True)
-    assert "Nguyễn Văn Hùng (1985-03-04)" in page and "Nguyen Van Hung (1985-04-03)" in page
+    assert "Nguyễn Văn Hùng (04/03/1985)" in page and "Nguyen Van Hung (03/04/1985)" in page
     assert browser.post(f"/dashboard/duplicates/{twice.household_pair}/reject").status_code \
         == 302
     db.session.expire_all()

@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import io
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PIL import Image
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from a0core.envelope import DeviceKeys
 from a0core.hlc import HybridClock
+from a0core.op_states import state_word
 from a0core.sync_client import SyncClient
 from clients.kivy_app.core.qrscan import GREY, Frame, read_enrolment
 from server.extensions import db
@@ -32,7 +31,7 @@ from server.models.register import Member
 from server.models.sync import Conflict, SyncBatch
 from tests.conftest import make_app
 from tests.support.register import household, member, new_id
-from tests.support.web import PASSWORD, build_world, load_synthetic_commune
+from tests.support.web import PASSWORD, build_world, load_synthetic_commune, served_in_thread
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -56,17 +55,10 @@ def live(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     context.push()
     world = build_world(app)
     areas = load_synthetic_commune("00004", households=60)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield {"app": app, "world": world, "areas": areas,
-               "url": f"http://127.0.0.1:{server.server_port}", "folder": folder}
+        with served_in_thread(app) as url:
+            yield {"app": app, "world": world, "areas": areas, "url": url, "folder": folder}
     finally:
-        server.shutdown()
-        thread.join(5)
-        db.session.remove()
-        db.engine.dispose()
         context.pop()
 
 
@@ -137,7 +129,7 @@ def test_commune_officer_day_in_a_real_browser(live: dict, page) -> None:
     assert "thao tác 2–3 chưa nhận được" in tab.inner_text("#gaps")
     shot(tab, "03-device")
     go(tab, tab.locator("#batches a").first)
-    assert "applied" in tab.inner_text("#verdicts")
+    assert state_word("applied") in tab.inner_text("#verdicts")
     shot(tab, "04-receipt")
 
     # resolve the conflict: keep the value that was overwritten (side a)
@@ -176,7 +168,9 @@ def test_commune_officer_day_in_a_real_browser(live: dict, page) -> None:
     # …and revoke it from its page
     tab.goto(f"{url}/dashboard/?per_page=200")
     go(tab, "text=Máy chị Yến")
-    go(tab, "#revoke")
+    go(tab, "#revoke")  # a confirmation step first, saying what revoking means
+    assert "Thu hồi máy Máy chị Yến?" in tab.inner_text("main")
+    go(tab, "#confirm-revoke")
     assert "Đã thu hồi máy" in tab.inner_text("main")
     db.session.expire_all()
     assert db.session.get(Device, device_id).revoked
@@ -192,7 +186,7 @@ def test_commune_officer_day_in_a_real_browser(live: dict, page) -> None:
     tab.set_input_files("input[name=batch]", str(batch_file))
     go(tab, "main form button[type=submit]")
     assert tab.locator("#receipt").count() == 1, tab.inner_text("main")
-    assert "applied 2" in tab.inner_text("#counts")
+    assert f"{state_word('applied')}: 2" in tab.inner_text("#counts")
     shot(tab, "07-import-receipt")
     db.session.expire_all()
     assert db.session.scalar(select(SyncBatch.carrier).where(
@@ -252,6 +246,9 @@ def test_merge_a_duplicate_and_undo_it(live: dict, page) -> None:
     shot(tab, "10-duplicates")
     go(tab, tab.locator(f"#pair-{twice.member_pair} a").first)
     assert tab.locator("#compare tr.warn").count() >= 2  # name and birth date differ
+    # why it was proposed, part by part: the name agrees, the date partly (day/month swap)
+    assert "ngày và tháng đổi chỗ" in tab.inner_text("#why-birth")
+    assert tab.locator("#why tr.agree").count() >= 3 and tab.locator("#why-given.agree").count()
     assert "Mai Thị Lụa" in tab.inner_text("#card-a") and "Mai Thị Lụa" in tab.inner_text(
         "#card-b")
     shot(tab, "11-duplicate-pair")
@@ -311,5 +308,5 @@ def test_rollups_page_and_xlsx_export_in_a_real_browser(live: dict, page) -> Non
     go(tab, "#unit-00004 a")
     assert tab.url.endswith("/dashboard/rollups/00004?month=2025-06")
     go(tab, "#report")
-    assert tab.locator("#report-table").count() == 1
+    assert tab.locator("#report-I").count() == 1  # the form's first section
     shot(tab, "15-monthly-report")

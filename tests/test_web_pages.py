@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from a0core.envelope import DeviceKeys
 from a0core.hlc import HybridClock
+from a0core.op_states import state_word
 from a0core.schemas import registry
 from server.extensions import db
 from server.models.people import AuditLog, Collaborator, Device
@@ -51,8 +52,10 @@ def test_status_shows_gaps_and_drills_down_to_receipts(app: Flask) -> None:
     batch_id = world.batches["C2"]
     receipt = browser.get(f"/dashboard/batches/{batch_id}").get_data(as_text=True)
     stored = db.session.get(SyncBatch, batch_id)
-    assert f"applied {stored.counts['applied']}" in receipt
-    assert receipt.count('<span class="tag applied">applied</span>') == stored.op_count
+    # the words of schemas/protocol/op_states.json, as the app says them
+    assert f"{state_word('applied')}: {stored.counts['applied']}" in receipt
+    assert receipt.count(f'<span class="tag applied">{state_word("applied")}</span>') \
+        == stored.op_count
 
 
 def _conflict_on_its_page(app: Flask):
@@ -71,8 +74,9 @@ def test_resolving_a_conflict_applies_the_choice_once(app: Flask) -> None:
     # both values side by side, with their labels from the code list in schemas/
     field = registry().form("member").field("marital_status")
     codes = registry().codelist(field.codelist)
-    for value in ("divorced", "widowed"):
-        assert f"{codes.get(value).vi} ({value})" in section, section
+    for value in ("divorced", "widowed"):  # in words: the stored code is not shown
+        assert f'<span class="value">{codes.get(value).vi}</span>' in section, section
+        assert f"({value})" not in section, section
     assert browser.post(f"/dashboard/conflicts/{conflict.id}/resolve",
                         {"choice": "x"}).status_code == 400
     chosen = conflict.a_value
@@ -137,7 +141,8 @@ def test_a_dashboard_code_enrols_a_real_device_and_revocation_stops_it(app: Flas
     device_id = enrolled.get_json()["device_id"]
     assert "Đặng Thị Thu" in browser.get("/dashboard/").get_data(as_text=True)
 
-    assert browser.post(f"/dashboard/devices/{device_id}/revoke").status_code == 302
+    assert browser.post(f"/dashboard/devices/{device_id}/revoke",
+                        {"confirm": "1"}).status_code == 302
     page = browser.get(f"/dashboard/devices/{device_id}").get_data(as_text=True)
     assert "đã thu hồi" in page and 'id="revoke"' not in page
     db.session.expire_all()
@@ -165,7 +170,7 @@ def test_importing_a_batch_file_shows_its_receipt_once(app: Flask) -> None:
     first = upload(envelope)
     html = first.get_data(as_text=True)
     assert first.status_code == 200 and 'id="receipt"' in html
-    assert html.count('<span class="tag applied">applied</span>') == 2
+    assert html.count(f'<span class="tag applied">{state_word("applied")}</span>') == 2
     assert db.session.scalar(select(func.count()).select_from(SyncOp)) == ops_before + 2
     again = upload(envelope)
     assert again.status_code == 200

@@ -77,7 +77,8 @@ def test_dashboard_scope_matrix(app: Flask) -> None:
             allowed = covered and ACTS[username]
             refused_status = 404 if ACTS[username] else 403
             if not allowed:
-                response = browser.post(f"/dashboard/devices/{device.id}/revoke")
+                response = browser.post(f"/dashboard/devices/{device.id}/revoke",
+                                        {"confirm": "1"})  # confirmed: refused all the same
                 assert response.status_code == refused_status, ("revoke", *where)
                 if key in world.conflicts:
                     response = browser.post(
@@ -109,8 +110,8 @@ def test_dashboard_scope_matrix(app: Flask) -> None:
             assert browser.post(f"/dashboard/conflicts/{world.conflicts[key]}/resolve",
                                 {"choice": "a"}).status_code == 302
             revoked = "C2" if username == "canboxa" else "other province"
-            assert browser.post(f"/dashboard/devices/{world.devices[revoked].id}/revoke"
-                                ).status_code == 302
+            assert browser.post(f"/dashboard/devices/{world.devices[revoked].id}/revoke",
+                                {"confirm": "1"}).status_code == 302
     assert checked == 16
     db.session.expire_all()
     assert {db.session.get(Conflict, i).status for i in world.conflicts.values()} == {"resolved"}
@@ -225,7 +226,8 @@ def test_rollup_pages_scope_matrix(app: Flask) -> None:
         for unit, who in ROLLUP_UNITS.items():
             covered = username in who
             for page in (f"/dashboard/rollups/{unit}?month=2025-06",
-                         f"/dashboard/rollups/{unit}/report?month=2025-06"):
+                         f"/dashboard/rollups/{unit}/report?month=2025-06",
+                         f"/dashboard/rollups/{unit}/report.xlsx?period=2025-Q2"):
                 response = browser.get(page)
                 assert response.status_code == (200 if covered else 404), (username, page)
                 checked += 1
@@ -235,4 +237,41 @@ def test_rollup_pages_scope_matrix(app: Flask) -> None:
         linked = set(re.findall(r'href="/dashboard/rollups/([^/?"]+)\?month', html))
         assert linked and all(username in ROLLUP_UNITS.get(u, {username}) for u in linked), (
             username, linked)
-    assert checked == 4 * len(ROLLUP_UNITS) * 2
+    assert checked == 4 * len(ROLLUP_UNITS) * 3
+
+
+# ------------------------------------------------------ villages, areas, the reform
+# Added with issue 13: commune staff keep their commune's villages and areas,
+# administrators everyone's (MANAGE_UNITS); province staff and administrators choose
+# for split communes (PLAN_MIGRATION) and read a province by former district.
+
+UNIT_PAGES = {"canboxa": (200, 403, 403), "huyen": (403, 403, 403),
+              "tinh": (403, 200, 200), "quantri": (200, 200, 200)}  # units, migration, former
+
+
+def test_village_pages_scope_matrix(app: Flask) -> None:
+    from server.models.orgunits import OrgUnit
+
+    world = build_world(app)
+    villages = {key: world.devices[key].area.rsplit(".", 1)[0] for key in TARGETS}
+    checked = 0
+    for username, covers in COVERS.items():
+        browser = Browser(app)
+        browser.login(username)
+        units, migration, former = UNIT_PAGES[username]
+        assert browser.get("/dashboard/units").status_code == units, username
+        assert browser.get("/dashboard/migration").status_code == migration, username
+        assert browser.get("/dashboard/rollups/former-districts?province=01").status_code \
+            == former, username
+        for key, covered in zip(TARGETS, covers, strict=True):
+            village = villages[key]
+            name = f"Thôn {username} {checked}"
+            response = browser.post(f"/dashboard/units/{village}/rename", {"name": name})
+            may = units == 200 and covered
+            assert response.status_code == (302 if may else 404 if units == 200 else 403), (
+                username, key)
+            db.session.expire_all()
+            renamed = db.session.scalar(select(OrgUnit.name).where(OrgUnit.code == village))
+            assert (renamed == name) == may, (username, key)
+            checked += 1
+    assert checked == len(COVERS) * len(TARGETS)

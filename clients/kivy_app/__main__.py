@@ -17,7 +17,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=os.environ.get("A0SYNC_APP_DATA"),
                         help="folder of the encrypted local store (default: instance/app "
                              "on a desktop, the app's private folder on Android)")
-    parser.add_argument("--lang", choices=("vi", "en"), default="vi")
+    parser.add_argument("--lang", choices=("vi", "en"), default=None,
+                        help="language (default: as last chosen on this phone, else vi)")
     parser.add_argument("--size", default="400x760", help="window size on a desktop")
     parser.add_argument("--pin-stdin", action="store_true",
                         help="read the PIN from the first line of stdin (benchmarks)")

@@ -1,7 +1,7 @@
 """Incremental feeds of the merged register for district systems (DESIGN §5). No Flask.
 
-Each feed (households, members, events, distributions, aliases) pages through
-one table by the register's change sequence. Every write gives the row a new
+Each feed (households, members, events, distributions, aliases, stock_movements) pages
+through one table by the register's change sequence. Every write gives the row a new
 number from its province's counter (:mod:`server.register.sequence`), so
 
 * a row changed after a client read it comes again, with a higher number
@@ -34,8 +34,10 @@ from sqlalchemy.orm import Session
 
 from a0core.errors import A0Error
 from server.district import cursor as cursors
+from server.models.logistics import StockMovement
 from server.models.register import ChangeCounter, Distribution, Event, Household, Member
 from server.models.sync import Alias
+from server.orgunits.lineage import unknown_unit
 from server.orgunits.queries import unit_by_code
 from server.security import audit
 from server.security.scope import Scope
@@ -73,6 +75,12 @@ FEEDS: dict[str, Feed] = {f.name: f for f in (
         "form_version", "voided", "device_id", "created_at", "updated_at")),
     Feed("aliases", Alias, False, (
         "old_id", *PLACE, "survivor_id", "entity", "active", "merged_at"), "old_id"),
+    # contraceptive stock movements (issue 17): no person in them; area_code "" is the
+    # commune health station's own stock
+    Feed("stock_movements", StockMovement, False, (
+        "id", *PLACE, "form", "form_version", "method", "quantity", "day", "lot", "expiry",
+        "source", "unit_price", "target_id", "voided", "device_id", "created_at",
+        "updated_at")),
 )}
 
 
@@ -116,7 +124,7 @@ def scope_for_unit(session: Session, scope: Scope, unit_code: str | None) -> Sco
         return None
     unit = unit_by_code(session, unit_code[:40])
     if unit is None:
-        raise A0Error("orgunit_unknown", record=unit_code[:40])
+        raise unknown_unit(session, unit_code[:40])
     try:
         narrowed = scope.narrowed_to(session, unit)
     except ValueError:
@@ -126,14 +134,29 @@ def scope_for_unit(session: Session, scope: Scope, unit_code: str | None) -> Sco
     return narrowed
 
 
-def _scope_key(scope: Scope, narrowed: Scope | None) -> str:
+def _scope_key(scope: Scope, narrowed: Scope | None, label: str | None = None) -> str:
     unit = f"{narrowed.level}:{narrowed.code}" if narrowed is not None else "-"
-    return f"{scope.actor}|{scope.level}:{scope.code}|{unit}"
+    return f"{scope.actor}|{label or scope.label}|{unit}"
+
+
+def _positions(ctx: ReadContext, feed: Feed, narrowed: Scope | None,
+               cursor: str | None) -> dict[str, int]:
+    """The cursor's positions; one made before a reform migration moved the account
+    (its scope then had another label) goes on where it stopped."""
+    try:
+        return cursors.decode(ctx.cursor_key, feed.name, _scope_key(ctx.scope, narrowed), cursor)
+    except A0Error:
+        if not ctx.scope.former:
+            raise
+        return cursors.decode(ctx.cursor_key, feed.name,
+                              _scope_key(ctx.scope, narrowed, ctx.scope.former), cursor)
 
 
 def describe_scope(scope: Scope, narrowed: Scope | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"level": scope.level, "code": scope.code,
                            "person_level": scope.person_level}
+    if scope.group is not None:
+        out["group"] = {"code": scope.group, "communes": sorted(scope.communes)}
     if narrowed is not None:
         out["unit"] = {"level": narrowed.level, "code": narrowed.code}
     return out
@@ -168,7 +191,7 @@ def read_page(session: Session, ctx: ReadContext, feed_name: str, *,
         raise A0Error("request_malformed", field="limit")
     narrowed = scope_for_unit(session, scope, unit_code)
     scope_key = _scope_key(scope, narrowed)
-    positions = cursors.decode(ctx.cursor_key, feed.name, scope_key, cursor)
+    positions = _positions(ctx, feed, narrowed, cursor)
 
     model = feed.model
     table = model.__table__

@@ -12,11 +12,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Boolean, Select, String, case, cast, func, select
+from sqlalchemy import Boolean, Select, String, case, cast, func, literal, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
+from server.exports import writers
 from server.models.register import Household, Member
 from server.models.rollups import RollupCell
 from server.security.scope import Scope
@@ -96,10 +97,14 @@ def _stream(session: Session, stmt: Select) -> Iterator[Sequence[Any]]:
 
 
 def as_text(column: Any) -> Any:
-    """A column as text: '' for NULL, '1'/'0' for a flag, digits for a number."""
+    """A column as text: '' for NULL, '1'/'0' for a flag, digits for a number, and
+    text neutralised against formula injection as :func:`writers.neutralise` does."""
     if isinstance(column.type, Boolean):
         return case((column, "1"), else_="0")
-    return func.coalesce(column if isinstance(column.type, String) else cast(column, String), "")
+    if not isinstance(column.type, String):
+        return func.coalesce(cast(column, String), "")
+    formula = func.substr(column, 1, 1).in_(writers.FORMULA_STARTS)
+    return func.coalesce(case((formula, literal("'", String) + column), else_=column), "")
 
 
 class csv_line(FunctionElement):

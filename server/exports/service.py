@@ -12,10 +12,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from a0core.errors import A0Error
 from server.exports import queries, writers
+from server.models.people import AuditLog
 from server.security import audit
 from server.security.scope import Scope
 
@@ -71,14 +73,24 @@ def open_export(session: Session, scope: Scope, kind: str, fmt: str,
 
 
 def audit_export(session: Session, scope: Scope, export: Export, *, rows: int | None,
-                 ip: str | None = None) -> None:
-    """Log a person-level export (roll-ups are aggregates and are not logged)."""
+                 ip: str | None = None) -> AuditLog | None:
+    """Log a person-level export (roll-ups are aggregates and are not logged). A stream
+    is logged before its first row leaves, with ``rows`` unknown: :func:`count_rows`
+    writes the count once it is sent."""
     if export.kind != PERSONS:
-        return
+        return None
     code = scope.code if scope.level == "commune" else None
-    audit.record(session, scope.actor, "export.persons", target=f"{scope.level}:{scope.code}",
-                 province_code=scope.code if scope.level == "province" else None,
-                 commune_code=code, details={"format": export.fmt}, ip=ip, row_count=rows)
+    return audit.record(session, scope.actor, "export.persons",
+                        target=f"{scope.level}:{scope.code}",
+                        province_code=scope.code if scope.level == "province" else None,
+                        commune_code=code, details={"format": export.fmt}, ip=ip,
+                        row_count=rows)
+
+
+def count_rows(session: Session, audit_id: int, rows: int) -> None:
+    """The rows a streamed export sent, on its audit row (committed)."""
+    session.execute(update(AuditLog).where(AuditLog.id == audit_id).values(row_count=rows))
+    session.commit()
 
 
 def export_to(session: Session, scope: Scope, kind: str, fmt: str, out: BinaryIO,

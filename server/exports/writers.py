@@ -5,6 +5,12 @@
 * XLSX: openpyxl's ``write_only`` workbook (rows go to a temporary file as they
   come, not into a tree of cells).
 * JSON: ``{"columns": [...], "rows": [[...], ...]}`` written piece by piece.
+
+A field typed on a phone reaches a spreadsheet: text that begins with ``= + - @``,
+a tab or a carriage return is neutralised with a leading apostrophe (OWASP's rule
+against formula injection) in CSV and XLSX alike, and an XLSX text cell is always a
+string, never a formula. Numbers are written as numbers. JSON is data for programs
+and keeps every value as it is.
 """
 
 from __future__ import annotations
@@ -17,12 +23,20 @@ from collections.abc import Iterable, Sequence
 from typing import Any, BinaryIO
 
 FORMATS = ("csv", "xlsx", "json")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CRLF = "\r\n"
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "json": "application/json",
 }
+
+
+def neutralise(value: Any) -> Any:
+    """Text a spreadsheet would read as a formula gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 class Counted:
@@ -47,7 +61,7 @@ def csv_chunks(columns: Sequence[str], rows: Iterable[Sequence[Any]],
     while block := list(itertools.islice(rows, rows_per_chunk)):
         buffer.seek(0)
         buffer.truncate()
-        writer.writerows(block)
+        writer.writerows([neutralise(v) for v in row] for row in block)
         yield buffer.getvalue().encode("utf-8")
 
 
@@ -62,7 +76,8 @@ def csv_line_chunks(columns: Sequence[str], lines: Iterable[str],
 
 
 def _csv_header(columns: Sequence[str]) -> bytes:
-    return ("\ufeff" + ",".join(f'"{c}"' for c in columns) + CRLF).encode("utf-8")
+    quoted = ('"' + neutralise(c).replace('"', '""') + '"' for c in columns)
+    return ("\ufeff" + ",".join(quoted) + CRLF).encode("utf-8")
 
 
 def json_chunks(columns: Sequence[str], rows: Iterable[Sequence[Any]],
@@ -83,10 +98,19 @@ def json_chunks(columns: Sequence[str], rows: Iterable[Sequence[Any]],
 def write_xlsx(columns: Sequence[str], rows: Iterable[Sequence[Any]], out: BinaryIO,
                title: str = "a0sync") -> None:
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title[:31])
-    sheet.append(list(columns))
+
+    def cell(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        text = WriteOnlyCell(sheet, neutralise(value))
+        text.data_type = "s"  # openpyxl makes any text that begins with "=" a formula
+        return text
+
+    sheet.append([cell(c) for c in columns])
     for row in rows:
-        sheet.append(list(row))
+        sheet.append([cell(v) for v in row])
     book.save(out)

@@ -9,7 +9,7 @@ from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.models.base import Base, BigId, utcnow
-from server.models.orgunits import OrgUnit
+from server.models.orgunits import OrgGroup, OrgUnit
 
 ROLE_COMMUNE = "commune_staff"
 ROLE_DISTRICT = "district_staff"
@@ -29,7 +29,13 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(24))
     org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_unit.id"))
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # province staff limited to a group of communes (a former district, issue 13)
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("org_group.id"))
+    # the scope ("district:180") before the last reform migration moved the account:
+    # district API cursors made under it go on (server.district.feeds)
+    former_scope: Mapped[str | None] = mapped_column(String(64))
+    # sealed under the TOTP key kept outside the database (server/security/at_rest.py)
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
     # district/province staff see roll-ups; person-level records only when granted
     person_access: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
@@ -39,6 +45,7 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     org_unit: Mapped[OrgUnit | None] = relationship()
+    group: Mapped[OrgGroup | None] = relationship()
 
 
 class Collaborator(Base):

@@ -20,6 +20,7 @@ from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.models.base import Base, utcnow
+from server.models.clocks import PackedClocks
 
 
 class RegisterRow:
@@ -37,7 +38,8 @@ class MergedEntity(RegisterRow):
     """Entities that merge field by field and can be merged into a duplicate."""
 
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    clocks: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # per field, the stamp of the write that won it; packed by stamp (server.models.clocks)
+    clocks: Mapped[dict[str, Any]] = mapped_column(PackedClocks, default=dict)
     deleted: Mapped[bool] = mapped_column(default=False)       # tombstone
     merged_into: Mapped[str | None] = mapped_column(String(36))  # surviving id after a merge
 
@@ -66,7 +68,10 @@ class Member(MergedEntity, Base):
         # duplicate blocking: ids straight from the index (server.sync.duplicates.detect)
         Index("ix_member_block_initials", "block_initials", "commune_code", "id"),
         Index("ix_member_block_pair", "block_pair", "commune_code", "id"),
-        Index("ix_member_bhyt", "bhyt_number"),
+        Index("ix_member_block_sound", "block_sound", "commune_code", "id"),
+        Index("ix_member_block_date", "block_date", "commune_code", "id"),
+        Index("ix_member_id_number", "id_number", "commune_code", "id"),
+        Index("ix_member_block_card", "block_card", "commune_code", "id"),
         Index("ix_member_mother", "mother_id"),
         Index("ix_member_province_seq", "province_code", "seq"),
 
@@ -83,6 +88,11 @@ class Member(MergedEntity, Base):
     # duplicate blocking keys (server.sync.duplicates.scoring.block_columns)
     block_initials: Mapped[str | None] = mapped_column(String(120))
     block_pair: Mapped[str | None] = mapped_column(String(120))
+    block_sound: Mapped[str | None] = mapped_column(String(120))
+    block_date: Mapped[str | None] = mapped_column(String(120))
+    # the personal identification number (member form v2, or a card that carries it)
+    id_number: Mapped[str | None] = mapped_column(String(12))
+    block_card: Mapped[str | None] = mapped_column(String(10))  # social-insurance number
     relation: Mapped[str | None] = mapped_column(String(24))
     sex: Mapped[str] = mapped_column(String(8))
     birth_date: Mapped[str] = mapped_column(String(10))  # YYYY-MM-DD or YYYY
@@ -145,6 +155,10 @@ class Distribution(RegisterRow, Base):
     method: Mapped[str] = mapped_column(String(32))
     quantity: Mapped[int]
     distributed_on: Mapped[str] = mapped_column(String(10))
+    # free | social_marketing | sold (code list distribution_source); None before form v2
+    source: Mapped[str | None] = mapped_column(String(20))
+    # the price per unit when socially marketed or sold (VND; form v3); None otherwise
+    unit_price: Mapped[int | None] = mapped_column(BigInteger)
     form_version: Mapped[int]
     hlc: Mapped[int] = mapped_column(BigInteger)
     device_id: Mapped[str] = mapped_column(String(36))

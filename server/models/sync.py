@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.models.base import Base, utcnow
+from server.models.base import Base, BigId, utcnow
 
 APPLIED = "applied"
 DUPLICATE = "duplicate"
@@ -29,7 +29,9 @@ class SyncBatch(Base):
 
     __tablename__ = "sync_batch"
     __table_args__ = (Index("ix_sync_batch_device", "device_id", "received_at"),
-                      Index("ix_sync_batch_commune", "commune_code", "received_at"))
+                      Index("ix_sync_batch_commune", "commune_code", "received_at"),
+                      # an area's batches by month (roll-ups: synced, first month)
+                      Index("ix_sync_batch_area", "area_code", "received_at"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     device_id: Mapped[str] = mapped_column(ForeignKey("device.id"))
@@ -150,3 +152,21 @@ class Alias(Base):
     merged_by: Mapped[str | None] = mapped_column(String(80))
     merged_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class FollowUp(Base):
+    """Work a batch leaves for after its commit (roll-ups, duplicate detection): queued in
+    the batch's own transaction, so it is there exactly when the batch is, and done by
+    :mod:`server.sync.followups` without the device waiting for it."""
+
+    __tablename__ = "follow_up"
+    __table_args__ = (Index("ix_follow_up_kind", "kind", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # rollups | duplicates | …
+    province_code: Mapped[str] = mapped_column(String(8))
+    commune_code: Mapped[str] = mapped_column(String(8))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(default=0)  # failed runs; set aside from MAX_ATTEMPTS
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -1,11 +1,16 @@
 """Read the official administrative-unit lists into one neutral shape.
 
-Two formats are known (both in shared/data/admin_units/):
+Three formats are known (all in shared/data/admin_units/):
 
 * the 2025 two-level list (after the 2025-07-01 reform): a JSON array of
   provinces, each with ``Code``, ``Name``, ``FullName``, ``NameEn`` and ``Wards``;
 * the dvhcvn three-level list (2025-03-01): ``{"data": [{"level1_id", "name",
-  "type", "level2s": [{"level2_id", ..., "level3s": [...]}]}]}``.
+  "type", "level2s": [{"level2_id", ..., "level3s": [...]}]}]}``;
+* the statistics office's conversion table of the reform (old commune → new
+  communes): ``{"effective_date", "old_to_new": {"06010": {"district", "province",
+  "partly", "new": [["06001", "20"], ...]}}}`` — a :class:`ConversionTable`. Its
+  licence (GPL) is not the project's (MIT): it is read from where the user keeps
+  it, never copied into the repository.
 
 Each reader validates every record before anything is written and raises an
 :class:`~a0core.errors.A0Error` naming the file, the record and the field.
@@ -147,12 +152,26 @@ def _detect(data: Any) -> Callable[[str, Any], OfficialList] | None:
     return None
 
 
-def read_official_list(path: Path) -> OfficialList:
-    file = path.name
+def _load(path: Path) -> Any:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise A0Error("orgunit_file_unreadable", file=file, detail=str(exc)) from None
+        raise A0Error("orgunit_file_unreadable", file=path.name, detail=str(exc)) from None
+
+
+def read_admin_file(path: Path) -> OfficialList | ConversionTable:
+    """An official list or the conversion table, whichever the file holds."""
+    data = _load(path)
+    if is_conversion(data):
+        return _conversion(path.name, data)
+    return _official(path.name, data)
+
+
+def read_official_list(path: Path) -> OfficialList:
+    return _official(path.name, _load(path))
+
+
+def _official(file: str, data: Any) -> OfficialList:
     reader = _detect(data)
     if reader is None:
         raise A0Error("orgunit_file_format", file=file)
@@ -169,3 +188,65 @@ def iter_levels(units: list[UnitSpec], levels: list[str]) -> Iterator[list[UnitS
     """Units grouped by level, parents before children."""
     for level in levels:
         yield [u for u in units if u.level == level]
+
+
+# ------------------------------------------------------------ conversion table
+
+
+@dataclass(frozen=True)
+class Link:
+    """One old commune of the conversion table and the new communes it went into."""
+
+    old_code: str
+    old_district: str | None
+    old_province: str | None
+    partly: bool
+    new: tuple[tuple[str, str], ...]  # (new commune code, new province code), table order
+
+
+@dataclass(frozen=True)
+class ConversionTable:
+    effective_date: str | None
+    source: str
+    links: list[Link]
+
+
+def is_conversion(data: Any) -> bool:
+    return isinstance(data, dict) and isinstance(data.get("old_to_new"), dict)
+
+
+def _conversion(file: str, data: dict[str, Any]) -> ConversionTable:
+    links = []
+    for old_code, raw in data["old_to_new"].items():
+        if not isinstance(old_code, str) or not CODE_PATTERNS[LEVEL_COMMUNE].match(old_code):
+            raise A0Error("orgunit_record_invalid", file=file, record=str(old_code)[:40],
+                          field="(key)", detail="mã xã cũ sai / bad old commune code")
+        if not isinstance(raw, dict):
+            raise A0Error("orgunit_record_invalid", file=file, record=old_code,
+                          field="(record)", detail="không phải đối tượng / not an object")
+        partly = raw.get("partly", False)
+        if not isinstance(partly, bool):
+            raise A0Error("orgunit_record_invalid", file=file, record=old_code, field="partly",
+                          detail="phải là true/false / must be true or false")
+        new = raw.get("new")
+        pairs = []
+        if not isinstance(new, list) or not new:
+            raise A0Error("orgunit_record_invalid", file=file, record=old_code, field="new",
+                          detail="phải là danh sách không rỗng / must be a non-empty list")
+        for pair in new:
+            if not (isinstance(pair, list) and len(pair) == 2
+                    and all(isinstance(p, str) for p in pair)
+                    and CODE_PATTERNS[LEVEL_COMMUNE].match(pair[0])
+                    and CODE_PATTERNS[LEVEL_PROVINCE].match(pair[1])):
+                raise A0Error("orgunit_record_invalid", file=file, record=old_code, field="new",
+                              detail=f"cặp mã sai / bad code pair {str(pair)[:40]}")
+            if tuple(pair) not in pairs:
+                pairs.append((pair[0], pair[1]))
+        district, province = raw.get("district"), raw.get("province")
+        links.append(Link(old_code, district if isinstance(district, str) else None,
+                          province if isinstance(province, str) else None, partly,
+                          tuple(pairs)))
+    date = data.get("effective_date")
+    date = date if isinstance(date, str) and re.match(r"^\d{4}-\d{2}-\d{2}$", date) else None
+    source = data.get("source")
+    return ConversionTable(date, source[:400] if isinstance(source, str) else file, links)

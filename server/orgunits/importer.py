@@ -91,7 +91,14 @@ def import_official(session: Session, official: OfficialList, source: str,
     name = tree or official.tree
     result = ImportResult(name)
     record = session.get(OrgTree, name)
-    has_current = session.scalar(select(OrgTree.name).where(OrgTree.current)) is not None
+    current = session.scalar(select(OrgTree.name).where(OrgTree.current))
+    has_current = current is not None
+    if make_current and current not in (None, name) and session.scalar(
+            select(OrgUnit.id).where(OrgUnit.tree == current,
+                                     OrgUnit.level.in_(LOCAL_LEVELS)).limit(1)) is not None:
+        # the register's villages hang under the current list: switching lists alone
+        # would strand them (and every record under them) under communes no one uses
+        raise A0Error("orgunit_migration_required", record=current, target=name)
     if record is None:
         record = OrgTree(name=name, current=False)
         session.add(record)

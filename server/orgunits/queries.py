@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.models.orgunits import LEVEL_COMMUNE, LEVEL_VILLAGE, OrgTree, OrgUnit
-from server.models.rollups import RollupCell
+from server.models.orgunits import LEVEL_VILLAGE, OrgTree, OrgUnit
 
 
 def current_tree(session: Session) -> str | None:
@@ -25,30 +22,15 @@ def unit_by_code(session: Session, code: str, tree: str | None = None) -> OrgUni
     return session.scalar(select(OrgUnit).where(OrgUnit.tree == tree, OrgUnit.code == code))
 
 
-def overview(session: Session) -> list[dict[str, Any]]:
-    """Communes holding register data, with households and population of the latest
-    month (the landing page). Read from the roll-ups, so it costs the same for a
-    village as for a million persons; a commune shows once its roll-ups exist (after
-    its first batch, the nightly recompute, or ``a0sync rollup``)."""
-    tree = current_tree(session)
-    month = session.scalar(select(func.max(RollupCell.month)).where(
-        RollupCell.tree == tree, RollupCell.level == LEVEL_COMMUNE))
-    cells = {code: values for code, values in session.execute(
-        select(RollupCell.unit_code, RollupCell.values).where(
-            RollupCell.tree == tree, RollupCell.level == LEVEL_COMMUNE,
-            RollupCell.month == month)) if values.get("population")}
-    if not cells:
+def villages_for_area(session: Session, area_code: str) -> list[dict[str, str]]:
+    """The villages a collaborator of area ``area_code`` may file a household under, by
+    name: the area's own village first, then the commune's other active villages."""
+    area = unit_by_code(session, area_code)
+    if area is None or area.commune_code is None:
         return []
-    villages = dict(session.execute(
-        select(OrgUnit.commune_code, func.count()).where(
-            OrgUnit.tree == tree, OrgUnit.level == LEVEL_VILLAGE,
-            OrgUnit.commune_code.in_(cells)).group_by(OrgUnit.commune_code)).all())
-    communes = list(session.scalars(select(OrgUnit).where(
-        OrgUnit.tree == tree, OrgUnit.level == LEVEL_COMMUNE, OrgUnit.code.in_(cells))
-        .order_by(OrgUnit.code)))
-    provinces = dict(session.execute(select(OrgUnit.code, OrgUnit.full_name).where(
-        OrgUnit.tree == tree, OrgUnit.code.in_({c.province_code for c in communes}))).all())
-    return [{"code": c.code, "full_name": c.full_name, "province": provinces.get(c.province_code),
-             "villages": villages.get(c.code, 0), "month": month,
-             "households": cells[c.code].get("households", 0),
-             "members": cells[c.code].get("population", 0)} for c in communes]
+    rows = session.execute(select(OrgUnit.code, OrgUnit.name).where(
+        OrgUnit.tree == area.tree, OrgUnit.level == LEVEL_VILLAGE, OrgUnit.active,
+        OrgUnit.commune_code == area.commune_code).order_by(OrgUnit.code)).all()
+    own = area.parent.code if area.parent is not None else None
+    rows.sort(key=lambda r: r.code != own)
+    return [{"code": r.code, "name": r.name} for r in rows]

@@ -27,19 +27,21 @@ def member_columns(data: Mapping[str, Any], state: Mapping[str, Any]) -> dict[st
     birth = data.get("birth_date") or ""
     year = int(birth[:4]) if birth[:4].isdigit() else 0
     return {
-        "household_id": data["household_id"],
         "full_name": data.get("full_name", ""),
         "relation": data.get("relation"),
         "sex": data.get("sex", ""),
         "birth_date": birth,
         "birth_year": year,
-        **block_columns(data.get("full_name", ""), data.get("sex"), year),
+        **block_columns(data.get("full_name", ""), data.get("sex"), birth,
+                        data.get("id_number"), data.get("bhyt_number")),
         "ethnicity": data.get("ethnicity"),
         "bhyt_number": data.get("bhyt_number"),
         "mother_id": data.get("mother_id"),
         "registered_on": data.get("registered_on"),
         "recorded_on": data.get("recorded_on"),
         **{name: state.get(name) for name in STATE_FIELDS},
+        # the household on the last fact's day (a0core.projection: dated membership)
+        "household_id": state.get("household_id") or data["household_id"],
     }
 
 
@@ -61,4 +63,6 @@ def distribution_columns(record: Mapping[str, Any]) -> dict[str, Any]:
         "method": record["method"],
         "quantity": record["quantity"],
         "distributed_on": record["distributed_on"],
+        "source": record.get("source"),
+        "unit_price": record.get("unit_price"),
     }

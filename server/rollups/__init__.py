@@ -24,13 +24,19 @@ from typing import Any
 
 import click
 
-from server.rollups.jobs import DEFAULT_MAX_MONTHS, DEFAULT_WORKERS, after_batch, full_recompute
+from server.rollups.jobs import (
+    DEFAULT_MAX_MONTHS,
+    DEFAULT_WORKERS,
+    SETTINGS,
+    full_recompute,
+)
 
 JOB_NAME = "rollup-full"
 
 
 def init_app(app: Any) -> None:
-    from server.sync.runtime import add_after_batch_hook
+    from server.rollups.jobs import QUEUE, drain_queued, queue_after_batch
+    from server.sync.runtime import add_after_batch_hook, followups_for
 
     app.config.setdefault("A0SYNC_ROLLUP_CRON", os.environ.get("A0SYNC_ROLLUP_CRON",
                                                                "30 1 * * *"))
@@ -38,7 +44,10 @@ def init_app(app: Any) -> None:
         "A0SYNC_ROLLUP_MAX_MONTHS", DEFAULT_MAX_MONTHS)))
     app.config.setdefault("A0SYNC_ROLLUP_WORKERS", int(os.environ.get(
         "A0SYNC_ROLLUP_WORKERS", DEFAULT_WORKERS)))
-    add_after_batch_hook(app, after_batch)
+    SETTINGS["max_months"] = app.config["A0SYNC_ROLLUP_MAX_MONTHS"]
+    queue = followups_for(app)
+    queue.handle(QUEUE, drain_queued)
+    add_after_batch_hook(app, queue_after_batch(queue))
     app.cli.add_command(rollup_command)
 
 

@@ -1,16 +1,19 @@
 """Compute the indicators of collaborator areas for a list of months.
 
 Speed (a million persons in seconds) decides the shape. Most persons' state does
-not change during the months computed: nothing dated on or after the second
-month's first day concerns them. Those *stable* persons are counted in one pass
+not change during the months computed: no state event of theirs is dated on or
+after the second month's first day. Those *stable* persons are counted in one pass
 over the member table's covering index, by a token that carries their sex, their
 age group at the first month and the offset of the one month (if any) in which
-they pass into the next five-year group, and a married woman's method, so a
-single pass serves every month of a window shorter than five years. The few
-*changers* (born, registered, moved, married, died or changed method during or
-after the window) are folded in Python at the months where something about them
-may change, with the same fold as the register (:func:`a0core.projection.fold`).
-Flows come from the same one pass over the events; distributions are summed in
+they pass into the next five-year group, a married woman's method, and the month
+offsets from which they are in the register (born or registered within the
+window) and from which a married woman's method is known (her status recorded
+within it). So a single pass serves every month of a window shorter than five
+years, quiet months included. The few *changers* (a state event dated in the
+window, a pregnancy, or facts dated before their registration) are folded in
+Python at the months where something about them may change, with the same fold
+as the register (:func:`a0core.projection.fold`), household included. Flows and
+the slip check come from one pass over the events; distributions are summed in
 SQL. The statements: :mod:`server.rollups.queries`. Definitions:
 :mod:`server.rollups.indicators`.
 """
@@ -18,17 +21,21 @@ SQL. The statements: :mod:`server.rollups.queries`. Definitions:
 from __future__ import annotations
 
 import bisect
+import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from a0core.projection import SELF, Fact, base_facts, fold
+from a0core import p0
+from a0core.projection import MOTHER, PREGNANCY_SEEN, SELF, Fact, base_facts, fold_until
 from server.models.base import chunks
+from server.reporting import deadline_day
 from server.rollups import indicators as ind
 from server.rollups import queries as q
 
@@ -54,7 +61,8 @@ def compute_areas(session: Session, months: Sequence[str],
         _stocks(conn, months[start:end + 1], areas, events, cells)
         start = end + 1
     _flows(months, events, cells)
-    _distributed(conn, months, areas, cells)
+    _distributed(conn, months, areas, events, cells)
+    _reporting(conn, months, areas, events, cells)
     _synced(conn, months, areas, cells)
     return cells
 
@@ -63,102 +71,146 @@ def compute_areas(session: Session, months: Sequence[str],
 
 @dataclass
 class _Events:
-    """The events of the areas, read once: the state facts the fold needs and the flows."""
+    """The events of the areas, read once: the facts the fold needs, the flows, the
+    entries the slips are checked against, and each area's first fact."""
 
     facts: dict[str, list[Fact]] = field(default_factory=lambda: defaultdict(list))
-    latest: dict[str, str] = field(default_factory=dict)  # member → last state event's date
-    # (area, date, form, subject's sex, subject's birth date, child's sex, order, method)
+    latest: dict[str, str] = field(default_factory=dict)  # member → last state fact's date
+    # (area, date, form, payload, subject's sex, subject's birth date, subject)
     flows: list[tuple[Any, ...]] = field(default_factory=list)
+    held: Counter = field(default_factory=Counter)  # (area, month, section) → entries
+    first: dict[str, str] = field(default_factory=dict)  # area → earliest event date
 
 
 def _read_events(conn: Connection, areas: Collection[str] | None) -> _Events:
     """One pass over the events; flows only of a live subject (not merged or deleted)."""
     out = _Events()
     state_forms = set(ind.STATE_FORMS)
-    for (member_id, kind, eid, date, hlc, device, area, res, code, sex_of_child, birth_order,
-         sex, born, deleted, merged_into) in conn.execute(q.events(areas is not None),
-                                                          q.params(areas)):
-        if kind in state_forms:
-            record = {"id": eid, "event_date": date}
-            if res is not None:
-                record["residence_type"] = res
-            if code is not None:
-                record["method"] = code
-            out.facts[member_id].append(Fact(date, hlc, device, eid, kind, SELF, record))
-            if date > out.latest.get(member_id, ""):
-                out.latest[member_id] = date
-        if kind in q.FLOW_FORMS and sex is not None and not deleted and merged_into is None:
-            out.flows.append((area, date, kind, sex, born, sex_of_child, birth_order, code))
+    sections = p0.section_map()
+    facts, latest, flows, held, first = out.facts, out.latest, out.flows, out.held, out.first
+    for (member_id, form, eid, date, hlc, device, area, payload, sex, born, deleted,
+         merged_into) in conn.execute(q.events(areas is not None), q.params(areas)):
+        if form in state_forms or form == "birth":  # a birth ends its mother's pregnancy
+            facts[member_id].append(Fact(date, hlc, device, eid, form,
+                                         MOTHER if form == "birth" else SELF, payload))
+            if date > latest.get(member_id, ""):
+                latest[member_id] = date
+        if sex is not None and not deleted and merged_into is None:
+            flows.append((area, date, form, payload, sex, born, member_id))
+        section = sections.get(form)
+        if section is not None:
+            held[(area, date[:7], section)] += 1
+        if date < first.get(area, "9999"):
+            first[area] = date
     return out
 
 
 # ---------------------------------------------------------------- stocks
 
-@lru_cache(maxsize=1 << 16)  # a few thousand tokens per first month
-def _parse(token: str) -> tuple[str, int, int, str | None]:
-    """A stable token (``sex:age:method``, :func:`server.rollups.queries.stable_tokens`)
-    → (sex, age group at t0, offset of the next group or 0, method of a married woman
-    who is or becomes 15–49)."""
-    sex, age, method = token.split(":")
-    group, within = divmod(int(age), 60)
-    woman = method if method and 2 <= group <= 9 else None
-    return sex, group, 60 - within if within else 0, woman
-
-
-Category = tuple[str, int, str | None]  # (sex, age group, method of a married woman)
+Category = tuple[str, int, str | None, bool]  # (sex, age group, married woman's method, pregnant)
 HOUSEHOLDS = ("households",)  # a household counted (the category of households)
 
 
+Steps = tuple[tuple[int, int], ...]  # (key, ±1): see :class:`_AreaStock`
+_CATEGORIES: dict[tuple, int] = {}  # category → its number (a small int is cheap to hash)
+_CATEGORY_LIST: list[tuple] = []
+_SHIFT = 16  # key = month offset << _SHIFT | category number
+
+
+def _key(offset: int, category: tuple) -> int:
+    """A month offset and a category as one int."""
+    number = _CATEGORIES.get(category)
+    if number is None:
+        number = _CATEGORIES[category] = len(_CATEGORY_LIST)
+        _CATEGORY_LIST.append(category)
+    return max(offset, 0) << _SHIFT | number
+
+
+@lru_cache(maxsize=1 << 18)  # tens of thousands of distinct tokens per window
+def _steps(token: str) -> Steps:
+    """What one person of a stable token (``entry:recorded:sex:age:method``,
+    :func:`server.rollups.queries.stable_tokens`) adds, as (key, ±1): their category
+    from the offset from which they count, and the later changes — into the next
+    five-year group at its month (at most one within a span), a married woman's
+    method from the month it is known."""
+    entry_s, recorded_s, sex, age, method_s = token.split(":")
+    entry, recorded = int(entry_s), int(recorded_s)
+    group, within = divmod(int(age), 60)
+    method = method_s if method_s and 2 <= group <= 9 else None  # is or becomes 15–49
+    switch = 60 - within if within else 0
+    if switch and switch <= entry:  # already in the next group when they enter
+        group, switch = group + 1, 0
+    group = min(group, ind.MAX_GROUP)
+    late_method = method is not None and recorded > entry
+    shown = ind.no_method() if late_method else method
+    out = [(_key(entry, (sex, group, shown, False)), 1)]
+    changes = ([(switch, 0)] if switch and group < ind.MAX_GROUP else []) + (
+        [(recorded, 1)] if late_method else [])
+    for offset, what in sorted(changes):
+        out.append((_key(offset, (sex, group, shown, False)), -1))
+        if what == 0:
+            group += 1
+        else:
+            shown = method
+        out.append((_key(offset, (sex, group, shown, False)), 1))
+    return tuple(out)
+
+
+def _entry(token: str) -> int:
+    return int(token[:token.index(":")])
+
+
 @cache
-def _names(category: tuple) -> tuple[str, ...]:
-    """The counts one member of ``category`` adds: population, by sex and age group,
-    married women (and, for :data:`HOUSEHOLDS`, one household)."""
+def _names(number: int) -> tuple[str, ...]:
+    """The counts one member of category ``number`` adds (for :data:`HOUSEHOLDS`, a
+    household)."""
+    category = _CATEGORY_LIST[number]
     if category == HOUSEHOLDS:
         return HOUSEHOLDS
-    values: dict[str, float] = {}
-    ind.add_stock(values, *category)
-    return tuple(values)
+    return ind.stock_names(*category)
 
 
-def _expand(counts: Mapping[tuple, int]) -> dict[str, int]:
-    out: dict[str, int] = defaultdict(int)
-    for category, n in counts.items():
-        if n:
-            for name in _names(category):
-                out[name] += n
-    return out
-
-
-@dataclass
 class _AreaStock:
-    """Counts by category valid from the first month, and their changes at later month
-    offsets (expanded into indicator names once, at the end)."""
+    """Counts by category and the month offset from which they hold (one int key:
+    :func:`_key`), expanded into indicator names once per month offset, at the end."""
 
-    base: Counter = field(default_factory=Counter)
-    changes: dict[int, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    __slots__ = ("counts",)
+
+    def __init__(self) -> None:
+        self.counts: dict[int, int] = {}
 
     def add(self, offset: int, category: tuple | None, n: int) -> None:
         if category is not None:
-            (self.base if offset <= 0 else self.changes[offset])[category] += n
+            key = _key(offset, category)
+            self.counts[key] = self.counts.get(key, 0) + n
 
     def add_stable(self, token: str, n: int) -> None:
-        """``n`` persons of a stable token, from the first month."""
-        sex, group, switch, method = _parse(token)
-        group = min(group, ind.MAX_GROUP)
-        self.add(0, (sex, group, method), n)
-        if switch and group < ind.MAX_GROUP:
-            self.add(switch, (sex, group, method), -n)
-            self.add(switch, (sex, group + 1, method), n)
+        """``n`` persons of a stable token, from their entry on."""
+        self.add_tokens({token: n})
+
+    def add_tokens(self, tokens: Mapping[str, int]) -> None:
+        """Persons of stable tokens (token → how many), each from their entry on."""
+        counts = self.counts
+        get = counts.get
+        for token, n in tokens.items():
+            for key, sign in _steps(token):
+                counts[key] = get(key, 0) + sign * n
 
     def monthly(self, offsets: Sequence[int]) -> Iterable[dict[str, int]]:
         """The counts at each of ``offsets`` (ascending)."""
-        running = _expand(self.base)
-        steps = sorted(self.changes)
+        by_offset: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        mask = (1 << _SHIFT) - 1
+        for key, n in self.counts.items():
+            if n:
+                by_offset[key >> _SHIFT].append((key & mask, n))
+        running: dict[str, int] = defaultdict(int)
+        steps = sorted(by_offset)
         i = 0
         for offset in offsets:
             while i < len(steps) and steps[i] <= offset:
-                for name, delta in _expand(self.changes[steps[i]]).items():
-                    running[name] += delta
+                for number, n in by_offset[steps[i]]:
+                    for name in _names(number):
+                        running[name] += n
                 i += 1
             yield running
 
@@ -167,12 +219,11 @@ def _stocks(conn: Connection, months: Sequence[str], areas: Collection[str] | No
             events: _Events, cells: Cells) -> None:
     """Stocks of ``months`` (at most :data:`MAX_SPAN` apart).
 
-    Everyone dated before the second month is counted at their current state (the
-    state the register folded from all their facts): that is their state in every
-    month unless a state event is dated on or after the second month's first day.
-    Those few, and the persons born, registered or recorded since, are the
-    *changers*: a changer counted with the others is taken out again (by the same
-    token, from the same SQL expression) and every changer is folded.
+    Everyone is counted at their current state (the state the register folded from
+    all their facts) from the month they enter the register: that is their state in
+    every month unless a state fact is dated on or after the second month's first
+    day. Those few (the *changers*) are taken out again (by the same token, from the
+    same SQL expression) and folded.
     """
     t0 = ind.month_index(months[0])
     offsets = [ind.month_index(m) - t0 for m in months]
@@ -180,33 +231,25 @@ def _stocks(conn: Connection, months: Sequence[str], areas: Collection[str] | No
                       born_by=ind.month_end(months[0]),
                       first_day=f"{ind.index_month(t0 + 1)}-01")  # a fact from here on
     stocks: dict[str, _AreaStock] = defaultdict(_AreaStock)
-    for area, tokens in conn.execute(q.stable_tokens(areas is not None), values):
-        stock = stocks[area]
-        for token, n in Counter(tokens.split(",")).items():
-            stock.add_stable(token, n)
-
+    households: dict[tuple[str, str], str] = {}  # (area, household) → its persons' tokens
+    per_area: dict[str, list[str]] = defaultdict(list)
+    for area, household, tokens in conn.execute(q.stable_tokens(areas is not None), values):
+        households[(area, household)] = tokens
+        per_area[area].append(tokens)
+    for area, parts in per_area.items():
+        stocks[area].add_tokens(Counter(",".join(parts).split(",")))
     # households a counted person lives in (a merged household counts as its survivor;
     # a deleted household has no live members, the register refuses to delete it before)
     survivor = dict(conn.execute(q.merged_households(areas is not None), q.params(areas)).all())
-    households: dict[tuple[str, str], int] = defaultdict(int)  # (area, household) → persons
-    for area, household, n in conn.execute(q.stable_households(areas is not None), values):
-        households[(area, survivor.get(household, household))] += n
 
     people = _changers(conn, areas, events, values)
+    removed: dict[tuple[str, str], list[str]] = defaultdict(list)
     for person in people:
         if person.token is not None:
             stocks[person.area].add_stable(person.token, -1)
-            households[(person.area, survivor.get(person.household, person.household))] -= 1
-    covered: set[str] = set()
-    per_area: dict[str, int] = defaultdict(int)
-    for (area, household), n in households.items():
-        if n > 0:
-            covered.add(household)
-            per_area[area] += 1
-    for area, n in per_area.items():
-        stocks[area].add(0, HOUSEHOLDS, n)
-
-    _fold_changers(conn, people, events, t0, offsets, covered, survivor, stocks)
+            removed[(person.area, person.household)].append(person.token)
+    present = _fold_changers(conn, people, events, t0, offsets, survivor, stocks)
+    _households(households, removed, survivor, present, offsets, stocks)
 
     for area, stock in stocks.items():
         for month, counts in zip(months, stock.monthly(offsets), strict=True):
@@ -214,6 +257,52 @@ def _stocks(conn: Connection, months: Sequence[str], areas: Collection[str] | No
             for name, value in counts.items():
                 if value:
                     cell[name] = cell.get(name, 0) + value
+
+
+def _households(households: Mapping[tuple[str, str], str],
+                removed: Mapping[tuple[str, str], list[str]], survivor: Mapping[str, str],
+                present: dict[tuple[str, str], int], offsets: Sequence[int],
+                stocks: dict[str, _AreaStock]) -> None:
+    """Count each household in the months one of its persons counts: from the first
+    entry of its stable persons on, and in the months a changer counts it."""
+    first_of: dict[tuple[str, str], int] = {}
+    for key, tokens in households.items():
+        gone = removed.get(key)
+        if gone:
+            left = tokens.split(",")
+            for token in gone:
+                left.remove(token)
+            if not left:
+                continue
+            first = min(_entry(t) for t in left)
+        elif tokens.startswith("0:") or ",0:" in tokens:  # someone from the start
+            first = 0
+        else:
+            first = min(_entry(t) for t in tokens.split(","))
+        key = (key[0], survivor.get(key[1], key[1]))
+        if first < first_of.get(key, first + 1):
+            first_of[key] = first
+    every = (1 << len(offsets)) - 1
+    from_first: Counter = Counter()
+    for key, first in first_of.items():
+        if key in present:  # a changer counts it too: its months are the union
+            present[key] |= every ^ ((1 << bisect.bisect_left(offsets, first)) - 1)
+        else:
+            from_first[(key[0], first)] += 1
+    for (area, first), n in from_first.items():
+        stocks[area].add(first, HOUSEHOLDS, n)
+    changes: Counter = Counter()  # (area, month index) → households counted from there
+    for (area, _), mask in present.items():
+        while mask:  # each run of months counted: one more at its start, one less after it
+            low = mask & -mask
+            above = mask + low  # the run carried into the month after it
+            end = (above & -above).bit_length() - 1
+            changes[(area, low.bit_length() - 1)] += 1
+            changes[(area, end)] -= 1  # (end = len(offsets): after the last month, unread)
+            mask &= ~((1 << end) - 1)
+    for (area, n), delta in changes.items():
+        if delta and n < len(offsets):
+            stocks[area].add(offsets[n], HOUSEHOLDS, delta)
 
 
 @dataclass
@@ -231,25 +320,25 @@ class _Changer:
 
 def _changers(conn: Connection, areas: Collection[str] | None, events: _Events,
               values: dict[str, Any]) -> list[_Changer]:
-    """Persons of ``areas`` dated on or after ``first_day`` (from the covering index) and
-    persons with a state event dated then (known from ``events``), with what the fold
-    needs."""
-    first_day, born_by = values["first_day"], values["born_by"]
-    ids = set(conn.scalars(q.dated_from(areas is not None), values))
-    ids.update(m for m, last in events.latest.items() if last >= first_day)
+    """The persons whose state may change within the window: a state fact dated on or
+    after ``first_day``, an ongoing pregnancy, or state facts and an entry (birth,
+    registration, a married woman's status) within the window. Only persons with
+    state facts can be one; they are read by id."""
+    first_day = values["first_day"]
     lives_here = set(ind.lives_here())
     wanted = None if areas is None else set(areas)
     out = []
-    for chunk in chunks(sorted(ids), 2000):
-        for (pid, area, household, sex, born, registered, recorded, residence, *codes,
-             token) in conn.execute(q.changers(), {**values, "ids": chunk}):
+    for chunk in chunks(sorted(events.facts), 2000):
+        for (pid, area, household, sex, born, registered, recorded, residence, pregnant,
+             *codes, token) in conn.execute(q.changers(), {**values, "ids": chunk}):
             if wanted is not None and area not in wanted:  # an event here, the person elsewhere
                 continue
-            registered, recorded = registered or "", recorded or ""
-            dated = born > born_by or registered >= first_day or recorded >= first_day
-            counted = not dated and residence in lives_here
-            out.append(_Changer(pid, area, household, sex, born, registered, recorded,
-                                tuple(codes), token if counted else None))
+            entry, known = token.split(":", 2)[:2]
+            if events.latest[pid] < first_day and not pregnant and entry == known == "0":
+                continue  # stable: their token is right for every month
+            out.append(_Changer(pid, area, household, sex, born, registered or "",
+                                recorded or "", tuple(codes),
+                                token if residence in lives_here else None))
     return out
 
 
@@ -266,95 +355,97 @@ def _tie_clocks(conn: Connection, people: list[_Changer],
 
 
 def _fold_changers(conn: Connection, people: list[_Changer], events: _Events, t0: int,
-                   offsets: list[int], covered: set[str], survivor: dict[str, str],
-                   stocks: dict[str, _AreaStock]) -> None:
-    """Fold each changer at the months where their state may change; record the changes."""
-    present: dict[str, int] = defaultdict(int)  # household → months a changer counts it (bits)
-    area_of_household: dict[str, str] = {}
+                   offsets: list[int], survivor: Mapping[str, str],
+                   stocks: dict[str, _AreaStock]) -> dict[tuple[str, str], int]:
+    """Fold each changer at the months where their state may change; record the changes.
+    Returns the months (bits by index) each (area, household) is counted by a changer."""
+    present: dict[tuple[str, str], int] = defaultdict(int)
     clocks = _tie_clocks(conn, people, events)
-    ends = [ind.month_end(ind.index_month(t0 + o)) for o in offsets]
+    months = [ind.index_month(t0 + o) for o in offsets]
+    ends = [ind.month_end(m) for m in months]
+    last_days = [p0.last_day(m).isoformat() for m in months]
     for person in people:
         data = {f: v for f, v in zip(q.BASE_CODES, person.codes, strict=True) if v is not None}
         if person.registered:
             data["registered_on"] = person.registered
         if person.recorded:
             data["recorded_on"] = person.recorded
-        facts = base_facts(person.id, data, clocks.get(person.id, {}))
-        facts = sorted(facts + events.facts[person.id]) if person.id in events.facts \
-            else sorted(facts)
+        facts = sorted(base_facts(person.id, data, clocks.get(person.id, {}))
+                       + events.facts[person.id], key=_FACT_ORDER)
         stock = stocks[person.area]
-        household = survivor.get(person.household, person.household)
-        track = household not in covered
         previous: Category | None = None
-        mask = 0
-        for n, until, category in _timeline(person.sex, person.birth_date, person.registered,
-                                            facts, t0, offsets, ends):
+        for n, until, category, household in _timeline(
+                person.sex, person.birth_date, person.registered, facts, t0, offsets, ends,
+                last_days):
             if category != previous:
                 stock.add(offsets[n], previous, -1)
                 stock.add(offsets[n], category, 1)
                 previous = category
-            if track and category:
-                mask |= (1 << until) - (1 << n)  # months n … until - 1
-        if mask:
-            present[household] |= mask
-            area_of_household[household] = person.area
-    _changer_households(present, area_of_household, offsets, stocks)
+            if category is not None and household:
+                key = (person.area, survivor.get(household, household))
+                present[key] |= (1 << until) - (1 << n)  # months n … until - 1
+    return present
 
 
 def _timeline(sex: str, birth_date: str, registered: str, facts: list, t0: int,
-              offsets: list[int], ends: list[str]) -> list[tuple[int, int, Category | None]]:
-    """(n, until, category): the person's category (None: not counted) from month ``n``
-    up to ``until`` (indices into ``offsets``), evaluated at the first month and
-    wherever it may change: the month of a fact, of the birth or registration, of a
-    change of age group."""
+              offsets: list[int], ends: list[str], last_days: list[str]
+              ) -> list[tuple[int, int, Category | None, str | None]]:
+    """(n, until, category, household): the person's category (None: not counted) and
+    household from month ``n`` up to ``until`` (indices into ``offsets``), evaluated at
+    the first month and wherever it may change: the month of a fact, of the birth or
+    registration, of a change of age group, of a pregnancy running over."""
     birth = ind.birth_index(birth_date)
     last = offsets[-1]
-    dates = [f.date for f in facts]
-    months = {d[:7] for d in dates if d}
+    months = {f.date[:7] for f in facts if f.date}
     if registered:
         months.add(registered[:7])
-    points = {ind.month_index(m) - t0 for m in months}
+    months.update(_run_over(f.data.get("expected_date"), f.date)[:7] for f in facts
+                  if f.kind == "pregnancy" and f.data.get("outcome") == "pregnant")
+    points = {_month_index(m) - t0 for m in months}
     points.add(birth - t0)
     first_switch = 60 - ((t0 - birth) % 60) if t0 >= birth else (birth - t0)
     points.update(range(first_switch, last + 1, 60))
     contiguous = last == len(offsets) - 1  # offsets 0, 1, 2, …: an offset is its index
     at = sorted({0} | {p if contiguous else bisect.bisect_left(offsets, p)
                        for p in points if 0 < p <= last})
+    states = fold_until(facts, [ends[n] for n in at])
     out = []
-    for i, n in enumerate(at):
-        end, age = ends[n], t0 + offsets[n] - birth
-        if age < 0 or registered > end:
-            category = None
-        else:
-            category = _category(sex, fold(facts[:bisect.bisect_right(dates, end)]), age)
-        out.append((n, at[i + 1] if i + 1 < len(at) else len(offsets), category))
+    for i, (n, state) in enumerate(zip(at, states, strict=True)):
+        age = t0 + offsets[n] - birth
+        category, household = None, None
+        if age >= 0 and registered <= ends[n]:
+            category = _category(sex, state, age, last_days[n])
+            household = state["household_id"]
+        out.append((n, at[i + 1] if i + 1 < len(at) else len(offsets), category, household))
     return out
 
 
-def _category(sex: str, state: Mapping[str, Any], age_months: int) -> Category | None:
+_FACT_ORDER = attrgetter("date", "hlc", "device", "id")  # a Fact's order, compared in C
+_month_index = cache(ind.month_index)
+
+
+@lru_cache(maxsize=1 << 14)
+def _run_over(expected: str | None, seen: str) -> str:
+    """The first day a pregnancy seen on ``seen`` no longer counts as ongoing."""
+    if expected:
+        limit = dt.date.fromisoformat(expected) + dt.timedelta(days=ind.POSTPARTUM_DAYS)
+    else:
+        limit = dt.date.fromisoformat(seen) + dt.timedelta(
+            days=ind.PREGNANCY_DAYS + ind.POSTPARTUM_DAYS)
+    return (limit + dt.timedelta(days=1)).isoformat()
+
+
+def _category(sex: str, state: Mapping[str, Any], age_months: int,
+              last_day: str) -> Category | None:
     if state["residence_status"] not in ind.lives_here():
         return None
     method = None
-    if sex == "female" and state["marital_status"] == "married":
+    female = sex == "female"
+    if female and state["marital_status"] == "married":
         method = state["current_method"] or ind.no_method()
-    return sex, ind.age_group(age_months), method
-
-
-def _changer_households(present: dict[str, int], area_of: dict[str, str],
-                        offsets: list[int], stocks: dict[str, _AreaStock]) -> None:
-    """Households counted only through changers, at the months a changer counts them."""
-    per_area: dict[str, list[int]] = defaultdict(lambda: [0] * len(offsets))
-    for household, mask in present.items():
-        counts = per_area[area_of[household]]
-        for n in range(len(offsets)):
-            if mask >> n & 1:
-                counts[n] += 1
-    for area, counts in per_area.items():
-        previous = 0
-        for offset, count in zip(offsets, counts, strict=True):
-            if count != previous:
-                stocks[area].add(offset, HOUSEHOLDS, count - previous)
-                previous = count
+    pregnant = bool(female and state["pregnant"] and state[PREGNANCY_SEEN]
+                    and last_day < _run_over(state["expected_date"], state[PREGNANCY_SEEN]))
+    return sex, ind.age_group(age_months), method, pregnant
 
 
 # ----------------------------------------------------------------- flows
@@ -362,50 +453,92 @@ def _changer_households(present: dict[str, int], area_of: dict[str, str],
 def _flows(months: Sequence[str], events: _Events, cells: Cells) -> None:
     """Events dated within each month (of live persons)."""
     wanted = set(months)
-    for area, date, form, sex, born, child_sex, order, method in events.flows:
+    once: set[tuple[str, str, str, str]] = set()
+    for area, date, form, payload, sex, born, member in events.flows:
         month = date[:7]
         if month not in wanted:
             continue
         cell = cells[area][month]
-        if form == "birth":
-            keys = ["births", f"births.{child_sex}"]
-            if order is not None and order >= 3:
-                keys.append("births.order3plus")
-            if _age_on(born, date) < 20:
-                keys.append("births.mother_under20")
-        elif form == "method_start":
-            keys = ["new_acceptors", f"new_acceptors.{method}"]
-        else:
-            name = ind.COUNTED_FLOWS[form]
-            keys = [name, f"{name}.{sex}"] if form == "death" else [name]
-        for name in keys:
+        plain, per_person = ind.flow_names(form, payload, sex, born, date)
+        for name in plain:
             cell[name] = cell.get(name, 0) + 1
-
-
-def _age_on(birth_date: str, day: str) -> int:
-    """Completed years on ``day`` (a year-only birth date: the year's difference)."""
-    born = int(birth_date[:4]) if birth_date[:4].isdigit() else 0
-    before = len(birth_date) >= 10 and birth_date[5:10] > day[5:10]
-    return int(day[:4]) - born - before
+        for name in per_person:
+            key = (area, month, name, member)
+            if key not in once:
+                once.add(key)
+                cell[name] = cell.get(name, 0) + 1
 
 
 def _distributed(conn: Connection, months: Sequence[str], areas: Collection[str] | None,
-                 cells: Cells) -> None:
+                 events: _Events, cells: Cells) -> None:
+    """Quantities by method and source; the hand-outs count as the slip's entries."""
     wanted = set(months)
-    for area, m, code, quantity in conn.execute(
+    section = p0.section_of("distribution")
+    for area, m, method, source, quantity, entries in conn.execute(
             q.distributed(areas is not None),
             q.params(areas, first_day=f"{months[0]}-01", last_day=ind.month_end(months[-1]))):
         if m in wanted:
             cell = cells[area][m]
-            name = f"distributed.{code}"
-            cell[name] = cell.get(name, 0) + int(quantity)
+            for name in ind.distributed_names(method, source):
+                cell[name] = cell.get(name, 0) + int(quantity)
+            events.held[(area, m, section)] += entries
 
 
-# ---------------------------------------------------------- completeness
+# ------------------------------------------------------------- reporting
+
+def _reporting(conn: Connection, months: Sequence[str], areas: Collection[str] | None,
+               events: _Events, cells: Cells) -> None:
+    """Expected, reported, on time and incomplete, by reporting month."""
+    by_area = areas is not None
+    wanted = set(months)
+    latest: dict[tuple[str, str], tuple[int, str, Mapping[str, Any]]] = {}
+    first: dict[tuple[str, str], dt.datetime] = {}
+    for area, month, counts, hlc, device, received in conn.execute(
+            q.slips(by_area), q.params(areas, first_month=months[0], last_month=months[-1])):
+        if month not in wanted:
+            continue
+        key = (area, month)
+        if key not in latest or (hlc, device) > latest[key][:2]:
+            latest[key] = (hlc, device, counts)
+        received = received if received.tzinfo else received.replace(tzinfo=dt.UTC)
+        first[key] = min(first.get(key, received), received)
+    day = deadline_day()
+    sections = p0.section_fields()
+    for key, (_, _, counts) in latest.items():
+        area, month = key
+        cell = cells[area][month]
+        cell["areas_reported"] = 1
+        if first[key] < p0.deadline_utc(month, day):
+            cell["areas_on_time"] = 1
+        held = {s: events.held.get((area, month, s), 0) for s in sections}
+        if p0.differing(counts, held):
+            cell["areas_incomplete"] = 1
+    for area, start in _area_starts(conn, areas, events).items():
+        for month in months:
+            if month >= start:
+                cells[area][month]["areas_expected"] = 1
+
+
+def _area_starts(conn: Connection, areas: Collection[str] | None,
+                 events: _Events) -> dict[str, str]:
+    """Each area's first month: its first registration (``""``: someone has no date, so
+    since always), fact, slip or batch."""
+    by_area = areas is not None
+    starts = {area: first[:7] for area, first in conn.execute(q.area_starts(by_area),
+                                                              q.params(areas))}
+    found = [(area, date[:7]) for area, date in events.first.items()]
+    found += conn.execute(q.first_slips(by_area), q.params(areas)).all()
+    found += conn.execute(q.first_batches(by_area, conn.dialect.name), q.params(areas)).all()
+    for area, month in found:
+        if area in starts:
+            starts[area] = min(starts[area], month)
+        else:
+            starts[area] = month
+    return starts
+
 
 def _synced(conn: Connection, months: Sequence[str], areas: Collection[str] | None,
             cells: Cells) -> None:
     for area, m in conn.execute(q.synced(areas is not None, conn.dialect.name),
                                 q.params(areas, months=list(months))):
         cells[area][m]["areas_synced"] = 1
-

@@ -4,26 +4,35 @@
   and replaces their cells, in one transaction. It first takes the roll-up table
   for itself (PostgreSQL ``LOCK TABLE … EXCLUSIVE``; on SQLite the write lock), so
   a batch committing meanwhile waits and then applies its difference on top.
-* :func:`after_batch` is the sync hook: inside the batch's transaction it
-  recomputes only the areas the batch touched, for the months from the earliest
-  one touched (stocks at the end of a month depend on everything before, so a
-  fact dated in March changes every later month) to the current month, and adds
-  the differences to their ancestors. An area whose people or households were
-  edited is recomputed over the whole window (a corrected birth date moves a
-  person between age groups in every month).
+* :func:`after_batch` recomputes only the areas a batch touched, for the months
+  from the earliest one touched (stocks at the end of a month depend on everything
+  before, so a fact dated in March changes every later month) to the current
+  month, and adds the differences to their ancestors. An area whose people or
+  households were edited is recomputed over the whole window (a corrected birth
+  date moves a person between age groups in every month).
+* A batch does not wait for that (issue 19): its hook (:func:`queue_after_batch`)
+  queues what it touched in its own transaction, and :func:`drain_queued` runs
+  :func:`after_batch` once for everything queued meanwhile, after the commits
+  (:mod:`server.sync.followups`). One drain runs at a time (the ``rollups`` lock):
+  the province and national cells it adds to are shared by every area anyway, and
+  one drain of many batches recomputes each area once. The recompute reads the
+  register as committed, so doing it twice changes nothing; what a batch queued
+  is deleted only by the drain that read it, so a batch committing during a drain
+  is done again by the next one. :func:`refresh` (a merge, a review) and
+  :func:`full_recompute` take the same lock.
 
-The window: from the first month holding any dated fact (at most ``max_months``
-back) to the current month. A new area gets cells for the whole window at once.
-Known gap: a fact dated before the first month of the stored window updates only
-its own area's (new, earlier) cells until the next full recompute fills that
-month for every area.
+The window: from the first month in which anyone was registered or anything
+dated happened (at most ``max_months`` back) to the current month, quiet months
+included. A new area gets cells for the whole window at once. A fact or a
+registration dated before the stored window's first month extends the window:
+the earlier months are computed for every area then, as a full recompute would.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import func, select, text, update
@@ -31,15 +40,24 @@ from sqlalchemy.orm import Session
 
 from server.models.base import chunks
 from server.models.register import Distribution, Event, Household, Member
+from server.models.reports import P0Report
 from server.models.rollups import JobLock, RollupCell
-from server.rollups import store
+from server.models.sync import SyncBatch
+from server.rollups import sources, store
 from server.rollups.compute import Cells, compute_areas
 from server.rollups.indicators import index_month, month_index
 from server.rollups.parallel import compute_all
+from server.rollups.queries import month_of_timestamp
 from server.sync.applier import Touched
+from server.sync.followups import FollowUps, Queued
+from server.sync.locks import hold
 
 DEFAULT_MAX_MONTHS = 36
+QUEUE = "rollups"  # the follow-up kind, and the lock one drain holds
 DEFAULT_WORKERS = min(os.cpu_count() or 1, 8)  # processes of a full recompute
+# how far back the after-batch hook extends the window: the server sets it from
+# A0SYNC_ROLLUP_MAX_MONTHS (server.rollups.init_app), as the full recompute's
+SETTINGS = {"max_months": DEFAULT_MAX_MONTHS}
 
 
 def this_month(today: dt.date | None = None) -> str:
@@ -50,15 +68,26 @@ def month_range(first: str, last: str) -> list[str]:
     return [index_month(i) for i in range(month_index(first), month_index(last) + 1)]
 
 
+def earliest_month(current: str, max_months: int) -> str:
+    return index_month(month_index(current) - max_months + 1)
+
+
 def window(session: Session, today: dt.date | None = None,
            max_months: int = DEFAULT_MAX_MONTHS) -> list[str]:
-    """Months a full recompute covers: first dated fact (capped) to the current month."""
+    """Months a full recompute covers: from the first month in which anyone was
+    registered (a person without a registration date: their batch's month) or
+    anything dated happened, at most ``max_months`` back, to the current month."""
     current = this_month(today)
-    firsts = [session.scalar(select(func.min(Event.event_date))),
-              session.scalar(select(func.min(Distribution.distributed_on)))]
+    dialect = session.get_bind().dialect.name
+    firsts = [session.scalar(select(func.min(Member.registered_on))),
+              session.scalar(select(func.min(Event.event_date))),
+              session.scalar(select(func.min(Distribution.distributed_on))),
+              session.scalar(select(func.min(P0Report.month))),
+              session.scalar(select(month_of_timestamp(dialect,
+                                                       func.min(SyncBatch.received_at)))),
+              *sources.first_months(session)]
     first = min([f[:7] for f in firsts if f] + [current])
-    earliest = index_month(month_index(current) - max_months + 1)
-    return month_range(max(first, earliest), max(current, first))
+    return month_range(max(first, earliest_month(current, max_months)), max(current, first))
 
 
 def take_table(session: Session) -> None:
@@ -69,10 +98,18 @@ def take_table(session: Session) -> None:
         session.execute(update(JobLock).where(JobLock.name == "").values(holder=None))
 
 
-def _with_expected(cells: Cells, areas: Iterable[str], months: list[str]) -> Cells:
+def _complete(cells: Cells, areas: Iterable[str], months: list[str]) -> Cells:
+    """A cell for every area and month (an empty one too: the incremental path then
+    clears what a correction took away), and an area of the tree holding no data
+    expected to report in every month (one holding data is from its first month on:
+    :func:`server.rollups.compute.compute_areas`)."""
     for area in areas:
+        by_month = cells[area]
+        expected = any(by_month.get(m, {}).get("areas_expected") for m in months)
         for month in months:
-            cells[area][month]["areas_expected"] = 1
+            cell = by_month[month]  # made when missing (a defaultdict)
+            if not expected:
+                cell["areas_expected"] = 1
     return cells
 
 
@@ -82,38 +119,46 @@ def full_recompute(session: Session, months: list[str] | None = None,
     """Recompute and replace every cell of ``months`` (default: the window), on up to
     ``workers`` processes (:mod:`server.rollups.parallel`); commits."""
     session.commit()
+    hold(session, QUEUE)
     take_table(session)
     tree = store.tree_name(session)
     months = sorted(set(months or window(session, today, max_months)))
     cells = compute_all(session, months, workers)
     areas = store.expected_areas(session, tree) | set(cells)
-    _with_expected(cells, areas, months)
+    areas |= sources.add_area_values(session, cells, months)
+    _complete(cells, areas, months)
     chains = store.ancestry(session, tree, areas)
+    leaves, leaf_chains = sources.leaf_cells(session, tree, months)
+    cells.update(leaves)
+    chains.update(leaf_chains)
     written = store.replace_all(session, tree, months, store.aggregate(cells, chains))
     session.commit()
     return {"tree": tree, "months": months, "areas": len(areas), "cells": written}
 
 
 def after_batch(session: Session, touched: Touched) -> None:
-    """The after-batch hook: recompute the touched areas and re-aggregate their ancestors."""
+    """Recompute the touched areas and re-aggregate their ancestors (under the roll-up
+    lock, held until the caller's transaction ends)."""
+    hold(session, QUEUE)
     current = this_month()
     first_of: dict[str, str] = {}
     for area, month in touched.months:
         first_of[area] = min(first_of.get(area, month), month)
     for area in touched.synced:  # a batch arrived from it: the area synced this month
         first_of.setdefault(area, current)
-    edited = _areas_of(session, touched)
+    edited, registered = _areas_of(session, touched)
     if not first_of and not edited:
         return
     tree = store.tree_name(session)
-    start = session.scalar(select(func.min(RollupCell.month)).where(
-        RollupCell.tree == tree, RollupCell.level == store.NATIONAL_LEVEL))
-    starts = list(first_of.values()) + ([start] if start else [current])
-    window_start = min(starts)
+    stored = session.scalar(select(func.min(RollupCell.month)).where(
+        RollupCell.tree == tree, RollupCell.level == store.NATIONAL_LEVEL)) or current
+    earliest = earliest_month(current, SETTINGS["max_months"])
+    window_start = max(min([stored, *first_of.values(), *registered]), earliest)
     for area in edited:
         first_of[area] = window_start
+    first_of = {area: max(first, window_start) for area, first in first_of.items()}
     known = set(session.scalars(select(RollupCell.unit_code).where(
-        RollupCell.tree == tree, RollupCell.month == window_start,
+        RollupCell.tree == tree, RollupCell.month == stored,
         RollupCell.unit_code.in_(sorted(first_of)))))
     for area in set(first_of) - known:  # a new area is expected in every month of the window
         first_of[area] = window_start
@@ -121,11 +166,55 @@ def after_batch(session: Session, touched: Touched) -> None:
     by_start: dict[str, set[str]] = {}
     for area, first in first_of.items():
         by_start.setdefault(first, set()).add(area)
+    if window_start < stored:  # the window grows back: those months for every area
+        _extend(session, tree, month_range(window_start, index_month(month_index(stored) - 1)),
+                set(first_of))
     chains = store.ancestry(session, tree, first_of)
     for first, areas in sorted(by_start.items()):
         months = month_range(first, last)
-        cells = _with_expected(compute_areas(session, months, areas), areas, months)
-        store.apply_area_cells(session, tree, cells, chains)
+        cells = compute_areas(session, months, areas)
+        sources.add_area_values(session, cells, months, areas)
+        store.apply_area_cells(session, tree, _complete(cells, areas, months), chains)
+
+
+def _extend(session: Session, tree: str, months: list[str], done: set[str]) -> None:
+    """Cells of ``months`` (before the stored window) for every area not in ``done``."""
+    cells = compute_areas(session, months)
+    sources.add_area_values(session, cells, months)
+    areas = (store.expected_areas(session, tree) | set(cells)) - done
+    cells = _complete(cells, areas, months)
+    chains = store.ancestry(session, tree, areas)
+    store.apply_area_cells(session, tree, {a: cells[a] for a in areas}, chains)
+    store.apply_area_cells(session, tree, *sources.leaf_cells(session, tree, months))
+
+
+def queue_after_batch(queue: FollowUps) -> Callable[[Session, Touched], None]:
+    """The after-batch hook: queue what the batch touched that the roll-ups count (the
+    members and households whose counted fields it wrote, the months its facts change,
+    and this month for the area that synced)."""
+
+    def hook(session: Session, touched: Touched) -> None:
+        current = this_month()
+        work = {"members": sorted(touched.changed("member", COUNTED_FIELDS["member"])),
+                "households": sorted(touched.changed("household",
+                                                     COUNTED_FIELDS["household"])),
+                "months": sorted({*touched.months, *((a, current) for a in touched.synced)})}
+        if any(work.values()):
+            place = touched.place
+            queue.enqueue(session, QUEUE, work,
+                          province_code=place.province_code if place else "",
+                          commune_code=place.commune_code if place else "")
+    return hook
+
+
+def drain_queued(session: Session, rows: list[Queued]) -> None:
+    """Do the queued work of many batches at once (the follow-up handler)."""
+    touched = Touched()
+    for row in rows:
+        touched.members.update(row.payload.get("members", ()))
+        touched.households.update(row.payload.get("households", ()))
+        touched.months.update((area, month) for area, month in row.payload.get("months", ()))
+    after_batch(session, touched)
 
 
 def refresh(session: Session, *, members: Iterable[str] = (), households: Iterable[str] = (),
@@ -147,11 +236,19 @@ COUNTED_FIELDS = {
 }
 
 
-def _areas_of(session: Session, touched: Touched) -> set[str]:
-    """Areas of the members and households whose counted fields the batch wrote."""
+def _areas_of(session: Session, touched: Touched) -> tuple[set[str], set[str]]:
+    """Areas of the members and households whose counted fields the batch wrote, and
+    the months those members were registered in (the window may have to grow)."""
     areas: set[str] = set()
-    for kind, model in (("member", Member), ("household", Household)):
-        for chunk in chunks(sorted(touched.changed(kind, COUNTED_FIELDS[kind])), 500):
-            areas.update(session.scalars(select(model.area_code)
-                                         .where(model.id.in_(chunk)).distinct()))
-    return areas
+    registered: set[str] = set()
+    for chunk in chunks(sorted(touched.changed("member", COUNTED_FIELDS["member"])), 500):
+        for area, day in session.execute(select(Member.area_code, Member.registered_on)
+                                         .where(Member.id.in_(chunk)).distinct()):
+            areas.add(area)
+            if day:
+                registered.add(day[:7])
+    for chunk in chunks(sorted(touched.changed("household", COUNTED_FIELDS["household"])),
+                        500):
+        areas.update(session.scalars(select(Household.area_code)
+                                     .where(Household.id.in_(chunk)).distinct()))
+    return areas, registered

@@ -15,7 +15,6 @@ Each gunicorn worker runs its own APScheduler, so each fires the nightly job.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import socket
 from collections.abc import Callable, Iterator
@@ -29,18 +28,13 @@ from sqlalchemy.orm import Session
 
 from server.models.base import utcnow
 from server.models.rollups import JobLock
+from server.sync.locks import lock_key
 
 RAN, BUSY, DONE = "ran", "busy", "done"
 
 
 def holder_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def advisory_key(name: str) -> int:
-    """A stable signed 64-bit key for ``pg_try_advisory_lock``."""
-    return int.from_bytes(hashlib.sha256(f"a0sync:{name}".encode()).digest()[:8], "big",
-                          signed=True)
 
 
 def _ensure_row(conn: Any, name: str) -> None:
@@ -54,7 +48,7 @@ def job_lock(engine: Engine, name: str, lease: dt.timedelta) -> Iterator[bool]:
     """Yield True when this process holds the lock ``name``, False when another does."""
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
-            key = advisory_key(name)
+            key = lock_key(name)
             got = bool(conn.execute(select(func.pg_try_advisory_lock(key))).scalar())
             conn.commit()
             try:

@@ -25,10 +25,12 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
+import orjson
 from sqlalchemy import URL, create_engine, func, select
 from sqlalchemy.orm import Session
 
 from server.models.register import Distribution, Event, Member
+from server.models.reports import P0Report
 from server.models.sync import SyncBatch
 from server.rollups.compute import Cells, compute_areas
 
@@ -60,15 +62,23 @@ def _context() -> multiprocessing.context.BaseContext:
     return context
 
 
+CALLER_SHARE = 0.1  # of the persons: the first shard's head start (its process also writes)
+
+
 def shards(session: Session, n: int) -> list[list[str]]:
     """Every area holding data, dealt into ``n`` shards of about equal persons
-    (largest area first, each to the lightest shard)."""
+    (largest area first, each to the lightest shard). The first shard, computed by
+    the caller, which then aggregates and writes every cell (about a tenth of the
+    work at a million persons), starts with :data:`CALLER_SHARE` of the persons as
+    a head start, so that both finish at about the same time."""
     sizes: dict[str, int] = dict(session.execute(
         select(Member.area_code, func.count()).group_by(Member.area_code)).all())
-    for column in (Event.area_code, Distribution.area_code, SyncBatch.area_code):
+    for column in (Event.area_code, Distribution.area_code, SyncBatch.area_code,
+                   P0Report.area_code):
         for area in session.scalars(select(column).where(column.is_not(None)).distinct()):
             sizes.setdefault(area, 0)
-    heap = [(0, i) for i in range(n)]
+    heap = [(int(CALLER_SHARE * sum(sizes.values())) if i == 0 and n > 1 else 0, i)
+            for i in range(n)]
     out: list[list[str]] = [[] for _ in range(n)]
     for area in sorted(sizes, key=lambda a: (-sizes[a], a)):
         load, i = heapq.heappop(heap)
@@ -80,7 +90,7 @@ def shards(session: Session, n: int) -> list[list[str]]:
 def _compute_shard(url: URL, months: list[str], areas: list[str]) -> dict:
     """In a worker: the shard's cells (they travel by pickle, which takes the inner
     ``defaultdict(dict)`` but not the outer one's lambda)."""
-    engine = create_engine(url)
+    engine = create_engine(url, json_deserializer=orjson.loads)
     try:
         with Session(engine) as session:
             return dict(compute_areas(session, months, areas))

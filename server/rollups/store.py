@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, delete, insert, select, tuple_, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -205,16 +205,22 @@ def _ensure(session: Session, tree: str, keys: list[tuple[Unit, str]]) -> None:
 
 
 def _locked(session: Session, tree: str, keys: list[tuple[Unit, str]]) -> _Cells:
+    """The cells of ``keys``, locked. Looked up by units and months (the unique index
+    serves both lists; a list of pairs made SQLite read every cell of the tree), so a
+    cell of a listed unit and a listed month is locked too when not wanted."""
     out = _Cells()
     out.ids = {}
-    wanted = [(unit.code, month) for unit, month in keys]
-    for chunk in chunks(wanted, 400):
+    wanted = {(unit.code, month) for unit, month in keys}
+    months = sorted({month for _, month in wanted})
+    for chunk in chunks(sorted({code for code, _ in wanted}), 400):
         for row in session.execute(
                 select(RollupCell.id, RollupCell.unit_code, RollupCell.month, RollupCell.values)
-                .where(RollupCell.tree == tree,
-                       tuple_(RollupCell.unit_code, RollupCell.month).in_(chunk))
+                .where(RollupCell.tree == tree, RollupCell.unit_code.in_(chunk),
+                       RollupCell.month.in_(months))
                 .order_by(RollupCell.unit_code, RollupCell.month).with_for_update()):
-            out[(row.unit_code, row.month)] = row.values or {}
-            out.ids[(row.unit_code, row.month)] = row.id
+            key = (row.unit_code, row.month)
+            if key in wanted:
+                out[key] = row.values or {}
+                out.ids[key] = row.id
     return out
 

@@ -8,6 +8,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from server.formats import stated
 from server.models.people import ROLES
 from server.security.keys import keystore_for
 
@@ -46,7 +47,7 @@ def keys_list(as_json: bool) -> None:
 CLI_ACTOR = "cli"
 
 
-def _cli_scope():
+def cli_scope():
     from server.security.scope import NATIONAL, Scope
 
     return Scope(CLI_ACTOR, NATIONAL, person_level=True)
@@ -68,9 +69,12 @@ def _refuse(error) -> None:
 @click.option("--collaborator-id", type=int, help="Cộng tác viên đã có / an existing collaborator.")
 @click.option("--ttl-hours", type=click.IntRange(1, 72), default=24, show_default=True,
               help="Hiệu lực của mã / how long the code is valid.")
+@click.option("--new-person", is_flag=True,
+              help="Người khác trùng tên với một cộng tác viên của xã / someone else with the "
+                   "name of a collaborator of the commune.")
 @with_appcontext
 def enroll(area_code: str, collaborator_name: str | None, phone: str | None,
-           collaborator_id: int | None, ttl_hours: int) -> None:
+           collaborator_id: int | None, ttl_hours: int, new_person: bool) -> None:
     """Cấp mã đăng ký máy / issue a one-time device enrolment code."""
     import datetime as dt
 
@@ -82,14 +86,14 @@ def enroll(area_code: str, collaborator_name: str | None, phone: str | None,
         raise click.UsageError("give exactly one of --collaborator-name and --collaborator-id")
     if collaborator_id is not None and phone is not None:
         raise click.UsageError("--phone goes with --collaborator-name (a new collaborator)")
-    scope = _cli_scope()
+    scope = cli_scope()
     try:
         collaborator = (find_collaborator(db.session, collaborator_id, scope)
                         if collaborator_id is not None else None)
         code, row = issue_code(db.session, area_code=area_code, collaborator=collaborator,
                                collaborator_name=collaborator_name, phone=phone,
                                created_by=CLI_ACTOR, scope=scope,
-                               ttl=dt.timedelta(hours=ttl_hours))
+                               ttl=dt.timedelta(hours=ttl_hours), new_person=new_person)
         who = row.collaborator
         summary = (who.id, who.full_name, row.area_code, row.expires_at)
         db.session.commit()
@@ -97,7 +101,7 @@ def enroll(area_code: str, collaborator_name: str | None, phone: str | None,
         _refuse(error)
     collaborator_id, name, area, expires = summary
     click.echo(f"mã đăng ký / enrolment code: {code}")
-    click.echo(f"hết hạn / expires: {expires:%Y-%m-%d %H:%M} UTC")
+    click.echo(f"hết hạn / expires: {stated(expires)}")
     click.echo(f"cộng tác viên / collaborator: {name} (id {collaborator_id})")
     click.echo(f"địa bàn / area: {area}")
 
@@ -112,18 +116,26 @@ def devices() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array.")
 @with_appcontext
 def devices_list(commune_code: str | None, as_json: bool) -> None:
-    """Liệt kê máy / list devices, newest first."""
+    """Liệt kê máy / list devices, newest first, with the operations that never arrived."""
     from server.extensions import db
     from server.security.enrolment import device_summary, list_devices
+    from server.sync.ledger import sequence_states
 
-    rows = [device_summary(d) for d in list_devices(db.session, _cli_scope(),
-                                                    commune_code=commune_code)]
+    if commune_code is not None:
+        from server.cli import require_commune
+
+        require_commune(commune_code)
+    found = list_devices(db.session, cli_scope(), commune_code=commune_code)
+    states = sequence_states(db.session, [d.id for d in found])
+    rows = [{**device_summary(d), **states[d.id]} for d in found]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False))
         return
     for row in rows:
+        missing = ", ".join(f"{a}–{b}" for a, b in row["missing"])
         click.echo(f"{row['device_id']}  {row['status']:7}  {row['area_code']:14}  "
-                   f"{row['collaborator']['full_name']}  {row['label'] or ''}".rstrip())
+                   f"{row['collaborator']['full_name']}  {row['label'] or ''}"
+                   f"{'  thiếu/missing ' + missing if missing else ''}".rstrip())
 
 
 @devices.command("revoke")
@@ -136,12 +148,29 @@ def devices_revoke(device_id: str) -> None:
     from server.security.enrolment import revoke_device
 
     try:
-        device = revoke_device(db.session, device_id, by=CLI_ACTOR, scope=_cli_scope())
+        device = revoke_device(db.session, device_id, by=CLI_ACTOR, scope=cli_scope())
         revoked_at = device.revoked_at
         db.session.commit()
     except A0Error as error:
         _refuse(error)
-    click.echo(f"đã thu hồi / revoked: {device_id} ({revoked_at:%Y-%m-%d %H:%M} UTC)")
+    click.echo(f"đã thu hồi / revoked: {device_id} ({stated(revoked_at)})")
+
+
+@devices.command("reinstate")
+@click.argument("device_id")
+@with_appcontext
+def devices_reinstate(device_id: str) -> None:
+    """Khôi phục máy đã thu hồi / reverse a device's revocation (audited)."""
+    from a0core.errors import A0Error
+    from server.extensions import db
+    from server.security.enrolment import reinstate_device
+
+    try:
+        reinstate_device(db.session, device_id, by=CLI_ACTOR, scope=cli_scope())
+        db.session.commit()
+    except A0Error as error:
+        _refuse(error)
+    click.echo(f"đã khôi phục / reinstated: {device_id}")
 
 
 @click.group("users", help="Người dùng web / web users.")
@@ -157,17 +186,25 @@ def users() -> None:
 @click.option("--full-name", help="Họ tên / full name (default: the username).")
 @click.option("--person-access", is_flag=True,
               help="Được xem dữ liệu cá nhân / may read person-level records.")
+@click.option("--group", "group_code",
+              help="Cán bộ tỉnh chỉ phụ trách một huyện cũ / province staff limited to a former "
+                   "district (its code), after the 2025 reform.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @with_appcontext
 def users_create(username: str, role: str, unit_code: str | None, full_name: str | None,
-                 person_access: bool, password_stdin: bool) -> None:
+                 person_access: bool, group_code: str | None, password_stdin: bool) -> None:
     """Tạo người dùng / create a web user (asks the password twice, hidden)."""
     import sys
 
     from a0core.errors import A0Error
     from server.extensions import db
-    from server.security.users import create_user
+    from server.security.users import check_new_user, create_user
 
+    try:  # everything but the password, before asking for it
+        check_new_user(db.session, username, full_name or username, role, unit_code,
+                       group_code)
+    except A0Error as error:
+        _refuse(error)
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -175,7 +212,8 @@ def users_create(username: str, role: str, unit_code: str | None, full_name: str
                                 confirmation_prompt="Nhập lại / repeat")
     try:
         user = create_user(db.session, username, full_name or username, password, role,
-                           unit_code, person_access, created_by=CLI_ACTOR)
+                           unit_code, person_access, created_by=CLI_ACTOR,
+                           group_code=group_code)
         summary = (user.id, user.username)
         db.session.commit()
     except A0Error as error:
@@ -195,7 +233,8 @@ def users_list(as_json: bool) -> None:
     from server.models.people import User
 
     rows = [{"username": u.username, "full_name": u.full_name, "role": u.role,
-             "org_unit": u.org_unit.code if u.org_unit else None, "active": u.active,
+             "org_unit": u.org_unit.code if u.org_unit else None,
+             "group": u.group.code if u.group else None, "active": u.active,
              "totp": bool(u.totp_secret), "person_access": bool(u.person_access)}
             for u in db.session.scalars(select(User).order_by(User.username))]
     if as_json:
@@ -225,7 +264,7 @@ def users_set_password(username: str, password_stdin: bool, reset_totp: bool) ->
 
     user = find_user(db.session, username)
     if user is None:
-        raise click.ClickException(f"no user {username!r}")
+        _refuse(A0Error("user_unknown", record=username[:80]))
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -258,12 +297,13 @@ def users_activate(username: str) -> None:
 
 
 def _set_active(username: str, active: bool) -> None:
+    from a0core.errors import A0Error
     from server.extensions import db
     from server.security.users import find_user, set_active
 
     user = find_user(db.session, username)
     if user is None:
-        raise click.ClickException(f"no user {username!r}")
+        _refuse(A0Error("user_unknown", record=username[:80]))
     set_active(db.session, user, active, by=CLI_ACTOR)
     db.session.commit()
     click.echo(f"{'đã mở / activated' if active else 'đã khóa / deactivated'}: {username}")

@@ -4,7 +4,9 @@ Commune staff issue a one-time code for one collaborator and one area
 (:func:`issue_code`); the app sends it with its two public keys and gets its
 device id and the server key back (:func:`enrol_device`); staff revoke a device
 at once (:func:`revoke_device`), and every later signed request of it is refused
-(:func:`authenticate_request`).
+(:func:`authenticate_request`); a revocation can be reversed
+(:func:`reinstate_device`). Failed enrolments are counted and throttled like
+logins (:func:`refuse_if_throttled_enrolment`, :func:`record_failed_enrolment`).
 
 The code's alphabet and spelling are in ``a0core/enrol_uri.py``, with the link its
 QR code carries, so that the app checks a scanned code by the same rules.
@@ -50,14 +52,18 @@ from a0core.envelope import (
     x25519_public,
 )
 from a0core.errors import A0Error
-from a0core.hlc import HybridClock, physical_ms, wall_ms
+from a0core.hlc import HybridClock, wall_ms
+from a0core.names import fold
+from server.models.accounts import LoginAttempt
 from server.models.base import utcnow
 from server.models.orgunits import LEVEL_AREA, OrgUnit
 from server.models.people import Collaborator, Device, EnrolmentCode
 from server.models.sync import DeviceSync
-from server.orgunits.queries import unit_by_code
+from server.orgunits.queries import unit_by_code, villages_for_area
 from server.security import audit
+from server.security.login import Policy, refuse_if_throttled
 from server.security.scope import AREA, Scope
+from server.sync.clock import check_ahead
 
 MAX_TTL = dt.timedelta(hours=72)
 DEFAULT_TTL = dt.timedelta(hours=24)
@@ -180,21 +186,53 @@ def device_profile(session: Session, device: Device) -> dict[str, Any]:
     collaborator = device.collaborator
     return {"device_id": device.id,
             "collaborator": {"id": collaborator.id, "full_name": collaborator.full_name},
-            "area": area, "commune": commune, "province": province}
+            "area": area, "commune": commune, "province": province,
+            "villages": villages_for_area(session, device.area_code)}
 
 
 # ------------------------------------------------------------------- issue
 
 
+def namesakes(session: Session, commune_code: str | None, name: str) -> list[Collaborator]:
+    """Active collaborators of the commune whose name folds to the same as ``name``
+    (diacritics, đ/d, case and spacing aside): probably the same person."""
+    wanted = fold(name)
+    return [c for c in session.scalars(select(Collaborator).where(
+        Collaborator.commune_code == commune_code, Collaborator.active)
+        .order_by(Collaborator.id)) if fold(c.full_name) == wanted]
+
+
+def new_collaborator(session: Session, unit: OrgUnit, name: Any, phone: Any,
+                     new_person: bool = False, now: dt.datetime | None = None) -> Collaborator:
+    """A new collaborator for area ``unit``. A collaborator is a person with an id: a
+    name already working in the commune is refused (``collaborator_exists``, naming
+    them) unless ``new_person`` confirms that this is someone else."""
+    clean = _clean_text(name, "collaborator_name", "Họ tên cộng tác viên",
+                        "Collaborator's name", MAX_NAME)
+    phone = _clean_phone(phone)
+    same = namesakes(session, unit.commune_code, clean or "")
+    if same and not new_person:
+        raise A0Error("collaborator_exists", record=same[0].id, matches="; ".join(
+            f"#{c.id} {c.full_name} ({c.area_code})" for c in same[:5]))
+    collaborator = Collaborator(full_name=clean, phone=phone, area_code=unit.code,
+                                commune_code=unit.commune_code,
+                                province_code=unit.province_code, created_at=now or utcnow())
+    session.add(collaborator)
+    session.flush()
+    return collaborator
+
+
 def issue_code(session: Session, *, area_code: str, collaborator: Collaborator | None = None,
                collaborator_name: str | None = None, phone: str | None = None,
                created_by: str, scope: Scope, ttl: dt.timedelta = DEFAULT_TTL,
-               now: dt.datetime | None = None) -> tuple[str, EnrolmentCode]:
+               now: dt.datetime | None = None, new_person: bool = False
+               ) -> tuple[str, EnrolmentCode]:
     """Issue a one-time code binding a new device to one collaborator and one area.
 
     Give either an existing ``collaborator`` (who must work in that area) or a
-    ``collaborator_name`` (a new collaborator is created for the area). Returns
-    the code as shown to people (``ABCD-EFGH-JK``; it is not stored) and the row.
+    ``collaborator_name`` (a new collaborator is created for the area, unless the
+    name is already taken in the commune: :func:`new_collaborator`). Returns the
+    code as shown to people (``ABCD-EFGH-JK``; it is not stored) and the row.
     """
     if (collaborator is None) == (collaborator_name is None):
         raise ValueError("give exactly one of collaborator and collaborator_name")
@@ -206,13 +244,8 @@ def issue_code(session: Session, *, area_code: str, collaborator: Collaborator |
         raise A0Error("forbidden")
     created = collaborator is None
     if collaborator is None:
-        name = _clean_text(collaborator_name, "collaborator_name", "Họ tên cộng tác viên",
-                           "Collaborator's name", MAX_NAME)
-        collaborator = Collaborator(full_name=name, phone=_clean_phone(phone),
-                                    area_code=unit.code, commune_code=unit.commune_code,
-                                    province_code=unit.province_code, created_at=now)
-        session.add(collaborator)
-        session.flush()
+        collaborator = new_collaborator(session, unit, collaborator_name, phone, new_person,
+                                        now)
     else:
         if not scope.covers(collaborator.province_code, collaborator.commune_code,
                             collaborator.area_code):
@@ -242,6 +275,35 @@ def issue_code(session: Session, *, area_code: str, collaborator: Collaborator |
 
 # ------------------------------------------------------------------- enrol
 
+ENROL_STEP = "enrol"
+
+
+def attempt_key(code: Any) -> str:
+    """What failed enrolments are counted under beside the address (the login
+    attempts' ``username``): the code tried, hashed, so a code attacked from many
+    addresses is throttled too."""
+    normalised = normalise_code(code) if isinstance(code, str) else None
+    text = normalised or (code[:64] if isinstance(code, str) else "")
+    return "enrol:" + hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:32]
+
+
+def refuse_if_throttled_enrolment(session: Session, code: Any, ip: str, policy: Policy,
+                                  now: dt.datetime | None = None) -> None:
+    """``enrol_throttled`` (audited; the caller commits) while this address or this code
+    has failed too often: the login limits, counted on the same table."""
+    refuse_if_throttled(session, attempt_key(code), ip, now or utcnow(), policy,
+                        code="enrol_throttled", action="device.enrol_throttled")
+
+
+def record_failed_enrolment(session: Session, code: Any, ip: str, error: A0Error,
+                            now: dt.datetime | None = None) -> None:
+    """Count and audit a refused enrolment (after the refused work was rolled back)."""
+    now = now or utcnow()
+    key = attempt_key(code)
+    session.add(LoginAttempt(at=now, username=key, ip=ip[:64], success=False, step=ENROL_STEP))
+    audit.record(session, "anonymous", "device.enrol_failure", target=key, ip=ip[:64], at=now,
+                 details={"code": error.code})
+
 
 def enrol_device(session: Session, *, code: Any, sign_public_key: Any, box_public_key: Any,
                  label: Any, server_key: ServerPublicKey, now: dt.datetime | None = None,
@@ -254,11 +316,15 @@ def enrol_device(session: Session, *, code: Any, sign_public_key: Any, box_publi
     ``collaborator_inactive``, ``area_unknown``, and ``device_revoked`` for a
     retry whose device was revoked meanwhile. On a refusal the caller rolls back.
 
-    ``device_hlc`` (the device's clock) is absorbed by ``clock`` only once the
-    code has proved the request genuine, and only if it is not too far ahead:
-    a stranger must not be able to push the server's clock into the future.
+    ``device_hlc`` (the device's clock) further ahead than ``max_clock_ahead_ms``
+    is refused first (``hlc_future``, with the server's time, so the app can say
+    how to set the phone's clock; the code stays unspent). It is absorbed by
+    ``clock`` only once the code has proved the request genuine: a stranger must
+    not be able to push the server's clock into the future.
     """
     now = now or utcnow()
+    if type(device_hlc) is int:  # before the code is spent: set the clock, try again
+        check_ahead(device_hlc, wall_ms(), max_clock_ahead_ms)
     check_public_keys(sign_public_key, box_public_key)
     if label is not None and not isinstance(label, str):
         raise A0Error("request_malformed", field="label")
@@ -278,7 +344,7 @@ def enrol_device(session: Session, *, code: Any, sign_public_key: Any, box_publi
             raise A0Error("enrol_code_used")
         if device.revoked:
             raise A0Error("device_revoked")
-        return _answer(session, device, server_key, clock, device_hlc, max_clock_ahead_ms)
+        return _answer(session, device, server_key, clock, device_hlc)
     if _utc(row.expires_at) <= now:
         raise A0Error("enrol_code_expired")
     collaborator = session.get(Collaborator, row.collaborator_id)
@@ -310,20 +376,31 @@ def enrol_device(session: Session, *, code: Any, sign_public_key: Any, box_publi
                  details={"collaborator_id": collaborator.id, "area_code": row.area_code,
                           "code_issued_by": row.created_by, "label": label_text})
     session.flush()
-    return _answer(session, device, server_key, clock, device_hlc, max_clock_ahead_ms)
+    return _answer(session, device, server_key, clock, device_hlc)
 
 
 def _answer(session: Session, device: Device, server_key: ServerPublicKey,
-            clock: HybridClock | None, device_hlc: Any, max_clock_ahead_ms: int) -> dict[str, Any]:
+            clock: HybridClock | None, device_hlc: Any) -> dict[str, Any]:
     clock = clock or HybridClock()
-    if type(device_hlc) is int and 0 <= device_hlc < 2**63 \
-            and physical_ms(device_hlc) <= wall_ms() + max_clock_ahead_ms:
+    if type(device_hlc) is int and 0 <= device_hlc < 2**63:  # not ahead: checked first
         clock.observe(device_hlc)
     return {**device_profile(session, device), "server_key": server_key.to_dict(),
             "server_hlc": clock.now()}
 
 
 # ------------------------------------------------------------ revoke, list
+
+
+def _managed_device(session: Session, device_id: Any, scope: Scope) -> Device:
+    """A device the actor may revoke or reinstate: out of scope looks absent
+    (``not_found``); devices do not manage devices."""
+    device = session.get(Device, device_id) if isinstance(device_id, str) else None
+    if device is None or not scope.covers(device.province_code, device.commune_code,
+                                          device.area_code):
+        raise A0Error("not_found")
+    if scope.level == AREA:
+        raise A0Error("forbidden")
+    return device
 
 
 def revoke_device(session: Session, device_id: str, *, by: str, scope: Scope,
@@ -333,12 +410,7 @@ def revoke_device(session: Session, device_id: str, *, by: str, scope: Scope,
     A device outside the actor's scope is reported as ``not_found``, like an
     unknown one. Revoking a revoked device changes nothing.
     """
-    device = session.get(Device, device_id) if isinstance(device_id, str) else None
-    if device is None or not scope.covers(device.province_code, device.commune_code,
-                                          device.area_code):
-        raise A0Error("not_found")
-    if scope.level == AREA:
-        raise A0Error("forbidden")  # devices do not manage devices
+    device = _managed_device(session, device_id, scope)
     if device.revoked_at is None:
         now = now or utcnow()
         device.revoked_at = now
@@ -346,6 +418,23 @@ def revoke_device(session: Session, device_id: str, *, by: str, scope: Scope,
                      province_code=device.province_code, commune_code=device.commune_code,
                      at=now, details={"collaborator_id": device.collaborator_id,
                                       "area_code": device.area_code})
+        session.flush()
+    return device
+
+
+def reinstate_device(session: Session, device_id: str, *, by: str, scope: Scope,
+                     now: dt.datetime | None = None) -> Device:
+    """Reverse a revocation (the phone was found, or revoked by mistake): the device
+    syncs again from its next request. Same rights as revoking; audited with when it
+    had been revoked. Reinstating an active device changes nothing."""
+    device = _managed_device(session, device_id, scope)
+    if device.revoked_at is not None:
+        audit.record(session, by, "device.reinstate", target=f"device:{device.id}",
+                     province_code=device.province_code, commune_code=device.commune_code,
+                     at=now or utcnow(),
+                     details={"revoked_at": _utc(device.revoked_at).isoformat(),
+                              "collaborator_id": device.collaborator_id})
+        device.revoked_at = None
         session.flush()
     return device
 

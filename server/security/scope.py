@@ -67,6 +67,22 @@ PERSON_LEVEL_ACTIONS = PERSON_LEVEL_ACTIONS | {MERGE}
 VIEW_ROLLUPS = "rollups"
 ACTIONS[VIEW_ROLLUPS] = frozenset({COMMUNE, DISTRICT, PROVINCE, NATIONAL})
 
+# Added with villages, areas and the 2025 reform (issue 13): commune staff (for their
+# commune) and administrators keep the villages and collaborator areas; province
+# staff and administrators choose where the villages of a split commune go before a
+# migration plan is applied (aggregates only: households and persons per village).
+MANAGE_UNITS, PLAN_MIGRATION = "units", "migration"
+ACTIONS.update({
+    MANAGE_UNITS: frozenset({COMMUNE, NATIONAL}),
+    PLAN_MIGRATION: frozenset({PROVINCE, NATIONAL}),
+})
+
+# Added with contraceptive logistics (issue 17): every staff role reads the stock pages
+# and reports of what its scope covers (VIEW_ROLLUPS); the commune health station's
+# staff record the station's movements, confirm returns and review stock alerts.
+MANAGE_STOCK = "stock"
+ACTIONS[MANAGE_STOCK] = frozenset({COMMUNE, NATIONAL})
+
 
 def _communes_below(session: Session, unit: OrgUnit) -> frozenset[str]:
     """A district's communes (what its scope filters on); empty for other levels."""
@@ -77,13 +93,27 @@ def _communes_below(session: Session, unit: OrgUnit) -> frozenset[str]:
         OrgUnit.path.startswith(unit.path))))
 
 
+def scope_label(level: str, code: str | None, group: str | None = None) -> str:
+    """A scope as the district API's cursors name it: ``district:180``,
+    ``province:20+group:180`` (province staff limited to a former district)."""
+    return f"{level}:{code}" + (f"+group:{group}" if group else "")
+
+
 @dataclass(frozen=True)
 class Scope:
     actor: str                    # "device:<id>" or "user:<username>", for the audit log
     level: str                    # area | commune | district | province | national | none
     code: str | None = None       # the unit's code at that level
-    communes: frozenset[str] = frozenset()  # for a district: the communes below it
+    # for a district: the communes below it; for province staff limited to a group
+    # of communes (a former district, after the 2025 reform): the group's communes
+    communes: frozenset[str] = frozenset()
     person_level: bool = False
+    group: str | None = None      # the group's code (the former district's), if limited
+    former: str | None = None     # the account's scope label before a reform migration
+
+    @property
+    def label(self) -> str:
+        return scope_label(self.level, self.code, self.group)
 
     @classmethod
     def none(cls, actor: str) -> Scope:
@@ -107,13 +137,23 @@ class Scope:
         unit = user.org_unit
         if unit is None or unit.level != level:
             return cls.none(actor)  # a misconfigured account sees nothing, not everything
-        return cls(actor, level, unit.code, _communes_below(session, unit), person)
+        if user.group_id is not None:
+            group = user.group
+            if level != PROVINCE or group is None or group.province_code != unit.code:
+                return cls.none(actor)
+            return cls(actor, level, unit.code, frozenset(group.communes), person,
+                       group=group.code, former=user.former_scope)
+        return cls(actor, level, unit.code, _communes_below(session, unit), person,
+                   former=user.former_scope)
 
     def where(self, model: Any) -> ColumnElement[bool]:
         """The filter for a table with province_code, commune_code and area_code."""
         if self.level == NATIONAL:
             return true()
         if self.level == PROVINCE:
+            if self.group is not None:
+                return (model.province_code == self.code) \
+                    & model.commune_code.in_(sorted(self.communes))
             return model.province_code == self.code
         if self.level == DISTRICT:
             return model.commune_code.in_(sorted(self.communes)) if self.communes else false()
@@ -126,7 +166,7 @@ class Scope:
     def where_rollup(self, model: Any) -> ColumnElement[bool]:
         """:meth:`where` for roll-up cells, plus the scope's own unit's cell (a district's
         own cell carries no commune code, so :meth:`where` alone leaves it out)."""
-        if self.level in (PROVINCE, DISTRICT, COMMUNE) and self.code:
+        if self.level in (PROVINCE, DISTRICT, COMMUNE) and self.code and self.group is None:
             return self.where(model) | ((model.level == self.level)
                                         & (model.unit_code == self.code))
         return self.where(model)
@@ -137,7 +177,8 @@ class Scope:
         if self.level == NATIONAL:
             return True
         if self.level == PROVINCE:
-            return province_code == self.code
+            return province_code == self.code and (self.group is None
+                                                   or commune_code in self.communes)
         if self.level == DISTRICT:
             return commune_code in self.communes
         if self.level == COMMUNE:
@@ -154,7 +195,7 @@ class Scope:
             return unit.commune_code in self.communes or (
                 unit.level == DISTRICT and unit.code == self.code)
         if self.level in (COMMUNE, PROVINCE) and unit.level == self.level:
-            return unit.code == self.code
+            return unit.code == self.code and self.group is None
         return self.covers(unit.province_code, unit.commune_code, unit.code)
 
     def may(self, action: str) -> bool:

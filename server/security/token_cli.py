@@ -12,6 +12,7 @@ import click
 from flask.cli import with_appcontext
 
 from a0core.errors import A0Error
+from server.formats import stated
 
 CLI_ACTOR = "cli"
 
@@ -64,7 +65,7 @@ def token_revoke(token_id: int) -> None:
         db.session.commit()
     except A0Error as error:
         _refuse(error)
-    click.echo(f"đã thu hồi / revoked: token {token_id} ({revoked_at:%Y-%m-%d %H:%M} UTC)")
+    click.echo(f"đã thu hồi / revoked: token {token_id} ({stated(revoked_at)})")
 
 
 @token.command("list")
@@ -85,4 +86,5 @@ def token_list(username: str | None, as_json: bool) -> None:
         return
     for r in rows:
         click.echo(f"{r['id']:>5}  {r['status']:7}  {r['username']:20}  {r['hint']}…  "
-                   f"{r['label']}  last used {r['last_used_at'] or '-'}")
+                   f"{r['label']}  lần dùng cuối / last used "
+                   f"{stated(r['last_used_at']) if r['last_used_at'] else '-'}")

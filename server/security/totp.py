@@ -5,7 +5,8 @@ authenticator app and typing one code back (:func:`confirm_enrolment`), so a
 secret that never reached a phone can never lock its owner out. Codes are
 accepted one 30-second step either side (clocks of phones drift), and a code
 that has logged in once is refused for the rest of its window: the caller keeps
-the last accepted step (``login_attempt.totp_step``).
+the last accepted step (``login_attempt.totp_step``). Secrets are stored sealed
+(:func:`box_for`), never in clear in the database.
 """
 
 from __future__ import annotations
@@ -13,13 +14,23 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+from collections.abc import Mapping
+from typing import Any
 
 import pyotp
 import segno
 
+from server.security.at_rest import SecretBox
+
 ISSUER = "a0sync"
 VALID_WINDOW = 1  # steps either side of now
 _DIGITS = re.compile(r"^[0-9]{6}$")
+
+
+def box_for(config: Mapping[str, Any]) -> SecretBox:
+    """What seals users' TOTP secrets: the key the configuration loaded
+    (``A0SYNC_TOTP_KEY``, or the instance folder's ``totp_key``)."""
+    return SecretBox(config["A0SYNC_TOTP_KEY"])
 
 
 def new_secret() -> str:

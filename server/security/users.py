@@ -18,7 +18,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from a0core.errors import A0Error
-from server.models.orgunits import LEVEL_COMMUNE, LEVEL_DISTRICT, LEVEL_PROVINCE
+from server.models.orgunits import (
+    GROUP_FORMER_DISTRICT,
+    LEVEL_COMMUNE,
+    LEVEL_DISTRICT,
+    LEVEL_PROVINCE,
+    OrgGroup,
+    OrgUnit,
+)
 from server.models.people import (
     ROLE_ADMIN,
     ROLE_COMMUNE,
@@ -27,7 +34,7 @@ from server.models.people import (
     ROLES,
     User,
 )
-from server.orgunits.queries import unit_by_code
+from server.orgunits.queries import current_tree, unit_by_code
 from server.security import audit, passwords
 from server.security.web_sessions import end_sessions_of
 
@@ -59,8 +66,36 @@ def find_user(session: Session, username: object) -> User | None:
 
 def create_user(session: Session, username: str, full_name: str, password: str, role: str,
                 org_unit_code: str | None, person_access: bool = False, *,
-                created_by: str = "cli") -> User:
-    """Create an active web user; refuses with a precise code, changes nothing then."""
+                created_by: str = "cli", group_code: str | None = None) -> User:
+    """Create an active web user; refuses with a precise code, changes nothing then.
+
+    ``group_code``: province staff limited to a group of communes — a former district,
+    after the 2025 reform (``org_group``); the district level no longer exists, so
+    district staff of a former district are made so (``district_role_replaced`` says
+    how when one is asked for)."""
+    name, full, unit, group = check_new_user(session, username, full_name, role,
+                                             org_unit_code, group_code)
+    password_hash = passwords.hash_password(password)  # raises password_weak
+    user = User(username=name, full_name=full, password_hash=password_hash, role=role,
+                org_unit_id=unit.id if unit is not None else None,
+                group_id=group.id if group is not None else None,
+                person_access=bool(person_access), active=True, failed_logins=0)
+    session.add(user)
+    session.flush()
+    audit.record(session, created_by, "user.create", target=f"user:{name}",
+                 province_code=unit.province_code if unit is not None else None,
+                 commune_code=unit.commune_code if unit is not None else None,
+                 details={"role": role, "org_unit": unit.code if unit is not None else None,
+                          "group": group.code if group is not None else None,
+                          "person_access": bool(person_access)})
+    return user
+
+
+def check_new_user(session: Session, username: str, full_name: str, role: str,
+                   org_unit_code: str | None, group_code: str | None = None
+                   ) -> tuple[str, str, OrgUnit | None, OrgGroup | None]:
+    """Everything :func:`create_user` checks but the password, writing nothing: the
+    command line asks for a password only once the rest is right."""
     name = normalise_username(username)
     if name is None:
         raise A0Error("username_invalid")
@@ -76,6 +111,11 @@ def create_user(session: Session, username: str, full_name: str, password: str, 
     unit = None
     if org_unit_code is not None:
         unit = unit_by_code(session, org_unit_code)
+        if unit is None and role == ROLE_DISTRICT:
+            group = _former_district(session, str(org_unit_code)[:32])
+            if group is not None:
+                raise A0Error("district_role_replaced", record=group.code,
+                              province=group.province_code)
         if unit is None or not unit.active:
             raise A0Error("orgunit_unknown", record=str(org_unit_code)[:40])
     if role != ROLE_ADMIN:
@@ -83,20 +123,22 @@ def create_user(session: Session, username: str, full_name: str, password: str, 
         if unit is None or unit.level != level:
             raise A0Error("role_unit_mismatch", role=role, level_vi=level_vi,
                           level_en=level_en)
-    password_hash = passwords.hash_password(password)  # raises password_weak
+    group = None
+    if group_code is not None:
+        group = _former_district(session, str(group_code)[:32])
+        if role != ROLE_PROVINCE or unit is None or group is None \
+                or group.province_code != unit.code:
+            raise A0Error("group_unknown", record=str(group_code)[:32])
     if find_user(session, name) is not None:
         raise A0Error("username_taken", record=name)
-    user = User(username=name, full_name=full, password_hash=password_hash, role=role,
-                org_unit_id=unit.id if unit is not None else None,
-                person_access=bool(person_access), active=True, failed_logins=0)
-    session.add(user)
-    session.flush()
-    audit.record(session, created_by, "user.create", target=f"user:{name}",
-                 province_code=unit.province_code if unit is not None else None,
-                 commune_code=unit.commune_code if unit is not None else None,
-                 details={"role": role, "org_unit": unit.code if unit is not None else None,
-                          "person_access": bool(person_access)})
-    return user
+    return name, full, unit, group
+
+
+def _former_district(session: Session, code: str) -> OrgGroup | None:
+    """The group of communes of former district ``code`` in the current tree."""
+    return session.scalar(select(OrgGroup).where(
+        OrgGroup.tree == current_tree(session), OrgGroup.kind == GROUP_FORMER_DISTRICT,
+        OrgGroup.code == code))
 
 
 def set_password(session: Session, user: User, password: str, *, by: str) -> None:

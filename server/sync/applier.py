@@ -14,38 +14,68 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from a0core.errors import A0Error, ValidationFailed
+from a0core.applicability import applicability as applicability_of
+from a0core.errors import DETAILS, A0Error, ValidationFailed
 from a0core.forms import FormSet
-from a0core.hlc import physical_ms
 from a0core.merge import Write, merge_fields
+from a0core.p0 import month_over, section_fields, vietnamese_month, vn_day
 from a0core.projection import child_from_birth
 from a0core.schemas import FormDef
+from server.logistics import movements as stock_movements
 from server.models.sync import APPLIED, CONFLICT, REJECTED, WAITING
 from server.register.materialise import distribution_columns, event_columns
+from server.sync.clock import check_ahead
 from server.sync.conflicts import ConflictFinder
-from server.sync.ops import DELETE, DISTRIBUTION, EVENT, FORM_KIND, UPSERT, VOID, Op
+from server.sync.ops import (
+    DELETE,
+    DISTRIBUTION,
+    EVENT,
+    FORM_KIND,
+    REPORT,
+    STOCK,
+    UPSERT,
+    VOID,
+    Op,
+)
 from server.sync.workset import Workset
+
+WARNED = "record_warnings"  # the code of an applied verdict that carries warnings
 
 
 @dataclass(slots=True)
 class Verdict:
+    """What became of an operation. ``warnings``: what the collaborator should check
+    on a record that was kept all the same (the verdict's code is then
+    ``record_warnings``, each warning with its own code and messages)."""
+
     verdict: str
     error: A0Error | None = None
     waiting_on: str | None = None
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     entity_id: str | None = None
+    warnings: list[A0Error] = field(default_factory=list)
 
     def to_dict(self, seq: int) -> dict[str, Any]:
         out: dict[str, Any] = {"seq": seq, "verdict": self.verdict}
         if self.error is not None:
             err = self.error.to_dict()
-            out.update({k: v for k, v in err.items() if k in {"code", "message_vi",
-                                                               "message_en", "errors", "field"}})
+            out.update({k: v for k, v in err.items()
+                        if k in {"code", "message_vi", "message_en", "errors", *DETAILS}})
+        elif self.warnings:
+            out.update(warned(self.warnings))
         if self.waiting_on:
             out["waiting_on"] = self.waiting_on
         if self.conflicts:
             out["conflicts"] = [{"id": c.get("id"), "field": c["field"]} for c in self.conflicts]
         return out
+
+
+def warned(warnings: list[A0Error] | list[dict[str, Any]]) -> dict[str, Any]:
+    """The verdict keys of a kept record's warnings (objects, or as the ledger holds them)."""
+    items = [w if isinstance(w, dict) else w.to_dict() for w in warnings]
+    summary = A0Error(WARNED, count=len(items))
+    return {"code": WARNED, "message_vi": summary.vi, "message_en": summary.en,
+            "warnings": items}
 
 
 class Wait(Exception):
@@ -79,6 +109,9 @@ class Touched:
     months: set[tuple[str, str]] = field(default_factory=set)  # (area_code, YYYY-MM)
     fields: dict[str, set[str]] = field(default_factory=dict)  # record id → fields written
     synced: set[str] = field(default_factory=set)  # areas whose device sent the batch
+    place: Place | None = None  # the sending device's, for the work queued after the batch
+    # stations whose stock changed: (commune code, YYYY-MM from which), server.logistics
+    stations: set[tuple[str, str]] = field(default_factory=set)
 
     def wrote(self, kind: str, entity_id: str, names: Iterable[str]) -> None:
         (self.members if kind == "member" else self.households).add(entity_id)
@@ -97,19 +130,20 @@ class Applier:
                  now_ms: Callable[[], int], max_ahead_ms: int) -> None:
         self.ws, self.forms, self.conflicts = ws, forms, conflicts
         self.now_ms, self.max_ahead_ms = now_ms, max_ahead_ms
+        self.applicability = applicability_of(forms.registry)
         self.touched = Touched()
 
     # ---------------------------------------------------------------- entry
 
     def apply(self, op: Op, place: Place) -> Verdict:
         try:
-            if physical_ms(op.hlc) > self.now_ms() + self.max_ahead_ms:
-                raise A0Error("hlc_future", limit=f"{self.max_ahead_ms // 3_600_000} h")
+            check_ahead(op.hlc, self.now_ms(), self.max_ahead_ms)
             if op.type == VOID:
                 return self._void(op, place)
             form = self._form(op)
             handler = {UPSERT: self._upsert, EVENT: self._event,
-                       DISTRIBUTION: self._distribution, DELETE: self._delete}[op.type]
+                       DISTRIBUTION: self._distribution, DELETE: self._delete,
+                       REPORT: self._report, STOCK: self._stock}[op.type]
             return handler(op, form, place)
         except Wait as wait:
             return Verdict(WAITING, waiting_on=wait.missing)
@@ -127,6 +161,12 @@ class Applier:
 
     def _validate(self, form: FormDef, record: dict[str, Any]) -> dict[str, Any]:
         return self.forms.validator(form.id, form.version).validate(record)
+
+    def _warnings(self, form: FormDef, record: dict[str, Any],
+                  written: Iterable[str] | None) -> list[A0Error]:
+        """What to check on a kept record (on the rules of the fields an edit wrote)."""
+        return self.forms.validator(form.id, form.version).warnings(
+            record, None if written is None else set(written))
 
     def _require(self, kind: str, entity_id: str) -> dict[str, Any]:
         """A referenced record, through aliases; missing means the operation waits."""
@@ -153,6 +193,18 @@ class Applier:
         return {"province_code": row["province_code"], "commune_code": row["commune_code"],
                 "area_code": row["area_code"]}
 
+    def _applies(self, form: FormDef, record: dict[str, Any],
+                 person: dict[str, Any] | None) -> None:
+        """Refuse a record about someone it cannot be about by sex or age
+        (schemas/applicability.json), read from the person's merged record. Not by
+        status: that would make the register depend on the order operations arrive
+        in (a0core.applicability says more); the app does not offer those."""
+        if person is None or self.applicability.rule(form.id) is None:
+            return
+        found = self.applicability.check(form.id, record, person["data"], status=False)
+        if found is not None:
+            raise found.error()
+
     def _month(self, area_code: str, day: str) -> None:
         self.touched.months.add((area_code, day[:7]))
 
@@ -178,6 +230,9 @@ class Applier:
             raise A0Error("op_out_of_scope")
         current = {f.name: row["data"][f.name] for f in form.fields if f.name in row["data"]}
         record = self._validate(form, {**current, **op.fields, form.key_field: op.id})
+        if kind == "member":
+            self._applies(form, record, row)
+        warnings = self._warnings(form, record, op.fields)
         values = {name: record.get(name) for name in op.fields if name != form.key_field}
         refs = self._hard_refs(form, {k: v for k, v in values.items() if v is not None})
         for ref in refs.values():
@@ -191,7 +246,8 @@ class Applier:
         if won:  # a write older than what is there changes nothing
             self.ws.touch(kind, entity_id)
             self._after_entity_change(kind, entity_id, row, won)
-        return Verdict(CONFLICT if found else APPLIED, conflicts=found, entity_id=entity_id)
+        return Verdict(CONFLICT if found else APPLIED, conflicts=found, entity_id=entity_id,
+                       warnings=warnings)
 
     def _create(self, op: Op, form: FormDef, place: Place, kind: str,
                 entity_id: str) -> Verdict:
@@ -222,7 +278,8 @@ class Applier:
             row.update(_member_links(data))
         self.ws.add(kind, row)
         self._after_entity_change(kind, entity_id, row)
-        return Verdict(APPLIED, entity_id=entity_id)
+        return Verdict(APPLIED, entity_id=entity_id,
+                       warnings=self._warnings(form, record, None))
 
     def _after_entity_change(self, kind: str, entity_id: str, row: dict[str, Any],
                              fields: Iterable[str] = (WHOLE,)) -> None:
@@ -243,6 +300,10 @@ class Applier:
         subject = refs.get("member_id")
         if subject is not None:
             self._in_scope(subject, place)
+        self._applies(form, record, subject)
+        target = refs.get("to_household_id")  # household_change: the same area only
+        if target is not None and target["area_code"] != household["area_code"]:
+            raise A0Error("household_change_area")
         record = self._resolve_refs(form, record)
         row = {**event_columns(record), **self._place_of(household), "form": form.id,
                "form_version": form.version, "hlc": op.hlc, "device_id": op.device,
@@ -288,8 +349,10 @@ class Applier:
         record = self._validate(form, {**op.fields, "id": op.id})
         if place.area_code is not None and record["area_code"] != place.area_code:
             raise A0Error("op_out_of_scope")
-        household = self._hard_refs(form, record)["household_id"]
+        refs = self._hard_refs(form, record)
+        household = refs["household_id"]
         self._in_scope(household, place)
+        self._applies(form, record, refs.get("member_id"))
         record = self._resolve_refs(form, record)
         row = {**distribution_columns(record), **self._place_of(household),
                "form_version": form.version, "hlc": op.hlc, "device_id": op.device,
@@ -297,6 +360,54 @@ class Applier:
         self.ws.add("distribution", row)
         self._month(row["area_code"], record["distributed_on"])
         return Verdict(APPLIED, entity_id=op.id)
+
+    # -------------------------------------------------------- monthly slips
+
+    def _report(self, op: Op, form: FormDef, place: Place) -> Verdict:
+        """A closed P0 slip: kept as sent (a later one for the month supersedes it)."""
+        if self.ws.get("p0_report", op.id) is not None:
+            raise A0Error("entity_exists", id=op.id)
+        record = self._validate(form, {**op.fields, "id": op.id})
+        if place.area_code is None or record["area_code"] != place.area_code:
+            raise A0Error("op_out_of_scope")  # a collaborator closes their own area's slip
+        now = _utc_of_ms(self.now_ms())
+        if not month_over(record["month"], vn_day(now)):
+            raise A0Error("report_month_open", month=vietnamese_month(record["month"]))
+        self.ws.add("p0_report", {
+            "id": op.id, "province_code": place.province_code,
+            "commune_code": place.commune_code, "area_code": place.area_code,
+            "month": record["month"], "closed_on": record["closed_on"],
+            "counts": {name: record[name] for name in section_fields(form)},
+            "form_version": form.version, "hlc": op.hlc, "device_id": op.device,
+            "received_at": now})
+        self._month(place.area_code, record["month"])
+        return Verdict(APPLIED, entity_id=op.id)
+
+    # ------------------------------------------------------ stock (LMIS)
+
+    def _stock(self, op: Op, form: FormDef, place: Place) -> Verdict:
+        """A stock movement (server.logistics.movements says who may record what)."""
+        if self.ws.get(stock_movements.KIND, op.id) is not None:
+            raise A0Error("entity_exists", id=op.id)
+        record = self._validate(form, {**op.fields, "id": op.id})
+        target = None
+        if "transfer_id" in record:  # a confirmation waits for what it confirms
+            target = self._require(stock_movements.KIND, record["transfer_id"])
+        row = stock_movements.stock_row(
+            form, record, hlc=op.hlc, device=op.device, area_code=place.area_code,
+            commune_code=place.commune_code, province_code=place.province_code, target=target)
+        self.ws.add(stock_movements.KIND, row)
+        self._stock_changed(row)
+        return Verdict(APPLIED, entity_id=op.id)
+
+    def _stock_changed(self, row: dict[str, Any]) -> None:
+        """The months from which the station's and the area's stock figures change."""
+        day = stock_movements.first_day(self.ws, row)
+        station, area = stock_movements.affected(row)
+        if station:
+            self.touched.stations.add((row["commune_code"], day[:7]))
+        if area:
+            self._month(row["area_code"], day)
 
     # ------------------------------------------------------ voids, deletes
 
@@ -306,6 +417,8 @@ class Applier:
         if row is None:
             raise Wait(op.id)
         self._in_scope(row, place)
+        if kind == stock_movements.KIND:
+            stock_movements.check_void(row, place.area_code)
         if not row["voided"]:
             row["voided"] = True
             self.ws.touch(kind, op.id)
@@ -314,6 +427,8 @@ class Applier:
                 if row["form"] == "birth":
                     self._withdraw_child(row, op)
                 self._month(row["area_code"], row["event_date"])
+            elif kind == stock_movements.KIND:
+                self._stock_changed(row)
             else:
                 self._month(row["area_code"], row["distributed_on"])
         return Verdict(APPLIED, entity_id=op.id)
@@ -374,3 +489,7 @@ def _month_of_second(second: int) -> str:
 
 def _today_month(now_ms: int) -> str:
     return _month_of_second(now_ms // 1000)
+
+
+def _utc_of_ms(now_ms: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(now_ms / 1000, dt.UTC)

@@ -12,9 +12,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from a0core.hlc import HybridClock
+from a0core.errors import A0Error
+from a0core.hlc import HybridClock, ahead_by
 
 EXTENSION = "a0sync_clock"
+
+
+def check_ahead(stamp: int, now_ms: int, max_ahead_ms: int) -> None:
+    """Refuse a stamp further ahead of the server's wall clock than the tolerance, with
+    ``hlc_future`` carrying the server's time and the tolerance: operations, batch
+    headers and enrolments alike. The device learns from it when its clock is sane
+    again (docs/protocol.md, "Clocks")."""
+    if ahead_by(stamp, now_ms) > max_ahead_ms:
+        raise A0Error("hlc_future", limit=f"{max_ahead_ms // 3_600_000} h",
+                      server_time_ms=now_ms, max_ahead_ms=max_ahead_ms)
 
 
 def server_clock(app: Any) -> HybridClock:

@@ -7,6 +7,11 @@ writes received. Earlier writes come from the operation ledger (their fields and
 bases are kept in ``sync_op.payload``) plus the entity's current clocks, which
 cover writes that never came through sync (bulk loads). The common case — a write
 based on the value the server holds — needs no history at all.
+
+A batch reads that history before it takes its change numbers; :meth:`ConflictFinder.validate`
+reads it again once they are taken, and the batch starts again if a write of
+another batch arrived meanwhile (a write that lost to the current value changes
+no row, so only its history shows it).
 """
 
 from __future__ import annotations
@@ -21,8 +26,15 @@ from sqlalchemy.orm import Session
 
 from a0core.merge import Write, conflicting, stamp_of
 from server.models.sync import APPLIED, CONFLICT, UPSERTS_ONLY, Conflict, SyncOp
+from server.sync.workset import StaleRead
 
 OPEN, RESOLVED, SUPERSEDED = "open", "resolved", "superseded"
+
+
+def _history(entity_id: str) -> Any:
+    return (select(SyncOp.device_id, SyncOp.hlc, SyncOp.payload)
+            .where(SyncOp.entity_id == entity_id, UPSERTS_ONLY,
+                   SyncOp.status.in_((APPLIED, CONFLICT))))
 
 
 class ConflictFinder:
@@ -31,14 +43,17 @@ class ConflictFinder:
         self._ledger: dict[str, list[Write]] = {}    # earlier batches, per entity
         self._pending: dict[str, list[Write]] = defaultdict(list)  # this batch
         self.found: list[dict[str, Any]] = []
+        # history read, for validate(); SQLite's write lock, held from the start, leaves
+        # nothing to check
+        self._read: dict[str, set[tuple[int, str]]] | None = (
+            {} if session.get_bind().dialect.name == "postgresql" else None)
 
     def _earlier(self, entity_id: str, row: Mapping[str, Any], field: str) -> list[Write]:
         if entity_id not in self._ledger:
             writes: list[Write] = []
-            ops = self.session.execute(
-                select(SyncOp.device_id, SyncOp.hlc, SyncOp.payload)
-                .where(SyncOp.entity_id == entity_id, UPSERTS_ONLY,
-                       SyncOp.status.in_((APPLIED, CONFLICT)))).all()
+            ops = self.session.execute(_history(entity_id)).all()
+            if self._read is not None:
+                self._read[entity_id] = {(hlc, device) for device, hlc, _ in ops}
             for device, hlc, payload in ops:
                 base = payload.get("base") or {}
                 writes += [Write(name, value, (hlc, device), stamp_of(base.get(name)))
@@ -77,6 +92,15 @@ class ConflictFinder:
         self._pending[row["id"]].append(write)
         self.found.extend(found)
         return found
+
+    def validate(self) -> None:
+        """Raise :class:`~server.sync.workset.StaleRead` if the history of an entity read
+        so far has another write now."""
+        read, self._read = self._read, None
+        for entity_id, stamps in (read or {}).items():
+            if {(hlc, device) for device, hlc, _ in self.session.execute(
+                    _history(entity_id))} != stamps:
+                raise StaleRead("sync_op")
 
     def flush(self, next_seq: Callable[[], int], resolved_by: str | None = None) -> None:
         """Insert new conflicts (once per pair); close those a later write saw both sides of."""

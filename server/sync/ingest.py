@@ -6,18 +6,27 @@ The HTTPS endpoint and ``a0sync import-batch`` both call :func:`ingest_batch`:
    server key, decryption, body against header — any failure refuses the batch
    whole and changes nothing;
 2. a batch id seen before returns the receipt kept for it (or is refused if the
-   content differs);
-3. in one transaction: reserve change numbers (which also serialises the batches
-   of one province), sort each operation into duplicate / hash mismatch / new,
-   apply the new ones, release operations that were waiting for what just
-   arrived, write the register, the ledger, the device's sequence state and the
-   signed receipt, and run the after-batch hooks (roll-ups, duplicates).
+   content differs); a new batch sealed by a clock further ahead than the
+   tolerance is refused whole (``hlc_future``, with the server's time);
+3. in one transaction, holding its area's lock (:mod:`server.sync.locks`: batches
+   of one area one after the other, of other areas side by side): sort each
+   operation into duplicate / hash mismatch / new and apply the new ones in memory;
+4. then the short step that makes the batch visible (issue 19): take change numbers
+   from the province's counter, whose row lock is held to the commit, so numbers
+   become visible in order and pull cursors never skip; re-read the device (revoked,
+   or moved by a reform meanwhile), check that nothing the batch read changed
+   (:meth:`Workset.validate`, :meth:`ConflictFinder.validate`; else it starts
+   again), release operations that were waiting for what just arrived, write the
+   register, the ledger, the device's sequence state and the signed receipt, queue
+   the after-batch work (roll-ups, duplicates: done after the commit,
+   :mod:`server.sync.followups`) and commit.
 
 A crash anywhere before commit leaves nothing of the batch behind.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -25,24 +34,30 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from a0core.envelope import open_batch, sign_receipt
 from a0core.errors import A0Error
 from a0core.forms import FormSet
-from a0core.hlc import HybridClock, wall_ms
+from a0core.hlc import HybridClock, physical_ms, wall_ms
 from a0core.schemas import FormDef
+from server import formats
 from server.models.base import chunks, insert_rows, utcnow
 from server.models.sync import DUPLICATE, REJECTED, WAITING, SyncBatch, SyncOp
 from server.security.keys import KeyStore
-from server.sync.applier import Applier, Place, Touched, Verdict
+from server.sync.applier import Applier, Place, Touched, Verdict, warned
+from server.sync.clock import check_ahead
 from server.sync.conflicts import ConflictFinder
 from server.sync.ledger import update_device_state
-from server.sync.ops import DISTRIBUTION, EVENT, VOID, Op, parse_op
+from server.sync.locks import hold
+from server.sync.ops import DISTRIBUTION, EVENT, STOCK, VOID, Op, parse_op
 from server.sync.statements import statements
-from server.sync.workset import Sequencer, Workset
+from server.sync.workset import Sequencer, StaleRead, Workset
 
 AfterBatch = Callable[[Session, Touched], None]
+ATTEMPTS = 8  # a batch whose reads went stale starts again, at most this often
+_RETRY_STATES = {"40001", "40P01"}  # PostgreSQL: serialization failure, deadlock
 
 
 @dataclass
@@ -86,22 +101,49 @@ class Sender:
     area_code: str
     commune_code: str
     province_code: str
+    revoked_at: dt.datetime | None = None  # only with ``accept_revoked``
 
 
-def _sender(session: Session, device_id: str) -> Sender:
+class _Moved(Exception):
+    """The device's area moved to another province before the batch took its lock."""
+
+    def __init__(self, sender: Sender) -> None:
+        self.sender = sender
+
+
+def _sender(session: Session, device_id: str, accept_revoked: bool) -> Sender:
     row = session.execute(statements(session).sender, {"device": device_id}).first()
     if row is None:
         raise A0Error("device_unknown")
-    if row.revoked_at is not None:
+    if row.revoked_at is not None and not accept_revoked:
         raise A0Error("device_revoked")
-    return Sender(*row[1:])
+    return Sender(*row[1:], revoked_at=row.revoked_at)
+
+
+def sealed_before(revoked_at: dt.datetime, header: dict[str, Any],
+                  ops: list[dict[str, Any]]) -> None:
+    """A revoked device's batch is taken (by an administrator's override) only if every
+    stamp in it, its header's and its operations', is older than the revocation.
+
+    The stamps are the device's own clock: the override is for a device its owner
+    trusts (a phone replaced, not stolen), which is why only an administrator may
+    use it and every use is audited."""
+    at = revoked_at if revoked_at.tzinfo else revoked_at.replace(tzinfo=dt.UTC)
+    limit = int(at.timestamp() * 1000)
+    stamps = [header.get("hlc"), *(op.get("hlc") for op in ops if isinstance(op, dict))]
+    if any(type(s) is int and physical_ms(s) >= limit for s in stamps):
+        raise A0Error("batch_sealed_after_revocation",
+                      revoked_at=formats.stated(at, "vi"))
 
 
 def ingest_batch(session: Session, data: bytes, ctx: IngestContext,
-                 carrier: str = "https") -> dict[str, Any]:
-    """Ingest an envelope; return the signed receipt (the same one for a re-sent batch)."""
+                 carrier: str = "https", *, accept_revoked: bool = False) -> dict[str, Any]:
+    """Ingest an envelope; return the signed receipt (the same one for a re-sent batch).
+
+    ``accept_revoked``: a revoked device's batch sealed before its revocation is taken
+    (:func:`sealed_before`); the caller checked who may and audits it."""
     with _cycle_collector_paused():
-        return _ingest(session, data, ctx, carrier)
+        return _ingest(session, data, ctx, carrier, accept_revoked)
 
 
 @contextmanager
@@ -120,12 +162,13 @@ def _cycle_collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _ingest(session: Session, data: bytes, ctx: IngestContext, carrier: str) -> dict[str, Any]:
+def _ingest(session: Session, data: bytes, ctx: IngestContext, carrier: str,
+            accept_revoked: bool) -> dict[str, Any]:
     try:
         sender: list[Sender] = []  # found when the envelope's header names the device
 
         def sign_key_for(device_id: str) -> str:
-            sender.append(_sender(session, device_id))
+            sender.append(_sender(session, device_id, accept_revoked))
             return sender[-1].sign_public_key
 
         opened = open_batch(
@@ -134,14 +177,38 @@ def _ingest(session: Session, data: bytes, ctx: IngestContext, carrier: str) -> 
         receipt = _known_receipt(session, opened.header["batch"], opened.body_hash)
         if receipt is not None:
             return receipt
-        session.rollback()  # the write transaction starts with the province lock
-        receipt = _apply_batch(session, sender[-1], opened.header, opened.ops,
-                               opened.body_hash, ctx, carrier, plain=opened.plain)
+        check_ahead(opened.header["hlc"], ctx.now_ms(), ctx.max_clock_ahead_ms)
+        if sender[-1].revoked_at is not None:
+            sealed_before(sender[-1].revoked_at, opened.header, opened.ops)
+        session.rollback()  # the write transaction starts with the area's lock
+        receipt = _apply_until_done(session, sender, opened, ctx, carrier)
         session.commit()
         return receipt
     except BaseException:
         session.rollback()
         raise
+
+
+def _apply_until_done(session: Session, sender: list[Sender], opened: Any,
+                      ctx: IngestContext, carrier: str) -> dict[str, Any]:
+    """Apply the batch, starting again when what it read changed before it could write
+    (another batch, a merge, a reform meanwhile): as if it had waited its turn."""
+    for attempt in range(ATTEMPTS):
+        try:
+            return _apply_batch(session, sender[-1], opened.header, opened.ops,
+                                opened.body_hash, ctx, carrier, plain=opened.plain)
+        except _Moved as moved:  # its area went to another commune or province meanwhile
+            session.rollback()
+            sender.append(moved.sender)
+        except (StaleRead, IntegrityError) as stale:
+            session.rollback()
+            if attempt == ATTEMPTS - 1:
+                raise A0Error("server_busy") from stale
+        except OperationalError as error:
+            if getattr(error.orig, "sqlstate", None) not in _RETRY_STATES:
+                raise
+            session.rollback()
+    raise A0Error("server_busy")
 
 
 def _known_receipt(session: Session, batch_id: str, body_hash: str) -> dict[str, Any] | None:
@@ -156,11 +223,8 @@ def _known_receipt(session: Session, batch_id: str, body_hash: str) -> dict[str,
 def _apply_batch(session: Session, device: Sender, header: dict[str, Any],
                  raw_ops: list[dict[str, Any]], body_hash: str, ctx: IngestContext,
                  carrier: str, plain: bool = False) -> dict[str, Any]:
-    sequencer = Sequencer(session, device.province_code)
-    sequencer.reserve(3 * len(raw_ops) + 8)  # the first write: takes the province's lock
+    hold(session, f"area:{device.area_code}")  # SQLite: the write lock
     sql = statements(session)
-    if session.scalar(sql.revoked_at, {"device": device.id}) is not None:
-        raise A0Error("device_revoked")  # revoked while the batch was being opened
     receipt = _known_receipt(session, header["batch"], body_hash)  # sent twice at once
     if receipt is not None:
         return receipt
@@ -181,6 +245,7 @@ def _apply_batch(session: Session, device: Sender, header: dict[str, Any],
         except A0Error as error:
             entry.verdict = Verdict(REJECTED, error)
 
+    sequencer = Sequencer(session, device.province_code)
     ws = Workset(session, sequencer)
     finder = ConflictFinder(session)
     applier = Applier(ws, ctx.forms, finder, ctx.now_ms, ctx.max_clock_ahead_ms)
@@ -189,6 +254,17 @@ def _apply_batch(session: Session, device: Sender, header: dict[str, Any],
     for entry in entries:
         if entry.op is not None:
             entry.verdict = applier.apply(entry.op, place)
+
+    # -- from here to the commit: the province's change numbers (its counter's row lock)
+    sequencer.reserve(3 * len(raw_ops) + 8)
+    # read again under the lock: revoked meanwhile, or carried to another commune by a
+    # migration of the org-unit tree (docs/orgunits.md)
+    now_at = _sender(session, device.id, accept_revoked=device.revoked_at is not None)
+    if (now_at.province_code, now_at.commune_code) != (device.province_code,
+                                                       device.commune_code):
+        raise _Moved(now_at)
+    ws.validate()
+    finder.validate()
     released = _release_waiting(session, ws, applier, [
         Pending(e.op, place, entry=e) for e in entries
         if e.op and e.verdict and e.verdict.verdict == WAITING])
@@ -198,15 +274,16 @@ def _apply_batch(session: Session, device: Sender, header: dict[str, Any],
 
     ws.flush()
     finder.flush(sequencer)
-    write_ledger(session, place, device.id, header["batch"], entries, released, sequencer)
-    now = utcnow()
+    now = _at(ctx.now_ms())  # the context's clock: the wall's, or a demo's season
+    write_ledger(session, place, device.id, header["batch"], entries, released, sequencer,
+                 now)
     state = update_device_state(session, device.id, header.get("hlc", 0), ctx.now_ms(), now)
     answers = [e.answer or e.verdict.to_dict(e.seq) for e in entries]  # type: ignore[union-attr]
     receipt = sign_receipt({
         "v": 1, "type": "receipt", "device": device.id, "batch": header["batch"],
         "kid": header["kid"], "received_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "server_hlc": ctx.clock.now(), "highest_contiguous_seq": state.highest_contiguous_seq,
-        "verdicts": answers,
+        "missing": state.gaps, "verdicts": answers,
     }, ctx.keys.get(header["kid"]).sign_private, header["kid"])
     counts: dict[str, int] = {}
     for answer in answers:
@@ -218,12 +295,17 @@ def _apply_batch(session: Session, device: Sender, header: dict[str, Any],
         "body_hash": body_hash, "carrier": carrier, "received_at": now,
         "clock_skew_ms": state.last_clock_skew_ms, "counts": counts, "receipt": receipt}])
     applier.touched.synced.add(device.area_code)
+    applier.touched.place = place
     for hook in ctx.hooks:
         hook(session, applier.touched)
     return receipt
 
 
-KINDS = ("household", "member", "event", "distribution")
+KINDS = ("household", "member", "event", "distribution", "p0_report", "stock_movement")
+
+
+def _at(ms: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
 
 
 def _prefetch(ws: Workset, ops: list[Op], forms: FormSet) -> None:
@@ -257,7 +339,8 @@ def _own_kind(op: Op, form: FormDef | None) -> str | None:
         return op.fields.get("target")
     if form is None:
         return None
-    return {EVENT: "event", DISTRIBUTION: "distribution"}.get(op.type, form.entity)
+    return {EVENT: "event", DISTRIBUTION: "distribution", STOCK: "stock_movement"}.get(
+        op.type, form.entity)
 
 
 _REF_KINDS: dict[int, tuple[FormDef, dict[str, str | None]]] = {}
@@ -307,19 +390,21 @@ def _release_waiting(session: Session, ws: Workset, applier: Applier,
 
 def _ledger_fields(verdict: Verdict) -> dict[str, Any]:
     error = verdict.error.to_dict() if verdict.error else None
+    if error is None and verdict.warnings:
+        error = warned(verdict.warnings)
     detail: dict[str, Any] | None = None
     if error or verdict.conflicts:
         detail = {**(error or {}), "conflicts": [c.get("id") for c in verdict.conflicts]}
-    return {"status": verdict.verdict, "code": verdict.error.code if verdict.error else None,
+    return {"status": verdict.verdict, "code": error["code"] if error else None,
             "detail": detail, "waiting_on": verdict.waiting_on,
             "entity_id": verdict.entity_id}
 
 
 def write_ledger(session: Session, place: Place, device_id: str, batch_id: str,
                   entries: list[Entry], released: list[Pending],
-                  next_seq: Callable[[], int]) -> None:
+                  next_seq: Callable[[], int], now: dt.datetime | None = None) -> None:
     """Store new operations once per (device, seq), and the verdicts that changed."""
-    now = utcnow()
+    now = now or utcnow()
     rows = []
     for entry in entries:
         if entry.verdict is None:

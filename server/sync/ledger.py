@@ -3,18 +3,22 @@
 Batches may arrive out of order (a file carried by hand overtakes a later
 network batch), so the server keeps, per device, the highest n such that
 operations 1…n are all stored and the ranges still missing above it, which the
-commune dashboard shows ("operations 120–180 of this device never arrived").
+commune dashboard shows ("operations 120–180 of this device never arrived"), every
+receipt and ``/devices/me`` tell the device itself, and ``a0sync devices list``
+prints.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from a0core.hlc import physical_ms
+from server.models.base import chunks
 from server.models.sync import DeviceSync
 from server.sync.statements import statements
 
@@ -41,6 +45,7 @@ def missing_ranges(contiguous: int, seqs: list[int]) -> tuple[int, list[list[int
 class DeviceState:
     highest_contiguous_seq: int
     last_clock_skew_ms: int
+    gaps: list[list[int]]
 
 
 def update_device_state(session: Session, device_id: str, header_hlc: int, now_ms: int,
@@ -60,4 +65,22 @@ def update_device_state(session: Session, device_id: str, header_hlc: int, now_m
         session.execute(insert(DeviceSync).values(device_id=device_id, pull_cursor=0, **values))
     else:
         session.execute(sql.device_state_update, {"b_device": device_id, **values})
-    return DeviceState(contiguous, skew)
+    return DeviceState(contiguous, skew, gaps)
+
+
+def sequence_states(session: Session, device_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """What arrived of each device's sequence: ``highest_contiguous_seq``, ``max_seq``
+    and ``missing`` (the ranges below it that never arrived, ``[[first, last], ...]``),
+    for the device itself (``/devices/me``) and ``a0sync devices list``. A device
+    holding operations above ``max_seq`` that the server once acknowledged knows the
+    server lost them (a restore from a backup) and sends them again."""
+    out = {device: {"highest_contiguous_seq": 0, "max_seq": 0, "missing": []}
+           for device in device_ids}
+    for ids in chunks(device_ids):
+        for device, contiguous, top, gaps in session.execute(
+                select(DeviceSync.device_id, DeviceSync.highest_contiguous_seq,
+                       DeviceSync.max_seq, DeviceSync.gaps)
+                .where(DeviceSync.device_id.in_(ids))):
+            out[device] = {"highest_contiguous_seq": contiguous, "max_seq": top,
+                           "missing": gaps or []}
+    return out

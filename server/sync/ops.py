@@ -11,10 +11,13 @@ from a0core.errors import A0Error
 from a0core.merge import Stamp
 
 UPSERT, EVENT, DISTRIBUTION, VOID, DELETE = "upsert", "event", "distribution", "void", "delete"
-OP_TYPES = (UPSERT, EVENT, DISTRIBUTION, VOID, DELETE)
+REPORT = "report"  # a closed monthly P0 slip
+STOCK = "stock"  # a contraceptive stock movement (LMIS: server.logistics)
+OP_TYPES = (UPSERT, EVENT, DISTRIBUTION, VOID, DELETE, REPORT, STOCK)
 # which form kind each operation type carries
-FORM_KIND = {UPSERT: "entity", EVENT: "event", DISTRIBUTION: "distribution", DELETE: "entity"}
-VOID_TARGETS = ("event", "distribution")
+FORM_KIND = {UPSERT: "entity", EVENT: "event", DISTRIBUTION: "distribution", DELETE: "entity",
+             REPORT: "report", STOCK: "stock"}
+VOID_TARGETS = ("event", "distribution", "stock_movement")
 MAX_INT64 = 2**63 - 1
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 

@@ -2,11 +2,17 @@
 
 Every register row carries the change sequence of its province; a device asks
 for what is above its cursor and gets pages in sequence order: households,
-members, events, distributions, aliases of merged duplicates, conflicts and their
+members, events, distributions, contraceptive stock movements (``stock``: what the
+station issued to the area and its confirmations, the area's own receipts,
+returns, losses and counts), aliases of merged duplicates, conflicts and their
 resolutions, and verdicts of its own operations that were decided after their
-receipt (waiting → applied). A first download is the same request from 0, page
-after page; the cursor a device sends also tells the server what it already has,
-which decides when tombstones may go.
+receipt (waiting → applied). Every page also says where the area is now
+(``place``: area, commune and province with their names) and which of the area's
+recent months the server holds a closed P0 slip for, and whether it matches what
+the server holds (``reports``, :func:`server.reporting.status.device_months`). A
+first download is the same request from 0, page after page; the cursor a device
+sends also tells the server what it already has, which decides when tombstones
+may go.
 """
 
 from __future__ import annotations
@@ -20,31 +26,36 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from a0core.errors import A0Error
+from server.models.logistics import StockMovement
 from server.models.people import Device
-from server.models.register import Distribution, Event, Household, Member
+from server.models.register import ChangeCounter, Distribution, Event, Household, Member
 from server.models.sync import Alias, Conflict, DeviceSync, SyncOp
+from server.reporting.status import device_months
+from server.security.enrolment import device_profile
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 5000
 
 
-def _entities(session: Session, model: Any, kind: str, area: str, cursor: int,
+def _entities(session: Session, model: Any, kind: str, area: str, cursor: int, high: int,
               limit: int) -> Iterator[tuple[int, dict[str, Any]]]:
     t = model.__table__.c
     for r in session.execute(select(t.id, t.seq, t.data, t.clocks, t.deleted, t.merged_into)
-                             .where(t.area_code == area, t.seq > cursor)
+                             .where(t.area_code == area, t.seq > cursor, t.seq <= high)
                              .order_by(t.seq).limit(limit)):
         yield r.seq, {"seq": r.seq, "kind": kind, "id": r.id, "data": r.data,
                       "clocks": r.clocks, "deleted": r.deleted, "merged_into": r.merged_into}
 
 
-def _facts(session: Session, model: Any, kind: str, area: str, cursor: int,
+def _facts(session: Session, model: Any, kind: str, area: str, cursor: int, high: int,
            limit: int) -> Iterator[tuple[int, dict[str, Any]]]:
     t = model.__table__.c
     cols = [t.id, t.seq, t.form_version, t.hlc, t.device_id, t.voided]
     cols += [t.form, t.payload] if kind == "event" else [t.household_id, t.member_id, t.method,
-                                                          t.quantity, t.distributed_on]
-    for r in session.execute(select(*cols).where(t.area_code == area, t.seq > cursor)
+                                                          t.quantity, t.distributed_on, t.source,
+                                                          t.unit_price]
+    for r in session.execute(select(*cols).where(t.area_code == area,
+                                                 t.seq > cursor, t.seq <= high)
                              .order_by(t.seq).limit(limit)):
         if kind == "event":
             data = {"form": r.form, "version": r.form_version, "record": r.payload}
@@ -53,23 +64,39 @@ def _facts(session: Session, model: Any, kind: str, area: str, cursor: int,
                     "record": {"id": r.id, "area_code": area, "household_id": r.household_id,
                                "member_id": r.member_id, "method": r.method,
                                "quantity": r.quantity, "distributed_on": r.distributed_on}}
+            for name in ("source", "unit_price"):
+                if getattr(r, name) is not None:
+                    data["record"][name] = getattr(r, name)
         data.update(voided=r.voided, hlc=r.hlc, device=r.device_id)
         yield r.seq, {"seq": r.seq, "kind": kind, "id": r.id, "data": data}
 
 
-def _aliases(session: Session, area: str, cursor: int,
+def _stock(session: Session, area: str, cursor: int, high: int,
+           limit: int) -> Iterator[tuple[int, dict[str, Any]]]:
+    t = StockMovement.__table__.c
+    for r in session.execute(select(t.id, t.seq, t.form, t.form_version, t.payload, t.voided,
+                                    t.hlc, t.device_id)
+                             .where(t.area_code == area, t.seq > cursor, t.seq <= high)
+                             .order_by(t.seq).limit(limit)):
+        yield r.seq, {"seq": r.seq, "kind": "stock", "id": r.id, "data": {
+            "form": r.form, "version": r.form_version, "record": r.payload,
+            "voided": r.voided, "hlc": r.hlc, "device": r.device_id}}
+
+
+def _aliases(session: Session, area: str, cursor: int, high: int,
              limit: int) -> Iterator[tuple[int, dict[str, Any]]]:
-    for a in session.scalars(select(Alias).where(Alias.area_code == area, Alias.seq > cursor)
+    for a in session.scalars(select(Alias).where(Alias.area_code == area,
+                                                 Alias.seq > cursor, Alias.seq <= high)
                              .order_by(Alias.seq).limit(limit)):
         yield a.seq, {"seq": a.seq, "kind": "alias", "id": a.old_id,
                       "data": {"survivor_id": a.survivor_id, "entity": a.entity,
                                "active": a.active}}
 
 
-def _conflicts(session: Session, area: str, cursor: int,
+def _conflicts(session: Session, area: str, cursor: int, high: int,
                limit: int) -> Iterator[tuple[int, dict[str, Any]]]:
     for c in session.scalars(select(Conflict).where(Conflict.area_code == area,
-                                                    Conflict.seq > cursor)
+                                                    Conflict.seq > cursor, Conflict.seq <= high)
                              .order_by(Conflict.seq).limit(limit)):
         yield c.seq, {"seq": c.seq, "kind": "conflict", "id": str(c.id), "data": {
             "entity": c.entity, "entity_id": c.entity_id, "field": c.field,
@@ -78,21 +105,38 @@ def _conflicts(session: Session, area: str, cursor: int,
             "status": c.status, "resolved_value": c.resolved_value}}
 
 
-def _verdicts(session: Session, device_id: str, cursor: int,
+def _verdicts(session: Session, device_id: str, cursor: int, high: int,
               limit: int) -> Iterator[tuple[int, dict[str, Any]]]:
     for op in session.scalars(select(SyncOp).where(SyncOp.device_id == device_id,
-                                                   SyncOp.change_seq > cursor)
+                                                   SyncOp.change_seq > cursor,
+                                                   SyncOp.change_seq <= high)
                               .order_by(SyncOp.change_seq).limit(limit)):
         verdict: dict[str, Any] = {"seq": op.seq, "verdict": op.status}
         detail = op.detail or {}
         if op.code:
             verdict.update(code=op.code, message_vi=detail.get("message_vi", ""),
                            message_en=detail.get("message_en", ""))
+        if detail.get("warnings"):
+            verdict["warnings"] = detail["warnings"]
         if op.waiting_on and op.status == "waiting":
             verdict["waiting_on"] = op.waiting_on
         if detail.get("conflicts"):
             verdict["conflicts"] = [{"id": i} for i in detail["conflicts"]]
         yield op.change_seq, {"verdict": verdict}
+
+
+def horizon(session: Session, province_code: str) -> int:
+    """The highest change number every transaction below which has committed: the
+    province counter's committed value. A batch holds the counter's row lock from
+    taking its numbers to its commit (:mod:`server.sync.ingest`), so every number
+    at or below it is final, and every later commit has higher numbers. The pull's
+    tables are read by separate statements (each its own snapshot on PostgreSQL):
+    capped at the horizon, none of them can return a number above a change that
+    another one has not seen yet, so the cursor never passes a change that
+    commits later."""
+    value = session.scalar(select(ChangeCounter.value)
+                           .where(ChangeCounter.province_code == province_code))
+    return value or 0
 
 
 def pull_page(session: Session, device: Device, cursor: int, limit: int = DEFAULT_LIMIT,
@@ -102,14 +146,16 @@ def pull_page(session: Session, device: Device, cursor: int, limit: int = DEFAUL
         raise A0Error("device_revoked")
     limit = max(1, min(limit, MAX_LIMIT))
     area = device.area_code
+    high = horizon(session, device.province_code)
     sources = [
-        _entities(session, Household, "household", area, cursor, limit + 1),
-        _entities(session, Member, "member", area, cursor, limit + 1),
-        _facts(session, Event, "event", area, cursor, limit + 1),
-        _facts(session, Distribution, "distribution", area, cursor, limit + 1),
-        _aliases(session, area, cursor, limit + 1),
-        _conflicts(session, area, cursor, limit + 1),
-        _verdicts(session, device.id, cursor, limit + 1),
+        _entities(session, Household, "household", area, cursor, high, limit + 1),
+        _entities(session, Member, "member", area, cursor, high, limit + 1),
+        _facts(session, Event, "event", area, cursor, high, limit + 1),
+        _facts(session, Distribution, "distribution", area, cursor, high, limit + 1),
+        _stock(session, area, cursor, high, limit + 1),
+        _aliases(session, area, cursor, high, limit + 1),
+        _conflicts(session, area, cursor, high, limit + 1),
+        _verdicts(session, device.id, cursor, high, limit + 1),
     ]
     merged = list(heapq.merge(*[list(s) for s in sources], key=lambda item: item[0]))
     page, more = merged[:limit], len(merged) > limit
@@ -121,7 +167,17 @@ def pull_page(session: Session, device: Device, cursor: int, limit: int = DEFAUL
     if state is not None:
         state.pull_cursor = max(state.pull_cursor, cursor)
         state.last_pull_at = now or dt.datetime.now(dt.UTC)
-    return {"changes": changes, "verdicts": verdicts, "cursor": next_cursor, "more": more}
+    return {"changes": changes, "verdicts": verdicts, "cursor": next_cursor, "more": more,
+            "place": place_of(session, device), "reports": device_months(session, area, now)}
+
+
+def place_of(session: Session, device: Device) -> dict[str, Any]:
+    """Where the device's area is now, with codes and names, and the villages a
+    household may be filed under: after a reform migration moved its area to another
+    commune (issue 13), or a village was added or renamed, the next pull tells the
+    phone."""
+    profile = device_profile(session, device)
+    return {k: profile[k] for k in ("area", "commune", "province", "villages")}
 
 
 def purge_tombstones(session: Session, before: dt.datetime | None = None) -> int:

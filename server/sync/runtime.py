@@ -6,14 +6,17 @@ still does not import Flask; the HTTPS endpoint and the CLI share it.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from server.forms import formset
 from server.security.keys import keystore_for
 from server.sync.clock import server_clock
+from server.sync.followups import FollowUps
 from server.sync.ingest import AfterBatch, IngestContext
 
 HOOKS_KEY = "a0sync.after_batch"
+FOLLOWUPS_KEY = "a0sync.followups"
 
 
 def add_after_batch_hook(app: Any, hook: AfterBatch) -> None:
@@ -30,3 +33,18 @@ def ingest_context(app: Any) -> IngestContext:
         max_clock_ahead_ms=app.config["A0SYNC_MAX_CLOCK_AHEAD_S"] * 1000,
         hooks=tuple(app.extensions.get(HOOKS_KEY, ())),
     )
+
+
+def followups_for(app: Any) -> FollowUps:
+    """The app's queue of work that follows a batch (``server.sync.followups``):
+    ``A0SYNC_FOLLOWUPS`` ``inline`` (default) or ``thread`` (``a0sync serve``), with
+    ``A0SYNC_FOLLOWUP_DELAY_S`` and ``A0SYNC_FOLLOWUP_POLL_S``."""
+    queue = app.extensions.get(FOLLOWUPS_KEY)
+    if queue is None:
+        config, env = app.config, os.environ
+        queue = FollowUps(
+            config.get("A0SYNC_FOLLOWUPS", env.get("A0SYNC_FOLLOWUPS", "inline")),
+            float(config.get("A0SYNC_FOLLOWUP_DELAY_S", env.get("A0SYNC_FOLLOWUP_DELAY_S", 1))),
+            float(config.get("A0SYNC_FOLLOWUP_POLL_S", env.get("A0SYNC_FOLLOWUP_POLL_S", 30))))
+        app.extensions[FOLLOWUPS_KEY] = queue
+    return queue

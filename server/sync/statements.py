@@ -17,22 +17,24 @@ from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from server.models.base import id_list, in_param, list_param
+from server.models.logistics import StockMovement
 from server.models.people import Device
 from server.models.register import Distribution, Event, Household, Member
+from server.models.reports import P0Report
 from server.models.sync import WAITING_ONLY, Alias, DeviceSync, SyncBatch, SyncOp
 
 MODELS = {"household": Household, "member": Member, "event": Event,
-          "distribution": Distribution}
+          "distribution": Distribution, "p0_report": P0Report, "stock_movement": StockMovement}
 
 
 @dataclass(frozen=True)
 class Statements:
     dialect: str
     sender: Select          # :device
-    revoked_at: Select      # :device
     known_batch: Select     # :batch
     stored_ops: Select      # :device, :first, :last
     rows_by_id: dict[str, Select]  # kind -> :ids
+    seqs_by_id: dict[str, Select]  # kind -> :ids — (id, seq)
     aliases: Select         # :ids
     waiting_for: Select     # :ids — waiting operations of any device
     events_of: Select       # :ids — not voided
@@ -63,7 +65,6 @@ def _build(dialect: str) -> Statements:
         dialect=dialect,
         sender=select(Device.revoked_at, Device.id, Device.sign_public_key, Device.area_code,
                       Device.commune_code, Device.province_code).where(Device.id == device),
-        revoked_at=select(Device.revoked_at).where(Device.id == device),
         known_batch=select(SyncBatch.body_hash, SyncBatch.receipt)
         .where(SyncBatch.id == bindparam("batch")),
         stored_ops=select(SyncOp.seq, SyncOp.op_hash).where(
@@ -71,6 +72,8 @@ def _build(dialect: str) -> Statements:
             SyncOp.seq.between(bindparam("first"), bindparam("last"))),
         rows_by_id={kind: select(model.__table__).where(ids_in(model.__table__.c.id))
                     for kind, model in MODELS.items()},
+        seqs_by_id={kind: select(model.__table__.c.id, model.__table__.c.seq)
+                    .where(ids_in(model.__table__.c.id)) for kind, model in MODELS.items()},
         aliases=select(Alias.old_id, Alias.survivor_id).where(ids_in(Alias.old_id),
                                                               Alias.active),
         waiting_for=select(SyncOp.payload, SyncOp.device_id, SyncOp.area_code,

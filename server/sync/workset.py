@@ -5,6 +5,14 @@ SQLite), so a batch never loads or writes row by row: ids are prefetched per
 kind in one query, rows live here as plain dicts, and :meth:`Workset.flush`
 writes them with one ``executemany`` per table. Members whose facts changed are
 refolded at flush time, once each, from the events in the database.
+
+A batch reads and merges before it takes its province's change numbers
+(:mod:`server.sync.ingest`), so what it read may have changed by then. Every
+change of a register row gives the row a new change number, so
+:meth:`Workset.validate`, run once the numbers are taken, compares each row read
+with the row now (its number; a row missing then must still be missing), the
+aliases of merged duplicates and the households emptied with their members now:
+if anything differs the batch starts again, as if it had waited.
 """
 
 from __future__ import annotations
@@ -46,6 +54,10 @@ class Sequencer:
         return value
 
 
+class StaleRead(Exception):
+    """A row the batch read changed before the batch took its change numbers."""
+
+
 class Workset:
     def __init__(self, session: Session, sequencer: Sequencer) -> None:
         self.session = session
@@ -58,6 +70,11 @@ class Workset:
         self._alias_checked: set[str] = set()
         self.reproject: set[str] = set()
         self.created: list[str] = []  # ids that came into existence, for waiting operations
+        # what was read, for validate(): change numbers (None: missing) and live members;
+        # nothing to check on SQLite, where the batch holds the write lock from the start
+        self.read: dict[str, dict[str, int | None]] | None = (
+            {k: {} for k in MODELS} if self.sql.dialect == "postgresql" else None)
+        self._members_read: dict[str, set[str]] = {}
 
     # ------------------------------------------------------------------ reads
 
@@ -73,6 +90,11 @@ class Workset:
                 self.rows[kind][found["id"]] = found
         for i in wanted:
             self.rows[kind].setdefault(i, None)
+        if self.read is not None:
+            read = self.read[kind]
+            for i in wanted:
+                row = self.rows[kind][i]
+                read[i] = None if row is None else row["seq"]
 
     def prefetch_aliases(self, ids: Iterable[str]) -> None:
         wanted = {i for i in ids if i not in self._alias_checked}
@@ -100,9 +122,33 @@ class Workset:
     def live_members_of(self, household_id: str) -> list[str]:
         in_db = self.session.scalars(select(Member.id).where(
             Member.household_id == household_id, ~Member.deleted)).all()
+        if self.read is not None:
+            self._members_read[household_id] = set(in_db)
         ids = set(in_db) | {i for i, r in self.rows["member"].items()
                             if r and r["household_id"] == household_id}
         return [i for i in ids if not (self.get("member", i) or {}).get("deleted")]
+
+    def validate(self) -> None:
+        """Raise :class:`StaleRead` if a row read so far changed (another change number,
+        there now, gone) or a household read as empty has members now; later reads are
+        current."""
+        read, self.read = self.read, None
+        if read is None:
+            return
+        for kind, seqs in read.items():
+            for chunk in chunks(sorted(seqs)):
+                now = dict(self.session.execute(self.sql.seqs_by_id[kind],
+                                                self.sql.ids(chunk)).all())
+                if any(now.get(i) != seqs[i] for i in chunk):
+                    raise StaleRead(kind)
+        for chunk in chunks(sorted(self._alias_checked)):  # merged meanwhile
+            now = dict(self.session.execute(self.sql.aliases, self.sql.ids(chunk)).all())
+            if now != {i: self.aliases[i] for i in chunk if i in self.aliases}:
+                raise StaleRead("alias")
+        for household_id, members in self._members_read.items():
+            if set(self.session.scalars(select(Member.id).where(
+                    Member.household_id == household_id, ~Member.deleted))) != members:
+                raise StaleRead("member")
 
     # ----------------------------------------------------------------- writes
 
@@ -116,8 +162,9 @@ class Workset:
             self.dirty[kind].add(entity_id)
 
     def flush(self) -> None:
-        """Write every change: households, events and distributions, then members refolded."""
-        for kind in ("household", "event", "distribution"):
+        """Write every change: households, events, distributions, slips and stock
+        movements, then members refolded."""
+        for kind in ("household", "event", "distribution", "p0_report", "stock_movement"):
             self._write(kind)
         self._refold()
         self._write("member")

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from a0core.applicability import applicability
 from server.synthetic import names as nm
 from server.synthetic import tables as tb
 from server.synthetic.names import NameStyle, Weighted
@@ -75,6 +76,15 @@ def _iso(day: int) -> str:
     if s is None:
         s = _ISO[day] = dt.date.fromordinal(day).isoformat()
     return s
+
+
+def _birthday(birth: int, years: int) -> int:
+    """The day someone born on day ``birth`` turns ``years`` (29 February: 1 March)."""
+    born = dt.date.fromordinal(birth)
+    try:
+        return born.replace(year=born.year + years).toordinal()
+    except ValueError:
+        return dt.date(born.year + years, 3, 1).toordinal()
 
 
 _YEAR: dict[int, int] = {}
@@ -701,8 +711,20 @@ class _AreaGen:
         e: Record = {"form": form, "id": _uuid(self.bits(128)), "household_id": p.hh.id,
                      "member_id": p.id, "event_date": _iso(day)}
         e.update(extra)
-        self.events.append(e)
+        if self.applies(form, e, p):
+            self.events.append(e)
         return e
+
+    def hand_out(self, p: _Person, record: Record) -> None:
+        if self.applies(DISTRIBUTION_FORM, record, p):
+            self.distributions.append(record)
+
+    @staticmethod
+    def applies(form: str, record: Record, p: _Person) -> bool:
+        """What a collaborator's app would let through (schemas/applicability.json): a
+        woman who turns 50 during the period gets no more pills and starts no method.
+        Checked after every random draw, so leaving a record out changes no other."""
+        return p.rec is None or applicability().check(form, record, p.rec) is None
 
     def set_stop(self, p: _Person, day: int, kind: str, **extra: Any) -> None:
         if p.since <= day < p.stop:
@@ -884,7 +906,7 @@ class _AreaGen:
         rng = self.rng
         r = rng.random
         first = max(self.S, recorded + 1)        # first day an event can fall on
-        end = w.stop
+        end = min(w.stop, _birthday(w.birth, 50))  # the couples' register ends at 49
         if husband is not None and husband.stop_kind:   # widowed or husband left
             end = min(end, husband.stop)
         if w.divorced_on:
@@ -1141,7 +1163,7 @@ class _AreaGen:
             months = [m for m in self.months if first - 28 <= m < end]
             if months and r() < 1 - (1 - 0.006) ** len(months):
                 day = min(end - 1, max(first, months[int(r() * len(months))] + self.ri(3, 24)))
-                self.distributions.append({
+                self.hand_out(w, {
                     "id": self.uid(), "area_code": self.area_code, "household_id": w.hh.id,
                     "member_id": w.id, "method": "emergency_pill", "quantity": 1,
                     "distributed_on": _iso(day)})
@@ -1176,9 +1198,9 @@ class _AreaGen:
                 rec["method"] = method
                 rec["quantity"] = qty
                 rec["distributed_on"] = _iso(day)
-                self.distributions.append(rec)
+                self.hand_out(w, rec)
             elif r() < 0.006:
-                self.distributions.append({
+                self.hand_out(w, {
                     "id": self.uid(), "area_code": self.area_code, "household_id": w.hh.id,
                     "member_id": w.id, "method": "emergency_pill", "quantity": 1,
                     "distributed_on": _iso(day)})

@@ -3,8 +3,9 @@
 Thin handlers: parse, call :mod:`server.security.enrolment`, commit or roll back.
 
 * ``POST /devices/enrol`` — the app, with a one-time code (no login, no signature);
-* ``GET /devices/me`` — a signed device request: the device's own status, or
-  ``device_revoked`` (how the app learns that it was revoked);
+* ``GET /devices/me`` — a signed device request: the device's own status (with the
+  ranges of its sequence that never arrived), or ``device_revoked`` (how the app
+  learns that it was revoked);
 * ``POST /enrolment-codes`` and ``POST /devices/<id>/revoke`` — logged-in staff,
   within their scope. Both take a JSON body (``{}`` for a revocation): a
   cross-site form cannot send ``application/json``, so a forged request from
@@ -26,8 +27,10 @@ from server.extensions import db
 from server.models.base import utcnow
 from server.security import enrolment
 from server.security.keys import keystore_for
+from server.security.login import policy_from as login_policy
 from server.security.session import current_scope, login_required
 from server.sync.clock import server_clock
+from server.sync.ledger import sequence_states
 from server.web.openapi import api_doc, protocol_ref
 
 bp = Blueprint("api_devices", __name__, url_prefix="/api/v1")
@@ -35,12 +38,6 @@ bp = Blueprint("api_devices", __name__, url_prefix="/api/v1")
 MAX_JSON_BYTES = 16 * 1024
 ENROL_KEYS = frozenset({"code", "sign_public_key", "box_public_key", "label", "hlc"})
 CODE_KEYS = frozenset({"area_code", "collaborator_name", "collaborator_id", "phone"})
-
-
-@bp.after_request
-def _no_store(response):
-    response.headers["Cache-Control"] = "no-store"  # codes, keys and names: never cached
-    return response
 
 
 def _transaction(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -92,7 +89,8 @@ def _iso(value: dt.datetime) -> str:
                           protocol_ref("enrol_response.v1"))},
          errors={400: ("request_malformed", "enrol_code_unknown", "device_key_invalid",
                        "field_required", "field_too_long", "field_type", "hlc_future"),
-                 409: ("enrol_code_used",), 410: ("enrol_code_expired",)})
+                 409: ("enrol_code_used",), 410: ("enrol_code_expired",),
+                 429: ("enrol_throttled",)})
 @_transaction
 def enrol():
     doc = _json_body(ENROL_KEYS)
@@ -102,12 +100,25 @@ def enrol():
     hlc = doc["hlc"]
     if type(hlc) is not int or not 0 <= hlc < 2**63:
         raise A0Error("request_malformed", field="hlc")
-    answer = enrolment.enrol_device(
-        db.session, code=doc["code"], sign_public_key=doc["sign_public_key"],
-        box_public_key=doc["box_public_key"], label=doc["label"],
-        server_key=keystore_for(current_app).public(), now=utcnow(),
-        clock=server_clock(current_app), device_hlc=hlc,
-        max_clock_ahead_ms=current_app.config["A0SYNC_MAX_CLOCK_AHEAD_S"] * 1000)
+    ip = request.remote_addr or "unknown"
+    try:
+        enrolment.refuse_if_throttled_enrolment(db.session, doc["code"], ip,
+                                                login_policy(current_app.config))
+    except A0Error:
+        db.session.commit()  # the refusal's audit row
+        raise
+    try:
+        answer = enrolment.enrol_device(
+            db.session, code=doc["code"], sign_public_key=doc["sign_public_key"],
+            box_public_key=doc["box_public_key"], label=doc["label"],
+            server_key=keystore_for(current_app).public(), now=utcnow(),
+            clock=server_clock(current_app), device_hlc=hlc,
+            max_clock_ahead_ms=current_app.config["A0SYNC_MAX_CLOCK_AHEAD_S"] * 1000)
+    except A0Error as error:
+        db.session.rollback()
+        enrolment.record_failed_enrolment(db.session, doc["code"], ip, error)
+        db.session.commit()
+        raise
     return jsonify(answer)
 
 
@@ -115,10 +126,15 @@ def enrol():
 @api_doc("Trạng thái của máy / the signed device's own status", tags=["devices"],
          security=["deviceSignature"],
          responses={200: ("Profile and status of the device", {
-             "type": "object", "required": ["device_id", "status", "server_hlc"],
+             "type": "object", "required": ["device_id", "status", "server_hlc",
+                                            "highest_contiguous_seq", "max_seq", "missing"],
              "properties": {"device_id": {"type": "string"}, "status": {"const": "active"},
                             "enrolled_at": {"type": "string", "format": "date-time"},
-                            "server_hlc": {"type": "integer"}}})},
+                            "server_hlc": {"type": "integer"},
+                            "highest_contiguous_seq": {"type": "integer"},
+                            "max_seq": {"type": "integer"},
+                            "missing": {"type": "array", "items": {
+                                "type": "array", "items": {"type": "integer"}}}}})},
          errors={401: ("device_unknown", "request_signature_invalid"),
                  403: ("device_revoked",)})
 @_transaction
@@ -130,7 +146,8 @@ def device_me():
     device.last_seen_at = now
     return jsonify({**enrolment.device_profile(db.session, device), "status": "active",
                     "enrolled_at": _iso(device.enrolled_at),
-                    "server_hlc": server_clock(current_app).now()})
+                    "server_hlc": server_clock(current_app).now(),
+                    **sequence_states(db.session, [device.id])[device.id]})
 
 
 @bp.post("/enrolment-codes")

@@ -18,6 +18,7 @@ from server.district.cursor import cursor_key
 from server.extensions import db
 from server.security.api_tokens import authenticate_token, bearer_token
 from server.security.scope import Scope
+from server.web.http import commit_read
 from server.web.openapi import api_doc, query
 
 bp = Blueprint("api_district", __name__, url_prefix="/api/v1/district")
@@ -35,8 +36,7 @@ PAGE_PARAMS = (
 
 
 @bp.after_request
-def _headers(response):
-    response.headers["Cache-Control"] = "no-store"  # person-level data: never cached
+def _headers(response):  # no-store, as on every response: server/web/http.py
     if response.status_code == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="a0sync"'
     return response
@@ -80,7 +80,7 @@ def _serve_feed(name: str):
                                 ip=request.remote_addr, via={"api_token": token.id})
         page = feeds.read_page(db.session, ctx, name, cursor=request.args.get("cursor"),
                                limit=limit, unit_code=request.args.get("unit"))
-        db.session.commit()
+        commit_read(db.session)
     except BaseException:
         db.session.rollback()
         raise
@@ -88,7 +88,7 @@ def _serve_feed(name: str):
 
 
 def _feed_doc(feed: feeds.Feed, summary: str):
-    errors = {400: ("cursor_invalid", "request_malformed", "orgunit_unknown",
+    errors = {400: ("cursor_invalid", "request_malformed", "orgunit_unknown", "orgunit_replaced",
                     "unit_level_unsupported"),
               401: TOKEN_ERRORS,
               403: (("forbidden", "person_access_required", "unit_out_of_scope")
@@ -123,7 +123,7 @@ def scope_info():
                              "allowed": scope.level != "none"
                              and (scope.person_level or not f.person_level)}
                             for f in feeds.FEEDS.values()]}
-        db.session.commit()
+        commit_read(db.session)
     except BaseException:
         db.session.rollback()
         raise
@@ -158,6 +158,13 @@ def distributions():
 @_feed_doc(feeds.FEEDS["aliases"], "Bản ghi trùng đã gộp / merge redirects (old id → survivor)")
 def aliases():
     return _serve_feed("aliases")
+
+
+@bp.get("/stock_movements")
+@_feed_doc(feeds.FEEDS["stock_movements"],
+           "Phiếu xuất nhập phương tiện tránh thai / contraceptive stock movements (LMIS)")
+def stock_movements():
+    return _serve_feed("stock_movements")
 
 
 def init_app(app: Flask) -> None:

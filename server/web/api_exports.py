@@ -17,12 +17,13 @@ from flask import Blueprint, Response, request, stream_with_context
 from a0core.errors import A0Error
 from server.exports import writers
 from server.exports.queries import RollupFilter
-from server.exports.service import audit_export, open_export
+from server.exports.service import Export, audit_export, count_rows, open_export
 from server.extensions import db
 from server.security.api_tokens import authenticate_token, bearer_token
 from server.security.scope import Scope
 from server.web.dashboard.shell import scope as dashboard_scope
 from server.web.errors import error_response
+from server.web.http import commit_read
 from server.web.openapi import api_doc, query
 
 bp = Blueprint("api_exports", __name__, url_prefix="/api/v1/exports")
@@ -72,17 +73,29 @@ def export(kind: str, fmt: str) -> Response:
     except A0Error as error:
         db.session.rollback()
         return error_response(error, STATUS.get(error.code))
-    audit_export(db.session, scope, job, rows=None, ip=request.remote_addr)
-    db.session.commit()  # the read is logged before the first byte leaves
     headers = {"Content-Disposition": f'attachment; filename="{job.filename}"'}
-    if fmt == "xlsx":
+    if fmt == "xlsx":  # written whole first: its rows are counted before it leaves
         spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115
         job.write(spool)
         spool.seek(0)
+        audit_export(db.session, scope, job, rows=job.rows.count, ip=request.remote_addr)
+        commit_read(db.session)
         return Response(_drain(spool), content_type=writers.CONTENT_TYPES[fmt],
                         headers=headers)
-    return Response(stream_with_context(job.chunks()), content_type=writers.CONTENT_TYPES[fmt],
-                    headers=headers)
+    logged = audit_export(db.session, scope, job, rows=None, ip=request.remote_addr)
+    commit_read(db.session)  # the read is logged before the first byte leaves
+    audit_id = logged.id if logged is not None and request.method != "HEAD" else None
+    return Response(stream_with_context(_counted(job, audit_id)),
+                    content_type=writers.CONTENT_TYPES[fmt], headers=headers)
+
+
+def _counted(job: Export, audit_id: int | None) -> Iterator[bytes]:
+    """The stream; then the rows it sent go on its audit row (also when cut short)."""
+    try:
+        yield from job.chunks()
+    finally:
+        if audit_id is not None:
+            count_rows(db.session, audit_id, job.rows.count)
 
 
 def _drain(spool: tempfile.SpooledTemporaryFile) -> Iterator[bytes]:

@@ -12,8 +12,9 @@ from server.models.people import Device
 from server.security.keys import keystore_for
 from server.sync.clock import server_clock
 from server.sync.ingest import ingest_batch
-from server.sync.pull import DEFAULT_LIMIT, pull_page
+from server.sync.pull import DEFAULT_LIMIT, MAX_LIMIT, pull_page
 from server.sync.runtime import ingest_context
+from server.web.http import int_arg
 from server.web.openapi import api_doc, protocol_ref, query
 
 bp = Blueprint("api_sync", __name__, url_prefix="/api/v1/sync")
@@ -64,12 +65,13 @@ def _signed_device() -> Device:
          "whose body is a pull_page.v1.",
          params=[query("cursor", "Last change sequence the device holds", {"type": "integer",
                                                                            "minimum": 0}),
-                 query("limit", "Most changes in the page", {"type": "integer", "minimum": 1}),
+                 query("limit", "Most changes in the page", {"type": "integer", "minimum": 1,
+                                                     "maximum": MAX_LIMIT}),
                  query("kid", "Server key id to sign with (default: the current key)")],
          security=["deviceSignature"],
          responses={200: ("Envelope sealed to the device (body: pull_page.v1)",
                           protocol_ref("envelope.v1"))},
-         errors={400: ("key_unknown",),
+         errors={400: ("key_unknown", "cursor_invalid", "request_malformed"),
                  401: ("device_unknown", "request_signature_invalid"),
                  403: ("device_revoked",)})
 def pull():
@@ -78,8 +80,8 @@ def pull():
     current = keys.current()
     signer = keys.get(request.args.get("kid", current.kid))
     clock = server_clock(current_app)
-    body = pull_page(db.session, device, request.args.get("cursor", 0, type=int),
-                     request.args.get("limit", DEFAULT_LIMIT, type=int))
+    body = pull_page(db.session, device, int_arg("cursor", 0, code="cursor_invalid"),
+                     int_arg("limit", DEFAULT_LIMIT, low=1, high=MAX_LIMIT))
     body.update(server_hlc=clock.now(), server_key=current.public().to_dict(),
                 schemas={"hash": schemas_digest()})
     db.session.commit()

@@ -1,38 +1,30 @@
-"""Liveness and a landing page that shows what this server holds."""
+"""Liveness, and the landing page: nothing but the way to log in without a session."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template_string
+from flask import Blueprint, jsonify, redirect, url_for
 from sqlalchemy import text
 
 from server.extensions import db
-from server.orgunits.queries import overview
+from server.security.session import current_user
+from server.sync.followups import backlog
 
 bp = Blueprint("health", __name__)
-
-LANDING = """<!doctype html>
-<html lang="vi"><head><meta charset="utf-8"><title>a0sync</title></head>
-<body style="font-family: sans-serif; max-width: 48rem; margin: 2rem auto">
-<h1>a0sync</h1>
-<p>Sổ A0 điện tử — đồng bộ dữ liệu cộng tác viên dân số
-<br><small>Electronic A0 register — population collaborator data sync</small></p>
-<p><a href="/login">Đăng nhập / Log in</a></p>
-{% for c in communes %}
-<h2>{{ c.full_name }} <small>({{ c.code }})</small></h2>
-<p>{{ c.province }} — {{ c.villages }} thôn/tổ (villages), {{ c.households }} hộ (households),
-{{ c.members }} nhân khẩu (persons), tháng/month {{ c.month }}</p>
-{% else %}
-<p>Chưa có dữ liệu sổ A0. <small>No register data yet.</small></p>
-{% endfor %}
-</body></html>"""
 
 
 @bp.get("/healthz")
 def healthz():
+    """The process, its database and the queue of work after batches (a growing
+    backlog or failed rows need an administrator: ``a0sync followups``). A database
+    that does not answer gives a 503 with ``database_unavailable`` (server.web.outage)."""
     db.session.execute(text("SELECT 1"))
-    return jsonify(status="ok")
+    return jsonify(status="ok", database="ok", follow_ups=backlog(db.session))
 
 
 @bp.get("/")
 def landing():
-    return render_template_string(LANDING, communes=overview(db.session))
+    """The dashboard for a logged-in user; the login form for anyone else (what the
+    server holds is shown only within a user's scope)."""
+    if current_user() is None:
+        return redirect(url_for("auth.login"))
+    return redirect(url_for("dashboard.sync_status"))

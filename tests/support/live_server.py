@@ -81,16 +81,20 @@ class LiveServer:
                 self.proc.wait(5)
 
 
-def start(db_url: str, instance: Path, log: Path, timeout: float = 60.0) -> LiveServer:
-    """Start ``a0sync run`` and wait until /healthz answers."""
+def start(db_url: str, instance: Path, log: Path, timeout: float = 60.0,
+          gunicorn: bool = False) -> LiveServer:
+    """Start ``a0sync run`` (or the production ``a0sync serve``, gunicorn with two
+    workers) and wait until /healthz answers."""
     port = free_port()
     instance.mkdir(parents=True, exist_ok=True)
     log.parent.mkdir(parents=True, exist_ok=True)
     out = log.open("wb")
     server = LiveServer(f"http://127.0.0.1:{port}", db_url, instance, None, log)  # type: ignore[arg-type]
-    server.proc = subprocess.Popen(
-        [A0SYNC, "run", "--host", "127.0.0.1", "--port", str(port), "--no-reload",
-         "--no-debugger"], env=server.env, stdout=out, stderr=subprocess.STDOUT)
+    command = (["serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"] if gunicorn else
+               ["run", "--host", "127.0.0.1", "--port", str(port), "--no-reload",
+                "--no-debugger"])
+    server.proc = subprocess.Popen([A0SYNC, *command], env=server.env, stdout=out,
+                                   stderr=subprocess.STDOUT)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.proc.poll() is not None:

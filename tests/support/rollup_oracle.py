@@ -2,29 +2,45 @@
 
 Plain Python over the generator's records (and the edits a test makes), written
 from the definitions in ``server/rollups/indicators.py``'s docstring without
-using any roll-up code: for every person and month, replay their facts up to
-the last day of the month and count. Used to check the real roll-ups exactly.
+using any roll-up, projection or reporting code: for every person and month,
+replay their facts up to the last day of the month and count; for every slip,
+count the area's entries of the month by the sections the forms in ``schemas/``
+name. Used to check the real roll-ups exactly.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SCHEMAS = Path(__file__).resolve().parents[2] / "schemas" / "codelists"
-STATE = {"death", "move_in", "move_out", "marriage", "divorce",
-         "method_start", "method_stop", "method_switch"}
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+STATE = {"death", "move_in", "move_out", "marriage", "divorce", "method_start",
+         "method_stop", "method_switch", "pregnancy", "household_change"}
+VN = dt.timezone(dt.timedelta(hours=7))
 
 
 def _codes(name: str) -> list[dict[str, Any]]:
-    return json.loads((SCHEMAS / f"{name}.json").read_text())["codes"]
+    return json.loads((SCHEMAS / "codelists" / f"{name}.json").read_text())["codes"]
 
 
 LIVES_HERE = {c["code"] for c in _codes("residence_status") if c.get("lives_here")}
 MODERN = {c["code"] for c in _codes("contraceptive_method") if c.get("modern")}
+POSITIVE = {c["code"] for c in _codes("screening_result") if c.get("positive")}
+
+
+def _forms() -> list[dict[str, Any]]:
+    return [json.loads(p.read_text()) for p in sorted(SCHEMAS.glob("forms/*/v*.json"))]
+
+
+# form id → the slip's section, and the slip's sections (its latest version's integers)
+SECTION = {f["id"]: f["section"][3:] for f in _forms()
+           if f.get("section", "").startswith("P0.") and f["kind"] in ("event", "distribution")}
+_SLIP = max((f for f in _forms() if f["id"] == "p0_report"), key=lambda f: f["version"])
+SLIP_SECTIONS = [f["name"] for f in _SLIP["fields"] if f["type"] == "integer"]
 
 
 @dataclass
@@ -39,6 +55,10 @@ class Raw:
     merged_members: set[str] = field(default_factory=set)
     merged_households: dict[str, str] = field(default_factory=dict)  # id → survivor
     voided: set[str] = field(default_factory=set)
+    # slips as the server received them: area, month, counts, hlc, device, received (UTC)
+    slips: list[dict[str, Any]] = field(default_factory=list)
+    batches: list[tuple[str, dt.datetime]] = field(default_factory=list)  # (area, received)
+    deadline_day: int = 5
 
     def add_area(self, area: Any) -> None:
         for h in area.households:
@@ -73,24 +93,35 @@ def _group(age: int) -> str:
     return "100+" if age >= 100 else f"{age // 5 * 5:02d}-{age // 5 * 5 + 4:02d}"
 
 
+def _last_day(year: int, month: int) -> dt.date:
+    nxt = dt.date(year + (month == 12), month % 12 + 1, 1)
+    return nxt - dt.timedelta(days=1)
+
+
 def _state_at(person: dict[str, Any], woman: dict[str, Any] | None,
-              events: list[dict[str, Any]], day: str) -> dict[str, Any]:
-    facts = [(person.get("registered_on") or "", f"member:{person['id']}", "base", person)]
+              facts: list[tuple[str, str, str, dict[str, Any]]], day: str) -> dict[str, Any]:
+    """Replay (date, key, kind, record) in (date, key) order up to ``day``."""
+    everything = [(person.get("registered_on") or "", f"member:{person['id']}", "base", person)]
     if woman:
-        facts.append((woman["recorded_on"], f"woman_status:{person['id']}", "woman", woman))
-    facts += [(e["event_date"], e["id"], e["form"], e) for e in events]
-    state: dict[str, Any] = {"residence": None, "marital": None, "method": None}
-    for date, _, kind, data in sorted(facts, key=lambda f: (f[0], f[1])):
+        everything.append((woman["recorded_on"], f"woman_status:{person['id']}", "woman",
+                           woman))
+    everything += facts
+    state: dict[str, Any] = {"residence": None, "marital": None, "method": None,
+                             "household": None, "pregnant": False, "expected": None,
+                             "seen": None}
+    for date, _, kind, data in sorted(everything, key=lambda f: (f[0], f[1])):
         if date > day:
             break
         gone = state["residence"] == "deceased"
         if kind == "base":
             state["residence"] = data["residence_status"]
             state["marital"] = data["marital_status"]
+            state["household"] = data["household_id"]
         elif kind == "woman":
             state["method"] = data["current_method"]
         elif kind == "death":
             state["residence"] = "deceased"
+            state["pregnant"] = False
         elif kind == "move_in" and not gone:
             state["residence"] = data["residence_type"]
         elif kind == "move_out" and not gone:
@@ -103,7 +134,27 @@ def _state_at(person: dict[str, Any], woman: dict[str, Any] | None,
             state["method"] = data["method"]
         elif kind == "method_stop":
             state["method"] = "none"
+        elif kind == "household_change":
+            state["household"] = data["to_household_id"]
+        elif kind == "pregnancy":
+            if data["outcome"] == "pregnant":
+                state.update(pregnant=True, expected=data.get("expected_date"), seen=date)
+            else:
+                state["pregnant"] = False
+        elif kind == "gave_birth":
+            state["pregnant"] = False
     return state
+
+
+def _still_pregnant(state: dict[str, Any], last: dt.date) -> bool:
+    """Not run over: at most 42 days past the expected date (or seen + 280 days)."""
+    if not state["pregnant"]:
+        return False
+    if state["expected"]:
+        limit = dt.date.fromisoformat(state["expected"]) + dt.timedelta(days=42)
+    else:
+        limit = dt.date.fromisoformat(state["seen"]) + dt.timedelta(days=280 + 42)
+    return last <= limit
 
 
 def _bump(cell: dict[str, float], *keys: str, n: float = 1) -> None:
@@ -111,23 +162,29 @@ def _bump(cell: dict[str, float], *keys: str, n: float = 1) -> None:
         cell[key] = cell.get(key, 0) + n
 
 
+def _deadline(month: str, day: int) -> dt.datetime:
+    """The first instant a slip for ``month`` is late: day ``day`` + 1 of M+1, 00:00 VN."""
+    year, m = int(month[:4]), int(month[5:7])
+    year, m = (year + 1, 1) if m == 12 else (year, m + 1)
+    return dt.datetime(year, m, day, tzinfo=VN) + dt.timedelta(days=1)
+
+
 def area_cells(raw: Raw, months: list[str]) -> dict[str, dict[str, dict[str, float]]]:
     """area → month → counts (no derived values)."""
     people = _people(raw)
     live = {k: v for k, v in people.items() if k not in raw.merged_members}
-    area_of = {h: raw.households[v["household_id"]]["area_code"] for h, v in live.items()}
+    area_of = {pid: raw.households[p["household_id"]]["area_code"] for pid, p in live.items()}
     events = [e for e in raw.events if e["id"] not in raw.voided]
-    own: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    own: dict[str, list[tuple[str, str, str, dict[str, Any]]]] = defaultdict(list)
     for e in events:
         if e["form"] in STATE:
-            own[e["member_id"]].append(e)
+            own[e["member_id"]].append((e["event_date"], e["id"], e["form"], e))
+        elif e["form"] == "birth":
+            own[e["member_id"]].append((e["event_date"], e["id"], "gave_birth", e))
     cells: dict[str, dict[str, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
-    for h in raw.households.values():
-        for m in months:
-            cells[h["area_code"]][m]["areas_expected"] = 1
     for m in months:
         year, month = int(m[:4]), int(m[5:7])
-        day = f"{m}-31"
+        day, last = f"{m}-31", _last_day(year, month)
         households: dict[str, set[str]] = defaultdict(set)
         for pid, p in live.items():
             if p["birth_date"] > day or (p.get("registered_on") or "") > day:
@@ -139,27 +196,42 @@ def area_cells(raw: Raw, months: list[str]) -> dict[str, dict[str, dict[str, flo
             age = _age(p["birth_date"], year, month)
             _bump(cell, "population", f"population.{p['sex']}",
                   f"population.{p['sex']}.{_group(age)}")
-            hh = p["household_id"]
+            if age >= 60:
+                _bump(cell, "population.60plus")
+            hh = state["household"]
             households[area_of[pid]].add(raw.merged_households.get(hh, hh))
-            if p["sex"] == "female" and state["marital"] == "married" and 15 <= age <= 49:
+            female = p["sex"] == "female"
+            if female and state["marital"] == "married" and 15 <= age <= 49:
                 _bump(cell, "women_married_15_49")
                 method = state["method"] or "none"
                 if method != "none":
                     _bump(cell, "users", f"users.{method}")
                     if method in MODERN:
                         _bump(cell, "users.modern")
+            if female and _still_pregnant(state, last):
+                _bump(cell, "pregnant")
         for area, hhs in households.items():
             cells[area][m]["households"] = len(hhs)
-    wanted = set(months)
+    _flows(raw, live, events, set(months), cells)
+    _reporting(raw, live, area_of, events, months, cells)
+    return cells
+
+
+def _flows(raw: Raw, live: dict[str, dict[str, Any]], events: list[dict[str, Any]],
+           wanted: set[str], cells: Any) -> None:
+    screened: set[tuple[str, str, str, str]] = set()
     for e in events:
         m = e["event_date"][:7]
         subject = live.get(e["member_id"])
         if m not in wanted or subject is None:
             continue
-        cell = cells[raw.households[e["household_id"]]["area_code"]][m]
+        area = raw.households[e["household_id"]]["area_code"]
+        cell = cells[area][m]
         form = e["form"]
         if form == "birth":
             _bump(cell, "births", f"births.{e['sex']}")
+            if e["birth_order"] == 2:
+                _bump(cell, "births.order2")
             if e["birth_order"] >= 3:
                 _bump(cell, "births.order3plus")
             b, d = subject["birth_date"], e["event_date"]
@@ -168,16 +240,100 @@ def area_cells(raw: Raw, months: list[str]) -> dict[str, dict[str, dict[str, flo
                 _bump(cell, "births.mother_under20")
         elif form == "death":
             _bump(cell, "deaths", f"deaths.{subject['sex']}")
-        elif form in ("move_in", "move_out", "marriage", "divorce"):
-            _bump(cell, {"move_in": "moves_in", "move_out": "moves_out",
-                         "marriage": "marriages", "divorce": "divorces"}[form])
+        elif form == "move_in":
+            _bump(cell, "moves_in", f"moves_in.{e['from_scope']}")
+        elif form == "move_out":
+            _bump(cell, "moves_out", f"moves_out.{e['to_scope']}")
+        elif form in ("marriage", "divorce"):
+            _bump(cell, {"marriage": "marriages", "divorce": "divorces"}[form])
+        elif form == "household_change":
+            _bump(cell, "household_changes", f"household_changes.{e['reason']}")
         elif form == "method_start":
             _bump(cell, "new_acceptors", f"new_acceptors.{e['method']}")
+        elif form == "method_stop":
+            _bump(cell, "method_stops", f"method_stops.{e['reason']}",
+                  f"method_stops.method.{e['method']}")
+        elif form == "method_switch":
+            _bump(cell, "method_switches", f"method_switches.{e['method']}",
+                  f"method_switches.from.{e['from_method']}")
+        elif form == "pregnancy":
+            if e["outcome"] == "pregnant":
+                _bump(cell, "pregnancies.new")
+            else:
+                _bump(cell, "pregnancy_outcomes", f"pregnancy_outcomes.{e['outcome']}")
+        elif form == "newborn_screening":
+            _bump(cell, "newborn_screenings", f"newborn_screenings.{e['screening']}")
+            names = ["newborns_screened"] + (
+                ["newborns_screened.positive"] if e["result"] in POSITIVE else [])
+            for name in names:
+                if (area, m, name, e["member_id"]) not in screened:
+                    screened.add((area, m, name, e["member_id"]))
+                    _bump(cell, name)
+        elif form == "prenatal_screening":
+            _bump(cell, "prenatal_screenings", f"prenatal_screenings.{e['screening']}")
+            if e["result"] in POSITIVE:
+                _bump(cell, "prenatal_screenings.positive")
+        elif form == "elderly_check":
+            _bump(cell, "elderly_checks", f"elderly_checks.{e['result']}")
     for d in raw.distributions:
         m = d["distributed_on"][:7]
         if m in wanted and d["id"] not in raw.voided:
-            _bump(cells[d["area_code"]][m], f"distributed.{d['method']}", n=d["quantity"])
-    return cells
+            cell = cells[d["area_code"]][m]
+            _bump(cell, f"distributed.{d['method']}",
+                  f"distributed.{d.get('source') or 'unstated'}.{d['method']}", n=d["quantity"])
+
+
+def held_entries(raw: Raw, area: str, month: str) -> dict[str, int]:
+    """What the server holds for a slip: entries of each section dated in the month."""
+    held = dict.fromkeys(SLIP_SECTIONS, 0)
+    for e in raw.events:
+        if (e["id"] not in raw.voided and e["event_date"][:7] == month
+                and raw.households[e["household_id"]]["area_code"] == area):
+            held[SECTION[e["form"]]] += 1
+    for d in raw.distributions:
+        if d["id"] not in raw.voided and d["distributed_on"][:7] == month \
+                and d["area_code"] == area:
+            held[SECTION["distribution"]] += 1
+    return held
+
+
+def _reporting(raw: Raw, live: dict[str, dict[str, Any]], area_of: dict[str, str],
+               events: list[dict[str, Any]], months: list[str], cells: Any) -> None:
+    starts: dict[str, str] = {}
+
+    def started(area: str, month: str) -> None:
+        starts[area] = min(starts.get(area, month), month)
+
+    for pid, p in live.items():
+        started(area_of[pid], (p.get("registered_on") or "")[:7])
+    for e in events:
+        started(raw.households[e["household_id"]]["area_code"], e["event_date"][:7])
+    for s in raw.slips:
+        started(s["area"], s["month"])
+    for area, received in raw.batches:
+        started(area, received.strftime("%Y-%m"))
+        if received.strftime("%Y-%m") in months:
+            cells[area][received.strftime("%Y-%m")]["areas_synced"] = 1
+    for area in {h["area_code"] for h in raw.households.values()}:
+        starts.setdefault(area, "")
+    for area, start in starts.items():
+        for m in months:
+            if m >= start:
+                cells[area][m]["areas_expected"] = 1
+    by_key: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for s in raw.slips:
+        if s["month"] in months:
+            by_key[(s["area"], s["month"])].append(s)
+    for (area, month), sent in by_key.items():
+        cell = cells[area][month]
+        cell["areas_reported"] = 1
+        if min(s["received"] for s in sent) < _deadline(month, raw.deadline_day):
+            cell["areas_on_time"] = 1
+        latest = max(sent, key=lambda s: (s["hlc"], s["device"]))
+        held = held_entries(raw, area, month)
+        if any(latest["counts"].get(k, 0) != held.get(k, 0) for k in set(held) | set(
+                latest["counts"])):
+            cell["areas_incomplete"] = 1
 
 
 def derived(counts: dict[str, float]) -> dict[str, float]:
@@ -188,5 +344,7 @@ def derived(counts: dict[str, float]) -> dict[str, float]:
         out["mcpr"] = round(100 * out.get("users.modern", 0) / out["women_married_15_49"], 1)
         out["cpr"] = round(100 * out.get("users", 0) / out["women_married_15_49"], 1)
     if out.get("areas_expected"):
-        out["completeness"] = round(100 * out.get("areas_synced", 0) / out["areas_expected"], 1)
+        out["completeness"] = round(100 * out.get("areas_reported", 0) / out["areas_expected"],
+                                    1)
+        out["timeliness"] = round(100 * out.get("areas_on_time", 0) / out["areas_expected"], 1)
     return out

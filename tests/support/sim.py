@@ -54,21 +54,24 @@ class SimDevice:
         self.replica = Replica()
         self.unacked: dict[str, set[str]] = {}  # entity id -> fields written, not acknowledged
         self.cursor = 0
+        self.place: dict[str, Any] | None = None  # where the server says the area is now
+        self.verdicts: list[dict[str, Any]] = []  # verdicts pulled (decided after a receipt)
 
     # ------------------------------------------------------------- writing
 
     def _op(self, type_: str, form: str, id_: str, fields: dict[str, Any],
-            base: dict[str, Any] | None = None) -> dict[str, Any]:
+            base: dict[str, Any] | None = None, version: int = 1) -> dict[str, Any]:
         self.seq += 1
-        op = make_op(self.seq, self.clock.now(), type_, form, 1, id_, fields, base)
+        op = make_op(self.seq, self.clock.now(), type_, form, version, id_, fields, base)
         self.outbox.append(op)
         return op
 
-    def upsert(self, form: str, id_: str, fields: dict[str, Any]) -> dict[str, Any]:
+    def upsert(self, form: str, id_: str, fields: dict[str, Any],
+               version: int = 1) -> dict[str, Any]:
         """Edit as a collaborator would: base = the stamps of the values shown."""
         entity = self.replica.entities.setdefault(id_, {"data": {}, "clocks": {}})
         base = {k: entity["clocks"][k] for k in fields if k in entity["clocks"]}
-        op = self._op("upsert", form, id_, fields, base or None)
+        op = self._op("upsert", form, id_, fields, base or None, version)
         merge_fields(entity["data"], entity["clocks"], fields, (op["hlc"], self.id))
         self.unacked.setdefault(id_, set()).update(fields)
         return op
@@ -78,11 +81,27 @@ class SimDevice:
         self.replica.facts[record["id"]] = {"form": form, "record": record, "voided": False}
         return op
 
-    def distribution(self, record: dict[str, Any]) -> dict[str, Any]:
-        op = self._op("distribution", "distribution", record["id"], record)
+    def distribution(self, record: dict[str, Any], version: int = 1) -> dict[str, Any]:
+        op = self._op("distribution", "distribution", record["id"], record, version=version)
         self.replica.facts[record["id"]] = {"form": "distribution", "record": record,
                                             "voided": False}
         return op
+
+    def stock(self, form: str, record: dict[str, Any]) -> dict[str, Any]:
+        """A contraceptive stock movement (a0core.stock) of this collaborator's area."""
+        op = self._op("stock", form, record["id"], record)
+        self.replica.facts[record["id"]] = {"form": form, "record": record, "voided": False}
+        return op
+
+    def report(self, month: str, counts: dict[str, int], closed_on: str,
+               id_: str | None = None) -> dict[str, Any]:
+        """Close the P0 slip of ``month`` with these section counts (others zero)."""
+        from a0core.p0 import empty_counts
+
+        id_ = id_ or str(uuid.uuid4())
+        return self._op("report", "p0_report", id_, {
+            "id": id_, "area_code": self.area, "month": month, "closed_on": closed_on,
+            **empty_counts(), **counts})
 
     def void(self, target: str, id_: str) -> dict[str, Any]:
         self.seq += 1
@@ -133,6 +152,7 @@ class SimDevice:
 
     def apply_page(self, page: dict[str, Any]) -> None:
         self.clock.observe(page["server_hlc"])
+        self.verdicts += page["verdicts"]
         for change in page["changes"]:
             kind = change["kind"]
             if kind in ("household", "member"):
@@ -148,8 +168,9 @@ class SimDevice:
                     self.replica.aliases[change["id"]] = change["data"]["survivor_id"]
                 else:
                     self.replica.aliases.pop(change["id"], None)
-            elif kind in ("event", "distribution"):
+            elif kind in ("event", "distribution", "stock"):
                 self.replica.facts[change["id"]] = {"form": change["data"]["form"],
                                                     "record": change["data"]["record"],
                                                     "voided": change["data"]["voided"]}
         self.cursor = page["cursor"]
+        self.place = page.get("place")

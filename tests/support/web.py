@@ -5,11 +5,15 @@ test client that posts forms with their CSRF token like a browser does."""
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask
 from sqlalchemy import select
+from werkzeug.serving import make_server
 
 from server.extensions import db
 from server.models.people import Device
@@ -187,3 +191,19 @@ def load_synthetic_commune(commune_code: str, households: int, seed: int = 7) ->
         areas += 1
     session.commit()
     return areas
+
+
+@contextmanager
+def served_in_thread(app: Flask) -> Iterator[str]:
+    """``app`` on a free localhost port, served by threads of this process (the test
+    keeps its app context and sees the same database); yields the base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(5)
+        db.session.remove()
+        db.engine.dispose()

@@ -11,19 +11,24 @@ cut off resumes where it stopped).
 
 from __future__ import annotations
 
+import datetime as dt
 import platform
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from a0core import p0
+from a0core.applicability import applicability
 from a0core.envelope import DeviceKeys, ServerPublicKey
 from a0core.errors import A0Error
-from a0core.hlc import HybridClock
+from a0core.hlc import HybridClock, physical_ms, wall_ms
 from a0core.projection import child_from_birth
 from a0core.sync_client import (
+    RemoteError,
     RetryPolicy,
     SyncClient,
     Transport,
@@ -31,13 +36,21 @@ from a0core.sync_client import (
     batches_of,
     export_batch_file,
     make_op,
+    verdict_warnings,
 )
-from clients.kivy_app.core import notices
+from clients.kivy_app.core import clock as clocks
+from clients.kivy_app.core import notices, suggest
+from clients.kivy_app.core import stock as bag
 from clients.kivy_app.core.crypto import check_pin
 from clients.kivy_app.core.formview import FormView
+from clients.kivy_app.core.monthly import MonthView
 from clients.kivy_app.core.outbox import (
+    IN_BATCH,
     PENDING,
+    QUEUED,
     REJECTED,
+    RESENDABLE,
+    RESTAMPED,
     SENT,
     UNSETTLED,
     next_state,
@@ -48,16 +61,22 @@ from clients.kivy_app.core.store import Store
 STORE_FILE = "a0sync-app.sqlite"
 MAX_BATCH_OPS = 200
 PULL_PAGE = 500
-OFFLINE_CODES = {"network_unavailable", "server_unavailable"}
+OFFLINE_CODES = {"network_unavailable"}
+# the batch left whole, but no answer (or no valid receipt) came back: the server may have it
+ANSWER_LOST = {"server_no_answer", "receipt_signature_invalid", "receipt_mismatch",
+               "response_malformed"}
 
 
 @dataclass
 class SaveResult:
-    """What a form's save did: the record id, or the errors to show beside the fields."""
+    """What a form's save did: the record id, or the errors to show beside the fields;
+    ``warnings``: saved, but the collaborator should check these (the server will say
+    the same in its verdict)."""
 
     id: str | None
     errors: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     op: dict[str, Any] | None = None
+    warnings: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -72,6 +91,8 @@ class SyncReport:
     pages: int = 0
     error: A0Error | None = None
     notices: list[dict[str, Any]] = field(default_factory=list)
+    restamped: int = 0  # operations sent again once the phone's clock was right
+    clock_error: A0Error | None = None  # refused for a clock ahead, and still wrong
 
     @property
     def offline(self) -> bool:
@@ -123,9 +144,15 @@ class AppCore:
             raise A0Error("app_pin_mismatch")
         keys = DeviceKeys.generate()
         clock = self._new_clock(0)
-        answer = SyncClient.enrol(server_url, code.strip(), keys,
-                                  label or f"a0sync app ({platform.node() or 'phone'})",
-                                  clock.now(), transport=self.transport, retry=self.retry)
+        try:
+            answer = SyncClient.enrol(server_url, code.strip(), keys,
+                                      label or f"a0sync app ({platform.node() or 'phone'})",
+                                      clock.now(), transport=self.transport, retry=self.retry)
+        except RemoteError as error:  # the phone's clock is ahead: say how to set it
+            if error.code == clocks.CLOCK_CODE and "server_time_ms" in error.details:
+                raise clocks.wrong_clock(clock.wall(), int(error.details["server_time_ms"])) \
+                    from error
+            raise
         clock.observe(int(answer.get("server_hlc") or 0))
         self.provision(server_url, answer, keys, pin, clock.last)
         return answer
@@ -205,6 +232,11 @@ class AppCore:
     def collaborator(self) -> dict[str, Any]:
         return self.profile["enrolment"]["collaborator"]
 
+    @property
+    def villages(self) -> list[dict[str, str]]:
+        """Villages a household may be filed under, by name (the area's own first)."""
+        return list(self.profile["enrolment"].get("villages") or [])
+
     # ---------------------------------------------------------- local writes
 
     def keep(self, entity_id: str) -> set[str]:
@@ -215,14 +247,15 @@ class AppCore:
                 out |= names
         return out
 
-    def _append_op(self, type_: str, form: FormView, id_: str, fields: Mapping[str, Any],
-                   base: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Next sequence number and HLC stamp, one operation in the outbox (in the caller's
-        transaction)."""
+    def _append_op(self, type_: str, form: tuple[str | None, int | None], id_: str,
+                   fields: Mapping[str, Any], base: Mapping[str, Any] | None = None
+                   ) -> dict[str, Any]:
+        """Next sequence number and HLC stamp, one operation of ``form`` (id, version; none
+        for a void) in the outbox, in the caller's transaction."""
         store = self._store()
         seq = int(store.get_clear("seq", 0)) + 1
-        op = make_op(seq, self.clock.now(), type_, form.id, form.version, id_, fields,
-                     base or None)
+        op = make_op(seq, self.clock.now(), type_, form[0], form[1], id_,  # type: ignore[arg-type]
+                     fields, base or None)
         store.put_clear("seq", seq)
         store.put_clear("hlc", self.clock.last)
         store.put_outbox(seq, id_, PENDING, None, {"op": op, "verdict": None})
@@ -233,6 +266,27 @@ class AppCore:
     def _put_entity(self, entity: Entity) -> None:
         self._store().put_entity(entity.kind, entity.id, entity.household_id, entity.to_blob())
 
+    def person(self, member_id: Any) -> dict[str, Any] | None:
+        """What applicability rules read of a member: the record and its folded state."""
+        member = self.register.get(member_id) if isinstance(member_id, str) else None
+        if member is None or member.kind != "member":
+            return None
+        return suggest.person(self.register, member)
+
+    def _check(self, fv: FormView, record: Mapping[str, Any]
+               ) -> tuple[dict[str, Any] | None, dict[str, list[tuple[str, str]]]]:
+        """The form's own checks, then whether it applies to its person (the server's
+        ``not_applicable``, said here before anything is sent)."""
+        clean, errors = fv.check(record)
+        rules = applicability()
+        rule = rules.rule(fv.id)
+        if clean is not None and rule is not None:
+            found = rules.check(fv.id, clean, self.person(clean.get(rule.subject)))
+            if found is not None:
+                error = found.error()
+                return None, {found.field: [(error.vi, error.en)]}
+        return clean, errors
+
     def save_entity(self, form_id: str, values: Mapping[str, Any], entity_id: str | None = None,
                     context: Mapping[str, Any] | None = None) -> SaveResult:
         """Create (``entity_id`` None) or edit a household, member or woman's status.
@@ -241,6 +295,20 @@ class AppCore:
         that was on screen (``base``), which is how the server tells a concurrent
         edit (a conflict) from a later one.
         """
+        checked = self._check_entity(form_id, values, entity_id, context)
+        if isinstance(checked, SaveResult):
+            return checked
+        fv, target, changed, entity, warnings = checked
+        with self._store().transaction():
+            op = self._write_entity(fv, target, changed, entity)
+        self.register.changed()
+        return SaveResult(target, op=op, warnings=warnings)
+
+    def _check_entity(self, form_id: str, values: Mapping[str, Any], entity_id: str | None,
+                      context: Mapping[str, Any] | None
+                      ) -> SaveResult | tuple[FormView, str, dict[str, Any], Entity, Any]:
+        """(form, id, changed fields, entity, warnings) of a valid entity write, or the
+        result to show (errors, or nothing changed)."""
         fv = FormView(form_id)
         kind, key = fv.form.entity or form_id, fv.form.key_field or "id"
         names = {f.name for f in fv.form.fields}
@@ -255,7 +323,7 @@ class AppCore:
         else:
             current = {k: v for k, v in existing.data.items() if k in names}
             record = {**current, **(context or {}), **values, key: existing.id}
-        clean, errors = fv.check(record)
+        clean, errors = self._check(fv, record)
         if errors or clean is None:
             return SaveResult(entity_id, errors)
         target = clean[key]
@@ -263,36 +331,135 @@ class AppCore:
         changed.update({k: None for k in current if k not in clean and k != key})
         if not changed:
             return SaveResult(target)
-        entity = existing or Entity(kind, target, local_only=True)
+        return (fv, target, changed, existing or Entity(kind, target, local_only=True),
+                fv.warnings(clean, None if existing is None else changed))
+
+    def _write_entity(self, fv: FormView, target: str, changed: dict[str, Any],
+                      entity: Entity) -> dict[str, Any]:
+        """The register row and its outbox operation (in the caller's transaction)."""
         base = {k: entity.clocks[k] for k in changed if k in entity.clocks}
-        with self._store().transaction():
-            op = self._append_op("upsert", fv, target, changed, base)
-            entity.write(changed, (op["hlc"], self.device_id))
-            self.register.entities[entity.id] = entity
-            self._put_entity(entity)
-        self.register.changed()
-        return SaveResult(target, op=op)
+        op = self._append_op("upsert", (fv.id, fv.version), target, changed, base)
+        entity.write(changed, (op["hlc"], self.device_id))
+        self.register.entities[entity.id] = entity
+        self._put_entity(entity)
+        return op
 
     def record_fact(self, form_id: str, values: Mapping[str, Any],
                     context: Mapping[str, Any]) -> SaveResult:
-        """An event of the change slip or a distribution: append-only, sent whole."""
+        """An event of the change slip, a distribution or a stock movement: append-only,
+        sent whole. A distribution beyond the stock on hand is refused, with the balance."""
+        fv, clean, errors = self._check_fact(form_id, values, context)
+        if clean is None:
+            return SaveResult(None, errors)
+        if fv.form.kind == "distribution":
+            short = bag.shortage(self.register.facts, self.area["code"], clean["method"],
+                                 int(clean["quantity"]))
+            if short is not None:
+                return SaveResult(None, {"quantity": [short]})
+        with self._store().transaction():
+            op = self._write_fact(fv, clean)
+        self.register.changed()
+        return SaveResult(clean["id"], op=op)
+
+    def _check_fact(self, form_id: str, values: Mapping[str, Any], context: Mapping[str, Any]
+                    ) -> tuple[FormView, dict[str, Any] | None, dict[str, list[tuple[str, str]]]]:
         fv = FormView(form_id)
         record = {**fv.new_ids(), **context, **values}
-        if fv.form.kind == "distribution":
+        if fv.form.kind == "distribution" or (fv.form.kind == "stock"
+                                              and fv.id != "stock_confirm"):
             record.setdefault("area_code", self.area["code"])
-        clean, errors = fv.check(record)
-        if errors or clean is None:
-            return SaveResult(None, errors)
-        type_ = "distribution" if fv.form.kind == "distribution" else "event"
+        clean, errors = self._check(fv, record)
+        return fv, clean, errors
+
+    def _write_fact(self, fv: FormView, clean: dict[str, Any]) -> dict[str, Any]:
+        type_ = fv.form.kind if fv.form.kind in ("distribution", "stock") else "event"
+        op = self._append_op(type_, (fv.id, fv.version), clean["id"], clean)
+        fact = {"form": fv.id, "version": fv.version, "record": clean, "voided": False,
+                "hlc": op["hlc"], "device": self.device_id}
+        self.register.facts[clean["id"]] = fact
+        self._store().put_fact(type_, clean["id"], clean.get("household_id"), fact)
+        if fv.id == "birth":
+            self._local_child(clean, op["hlc"])
+        return op
+
+    def split_household(self, household_id: str, member_ids: list[str], day: str,
+                        number: str) -> SaveResult:
+        """Split ``member_ids`` off to a new household from ``day`` on: the household
+        record, a dated change of household for each of them, and the first of them as
+        the new head — one unit of work, all checked before anything is written."""
+        old = self.register.get(household_id)
+        if old is None:
+            raise A0Error("not_found")
+        staying = {m.id for m in self.register.members_of(old.id)}
+        if not member_ids:
+            raise A0Error("app_split_nobody")
+        if staying <= set(member_ids):
+            raise A0Error("app_split_everybody")
+        head = member_ids[0]
+        household = self._check_entity("household", {
+            "number": number, "head_member_id": head,
+            **{k: old.data[k] for k in ("village_code", "address") if old.data.get(k)}},
+            None, None)
+        if isinstance(household, SaveResult):
+            return household
+        moves = []
+        for member_id in member_ids:
+            fv, clean, errors = self._check_fact("household_change", {
+                "event_date": day, "to_household_id": household[1], "reason": "split_off"},
+                {"household_id": old.id, "member_id": member_id})
+            if clean is None:
+                return SaveResult(None, errors)
+            moves.append((fv, clean))
+        relation = self._check_entity("member", {"relation": "head"}, head, None)
         with self._store().transaction():
-            op = self._append_op(type_, fv, clean["id"], clean)
-            fact = {"form": fv.id, "version": fv.version, "record": clean, "voided": False,
-                    "hlc": op["hlc"], "device": self.device_id}
-            self.register.facts[clean["id"]] = fact
-            self._store().put_fact(type_, clean["id"], clean.get("household_id"), fact)
-            if fv.id == "birth":
-                self._local_child(clean, op["hlc"])
+            op = self._write_entity(*household[:4])
+            for fv, clean in moves:
+                self._write_fact(fv, clean)
+            if not isinstance(relation, SaveResult):
+                self._write_entity(*relation[:4])
         self.register.changed()
+        return SaveResult(household[1], op=op)
+
+    # ------------------------------------------------------- the monthly P0 slip
+
+    def today(self) -> dt.date:
+        """Today on this device, in Vietnam."""
+        now_ms = self.now_ms() if self.now_ms else wall_ms()
+        return p0.vn_day(dt.datetime.fromtimestamp(now_ms / 1000, dt.UTC))
+
+    def slip_months(self, back: int = 12) -> list[MonthView]:
+        """The months to close or closed, newest first: the last month that has ended,
+        and any of the ``back`` months before it with an entry, a slip or a word from
+        the server."""
+        store = self._store()
+        slips, server = store.get_sealed("p0_slips") or {}, store.get_sealed("p0_server") or {}
+        last = p0.last_closed_month(self.today())
+        first = p0.shift(last, 1 - back)
+        dated = {p0.entry_date(f["record"])[:7] for f in self.register.facts.values()
+                 if not f.get("voided")}
+        months = {m for m in dated | set(slips) | set(server) if first <= m <= last} | {last}
+        return [MonthView(m, self.register.month_counts(m), slips.get(m), server.get(m))
+                for m in sorted(months, reverse=True)]
+
+    def close_month(self, month: str) -> SaveResult:
+        """Close the P0 slip of ``month`` as this device holds it (a nil report when
+        nothing happened); closing again after a correction sends a new slip."""
+        today = self.today()
+        if not p0.month_over(month, today):
+            raise A0Error("report_month_open", month=p0.vietnamese_month(month))
+        fv = FormView(p0.SLIP_FORM)
+        counts = self.register.month_counts(month)
+        clean, errors = fv.check({**fv.new_ids(), "area_code": self.area["code"],
+                                  "month": month, "closed_on": today.isoformat(), **counts})
+        if clean is None:
+            return SaveResult(None, errors)
+        store = self._store()
+        with store.transaction():
+            op = self._append_op("report", (fv.id, fv.version), clean["id"], clean)
+            slips = store.get_sealed("p0_slips") or {}
+            slips[month] = {"id": clean["id"], "counts": counts, "closed_on": clean["closed_on"],
+                            "seq": op["seq"]}
+            store.put_sealed("p0_slips", slips)
         return SaveResult(clean["id"], op=op)
 
     def _local_child(self, birth: dict[str, Any], hlc: int) -> None:
@@ -308,17 +475,21 @@ class AppCore:
         self.register.entities[child.id] = child
         self._put_entity(child)
 
+    def stock_on_hand(self) -> dict[str, int]:
+        """Stock on hand per method (those the phone keeps a ledger for)."""
+        return bag.on_hand(self.register.facts, self.area["code"])
+
+    def transfers_to_confirm(self) -> list[Mapping[str, Any]]:
+        """What the station issued to this area that the phone has not confirmed."""
+        return bag.to_confirm(self.register.facts, self.area["code"])
+
     def void(self, target: str, fact_id: str, reason: str) -> dict[str, Any]:
         """Withdraw an event or distribution recorded in error."""
         fact = self.register.facts[fact_id]
         store = self._store()
         with store.transaction():
-            seq = int(store.get_clear("seq", 0)) + 1
-            op = make_op(seq, self.clock.now(), "void", None, None, fact_id,  # type: ignore[arg-type]
-                         {"target": target, "reason": reason})
-            store.put_clear("seq", seq)
-            store.put_clear("hlc", self.clock.last)
-            store.put_outbox(seq, fact_id, PENDING, None, {"op": op, "verdict": None})
+            op = self._append_op("void", (None, None), fact_id,
+                                 {"target": target, "reason": reason})
             fact["voided"] = True
             store.put_fact(target, fact_id, fact["record"].get("household_id"), fact)
         self.register.changed()
@@ -329,23 +500,34 @@ class AppCore:
     def outbox_counts(self) -> dict[str, int]:
         return self._store().outbox_counts()
 
+    def states_of(self, record_ids: list[str]) -> dict[str, str]:
+        """Where each record's last change made here stands (records from elsewhere: none)."""
+        return self._store().states_of(record_ids)
+
     def outbox_rows(self, limit: int = 300) -> list[dict[str, Any]]:
         """Newest first: seq, state, the operation, its verdict (with the reason if refused)."""
         return [{"seq": seq, "state": state, "batch": batch, **row}
                 for seq, state, batch, row in self._store().outbox(limit=limit, newest_first=True)]
 
     def rejected(self) -> list[dict[str, Any]]:
-        return [{"seq": seq, **row} for seq, _s, _b, row in self._store().outbox((REJECTED,))]
+        """Refused operations the collaborator must fix (not those refused for the phone's
+        clock: they are sent again by themselves)."""
+        return [{"seq": seq, **row} for seq, _s, _b, row in self._store().outbox((REJECTED,))
+                if (row["verdict"] or {}).get("code") != clocks.CLOCK_CODE]
 
     def fix_target(self, seq: int) -> dict[str, Any] | None:
-        """Where a rejected operation's record opens to be fixed: form, id, household, member,
-        the values sent and the server's errors per field."""
+        """Where a refused operation's record (or a kept one the server asks to check)
+        opens to be fixed: form, id, household, member, the values sent and the server's
+        errors (or warnings) per field."""
         row = next((r for r in self.rejected() if r["seq"] == seq), None)
+        if row is None:
+            found = self._store().outbox_row(seq)
+            row = found if found and verdict_warnings(found["verdict"] or {}) else None
         if row is None:
             return None
         op, verdict = row["op"], row["verdict"] or {}
         errors: dict[str, list[tuple[str, str]]] = {}
-        for e in verdict.get("errors") or []:
+        for e in [*(verdict.get("errors") or []), *verdict_warnings(verdict)]:
             errors.setdefault(e.get("field") or "", []).append(
                 (e.get("message_vi", ""), e.get("message_en", "")))
         if not errors:
@@ -389,46 +571,170 @@ class AppCore:
             if new == state and row.get("verdict") == verdict:
                 continue
             self._settle(seq, new, verdict, row, batch)
-            if new == REJECTED:
+            if new == REJECTED and verdict.get("code") == clocks.CLOCK_CODE:
+                store.add_notice(f"clock:{seq}", notices.clock_refused(self.register, row["op"]))
+                if "max_ahead_ms" in verdict:
+                    store.put_clear("max_ahead_ms", int(verdict["max_ahead_ms"]))
+            elif new == REJECTED:
                 store.add_notice(f"rejected:{seq}", notices.rejected(self.register, row["op"],
                                                                      verdict))
+            elif warnings := verdict_warnings(verdict):
+                store.add_notice(f"warning:{seq}", notices.warned(self.register, row["op"],
+                                                                  warnings))
         return counts
 
     # ----------------------------------------------------------------- sync
 
     def _batches_to_send(self) -> list[tuple[str, list[dict[str, Any]]]]:
         """Batches sealed before (same id, same ops: the server answers its kept receipt),
-        then new batches of pending operations, marked sent before they leave."""
+        then new batches of pending operations, queued under their batch id before they
+        leave."""
         store = self._store()
         resend: dict[str, list[dict[str, Any]]] = {}
-        for _seq, _state, batch, row in store.outbox((SENT,)):
+        for _seq, _state, batch, row in store.outbox(IN_BATCH):
             resend.setdefault(batch or "", []).append(row["op"])
-        out = list(resend.items())
+        out = sorted(resend.items(), key=lambda item: item[1][0]["seq"])
         pending = [row["op"] for _s, _st, _b, row in store.outbox((PENDING,))]
         with store.transaction():
             for run in batches_of(pending, MAX_BATCH_OPS):
                 batch_id = str(uuid.uuid4())
-                for op in run:
-                    store.put_outbox(op["seq"], op["id"], SENT, batch_id,
-                                     {"op": op, "verdict": None})
+                self._mark(run, QUEUED, batch_id)
                 out.append((batch_id, list(run)))
         return out
 
+    def _mark(self, ops: list[dict[str, Any]], state: str, batch_id: str) -> None:
+        """Put unanswered operations in ``state`` under ``batch_id`` (caller's transaction)."""
+        for op in ops:
+            self._store().put_outbox(op["seq"], op["id"], state, batch_id,
+                                     {"op": op, "verdict": None})
+
     def send(self, report: SyncReport | None = None) -> SyncReport:
+        """Send every batch; then send again, re-stamped, what was refused for a clock
+        ahead if the clock is right now (a few rounds at most)."""
         report = report or SyncReport()
         client = self.client
         if client is None:
             raise A0Error("app_not_enrolled")
-        for batch_id, ops in self._batches_to_send():
-            sealed = client.seal(ops, batch_id=batch_id)
-            receipt = client.send_batch(sealed.envelope)
-            with self._store().transaction():
-                counts = self.apply_verdicts(receipt["verdicts"])
-                self._store().put_clear("hlc", self.clock.last)
-            report.sent_ops += len(ops)
-            for k, v in counts.items():
-                report.verdicts[k] = report.verdicts.get(k, 0) + v
+        for _round in range(3):
+            header_refused = False
+            for batch_id, ops in self._batches_to_send():
+                sealed = client.seal(ops, batch_id=batch_id)
+                try:
+                    receipt = client.send_batch(sealed.envelope)
+                except RemoteError as error:
+                    if error.code != clocks.CLOCK_CODE:
+                        raise
+                    self._clock_refused(error.details)  # raises while the clock is wrong
+                    header_refused = True
+                    break
+                except A0Error as error:
+                    if error.code in ANSWER_LOST:  # it left whole: the server may have it
+                        with self._store().transaction():
+                            self._mark(ops, SENT, batch_id)
+                    raise
+                counts = self.take_receipt(receipt)
+                report.sent_ops += len(ops)
+                for k, v in counts.items():
+                    report.verdicts[k] = report.verdicts.get(k, 0) + v
+            restamped = self._restamp_refused(report)
+            if not header_refused and not restamped:
+                break
         return report
+
+    def take_receipt(self, receipt: Mapping[str, Any]) -> dict[str, int]:
+        """Record a batch's receipt: the verdicts, the clock, and the ranges of this phone's
+        operations the server says never arrived (:meth:`missing`)."""
+        store = self._store()
+        with store.transaction():
+            counts = self.apply_verdicts(receipt["verdicts"])
+            store.put_clear("hlc", self.clock.last)
+            store.put_clear("missing", receipt.get("missing") or [])
+        return counts
+
+    # ------------------------------------------------------- a clock ahead
+
+    def _max_ahead(self) -> int:
+        return int(self._store().get_clear("max_ahead_ms", clocks.DEFAULT_MAX_AHEAD_MS))
+
+    def _server_time(self) -> tuple[int, int] | None:
+        """(server's time, this phone's) at the server's last answer."""
+        return self.client.http.server_time if self.client is not None else None
+
+    def _clock_refused(self, details: Mapping[str, Any]) -> None:
+        """A batch was refused because this phone's clock is ahead: rewind and go on if the
+        clock is right now, else stop with what the collaborator must do."""
+        if "max_ahead_ms" in details:
+            self._store().put_clear("max_ahead_ms", int(details["max_ahead_ms"]))
+        seen = self._server_time()
+        if seen is None and "server_time_ms" in details:
+            seen = (int(details["server_time_ms"]), self.clock.wall())
+        if seen is None:
+            raise A0Error("server_response_unexpected", status=400)
+        if not clocks.sane(seen[1], seen[0], self._max_ahead()):
+            raise clocks.wrong_clock(seen[1], seen[0])
+        self._rewind(seen[0])
+
+    def _rewind(self, server_ms: int) -> None:
+        """Drop the stamps a wrong clock left in the hybrid clock, if any: restart from the
+        highest stamp the server still takes (:func:`clocks.good_floor`)."""
+        limit = self._max_ahead()
+        if physical_ms(self.clock.last) <= server_ms + limit:
+            return
+        reg, store = self.register, self._store()
+        stamps = [c[0] for e in reg.entities.values()
+                  for c in (*e.clocks.values(), *e.remote["clocks"].values()) if c]
+        stamps += [f.get("hlc") or 0 for f in reg.facts.values()]
+        stamps += [row["op"]["hlc"] for _seq, state, _b, row in store.outbox()
+                   if state != REJECTED]
+        self.clock.rewind(clocks.good_floor(server_ms, limit, stamps))
+        store.put_clear("hlc", self.clock.last)
+
+    def _restamp_refused(self, report: SyncReport) -> int:
+        """Send again, as new operations with sane stamps, what was refused for a clock
+        ahead; the data is the collaborator's, unchanged. Returns how many."""
+        store = self._store()
+        refused = [(seq, batch, row) for seq, _state, batch, row in store.outbox((REJECTED,))
+                   if (row["verdict"] or {}).get("code") == clocks.CLOCK_CODE]
+        if not refused:
+            return 0
+        seen = self._server_time()
+        if seen is None:
+            return 0
+        if not clocks.sane(seen[1], seen[0], self._max_ahead()):
+            report.clock_error = clocks.wrong_clock(seen[1], seen[0])
+            return 0
+        self._rewind(seen[0])
+        mapping = {row["op"]["hlc"]: row["new_hlc"] for _s, _st, _b, row in
+                   store.outbox((RESTAMPED,)) if "new_hlc" in row}
+        with store.transaction():
+            for seq, batch, row in refused:
+                op = row["op"]
+                base = {k: clocks.remap(v, mapping, self.device_id)
+                        for k, v in (op.get("base") or {}).items()}
+                new = self._append_op(op["type"], (op.get("form"), op.get("version")),
+                                      op["id"], op["fields"], base)
+                mapping[op["hlc"]] = new["hlc"]
+                self._settle(seq, RESTAMPED, row["verdict"], {
+                    **row, "restamped_as": new["seq"], "new_hlc": new["hlc"]}, batch)
+            self._remap_stamps(mapping)
+        report.restamped += len(refused)
+        return len(refused)
+
+    def _remap_stamps(self, mapping: Mapping[int, int]) -> None:
+        """Local copies of re-stamped writes carry their new stamps (a pulled value must
+        compare with what the server holds, not with the refused stamp)."""
+        store, device = self._store(), self.device_id
+        for entity in self.register.entities.values():
+            clocks_now = {k: clocks.remap(v, mapping, device) for k, v in entity.clocks.items()}
+            if clocks_now != entity.clocks:
+                entity.clocks = clocks_now
+                self._put_entity(entity)
+        for fact_id, fact in self.register.facts.items():
+            if fact.get("device") == device and fact.get("hlc") in mapping:
+                fact["hlc"] = mapping[fact["hlc"]]
+                store.put_fact(_fact_kind(fact["form"]), fact_id,
+                               fact["record"].get("household_id"), fact)
+        self.register.changed()
 
     def pull(self, report: SyncReport | None = None, max_pages: int | None = None) -> SyncReport:
         """Pull pages from the saved cursor until the server has no more (or ``max_pages``)."""
@@ -451,15 +757,26 @@ class AppCore:
         return report
 
     def sync(self) -> SyncReport:
-        """Send what is waiting, then pull; stops quietly (report.error) when offline."""
+        """Send what is waiting, ask the server what it lacks and send that again, then
+        pull; stops quietly (report.error) when offline."""
         report = SyncReport()
         with self.sync_lock:
             try:
                 self.send(report)
+                if self.resend_lost(self.client.status()):  # what the server lacks
+                    self.send(report)
                 self.pull(report)
             except A0Error as error:
                 report.error = error
+            report.error = report.error or report.clock_error
+            self._store().put_clear("last_sync", {
+                "at_ms": self.now_ms() if self.now_ms else int(time.time() * 1000),
+                "error": report.error.code if report.error else None})
         return report
+
+    def last_sync(self) -> dict[str, Any]:
+        """When the last sync ended, and the code of what stopped it (None: it went through)."""
+        return self._store().get_clear("last_sync") or {}
 
     def _remember_server_key(self, client: SyncClient) -> None:
         current = client.server_key
@@ -474,9 +791,10 @@ class AppCore:
     def export_batch(self, folder: Path | str) -> Path | None:
         """Seal every operation not yet sent into a ``.a0b`` file for hand carrying.
 
-        The operations become ``sent`` under that file's batch id: when the network
-        comes back they are re-sent under the same id, and the server, which may
-        already have imported the file, answers with the same receipt.
+        The operations are queued under that file's batch id ("waiting to send": the
+        phone cannot know when the file arrives): when the network comes back they
+        are re-sent under the same id, and the server, which may already have
+        imported the file, answers with the same receipt.
         """
         client = self.client
         if client is None:
@@ -491,8 +809,7 @@ class AppCore:
         folder.mkdir(parents=True, exist_ok=True)
         path = export_batch_file(folder / batch_file_name(sealed.header), sealed.envelope)
         with store.transaction():
-            for op in pending:
-                store.put_outbox(op["seq"], op["id"], SENT, batch_id, {"op": op, "verdict": None})
+            self._mark(pending, QUEUED, batch_id)
             store.put_clear("hlc", self.clock.last)
         return path
 
@@ -508,7 +825,9 @@ class AppCore:
         raised: list[dict[str, Any]] = []
         for change in page["changes"]:
             kind, id_ = change["kind"], change["id"]
-            if kind in ("household", "member"):
+            if kind in ("household", "member") and (change.get("data") or {}).get("erased"):
+                self._erase_local(kind, id_)
+            elif kind in ("household", "member"):
                 entity = reg.entities.get(id_) or Entity(kind, id_)
                 entity.absorb_remote(change.get("data") or {}, change.get("clocks") or {},
                                      self.keep(id_))
@@ -518,7 +837,7 @@ class AppCore:
                     entity.merged_into = change["merged_into"]
                 reg.entities[id_] = entity
                 self._put_entity(entity)
-            elif kind in ("event", "distribution"):
+            elif kind in ("event", "distribution", "stock"):
                 data = change["data"]
                 fact = {"form": data["form"], "version": data.get("version"),
                         "record": data["record"], "voided": bool(data.get("voided")),
@@ -543,10 +862,89 @@ class AppCore:
                 note = notices.conflict(reg, data, self.device_id)
                 if store.add_notice(f"conflict:{id_}:{data.get('status')}", note):
                     raised.append(note)
+        if "reports" in page:  # the area's closed months as the server holds them
+            store.put_sealed("p0_server", {r["month"]: r for r in page["reports"]})
         reg.changed()
+        self._follow_place(page.get("place"))
         self.clock.observe(int(page.get("server_hlc") or 0))
         self.apply_verdicts(list(page.get("verdicts") or []))
         return raised
 
+    def _follow_place(self, place: Any) -> None:
+        """The area's commune and province as the server says they are now (a reform of
+        the administrative units moved it), and its villages: shown from the profile,
+        kept with it."""
+        if not isinstance(place, Mapping):
+            return
+        enrolment = dict(self.profile["enrolment"])
+        def unit_of(unit: Any) -> dict[str, str] | None:
+            if isinstance(unit, Mapping) and isinstance(unit.get("code"), str) \
+                    and isinstance(unit.get("name"), str):
+                return {"code": unit["code"], "name": unit["name"]}
+            return None
+
+        for key in ("area", "commune", "province"):
+            if (unit := unit_of(place.get(key))) is not None:
+                enrolment[key] = unit
+        if isinstance(place.get("villages"), list):  # the villages to file households under
+            enrolment["villages"] = [v for v in map(unit_of, place["villages"]) if v]
+        if enrolment != self.profile["enrolment"]:
+            self.profile = {**self.profile, "enrolment": enrolment}
+            self._store().put_sealed("profile", self.profile)
+    def resend_lost(self, status: Mapping[str, Any]) -> int:
+        """Send again what the server says it does not hold (``/devices/me``): the ranges
+        that never arrived, and anything this phone had acknowledged above the server's
+        highest sequence (the server was restored from a backup). The server takes what
+        it lacks and answers ``duplicate`` for anything it has after all. Returns how
+        many operations go again."""
+        store = self._store()
+        missing = [list(r) for r in status.get("missing") or []]
+        store.put_clear("missing", missing)
+        top = int(status.get("max_seq") or 0)
+        wanted = {seq for first, last in missing for seq in range(first, last + 1)}
+        again = [(seq, row) for seq, state, _batch, row in store.outbox()
+                 if state in RESENDABLE and (seq in wanted or seq > top)]
+        with store.transaction():
+            for run in batches_of([row["op"] for _seq, row in again], MAX_BATCH_OPS):
+                self._mark(run, QUEUED, str(uuid.uuid4()))  # to send again: not sent
+        return len(again)
+
+    def _erase_local(self, kind: str, id_: str) -> None:
+        """A person erased on the server (the data protection law): the record goes, and
+        the fields of settled operations about it (their facts come voided and emptied
+        in the same pull)."""
+        store = self._store()
+        self.register.entities[id_] = Entity(kind, id_, deleted=True)
+        self._put_entity(self.register.entities[id_])
+        for seq, state, batch, row in store.outbox():
+            if row["op"]["id"] == id_ and state not in UNSETTLED:
+                store.put_outbox(seq, id_, state, batch,
+                                 {**row, "op": {**row["op"], "fields": {}, "base": {}}})
+
     def notices(self) -> list[dict[str, Any]]:
         return self._store().notices()
+
+    def missing(self) -> list[dict[str, Any]]:
+        """The server's word on this phone's operations that never arrived (from the last
+        receipt or status), each range with where its operations are on the phone and
+        what to do: send again (sync) or carry the file."""
+        out = []
+        rows = {seq: (state, batch) for seq, state, batch, _row in self._store().outbox()}
+        for first, last in self._store().get_clear("missing", []):
+            batches = sorted({rows[seq][1] for seq in range(first, last + 1)
+                              if seq in rows and rows[seq][1]})
+            what = f"{first}–{last}" if first != last else str(first)
+            out.append({"first": first, "last": last, "batches": batches,
+                        "vi": f"Các thay đổi số {what} chưa đến máy chủ: bấm «Đồng bộ ngay» "
+                              f"để gửi lại, hoặc mang tệp đã xuất đến xã.",
+                        "en": f"Changes no. {what} have not reached the server: press "
+                              f"\"Sync now\" to send them again, or carry the exported file "
+                              f"to the commune."})
+        return out
+
+
+def _fact_kind(form: str) -> str:
+    """The store's kind of a fact of ``form``."""
+    if form == "distribution":
+        return "distribution"
+    return "stock" if form.startswith("stock_") else "event"

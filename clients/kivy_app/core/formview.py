@@ -10,14 +10,15 @@ itself from where the form was opened (ids, the area, the household, the member)
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from a0core.errors import ValidationFailed
+from a0core.errors import A0Error, ValidationFailed
 from a0core.forms import FormSet, condition_holds
 from a0core.schemas import FieldDef, FormDef, Registry, registry
+from clients.kivy_app.core import dates
 
 # Fields the app fills from context instead of asking (ids, area, parent records).
 CONTEXT_REFS = ("household_id", "member_id")
@@ -45,26 +46,36 @@ class FieldView:
     choices: tuple[Choice, ...] = ()
     ref_entity: str | None = None
     relevant: Mapping[str, Any] | None = None
-    hint: str = ""
+    help_vi: str = ""
+    help_en: str = ""
 
     def label(self, lang: str) -> str:
         return self.label_vi if lang == "vi" else self.label_en
 
+    def help(self, lang: str) -> str:
+        return self.help_vi if lang == "vi" else self.help_en
+
     @property
     def widget(self) -> str:
-        """text | number | choice | member | check: what the UI draws for it."""
+        """text | number | date | choice | member | place | check: what the UI draws."""
         if self.type == "code":
             return "choice"
+        if self.type == "orgunit":
+            return "place"  # a village, chosen by name
         if self.type == "ref":
             return "member"
         if self.type == "boolean":
             return "check"
         if self.type in {"integer", "number"}:
             return "number"
+        if self.type in dates.DATE_TYPES:
+            return "date"
         return "text"
 
-
-_HINTS = {"date": "YYYY-MM-DD", "partial_date": "YYYY-MM-DD / YYYY", "month": "YYYY-MM"}
+    @property
+    def defaults_to_today(self) -> bool:
+        """The day of an event, a hand-out or a status record: most often today."""
+        return self.type == "date" and self.required and self.relevant is None
 
 
 @cache
@@ -93,7 +104,7 @@ class FormView:
             choices = tuple(Choice(c.code, c.vi, c.en) for c in self.registry.choices(f))
         return FieldView(f.name, f.type, f.label["vi"], f.label["en"], f.required, choices,
                          f.entity if f.type == "ref" else None, f.relevant,
-                         _HINTS.get(f.type, ""))
+                         f.help.get("vi", ""), f.help.get("en", ""))
 
     def context_fields(self) -> set[str]:
         """Filled by the app: the record's own id, uuids it mints, the area, the parents."""
@@ -107,14 +118,16 @@ class FormView:
                 out.add(f.name)
         return out
 
-    def inputs(self) -> list[FieldView]:
-        """Every field the collaborator may fill, in the form's order."""
-        hidden = self.context_fields()
+    def inputs(self, ask: tuple[str, ...] = ()) -> list[FieldView]:
+        """Every field the collaborator may fill, in the form's order; ``ask`` names
+        context fields to ask for all the same (the mother, when a birth is recorded
+        from the household rather than from her page)."""
+        hidden = self.context_fields() - set(ask)
         return [self._view(f) for f in self.form.fields if f.name not in hidden]
 
-    def visible(self, record: Mapping[str, Any]) -> list[FieldView]:
+    def visible(self, record: Mapping[str, Any], ask: tuple[str, ...] = ()) -> list[FieldView]:
         """The inputs whose ``relevant`` condition holds on what is typed so far."""
-        return [v for v in self.inputs()
+        return [v for v in self.inputs(ask)
                 if v.relevant is None or condition_holds(v.relevant, record)]
 
     def new_ids(self) -> dict[str, str]:
@@ -128,6 +141,8 @@ class FormView:
 
         A number that does not parse is passed through as text: the form's own
         check then reports it with its code (``field_type``), as the server would.
+        A date is typed dd/mm/yyyy (or a year, where the form allows one); one that
+        does not read is passed through as typed, and :meth:`check` says the format.
         """
         if text is None:
             return None
@@ -145,6 +160,8 @@ class FormView:
                     return float(text.replace(",", "."))
                 except ValueError:
                     return text
+            if view.type in dates.DATE_TYPES:
+                return dates.parse(text, view.type == "partial_date") or text
         return text
 
     def check(self, record: Mapping[str, Any]) -> tuple[dict[str, Any] | None,
@@ -158,18 +175,52 @@ class FormView:
         visible = {v.name for v in self.visible(record)}
         data = {k: v for k, v in record.items()
                 if v is not None and (k not in shown or k in visible)}
+        unread = {name: self._date_format(name) for name, value in data.items()
+                  if self._unread_date(name, value)}
+        errors: dict[str, list[tuple[str, str]]] = {
+            name: [(e.vi, e.en)] for name, e in unread.items()}
         try:
-            return formset().validate(self.id, self.version, data), {}
+            clean = formset().validate(self.id, self.version, data)
         except ValidationFailed as failed:
-            errors: dict[str, list[tuple[str, str]]] = {}
             for e in failed.errors:
-                errors.setdefault(str(e.params.get("field") or ""), []).append((e.vi, e.en))
+                name = str(e.params.get("field") or "")
+                if name not in unread:
+                    errors.setdefault(name, []).append((e.vi, e.en))
             return None, errors
+        return (None, errors) if errors else (clean, {})
+
+    def _unread_date(self, name: str, value: Any) -> bool:
+        f = self.form.field(name)
+        return (f is not None and f.type in dates.DATE_TYPES and isinstance(value, str)
+                and dates.parse(value, f.type == "partial_date") != value)
+
+    def _date_format(self, name: str) -> A0Error:
+        """The refusal of a date that does not read: the format expected, with examples."""
+        f = self.form.field(name)
+        assert f is not None
+        code = "app_date_or_year_format" if f.type == "partial_date" else "app_date_format"
+        return A0Error(code, field=name, label_vi=f.label["vi"], label_en=f.label["en"],
+                       example=dates.example(), year="1990")
+
+
+    def warnings(self, clean: Mapping[str, Any],
+                 written: Collection[str] | None = None) -> dict[str, list[tuple[str, str]]]:
+        """{field: [(vi, en), …]}: what to check on a valid record that is kept all the
+        same (the server's own warnings; ``written``: the fields an edit changed)."""
+        out: dict[str, list[tuple[str, str]]] = {}
+        for w in formset().validator(self.id, self.version).warnings(clean, written):
+            out.setdefault(str(w.params.get("field") or ""), []).append((w.vi, w.en))
+        return out
 
 
 def event_forms(reg: Registry | None = None) -> list[FormDef]:
-    """Every change-slip event form (latest versions), in the registry's order."""
-    return [f for f in (reg or registry()).latest_forms() if f.kind == "event"]
+    """The change-slip event forms a member's screen offers (latest versions, in the
+    registry's order): those whose every reference the app fills from the screen. A
+    form that also names another household (a change of household) has a flow of its
+    own (the household's "split" screen)."""
+    return [f for f in (reg or registry()).latest_forms() if f.kind == "event"
+            and all(x.name in CONTEXT_REFS for x in f.fields
+                    if x.type == "ref" and x.entity == "household")]
 
 
 def code_label(field: FieldDef | None, value: Any, lang: str = "vi") -> str:

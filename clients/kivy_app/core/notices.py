@@ -1,5 +1,6 @@
 """Plain words for what sync brings back: conflicts, reviewers' choices, merged
-duplicates and refused operations — in Vietnamese first, English second.
+duplicates, refused operations and kept ones with something to check — in
+Vietnamese first, English second.
 
 Labels and code names come from the forms in ``schemas/``; the app never writes a
 field's name by hand.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from a0core.p0 import vietnamese_month
 from a0core.schemas import FieldDef, registry
 from clients.kivy_app.core.formview import code_label
 from clients.kivy_app.core.register import Register
@@ -33,7 +35,7 @@ def describe(reg: Register, entity_id: str, kind: str | None = None) -> tuple[st
         n = entity.data.get("number", "?")
         return f"hộ số {n}", f"household no. {n}"
     name = entity.data.get("full_name") or entity_id[:8]
-    household = reg.get(entity.data.get("household_id", ""))
+    household = reg.get(reg.household_of(entity))
     if household is not None:
         n = household.data.get("number", "?")
         return f"{name} (hộ số {n})", f"{name} (household no. {n})"
@@ -95,8 +97,26 @@ def merged(reg: Register, old_id: str, survivor_id: str, entity: str) -> dict[st
     return {"kind": "merge", "vi": vi, "en": en, "entity_id": survivor_id, "old_id": old_id}
 
 
-def rejected(reg: Register, op: dict[str, Any], verdict: dict[str, Any]) -> dict[str, Any]:
+def warned(reg: Register, op: dict[str, Any], warnings: list[dict[str, str]]) -> dict[str, Any]:
+    """A change the server kept, with what to check (an identification number that
+    says another sex or year, …)."""
     what_vi, what_en = describe(reg, op["id"], op.get("form"))
+    reason_vi = "; ".join(w["message_vi"] for w in warnings)
+    reason_en = "; ".join(w["message_en"] for w in warnings)
+    return {"kind": "warning", "seq": op["seq"],
+            "vi": f"Máy chủ đã nhận thay đổi số {op['seq']} ({what_vi}), nhưng cần kiểm tra: "
+                  f"{reason_vi} Chạm để mở và sửa nếu cần.",
+            "en": f"The server kept change no. {op['seq']} ({what_en}), but please check: "
+                  f"{reason_en} Tap to open it and fix it if needed.",
+            "entity_id": op["id"]}
+
+
+def rejected(reg: Register, op: dict[str, Any], verdict: dict[str, Any]) -> dict[str, Any]:
+    if op["type"] == "report":
+        month = vietnamese_month(str(op["fields"].get("month", "")))
+        what_vi, what_en = f"phiếu P0 tháng {month}", f"P0 slip of {month}"
+    else:
+        what_vi, what_en = describe(reg, op["id"], op.get("form"))
     reason_vi = verdict.get("message_vi") or verdict.get("code", "")
     reason_en = verdict.get("message_en") or verdict.get("code", "")
     details = verdict.get("errors") or []
@@ -108,4 +128,15 @@ def rejected(reg: Register, op: dict[str, Any], verdict: dict[str, Any]) -> dict
                   f"Chạm để mở và sửa.",
             "en": f"The server refused change no. {op['seq']} ({what_en}): {reason_en}. "
                   f"Tap to open and fix it.",
+            "entity_id": op["id"]}
+
+
+def clock_refused(reg: Register, op: dict[str, Any]) -> dict[str, Any]:
+    what_vi, what_en = describe(reg, op["id"], op.get("form"))
+    return {"kind": "clock", "seq": op["seq"],
+            "vi": f"Thay đổi số {op['seq']} ({what_vi}) chưa được nhận vì giờ trên điện thoại "
+                  f"chạy trước giờ thật. Dữ liệu vẫn được giữ và sẽ tự gửi lại khi giờ đúng.",
+            "en": f"Change no. {op['seq']} ({what_en}) was not taken because the phone's "
+                  f"clock is ahead of the real time. It is kept and sent again by itself once "
+                  f"the clock is right.",
             "entity_id": op["id"]}

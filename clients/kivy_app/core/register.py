@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from a0core import p0
 from a0core.merge import merge_fields, merge_remote
 from a0core.names import fold
 from a0core.projection import EventRef, member_state
@@ -87,10 +88,12 @@ class Register:
         self.aliases: dict[str, str] = {}
         self._rows: list[HouseholdRow] | None = None
         self._by_household: dict[str, list[str]] | None = None
+        self._household_of: dict[str, str] = {}
 
     def changed(self) -> None:
         self._rows = None
         self._by_household = None
+        self._household_of = {}
 
     def resolve(self, id_: str) -> str:
         seen = set()
@@ -103,13 +106,31 @@ class Register:
         return self.entities.get(self.resolve(id_)) or self.entities.get(id_)
 
     def _index(self) -> dict[str, list[str]]:
+        """Members by the household they belong to now (membership is dated: a change
+        of household moves a person from its date on, by the register's own fold)."""
         if self._by_household is None:
+            moves: dict[str, list[EventRef]] = {}
+            for f in self.facts.values():
+                if f["form"] == "household_change" and not f.get("voided"):
+                    moves.setdefault(self.resolve(f["record"]["member_id"]), []).append(
+                        EventRef(f["form"], f["record"], f.get("hlc", 0), f.get("device", "")))
             index: dict[str, list[str]] = {}
             for e in self.entities.values():
                 if e.kind == "member" and e.visible:
-                    index.setdefault(self.resolve(e.data.get("household_id", "")), []).append(e.id)
+                    household = e.data.get("household_id", "")
+                    if e.id in moves:
+                        household = member_state(e.id, e.data, e.clocks,
+                                                 moves[e.id])["household_id"] or household
+                    self._household_of[e.id] = self.resolve(household)
+                    index.setdefault(self._household_of[e.id], []).append(e.id)
             self._by_household = index
         return self._by_household
+
+    def household_of(self, member: Entity) -> str:
+        """The household a member belongs to now."""
+        self._index()
+        return self._household_of.get(member.id) or self.resolve(
+            member.data.get("household_id", ""))
 
     def members_of(self, household_id: str) -> list[Entity]:
         ids = self._index().get(household_id, [])
@@ -150,6 +171,13 @@ class Register:
         if not words:
             return rows
         return [r for r in rows if all(w in r.search for w in words)]
+
+    def month_counts(self, month: str) -> dict[str, int]:
+        """The P0 slip of ``month`` as this device holds it: entries per section dated
+        in the month, not voided (:mod:`a0core.p0`, the rule the server checks by)."""
+        entries = ((f["form"], p0.entry_date(f["record"])) for f in self.facts.values()
+                   if not f.get("voided"))
+        return p0.count_entries(entries).get(month, p0.empty_counts())
 
     def events_of(self, member_id: str) -> list[dict[str, Any]]:
         return sorted((f for f in self.facts.values() if f["form"] != "distribution"

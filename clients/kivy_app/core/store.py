@@ -224,6 +224,25 @@ class Store:
         return [(seq, state, batch, self.cipher.open(f"outbox:{seq}", blob))
                 for seq, state, batch, blob in rows]
 
+    def states_of(self, entity_ids: list[str]) -> dict[str, str]:
+        """The state of the newest operation on each record (only clear columns read)."""
+        out: dict[str, str] = {}
+        with self.lock:
+            for start in range(0, len(entity_ids), 500):
+                chunk = entity_ids[start:start + 500]
+                out.update(self.conn.execute(
+                    f"SELECT entity_id, state FROM outbox WHERE entity_id IN "
+                    f"({','.join('?' * len(chunk))}) ORDER BY seq", chunk).fetchall())
+        return out
+    def outbox_row(self, seq: int) -> dict[str, Any] | None:
+        """One operation's value (op and verdict) with its ``seq`` and ``state``."""
+        with self.lock:
+            found = self.conn.execute("SELECT state, blob FROM outbox WHERE seq = ?",
+                                      (seq,)).fetchone()
+        if found is None:
+            return None
+        return {"seq": seq, "state": found[0], **self.cipher.open(f"outbox:{seq}", found[1])}
+
     def outbox_counts(self) -> dict[str, int]:
         with self.lock:
             return dict(self.conn.execute(

@@ -1,93 +1,195 @@
-"""Form inputs drawn from a :class:`~clients.kivy_app.core.formview.FieldView`.
+"""Material widgets (KivyMD) sized for a thumb and read by an older collaborator.
 
-Big touch targets (56 dp rows) for one-thumb use on small screens; code lists
-become drop-down choices with their Vietnamese (or English) labels.
+Small pieces every screen uses: the top bar, big buttons, wrapped text, cards to
+tap, chips. The inputs of forms are in :mod:`clients.kivy_app.ui.fields`. Touch
+targets are at least :data:`~clients.kivy_app.ui.theme.TOUCH` high.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from kivy.metrics import dp, sp
-from kivy.uix.boxlayout import BoxLayout
-from kivy.uix.checkbox import CheckBox
-from kivy.uix.label import Label
-from kivy.uix.spinner import Spinner, SpinnerOption
-from kivy.uix.textinput import TextInput
+from kivy.app import App
+from kivy.core.text import Label as CoreLabel
+from kivy.core.window import Window
+from kivy.metrics import dp
+from kivy.properties import BooleanProperty, StringProperty
+from kivy.uix.modalview import ModalView
+from kivymd.uix.boxlayout import MDBoxLayout
+from kivymd.uix.button import MDIconButton, MDRaisedButton, MDRectangleFlatButton
+from kivymd.uix.card import MDCard
+from kivymd.uix.gridlayout import MDGridLayout
+from kivymd.uix.label import MDLabel
+from kivymd.uix.scrollview import MDScrollView
 
-from clients.kivy_app.core.formview import FieldView
+from clients.kivy_app.ui import theme
 from clients.kivy_app.ui.texts import tr
 
-ROW = dp(56)
-ERROR_COLOR = (0.85, 0.1, 0.1, 1)
+
+def app() -> Any:
+    return App.get_running_app()
 
 
-class BigOption(SpinnerOption):
-    """A drop-down choice tall enough for a thumb."""
-
-    def __init__(self, **kw: Any) -> None:
-        super().__init__(**kw)
-        self.height = ROW
-        self.font_size = sp(17)
-
-
-def wrapped(text: str, **kw: Any) -> Label:
+def text(value: str, style: str = "Body1", color: Sequence[float] | None = None,
+         bold: bool = False, **kw: Any) -> MDLabel:
     """A label that wraps to its width and grows to its text."""
-    label = Label(text=text, size_hint_y=None, height=dp(28) if text else 0, halign="left",
-                  valign="middle", font_size=kw.pop("font_size", sp(16)), **kw)
-    label.bind(width=lambda w, v: setattr(w, "text_size", (v, None)),
-               texture_size=lambda w, v: setattr(
-                   w, "height", max(v[1] + dp(8), dp(28)) if w.text else 0))
+    label = MDLabel(text=value, font_style=style, adaptive_height=True, bold=bold, **kw)
+    if not value:
+        label.height = 0  # until it has words: adaptive height follows the text's texture
+    if color is not None:
+        label.theme_text_color = "Custom"
+        label.text_color = color
     return label
 
 
-class FieldInput(BoxLayout):
-    """Label, input and the errors for one field."""
+def button(label: str, on_press: Callable[[], Any], primary: bool = True,
+           **kw: Any) -> MDRaisedButton | MDRectangleFlatButton:
+    """A full-width button, 56 dp high at least: a long label wraps and the button grows
+    (KivyMD's own label would run past the edge)."""
+    cls = MDRaisedButton if primary else MDRectangleFlatButton
+    widget = cls(text=label, size_hint=(kw.pop("size_hint_x", 1), None),
+                 font_size=theme.text_size("Button", app().scale), **kw)
+    widget._min_height = theme.ROW
+    wrap(widget)
+    widget.bind(on_release=lambda *_: on_press())
+    return widget
 
-    def __init__(self, view: FieldView, lang: str, members: list[tuple[str, str]],
-                 value: Any = None, **kw: Any) -> None:
-        super().__init__(orientation="vertical", size_hint_y=None, spacing=dp(2), **kw)
-        self.view = view
-        self.lang = lang
-        star = " *" if view.required else ""
-        self.add_widget(wrapped(view.label(lang) + star, bold=True))
-        self.codes: list[str | None] = []
-        if view.widget == "choice" or view.widget == "member":
-            options = ([(c.code, c.label(lang)) for c in view.choices]
-                       if view.widget == "choice" else members)
-            none = tr("none_option", lang)
-            self.codes = [None] + [code for code, _ in options]
-            labels = [none] + [label for _, label in options]
-            current = labels[self.codes.index(value)] if value in self.codes else none
-            self.input = Spinner(text=current, values=labels, size_hint_y=None, height=ROW,
-                                 font_size=sp(17), option_cls=BigOption)
-        elif view.widget == "check":
-            self.input = CheckBox(active=bool(value), size_hint_y=None, height=ROW)
-        else:
-            numeric = view.widget == "number"
-            self.input = TextInput(text="" if value is None else str(value), multiline=False,
-                                   size_hint_y=None, height=ROW, font_size=sp(18),
-                                   hint_text=view.hint, write_tab=False,
-                                   input_filter="int" if view.type == "integer" else None,
-                                   input_type="number" if numeric else "text")
-        self.add_widget(self.input)
-        self.error = wrapped("", color=ERROR_COLOR, font_size=sp(14))
-        self.error.opacity = 0
-        self.add_widget(self.error)
-        self.bind(minimum_height=self.setter("height"))
 
-    def value(self) -> Any:
-        if isinstance(self.input, Spinner):
-            labels = list(self.input.values)
-            return self.codes[labels.index(self.input.text)] if self.input.text in labels \
-                else None
-        if isinstance(self.input, CheckBox):
-            return bool(self.input.active)
-        return self.input.text
+def wrap(widget: Any, halign: str = "center") -> None:
+    """Wrap a button's words to its width (its size hint decides it), growing it.
 
-    def show_errors(self, messages: list[tuple[str, str]]) -> None:
-        text = "\n".join(vi if self.lang == "vi" else en for vi, en in messages)
-        self.error.text = text
-        self.error.opacity = 1 if text else 0
-        if not text:
-            self.error.height = 0
+    KivyMD sizes a button to its words (size_hint_min_x): start them narrow, so the
+    layout's share decides the width, then wrap them to it, less the padding (the width
+    KivyMD derives from them is then the button's own: no resize loop)."""
+    words = widget.ids.lbl_txt
+    words.halign = halign
+    words.text_size = (dp(48), None)
+    widget.bind(width=lambda w, width: setattr(
+        words, "text_size", (max(dp(48), width - w.padding[0] - w.padding[2]), None)))
+
+
+class TapCard(MDCard):
+    """A tappable card of wrapped lines (a person, a notice): long text never clips."""
+
+    def __init__(self, title: str, detail: str, on_press: Callable[[], Any],
+                 color: Sequence[float] | None = None, **kw: Any) -> None:
+        super().__init__(orientation="vertical", size_hint_y=None, padding=(dp(14), dp(10)),
+                         spacing=dp(2), ripple_behavior=True, elevation=1, radius=[dp(8)],
+                         **kw)
+        self.words = f"{title}\n{detail}" if detail else title
+        self.add_widget(text(title, "Subtitle1", color, bold=True))
+        if detail:
+            self.add_widget(text(detail, "Body2", color))
+        self.bind(minimum_height=lambda _w, h: setattr(self, "height", max(theme.ROW, h)))
+        self.height = max(theme.ROW, self.minimum_height)
+        self.bind(on_release=lambda *_: on_press())
+
+
+def icon_button(icon: str, on_press: Callable[[], Any], color: Sequence[float] | None = None,
+                **kw: Any) -> MDIconButton:
+    widget = MDIconButton(icon=icon, size_hint=(None, None), size=(theme.TOUCH, theme.TOUCH),
+                          **kw)
+    if color is not None:
+        widget.theme_icon_color = "Custom"
+        widget.icon_color = color
+    widget.bind(on_release=lambda *_: on_press())
+    return widget
+
+
+def column(spacing: float = 10, padding: Any = (12, 8)) -> MDGridLayout:
+    """A vertical run of widgets as tall as they are (spacing and padding in dp)."""
+    pad = [dp(v) for v in padding] if isinstance(padding, tuple) else dp(padding)
+    return MDGridLayout(cols=1, adaptive_height=True, spacing=dp(spacing), padding=pad)
+
+
+def scroller(content: Any) -> MDScrollView:
+    view = MDScrollView(do_scroll_x=False)
+    view.add_widget(content)
+    return view
+
+
+def bar(*widgets: Any) -> MDBoxLayout:
+    """A row of buttons at the foot of a screen, as high as its highest (wrapped) one."""
+    box = MDBoxLayout(size_hint_y=None, height=theme.ROW + dp(16), spacing=dp(8),
+                      padding=(dp(12), dp(8)))
+
+    def fit(*_: Any) -> None:
+        box.height = max([theme.ROW, *(w.height for w in widgets)]) + dp(16)
+
+    for w in widgets:
+        box.add_widget(w)
+        w.bind(height=fit)
+    return box
+
+
+class TopBar(MDBoxLayout):
+    """Area (or screen) title, the sync state under it, back and action buttons."""
+
+    def __init__(self, title: str, state: str, back: Callable[[], Any] | None,
+                 actions: Sequence[tuple[str, str, Callable[[], Any]]], state_alert: bool = False,
+                 **kw: Any) -> None:
+        super().__init__(size_hint_y=None, height=dp(72), padding=(dp(4), dp(4)),
+                         spacing=dp(2), md_bg_color=app().theme_cls.primary_color, **kw)
+        self.buttons: dict[str, MDIconButton] = {}
+        if back is not None:
+            self.buttons["back"] = icon_button("arrow-left", back, theme.WHITE)
+            self.add_widget(self.buttons["back"])
+        words = MDBoxLayout(orientation="vertical", padding=(dp(8), dp(4)))
+        self.title = MDLabel(text=title, font_style="H6", shorten=True, shorten_from="right",
+                             theme_text_color="Custom", text_color=theme.WHITE)
+        self.state = MDLabel(text=state, font_style="Body2", shorten=True,
+                             shorten_from="right", theme_text_color="Custom",
+                             text_color=(1, 0.85, 0.6, 1) if state_alert else (1, 1, 1, 0.9))
+        words.add_widget(self.title)
+        words.add_widget(self.state)
+        self.add_widget(words)
+        for name, icon, action in actions:
+            self.buttons[name] = icon_button(icon, action, theme.WHITE)
+            self.add_widget(self.buttons[name])
+
+
+class Chip(MDRectangleFlatButton):
+    """One choice among a few: one tap picks it."""
+
+    selected = BooleanProperty(False)
+    code = StringProperty("")
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self._min_height = self._min_width = theme.TOUCH
+        self.font_size = theme.text_size("Body1", app().scale)
+        words = CoreLabel(text=self.text, font_size=self.font_size)  # the default: Roboto
+        if words.get_extents(self.text)[0] > Window.width - dp(72):
+            self.size_hint = (1, None)  # a long name: a row of its own, its words wrapped
+            wrap(self, "left")
+        self.bind(selected=self._paint)
+        self._paint()
+
+    def _paint(self, *_: Any) -> None:
+        primary = app().theme_cls.primary_color
+        self.md_bg_color = primary if self.selected else (1, 1, 1, 1)
+        self.text_color = theme.WHITE if self.selected else primary
+
+
+class Dialog(ModalView):
+    """Something to read before going on (a record saved with something to check)."""
+
+    def __init__(self, title: str, words: str, ok: str, **kw: Any) -> None:
+        super().__init__(size_hint=(0.92, None), auto_dismiss=True, **kw)
+        card = MDCard(orientation="vertical", padding=dp(16), spacing=dp(12),
+                      adaptive_height=True)
+        card.bind(height=self.setter("height"))
+        self.words = text(words)
+        self.ok = button(ok, self.dismiss)
+        for widget in (text(title, "H6"), self.words, self.ok):
+            card.add_widget(widget)
+        self.add_widget(card)
+
+
+def privacy(into: Any, name: str) -> None:
+    """The short notice of what is collected and why (Law 91/2025/QH15): before
+    enrolling, and always on the sync screen."""
+    into.add_widget(text(tr("privacy_title", app().lang), "Subtitle1", bold=True))
+    app().w[name] = notice = text(tr("privacy", app().lang), "Body2", theme.MUTED)
+    into.add_widget(notice)

@@ -18,9 +18,18 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade():
-    from server.sync.duplicates.scoring import block_columns
+def block_columns(full_name, sex, year):
+    """The two keys as this revision defined them (0016 computes today's keys)."""
+    from a0core.names import fold
 
+    tokens = fold(full_name).split()
+    initials = "".join(sorted(token[0] for token in tokens))
+    pair = " ".join(sorted({tokens[0], tokens[-1]})) if tokens else ""
+    return {column: f"{sex or ''}|{year}|{part}"[:120]
+            for column, part in (("block_initials", initials), ("block_pair", pair))}
+
+
+def upgrade():
     with op.batch_alter_table('member', schema=None) as batch_op:
         batch_op.add_column(sa.Column('block_initials', sa.String(length=120), nullable=True))
         batch_op.add_column(sa.Column('block_pair', sa.String(length=120), nullable=True))

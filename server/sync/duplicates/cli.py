@@ -21,9 +21,12 @@ def duplicates_cli() -> None:
 @with_appcontext
 def scan(communes: tuple[str, ...]) -> None:
     """Re-score every household and member of the communes (bulk-loaded data has no hook)."""
+    from server.cli import require_commune
     from server.sync.duplicates import thresholds_for
     from server.sync.duplicates.detect import scan_commune
 
+    for commune in communes:  # every code checked before any is scanned
+        require_commune(commune)
     for commune in communes:
         result = scan_commune(db.session, commune, thresholds_for(current_app))
         db.session.commit()

@@ -9,7 +9,8 @@ register, not of the order in which batches arrived.
 
 Candidates come from the blocking keys stored in the member rows
 (:mod:`.scoring`): per commune, one index look-up per key column for every key
-of the focus members' windows, and one by BHYT number. Only focus members are
+of the focus members' windows, and one per number (identification, social
+insurance). Only focus members are
 paired with what the look-ups return (never the whole block with itself), so a
 batch's cost follows the records it touched, not the size of the commune; the
 whole-commune scan (``a0sync duplicates scan``) is the same call with the whole
@@ -38,10 +39,14 @@ from server.models.register import Household, Member
 from server.sync.duplicates.scoring import (
     BLOCK_COLUMNS,
     DEFAULTS,
+    FELLOWS_COUNTED,
     MEMBER_LINK,
+    NUMBER_COLUMNS,
     HouseholdSide,
     Person,
     Thresholds,
+    blocked_within,
+    fellows_in_common,
     score_ceiling,
     score_households,
     score_members,
@@ -50,9 +55,10 @@ from server.sync.duplicates.scoring import (
 
 _M = Member.__table__.c
 _H = Household.__table__.c
-_COLS = (_M.id, _M.household_id, _M.full_name, _M.sex, _M.birth_date, _M.birth_year,
-         _M.ethnicity, _M.bhyt_number, _M.province_code, _M.commune_code, _M.area_code,
-         _M.seq, _M.deleted, _M.merged_into)
+_KEYS = (*BLOCK_COLUMNS, *NUMBER_COLUMNS)
+_COLS = (_M.id, _M.household_id, _M.full_name, _M.sex, _M.birth_date, _M.ethnicity,
+         _M.bhyt_number, _M.province_code, _M.commune_code, _M.area_code,
+         _M.seq, _M.deleted, _M.merged_into, *(_M[k] for k in _KEYS))
 
 
 @dataclass
@@ -74,7 +80,7 @@ def _where_in(session: Session, columns: Iterable[Any], key: Any, values: Iterab
     statistics (a register that grew since its last ANALYZE) walks another index.
     """
     for chunk in chunks(sorted(set(values))):
-        yield from session.execute(select(*columns).where(in_values(session, key, chunk)))
+        yield from session.execute(select(*columns).where(in_values(session, key, chunk))).all()
 
 
 def _live(rows: Iterable[Any]) -> Iterator[Any]:
@@ -97,27 +103,37 @@ def _focus(session: Session, member_ids: Iterable[str], household_ids: Iterable[
 
 
 def _blocked_pairs(session: Session, members: list[Any], rows: dict[str, Any],
-                   ) -> set[tuple[str, str]]:
-    """Pairs of focus members (of one commune) with the live records sharing a key or BHYT.
+                   whole: bool = False) -> set[tuple[str, str]]:
+    """Pairs of focus members (of one commune) with the live records sharing a key or number.
 
     The look-ups read ids from the key indexes alone (the focus members come back
-    too, cheaply); only the records not yet in ``rows`` are then read in full.
+    too, cheaply); only the records not yet in ``rows`` are then read in full. With
+    ``whole`` (the focus is every live member of the commune's live households) the
+    pairs come from the focus rows' stored keys alone (:func:`blocked_within`).
     """
+    if whole:
+        return blocked_within((r.id, r._mapping) for r in members)
     commune = members[0].commune_code
-    windows = {r.id: {**window_keys(r.full_name, r.sex, r.birth_year),
-                      "bhyt_number": {r.bhyt_number} - {None, ""}} for r in members}
-    holders: dict[tuple[str, str], list[str]] = defaultdict(list)  # (column, key) → ids
-    for column in (*BLOCK_COLUMNS, "bhyt_number"):
+    windows = {r.id: window_keys(r.full_name, r.sex, r.birth_date, r.id_number, r.bhyt_number)
+               for r in members}
+    holders: dict[str, dict[str, list[str]]] = {k: defaultdict(list) for k in _KEYS}
+    for column in _KEYS:
         keys = set().union(*(w[column] for w in windows.values()))
-        for member_id, key, place in _where_in(session, (_M.id, _M[column], _M.commune_code),
-                                               _M[column], keys):
-            if place == commune:
-                holders[(column, key)].append(member_id)
+        found = holders[column]
+        for chunk in chunks(sorted(keys)):
+            for member_id, key in session.execute(
+                    select(_M.id, _M[column]).where(in_values(session, _M[column], chunk),
+                                                    _M.commune_code == commune)).all():
+                found[key].append(member_id)
     pairs: set[tuple[str, str]] = set()
     for r in members:
-        found = [other for column, keys in windows[r.id].items() for k in keys
-                 for other in holders.get((column, k), ())]
-        pairs.update((min(r.id, other), max(r.id, other)) for other in found if other != r.id)
+        own, found = r.id, set()
+        for column, keys in windows[own].items():
+            held = holders[column]
+            for key in keys:
+                found.update(held.get(key, ()))
+        found.discard(own)
+        pairs.update((own, other) if own < other else (other, own) for other in found)
     wanted = {i for pair in pairs for i in pair} - rows.keys()
     rows.update((r.id, r) for r in _live(_where_in(session, _COLS, _M.id, wanted)))
     return {(a, b) for a, b in pairs if a in rows and b in rows}
@@ -141,12 +157,23 @@ def _person(r: Any, household: Iterable[tuple[str, str]] = ()) -> Person:
     """What scoring needs of a row; ``household``: (id, name) of its household's live members."""
     fellows = tuple(sorted(name for mid, name in household if mid != r.id))
     return Person(r.id, r.household_id, r.full_name, r.sex, r.birth_date, r.ethnicity,
-                  r.bhyt_number, fellows)
+                  r.bhyt_number, fellows, r.id_number)
+
+
+def _fellows_at_most(a: Person, b: Person, known: set[str]) -> int:
+    """Fellows in common: counted when both households are known, else at their best."""
+    if a.household_id in known and b.household_id in known:
+        return fellows_in_common(a.fellows, b.fellows)
+    return FELLOWS_COUNTED
 
 
 def detect(session: Session, member_ids: Iterable[str], household_ids: Iterable[str],
-           thresholds: Thresholds = DEFAULTS) -> DetectResult:
-    """Bring the queue up to date for these records (and their households' members)."""
+           thresholds: Thresholds = DEFAULTS, whole: bool = False) -> DetectResult:
+    """Bring the queue up to date for these records (and their households' members).
+
+    ``whole``: the households given are every household of their communes (a scan),
+    so candidates are found among the focus without looking keys up.
+    """
     result = DetectResult()
     focus, live_h, gone_m, gone_h = _focus(session, member_ids, household_ids)
     result.members_scored = len(focus)
@@ -156,12 +183,18 @@ def detect(session: Session, member_ids: Iterable[str], household_ids: Iterable[
         by_commune[r.commune_code].append(r)
     pairs: set[tuple[str, str]] = set()
     for members in by_commune.values():
-        pairs |= _blocked_pairs(session, members, rows)
+        pairs |= _blocked_pairs(session, members, rows, whole)
 
-    # -- a first, cheap look (fellows unknown, at their best) sets most pairs aside
+    # -- a first, cheap look sets most pairs aside: fellows in common counted where both
+    # households are in the focus (all of them in a whole-commune scan), at their best
+    # elsewhere; names compared only for pairs the other evidence leaves hopeful
     floor = min(thresholds.member, MEMBER_LINK)  # below it a pair counts for nothing
-    bare = {i: _person(rows[i]) for i in {i for pair in pairs for i in pair}}
-    hopeful = sorted(p for p in pairs if score_ceiling(bare[p[0]], bare[p[1]]) >= floor)
+    known = _household_names(session, focus, live_h, set())
+    bare = {i: _person(rows[i], known.get(rows[i].household_id, ()))
+            for i in {i for pair in pairs for i in pair}}
+    hopeful = sorted(p for p in pairs if score_ceiling(
+        bare[p[0]], bare[p[1]], _fellows_at_most(bare[p[0]], bare[p[1]], live_h),
+        floor) >= floor)
     involved = {i for pair in hopeful for i in pair}
     names = _household_names(session, focus, live_h, {rows[i].household_id for i in involved})
     people = {i: _person(rows[i], names.get(rows[i].household_id, ())) for i in involved}
@@ -202,7 +235,7 @@ def scan_commune(session: Session, commune: str,
     """Re-score every household and member of a commune (bulk-loaded data has no
     after-batch hook); the caller commits."""
     ids = list(session.scalars(select(Household.id).where(Household.commune_code == commune)))
-    return detect(session, [], ids, thresholds)
+    return detect(session, [], ids, thresholds, whole=True)
 
 
 def _sync_queue(session: Session, kind: str, focus: set[str],

@@ -41,7 +41,9 @@ from server.models.sync import Alias
 from server.security import audit
 from server.security.scope import Scope
 from server.sync.duplicates.detect import detect
+from server.sync.duplicates.explain import vn_date
 from server.sync.duplicates.scoring import DEFAULTS, Thresholds
+from server.sync.locks import hold
 from server.sync.workset import Sequencer
 
 SERVER_DEVICE = "server"
@@ -98,7 +100,7 @@ def labels(session: Session, pairs: list[DuplicateCandidate]) -> dict[str, str]:
            for kind in MODELS}
     out: dict[str, str] = {}
     if ids["member"]:
-        out.update((i, f"{name} ({born})") for i, name, born in session.execute(
+        out.update((i, f"{name} ({vn_date(born)})") for i, name, born in session.execute(
             select(Member.id, Member.full_name, Member.birth_date)
             .where(Member.id.in_(ids["member"]))))
     if ids["household"]:
@@ -116,6 +118,7 @@ def _member_card(session: Session, m: Member) -> dict[str, Any]:
         Member.merged_into.is_(None)).order_by(Member.birth_date)).all()
     return {"id": m.id, "kind": "member", "data": m.data, "full_name": m.full_name,
             "sex": m.sex, "birth_date": m.birth_date, "bhyt_number": m.bhyt_number,
+            "id_number": m.data.get("id_number"),
             "ethnicity": m.ethnicity, "relation": m.relation,
             "residence_status": m.residence_status, "area_code": m.area_code,
             "deleted": m.deleted, "merged_into": m.merged_into, "seq": m.seq,
@@ -149,7 +152,8 @@ def candidate_view(session: Session, scope: Scope, candidate_id: int,
     card = _member_card if c.kind == "member" else _household_card
     if actor:
         audit.record(session, actor, "duplicate.view", target=f"duplicate:{c.id}",
-                     province_code=c.province_code, commune_code=c.commune_code)
+                     province_code=c.province_code, commune_code=c.commune_code,
+                     row_count=2, details={"records": [c.a_id, c.b_id]})
     return {"candidate": _summary(c), "a": card(session, a), "b": card(session, b),
             "version": f"{a.seq}.{b.seq}"}
 
@@ -184,6 +188,7 @@ def _transaction(session: Session, candidate_id: int, scope: Scope,
             raise A0Error("not_found")
         sequencer = Sequencer(session, c.province_code)
         sequencer.reserve(64)  # the first write: serialises with batches and other reviewers
+        hold(session, f"duplicates:{c.commune_code}")  # and with detection after batches
         c, a, b = _load(session, candidate_id)
         _in_scope(scope, a, b)
         out = work(c, a, b, sequencer)
@@ -204,10 +209,14 @@ def _refresh_rollups(session: Session, kind: str, ids: list[str], moved: list[st
         refresh(session, households=ids, members=moved)
 
 
-def _move_member(m: Member, household: Household, stamp: list[Any], seq: int) -> None:
-    """A server write of ``household_id``: the member follows its household."""
-    m.data = {**m.data, "household_id": household.id}
-    m.clocks = {**m.clocks, "household_id": stamp}
+def _move_member(m: Member, household: Household, leaving: str, stamp: list[Any],
+                 seq: int) -> None:
+    """A server write of ``household_id``: the member follows its household. The
+    record's household (the one at registration) changes only if it is the one left:
+    a person who joined it later by a dated change keeps their earlier household."""
+    if m.data.get("household_id") == leaving:
+        m.data = {**m.data, "household_id": household.id}
+        m.clocks = {**m.clocks, "household_id": stamp}
     m.household_id = household.id
     m.province_code, m.commune_code, m.area_code = (household.province_code,
                                                     household.commune_code, household.area_code)
@@ -246,7 +255,7 @@ def merge_candidate(session: Session, clock: HybridClock, candidate_id: int, sur
             stamp = [clock.now(), SERVER_DEVICE]
             for m in session.scalars(select(Member).where(
                     Member.household_id == loser.id, ~Member.deleted).order_by(Member.id)):
-                _move_member(m, survivor, stamp, next_seq())
+                _move_member(m, survivor, loser.id, stamp, next_seq())
                 moved.append(m.id)
         c.status, c.decided_by, c.decided_at = MERGED, actor, utcnow()
         c.merge = {"survivor": survivor.id, "loser": loser.id, "moved": moved}
@@ -281,7 +290,7 @@ def undo_merge(session: Session, clock: HybridClock, candidate_id: int, *, scope
             for member_id in c.merge.get("moved", []):
                 m = session.get(Member, member_id)
                 if m is not None and m.household_id == survivor_id:
-                    _move_member(m, loser, stamp, next_seq())
+                    _move_member(m, loser, survivor_id, stamp, next_seq())
                     back.append(member_id)
         c.status, c.decided_by, c.decided_at = UNDONE, actor, utcnow()
         c.merge = {**c.merge, "undone_by": actor, "moved_back": back}

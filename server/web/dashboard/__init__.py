@@ -35,14 +35,18 @@ def _env_flag(name: str, default: bool) -> bool:
 
 
 def init_app(app: Flask) -> None:
+    from server import formats
     from server.web.dashboard import (  # noqa: F401  (routes)
         api_pages,
         auth,
         duplicate_pages,
         i18n,
+        migration_pages,
         rollup_pages,
         shell,
+        stock_pages,
         sync_pages,
+        unit_pages,
     )
 
     secure = app.config.get("A0SYNC_SECURE_COOKIES")
@@ -59,7 +63,11 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Asia/Ho_Chi_Minh")
     i18n.init_app(app)
-    app.jinja_env.filters["when"] = shell.when
+    # how numbers, dates and times read: server/formats.py, in the page's language
+    app.jinja_env.filters.update(
+        num=formats.num, vnnum=formats.num, score=formats.fixed, day=formats.day,
+        birth=formats.day, month=formats.month, when=formats.when)
+    app.jinja_env.globals["zone_note"] = formats.zone_note
     csrf.init_app(app)
     for name in ("api_sync", "api_devices"):
         blueprint = app.blueprints.get(name)

@@ -40,7 +40,7 @@ def _tokens_page(**extra):
 @bp.route("/api/tokens", methods=["GET", "POST"])
 @staff_page(API_TOKENS)
 def api_tokens():
-    if request.method == "GET":
+    if request.method != "POST":  # GET and HEAD only read
         return _tokens_page()
     try:
         secret, row = create_token(db.session, current_user().username,

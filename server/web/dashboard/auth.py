@@ -1,7 +1,9 @@
 """Login (password, then TOTP when the user has it), logout, TOTP set-up, language.
 
 Thin handlers over :mod:`server.security.login`. A failed login is recorded
-(throttling and audit) and committed before the refusal is shown.
+(throttling and audit) and committed before the refusal is shown. A view that
+takes both methods writes only on POST: HEAD (Flask answers it with the GET view)
+and anything else only read.
 """
 
 from __future__ import annotations
@@ -41,14 +43,7 @@ def _ip() -> str:
 
 
 def _policy() -> login_flow.Policy:
-    """Throttling limits; ``A0SYNC_LOGIN_*`` config keys override the defaults."""
-    config = current_app.config
-    return login_flow.Policy(
-        window=dt.timedelta(seconds=config.get("A0SYNC_LOGIN_WINDOW_S",
-                                               login_flow.WINDOW.total_seconds())),
-        account_failures=config.get("A0SYNC_LOGIN_ACCOUNT_FAILURES",
-                                    login_flow.ACCOUNT_FAILURES),
-        ip_failures=config.get("A0SYNC_LOGIN_IP_FAILURES", login_flow.IP_FAILURES))
+    return login_flow.policy_from(current_app.config)
 
 
 def _home() -> str:
@@ -65,7 +60,7 @@ def _refused(template: str, error: A0Error, **context):
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     target = safe_next(request.values.get("next"), _home())
-    if request.method == "GET":
+    if request.method != "POST":
         if current_user() is not None:
             return redirect(target)
         return render_template("login.html", next=target)
@@ -90,12 +85,12 @@ def login_totp():
     pending = session.get(PENDING)
     if not isinstance(pending, dict):
         return redirect(url_for("auth.login"))
-    if request.method == "GET":
+    if request.method != "POST":
         return render_template("login_totp.html")
     try:
         user = login_flow.check_totp(db.session, int(pending["user"]), request.form.get("code"),
                                      _ip(), dt.datetime.fromisoformat(pending["at"]),
-                                     policy=_policy())
+                                     totp.box_for(current_app.config), policy=_policy())
     except A0Error as error:
         if error.code == "totp_pending_expired":
             session.pop(PENDING, None)
@@ -128,7 +123,7 @@ def account_totp():
         if request.method == "POST":
             return error_page(A0Error("forbidden"))
         return render_template("account_totp.html", enabled=True)
-    if request.method == "GET" or NEW_SECRET not in session:
+    if request.method != "POST" or NEW_SECRET not in session:
         secret = session.get(NEW_SECRET) or totp.new_secret()
         session[NEW_SECRET] = secret
         uri = totp.provisioning_uri(secret, user.username)
@@ -136,7 +131,8 @@ def account_totp():
                                qr=totp.qr_svg(uri))
     secret = session[NEW_SECRET]
     try:
-        login_flow.enable_totp(db.session, user, secret, request.form.get("code"))
+        login_flow.enable_totp(db.session, user, secret, request.form.get("code"),
+                               totp.box_for(current_app.config))
     except A0Error as error:
         db.session.rollback()
         return render_template("account_totp.html", enabled=False, secret=secret,
@@ -154,8 +150,10 @@ def account_totp_disable():
     if user is None:
         return redirect(url_for("auth.login"))
     try:
-        login_flow.disable_totp(db.session, user, request.form.get("password"))
+        login_flow.disable_totp(db.session, user, request.form.get("password"), _ip(),
+                                policy=_policy())
     except A0Error as error:
+        db.session.commit()  # the attempt counts and stays in the audit log
         return error_page(error)
     db.session.commit()
     flash(gettext("Đã tắt xác thực hai bước."))

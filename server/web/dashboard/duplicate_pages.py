@@ -14,8 +14,10 @@ from server.models.duplicates import MERGED, OPEN
 from server.security.scope import MERGE
 from server.sync.clock import server_clock
 from server.sync.duplicates import review
+from server.sync.duplicates.explain import explain
 from server.web.dashboard.shell import (
     add_nav,
+    audit_page,
     bp,
     error_page,
     page_args,
@@ -23,10 +25,13 @@ from server.web.dashboard.shell import (
     scope,
     staff_page,
 )
+from server.web.http import commit_read
 from server.web.queries import duplicates as queries
 from server.web.queries import sync_status as status_queries
 
-add_nav("dashboard.duplicates", lazy_gettext("Trùng lặp"), MERGE, 25)
+add_nav("dashboard.duplicates", lazy_gettext("Trùng lặp"), MERGE, 25,
+        count=lambda where: sum(review.count_candidates(db.session, where).values()),
+        count_label=lazy_gettext("cặp chờ xem xét"))
 
 # refusals of the review domain → HTTP status (a pair outside the scope looks absent)
 STATUS = {"duplicate_out_of_scope": 404, "duplicate_not_open": 409, "duplicate_not_merged": 409,
@@ -44,9 +49,11 @@ def duplicates():
     status, kind = queries.clean_filters(request.args.get("status"), request.args.get("kind"))
     commune = request.args.get("commune", "").strip()[:8] or None
     page, per_page = page_args(20)
+    pairs = queries.pair_page(db.session, scope(), status, kind, commune, page, per_page)
+    audit_page("duplicates.view", (i for row in pairs.items
+                                   for i in (row.pair.a_id, row.pair.b_id)), commune)
     return render_template("duplicates.html", status=status, kind=kind, commune=commune,
-                           pairs=queries.pair_page(db.session, scope(), status, kind, commune,
-                                                   page, per_page),
+                           pairs=pairs,
                            counts=review.count_candidates(db.session, scope()),
                            communes=status_queries.communes_in_scope(db.session, scope()))
 
@@ -57,12 +64,13 @@ def duplicate(candidate_id: int):
     require(queries.candidate_in_scope(db.session, scope(), candidate_id))
     try:
         view = review.candidate_view(db.session, scope(), candidate_id, actor=scope().actor)
-        db.session.commit()  # the person-level read's audit row
+        commit_read(db.session)  # the person-level read's audit row
     except A0Error as error:
         return _refused(error)
     kind = view["candidate"]["kind"]
+    why = explain(view["candidate"]["reasons"], view["a"], view["b"]) if kind == "member" else []
     return render_template("duplicate.html", view=view, c=view["candidate"], kind=kind,
-                           rows=queries.compare(kind, view["a"], view["b"]),
+                           rows=queries.compare(kind, view["a"], view["b"]), why=why,
                            OPEN=OPEN, MERGED=MERGED)
 
 

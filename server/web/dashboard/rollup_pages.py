@@ -8,17 +8,22 @@ its cells (:mod:`server.web.queries.rollups`), hand numbers to
 
 from __future__ import annotations
 
+import io
 import re
 from typing import Any
 
-from flask import redirect, render_template, request, url_for
+from flask import Response, redirect, render_template, request, url_for
 from flask_babel import get_locale, lazy_gettext
 from markupsafe import Markup
 
+from a0core import p0
 from a0core.schemas import registry
+from server.exports.writers import CONTENT_TYPES
 from server.extensions import db
+from server.orgunits.lineage import where
+from server.reporting.forms import Period, parse_period, period_values, sections, shown
+from server.reporting.workbook import write_report
 from server.rollups.indicators import index_month, month_index
-from server.rollups.jobs import this_month
 from server.security.scope import VIEW_ROLLUPS
 from server.web import charts
 from server.web.dashboard.shell import add_nav, bp, require, scope, staff_page
@@ -35,11 +40,13 @@ INDICATORS: tuple[tuple[str, Any], ...] = (
     ("population", lazy_gettext("Dân số")),
     ("population.male", lazy_gettext("Dân số nam")),
     ("population.female", lazy_gettext("Dân số nữ")),
+    ("population.60plus", lazy_gettext("Người từ 60 tuổi trở lên")),
     ("women_married_15_49", lazy_gettext("Phụ nữ 15–49 có chồng")),
     ("users", lazy_gettext("Đang dùng biện pháp tránh thai")),
     ("users.modern", lazy_gettext("Dùng biện pháp hiện đại")),
     ("cpr", lazy_gettext("Tỷ lệ sử dụng BPTT (%)")),
     ("mcpr", lazy_gettext("Tỷ lệ sử dụng BPTT hiện đại (%)")),
+    ("pregnant", lazy_gettext("Phụ nữ đang mang thai")),
     ("births", lazy_gettext("Số sinh")),
     ("births.male", lazy_gettext("Sinh con trai")),
     ("births.female", lazy_gettext("Sinh con gái")),
@@ -52,9 +59,15 @@ INDICATORS: tuple[tuple[str, Any], ...] = (
     ("marriages", lazy_gettext("Kết hôn")),
     ("divorces", lazy_gettext("Ly hôn")),
     ("new_acceptors", lazy_gettext("Người mới sử dụng BPTT")),
+    ("method_stops", lazy_gettext("Ngừng sử dụng BPTT")),
+    ("method_switches", lazy_gettext("Chuyển đổi BPTT")),
     ("areas_expected", lazy_gettext("Địa bàn phải báo cáo")),
-    ("areas_synced", lazy_gettext("Địa bàn đã đồng bộ")),
+    ("areas_reported", lazy_gettext("Địa bàn đã nộp phiếu P0")),
+    ("areas_on_time", lazy_gettext("Địa bàn nộp đúng hạn")),
+    ("areas_incomplete", lazy_gettext("Phiếu P0 chưa khớp số liệu")),
     ("completeness", lazy_gettext("Tính đầy đủ của báo cáo (%)")),
+    ("timeliness", lazy_gettext("Tính kịp thời của báo cáo (%)")),
+    ("areas_synced", lazy_gettext("Địa bàn đã đồng bộ")),
 )
 # the drill-down table's columns
 SUMMARY = ("population", "births", "srb", "mcpr", "completeness")
@@ -68,13 +81,15 @@ def _methods() -> list[tuple[str, str]]:
 
 
 def _month(unit_code: str) -> tuple[str, list[str]]:
-    """The month asked for (else the newest with data, else this month) and the
-    months offered by the selector."""
+    """The month asked for (else the last month that has ended, or the newest with
+    data before it: a month still running is not a report yet) and the months
+    offered by the selector."""
     offered = queries.months_of(db.session, unit_code)
     asked = request.args.get("month", "")
     if _MONTH.match(asked):
         return asked, offered
-    return (offered[0] if offered else this_month()), offered
+    closed = p0.last_closed_month(p0.vn_day())
+    return next((m for m in offered if m <= closed), closed), offered
 
 
 def _window(month: str) -> list[str]:
@@ -112,6 +127,8 @@ def _charts(unit: queries.UnitView, month: str, months: list[str],
 @bp.get("/rollups")
 @staff_page(VIEW_ROLLUPS)
 def rollups():
+    if scope().group is not None:  # province staff of a former district: their group
+        return redirect(url_for("dashboard.former_districts"))
     code = require(queries.home_code(scope()))
     month = request.args.get("month", "")
     return redirect(url_for("dashboard.rollup_unit", unit_code=code,
@@ -121,7 +138,12 @@ def rollups():
 @bp.get("/rollups/<unit_code>")
 @staff_page(VIEW_ROLLUPS)
 def rollup_unit(unit_code: str):
-    unit = require(queries.find_unit(db.session, scope(), unit_code))
+    unit = queries.find_unit(db.session, scope(), unit_code)
+    if unit is None:
+        found = where(db.session, unit_code[:32])
+        if found.current is None and found.old is not None:  # an old code: where it went
+            return redirect(url_for("dashboard.unit_lookup", code=unit_code[:32]))
+    unit = require(unit)
     month, offered = _month(unit.code)
     months = _window(month)
     own = queries.cells(db.session, [unit.code], months)
@@ -137,23 +159,96 @@ def rollup_unit(unit_code: str):
         charts=_charts(unit, month, months, series, below, below_cells))
 
 
+COMMUNE_LEVELS = ("commune", "village", "area")
+COLUMNS_PER_PAGE = 8  # units below side by side on one printed A4 page
+
+
+def _period(unit_code: str) -> tuple[Period, list[tuple[str, str]]]:
+    """The period asked for (``period=2026-11`` or ``2026-Q4``, or ``month=``), else the
+    last month that has ended; and the periods offered: the months stored and their
+    quarters, newest first."""
+    asked = request.args.get("period") or request.args.get("month") or \
+        p0.last_closed_month(p0.vn_day())
+    period = parse_period(asked)
+    months = queries.months_of(db.session, unit_code)
+    quarters = sorted({f"{m[:4]}-Q{(int(m[5:7]) - 1) // 3 + 1}" for m in months}, reverse=True)
+    offered = [(p, parse_period(p).label(_lang())) for p in [*months, *quarters]]
+    if period.text not in {p for p, _ in offered}:
+        offered.insert(0, (period.text, period.label(_lang())))
+    return period, offered
+
+
+def _lang() -> str:
+    return "en" if str(get_locale()) == "en" else "vi"
+
+
+def _report(unit_code: str) -> dict[str, Any]:
+    """What both the printable page and the workbook show."""
+    unit = require(queries.find_unit(db.session, scope(), unit_code))
+    period, offered = _period(unit.code)
+    below = [] if unit.level in COMMUNE_LEVELS else queries.children(db.session, scope(), unit)
+    codes = [unit.code, *(u.code for u in below)]
+    found = queries.cells(db.session, codes, period.months)
+    values = {code: period_values({m: found.get((code, m), {}) for m in period.months}, period)
+              for code in codes}
+    whole = str(lazy_gettext("Toàn đơn vị")) if below else str(lazy_gettext("Số lượng"))
+    columns = [(unit.code, whole), *((u.code, u.name) for u in below)]
+    # each printed page: the unit's own column (index 0), then up to 8 units below
+    pages = [[0, *range(1 + i, min(1 + i + COLUMNS_PER_PAGE, len(columns)))]
+             for i in range(0, max(1, len(below)), COLUMNS_PER_PAGE)]
+    layout = "commune" if unit.level in COMMUNE_LEVELS else "above"
+    return {"unit": unit, "period": period, "offered": offered, "columns": columns,
+            "pages": pages, "values": values, "sections": sections(), "lang": _lang(),
+            "layout": layout, "form_name": form_name(layout), "notes": report_notes(),
+            "has_data": any(values[unit.code].values())}
+
+
 @bp.get("/rollups/<unit_code>/report")
 @staff_page(VIEW_ROLLUPS)
 def rollup_report(unit_code: str):
-    """The monthly report of one unit (made for the commune), printable."""
-    unit = require(queries.find_unit(db.session, scope(), unit_code))
-    month, offered = _month(unit.code)
-    previous = index_month(month_index(month) - 1)
-    found = queries.cells(db.session, [unit.code], [month, previous])
-    below = queries.children(db.session, scope(), unit)
-    below_cells = queries.cells(db.session, [u.code for u in below], [month])
-    now = found.get((unit.code, month), {})
-    return render_template(
-        "rollup_report.html", unit=unit, month=month, offered=offered, now=now,
-        before=found.get((unit.code, previous), {}), previous=previous,
-        indicators=INDICATORS, below=below, below_cells=below_cells,
-        methods=[(code, label, now.get(f"users.{code}", 0),
-                  now.get(f"new_acceptors.{code}", 0), now.get(f"distributed.{code}", 0))
-                 for code, label in _methods()
-                 if any(now.get(f"{k}.{code}") for k in ("users", "new_acceptors",
-                                                          "distributed"))])
+    """The report form of one unit for a month or a quarter, printable (one A4 page per
+    section): the commune's form, or the district's and province's with a column for
+    each unit below. A period that is not one is refused like any A0Error (400)."""
+    report = _report(unit_code)
+    table = shown(report["sections"], [code for code, _ in report["columns"]],
+                  report["values"], report["lang"])
+    return render_template("rollup_report.html", table=table, **report)
+
+
+@bp.get("/rollups/<unit_code>/report.xlsx")
+@staff_page(VIEW_ROLLUPS)
+def rollup_report_xlsx(unit_code: str):
+    """The same report form as a workbook (the same rows, numbers as numbers)."""
+    report = _report(unit_code)
+    unit, period = report["unit"], report["period"]
+    title = [str(lazy_gettext("BÁO CÁO THỐNG KÊ CHUYÊN NGÀNH DÂN SỐ")),
+             str(report["form_name"]), f"{unit.name} ({unit.code})"]
+    out = io.BytesIO()
+    write_report(out, title=title, period=period, columns=report["columns"],
+                 values=report["values"], sections=report["sections"],
+                 notes=[str(n) for n in report["notes"]], lang=report["lang"])
+    name = f"bao-cao-{unit.code}-{period.text}.xlsx"
+    return Response(out.getvalue(), content_type=CONTENT_TYPES["xlsx"],
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def form_name(layout: str) -> Any:
+    if layout == "commune":
+        return lazy_gettext("Mẫu báo cáo cấp xã (Phụ lục II, Thông tư 01/2022/TT-BYT); "
+                            "số hiệu biểu tháng: giả định")
+    return lazy_gettext("Theo Biểu 01-DSH (Phụ lục IV, Thông tư 01/2022/TT-BYT), "
+                        "một cột cho mỗi đơn vị trực thuộc")
+
+
+def report_notes() -> list[Any]:
+    return [
+        lazy_gettext("Các dòng có dấu * là giả định: dự án chưa đối chiếu được định nghĩa "
+                     "chính thức của dòng đó trong biểu mẫu của Thông tư 01/2022/TT-BYT."),
+        lazy_gettext("Biểu 01-DSH chính thức là báo cáo quý; báo cáo tháng dùng cùng bố cục."),
+        lazy_gettext("Chỉ tiêu thời điểm (số hộ, dân số, phụ nữ có chồng, người sử dụng biện "
+                     "pháp tránh thai, phụ nữ mang thai) tính đến ngày cuối kỳ; chỉ tiêu thời "
+                     "kỳ cộng các tháng của kỳ."),
+        lazy_gettext("Dòng để trống (—): dự án chưa thu thập thông tin này."),
+        lazy_gettext("Số liệu từ sổ A0 điện tử và phiếu thu tin P0 của cộng tác viên dân số, "
+                     "tổng hợp theo định nghĩa trong docs/rollups.md."),
+    ]

@@ -15,19 +15,22 @@ arguments and error pages. New pages (roll-ups, duplicates, exports) plug in her
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, redirect, render_template, request, url_for
-from flask_babel import format_datetime, get_locale, lazy_gettext
+from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask_babel import get_locale, lazy_gettext
 
 from a0core.errors import A0Error
+from a0core.op_states import VERDICTS, state_word
 from server.extensions import db
+from server.security import audit
 from server.security.scope import VIEW_SYNC, Scope
 from server.security.session import current_scope, current_user
+from server.web.http import commit_read
 from server.web.queries.paging import DEFAULT_PER_PAGE, clamp
 
 # templates and the stylesheet live in server/web/, shared by every dashboard blueprint
@@ -38,7 +41,8 @@ bp = Blueprint("dashboard", __name__, url_prefix="/dashboard",
 STATUS = {"forbidden": 403, "not_found": 404, "device_unknown": 404,
           "collaborator_unknown": 404, "login_failed": 401, "login_throttled": 429,
           "totp_invalid": 401, "totp_pending_expired": 401, "csrf_invalid": 400,
-          "conflict_closed": 409, "batch_too_large": 413, "device_revoked": 403}
+          "conflict_closed": 409, "batch_too_large": 413, "device_revoked": 403,
+          "orgunit_unknown": 404}
 
 
 @dataclass(frozen=True)
@@ -47,21 +51,41 @@ class NavItem:
     label: Any           # a lazy_gettext string
     action: str = VIEW_SYNC
     order: int = 100
+    # a cue: how many things wait on that page for this scope (open conflicts…), and
+    # what the number means, for a screen reader and a hover
+    count: Callable[[Scope], int] | None = None
+    count_label: Any = None
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    endpoint: str
+    label: Any
+    count: int = 0
+    count_label: Any = None
 
 
 NAV: list[NavItem] = []
 
 
-def add_nav(endpoint: str, label: Any, action: str = VIEW_SYNC, order: int = 100) -> None:
-    """Show ``endpoint`` in the menu to users whose scope ``may(action)``."""
+def add_nav(endpoint: str, label: Any, action: str = VIEW_SYNC, order: int = 100, *,
+            count: Callable[[Scope], int] | None = None, count_label: Any = None) -> None:
+    """Show ``endpoint`` in the menu to users whose scope ``may(action)``; ``count``,
+    when given, is shown beside the label when it is not zero (keep it one indexed
+    query: it runs on every page)."""
     if not any(item.endpoint == endpoint for item in NAV):
-        NAV.append(NavItem(endpoint, label, action, order))
+        NAV.append(NavItem(endpoint, label, action, order, count, count_label))
         NAV.sort(key=lambda item: (item.order, item.endpoint))
 
 
-def nav_items() -> list[NavItem]:
-    current = current_scope()
-    return [item for item in NAV if current.may(item.action)]
+def nav_items() -> list[NavEntry]:
+    """The menu of the logged-in user, with its counts (once per request)."""
+    if "a0_nav" not in g:
+        current = current_scope()
+        g.a0_nav = [NavEntry(item.endpoint, item.label,
+                             item.count(current) if item.count else 0, item.count_label)
+                    for item in NAV if current.may(item.action)]
+    return g.a0_nav
 
 
 def scope() -> Scope:
@@ -113,6 +137,19 @@ def error_page(error: A0Error, status: int | None = None):
     return render_template("error.html", error=error, text=message(error)), status
 
 
+def audit_page(action: str, records: Iterable[str], commune: str | None = None) -> None:
+    """A page showing person-level records was read: one audit row saying how many and
+    which (``a0sync person report`` finds a person's readers by id), committed before
+    the page is rendered; a HEAD request shows nothing and writes nothing."""
+    shown = list(dict.fromkeys(records))
+    where = scope()
+    audit.record(db.session, where.actor, action, target=request.full_path.rstrip("?")[:200],
+                 province_code=where.code if where.level == "province" else None,
+                 commune_code=commune or (where.code if where.level == "commune" else None),
+                 ip=request.remote_addr, row_count=len(shown), details={"records": shown})
+    commit_read(db.session)
+
+
 def not_found() -> A0Error:
     return A0Error("not_found")
 
@@ -126,37 +163,19 @@ def require(found: Any) -> Any:
 
 def template_context() -> dict[str, Any]:
     user = current_user()
-    return {"current_user": user, "nav": nav_items() if user is not None else [],
-            "lang": str(get_locale()), "err_text": message,
-            "title_app": lazy_gettext("Sổ A0 điện tử")}
-
-
-def when(value: Any) -> str:
-    """A stored UTC time in Vietnam's time zone (naive values from SQLite are UTC)."""
-    if value is None:
-        return ""
-    return format_datetime(value, "yyyy-MM-dd HH:mm")
-
-
-def security_headers(response):
-    """No external resources, no scripts, no framing; personal data never cached."""
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; "
-        "object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    if request.endpoint and not request.endpoint.endswith("static"):
-        response.headers["Cache-Control"] = "no-store"
-    return response
+    lang = str(get_locale())
+    nav = nav_items() if user is not None else []
+    return {"current_user": user, "nav": nav, "nav_attention": sum(n.count for n in nav),
+            "lang": lang, "err_text": message,
+            "title_app": lazy_gettext("Sổ A0 điện tử"),
+            # where an operation stands, in the words the app uses too
+            "op_state": lambda code: state_word(code, lang), "verdict_codes": VERDICTS}
 
 
 def install(blueprint: Blueprint) -> None:
-    """HTML refusal pages and security headers for a dashboard blueprint (call once,
-    at import, before the blueprint is registered)."""
+    """HTML refusal pages for a dashboard blueprint (call once, at import, before the
+    blueprint is registered; security headers are the app's: :mod:`server.web.http`)."""
     blueprint.register_error_handler(A0Error, lambda error: error_page(error))
-    blueprint.after_request(security_headers)
 
 
 install(bp)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from a0core.schemas import FieldDef, registry
+from server import formats
 from server.models.people import Collaborator, Device
 from server.models.register import Household, Member
 from server.models.sync import Conflict
@@ -37,8 +38,10 @@ def _value_label(fdef: FieldDef | None, value: Any) -> dict[str, str]:
         return {"vi": "(trống)", "en": "(empty)"}
     if fdef is not None and fdef.codelist and isinstance(value, str):
         code = registry().codelist(fdef.codelist).get(value)
-        if code is not None:
-            return {"vi": f"{code.vi} ({value})", "en": f"{code.en} ({value})"}
+        if code is not None:  # the code list's words, not the stored code
+            return {"vi": code.vi, "en": code.en}
+    if fdef is not None and fdef.type == "date" and isinstance(value, str):
+        return {lang: formats.day(value, lang) for lang in formats.LANGS}
     text = str(value)
     return {"vi": text, "en": text}
 
@@ -98,3 +101,9 @@ def open_conflicts(session: Session, scope: Scope, page: int, per_page: int,
 def conflict_in_scope(session: Session, scope: Scope, conflict_id: int) -> Conflict | None:
     return session.scalar(select(Conflict).where(Conflict.id == conflict_id,
                                                  scope.where(Conflict)))
+
+
+def open_count(session: Session, scope: Scope) -> int:
+    """Open conflicts in the scope (the menu's cue)."""
+    return session.scalar(select(func.count()).select_from(Conflict).where(
+        scope.where(Conflict), Conflict.status == OPEN)) or 0

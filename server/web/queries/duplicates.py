@@ -22,6 +22,7 @@ from a0core.schemas import FieldDef, registry
 from server.models.duplicates import KINDS, STATUSES, DuplicateCandidate
 from server.security.scope import Scope
 from server.sync.duplicates import review
+from server.sync.duplicates.explain import vn_date
 from server.web.queries.paging import Page, paginate
 
 
@@ -75,17 +76,19 @@ def candidate_in_scope(session: Session, scope: Scope,
 
 # the columns compared side by side, in the order a reviewer reads them
 COMPARED = {"member": ("full_name", "sex", "birth_date", "ethnicity", "relation",
-                       "residence_status", "bhyt_number", "area_code"),
+                       "residence_status", "id_number", "bhyt_number", "area_code"),
             "household": ("number", "address", "area_code")}
 
 
 def _shown(fdef: FieldDef | None, value: Any) -> dict[str, str]:
     if value is None or value == "":
         return {"vi": "—", "en": "—"}
+    if fdef is not None and fdef.type in ("date", "partial_date") and isinstance(value, str):
+        return {"vi": vn_date(value), "en": vn_date(value)}
     if fdef is not None and fdef.codelist and isinstance(value, str):
         code = registry().codelist(fdef.codelist).get(value)
         if code is not None:
-            return {"vi": f"{code.vi} ({value})", "en": f"{code.en} ({value})"}
+            return {"vi": code.vi, "en": code.en}
     return {"vi": str(value), "en": str(value)}
 
 

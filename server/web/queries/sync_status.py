@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from a0core import p0
 from server.models.orgunits import OrgUnit
 from server.models.people import Collaborator, Device
 from server.models.sync import APPLIED, VERDICTS, DeviceSync, SyncBatch, SyncOp
@@ -137,6 +138,37 @@ def status_summary(session: Session, scope: Scope, commune: str | None = None) -
             DeviceSync, DeviceSync.device_id == Device.id).where(
             scope.where(Device), DeviceSync.max_seq > DeviceSync.highest_contiguous_seq)),
     }
+
+
+def slip_totals(session: Session, scope: Scope, commune: str | None,
+                month: str) -> dict[str, int]:
+    """Areas expected, reported, on time and whose slip does not match, in the scope (or
+    the commune filtered on) for ``month``: read from the roll-up cell of that unit."""
+    from server.web.queries.rollups import cells, find_unit, home_code
+
+    code = home_code(scope)
+    if commune:
+        unit = find_unit(session, scope, commune)
+        code = unit.code if unit is not None else None
+    if code is None:
+        return {}
+    values = cells(session, [code], [month]).get((code, month), {})
+    return {k: int(values.get(k, 0)) for k in ("areas_expected", "areas_reported",
+                                               "areas_on_time", "areas_incomplete")}
+
+
+def overdue_month(today: dt.date, day: int) -> str:
+    """The newest month whose P0 slips are past their deadline (day ``day`` of the
+    next month): last month once the deadline has gone by, else the month before."""
+    month = p0.last_closed_month(today)
+    return month if today > p0.deadline(month, day) else p0.shift(month, -1)
+
+
+def overdue_slips(session: Session, scope: Scope, today: dt.date, day: int) -> int:
+    """Areas in the scope whose slip of :func:`overdue_month` has not arrived (the
+    menu's cue; from the scope's roll-up cell, one indexed read)."""
+    totals = slip_totals(session, scope, None, overdue_month(today, day))
+    return max(0, totals.get("areas_expected", 0) - totals.get("areas_reported", 0))
 
 
 # a filter lists at most this many communes (a province has about a hundred); past

@@ -1,0 +1,134 @@
+"""Sync: where every change made here stands, in the shared words of
+``schemas/protocol/op_states.json``; what the server said back (refusals open
+their record to be fixed); send now, or export a file to carry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from a0core.op_states import op_states, state_word
+from a0core.sync_client import verdict_warnings
+from clients.kivy_app.core import dates
+from clients.kivy_app.core.formview import FormView
+from clients.kivy_app.core.notices import describe
+from clients.kivy_app.ui import theme
+from clients.kivy_app.ui.screens.base import Screen, shown_time
+from clients.kivy_app.ui.widgets import TapCard, button, column, privacy, scroller, text
+
+SHOWN_CHANGES = 40  # the newest; the counts above cover every one
+
+
+class SyncScreen(Screen):
+    back = "households"
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(name="sync", **kw)
+
+    def heading(self) -> str:
+        return self.t("sync_title")
+
+    def body(self) -> Any:
+        app, core = self.app, self.app.core
+        body = column()
+        counts = core.outbox_counts()
+        lines = [f"{s.word(app.lang)}: {counts[code]}" for code, s in op_states().items()
+                 if counts.get(code)]
+        summary = text("\n".join(lines) or self.t("nothing_yet"))
+        app.w["sync.summary"] = summary
+        body.add_widget(summary)
+        last = core.last_sync()
+        if last.get("at_ms"):
+            body.add_widget(text(self.t("last_sync", at=shown_time(last["at_ms"])), "Body2",
+                                 theme.MUTED))
+        for n, gap in enumerate(core.missing()):  # what the server never got, and what to do
+            app.w[f"sync.missing.{n}"] = line = text(gap[app.lang], "Body1", theme.ERROR,
+                                                     bold=True)
+            body.add_widget(line)
+        notes = core.notices()[:50]
+        if notes:
+            body.add_widget(text(self.t("notices"), "H6"))
+        for note in notes:
+            words = note["vi"] if app.lang == "vi" else note["en"]
+            if note["kind"] in ("rejected", "warning"):  # a tap opens the record to fix
+                refused = note["kind"] == "rejected"
+                fix = TapCard(state_word("rejected", app.lang) if refused
+                              else self.t("check_title"), words,
+                              lambda seq=note["seq"]: self.fix(seq),
+                              theme.ERROR if refused else None)
+                app.w[f"notice.{note['kind']}:{note['seq']}"] = fix
+                body.add_widget(fix)
+            else:
+                body.add_widget(text(words, "Body2"))
+        rows = core.outbox_rows(limit=SHOWN_CHANGES)
+        if rows:
+            body.add_widget(text(self.t("changes"), "H6"))
+        for row in rows:
+            body.add_widget(text(self.line(row), "Body2",
+                                 theme.ERROR if row["state"] == "rejected" else None))
+        privacy(body, "sync.privacy")
+        return scroller(body)
+
+    def line(self, row: dict[str, Any]) -> str:
+        """"#12 · Sinh · Nguyễn Thị An (hộ số 3) · 03/12/2026 · Đã lưu trên máy — lý do"."""
+        app = self.app
+        op, verdict = row["op"], row["verdict"] or {}
+        form = FormView(op["form"]).title(app.lang) if op.get("form") else ""
+        fields = op.get("fields") or {}
+        about = fields.get("member_id") or op["id"]
+        who_vi, who_en = describe(app.core.register, about, op.get("form"))
+        day = fields.get("event_date") or fields.get("distributed_on")
+        key = "message_vi" if app.lang == "vi" else "message_en"
+        checks = verdict_warnings(verdict)  # kept, with something to check: say what
+        reason = "; ".join(w[key] for w in checks) if checks else verdict.get(key, "")
+        parts = [f"#{row['seq']}", form, who_vi if app.lang == "vi" else who_en,
+                 dates.show(day) if day else "", state_word(row["state"], app.lang)]
+        return " · ".join(filter(None, parts)) + (f" — {reason}" if reason else "")
+
+    def foot(self) -> list[Any]:
+        app = self.app
+        app.w["sync.export"] = button(self.t("export"), self.export, primary=False,
+                                      size_hint_x=0.45)
+        app.w["sync.now"] = button(self.t("sync_now"), self.sync_now, size_hint_x=0.55)
+        return [app.w["sync.export"], app.w["sync.now"]]
+
+    def sync_now(self) -> None:
+        if self.app.in_background(self.app.core.sync, self.synced):
+            self.say(self.t("syncing"))
+
+    def synced(self, report: Any) -> None:
+        app = self.app
+        if app.sm.current != "sync":  # its words belong to this screen; the top bar still says
+            app.redraw()
+            return
+        self.refresh()
+        if report.offline:
+            self.say(self.t("offline"), error=True)
+        elif report.error is not None:
+            self.say(report.error.vi if app.lang == "vi" else report.error.en, error=True)
+        else:
+            accepted = sum(report.verdicts.values())
+            self.say(self.t("sync_done", sent=accepted, pulled=report.pulled))
+
+    def export(self) -> None:
+        path = self.app.core.export_batch(self.app.core.data_dir / "export")
+        self.refresh()
+        self.say(self.t("exported", path=str(path)) if path else self.t("nothing_to_export"))
+
+    def fix(self, seq: int) -> None:
+        """Open a refused change's record (or a kept one the server asks to check) with
+        the server's reasons beside its fields."""
+        core = self.app.core
+        target = core.fix_target(seq)
+        if target is None:
+            return
+        if target["type"] == "report":  # a refused P0 slip: the monthly close
+            self.app.go("p0", month=target["values"].get("month"))
+            return
+        kind = FormView(target["form"]).form.kind
+        context = {"household_id": target["household_id"]}
+        if target.get("member_id"):
+            context["member_id"] = target["member_id"]
+        entity_id = target["id"] if kind == "entity" and core.register.get(target["id"]) \
+            else None
+        self.app.go("form", form=target["form"], id=entity_id, context=context,
+                    values=target["values"], errors=target["errors"], back=("sync", {}))

@@ -1,0 +1,114 @@
+"""What the station should look at: stock alerts, kept in step with the ledger.
+
+The after-batch hook (and the station's own writes) call :func:`refresh` for the
+holders a change touched; it reads their ledgers again and makes the open alerts
+match, so it may run twice, in any order, with the same result:
+
+* ``stock_negative``: a holder's balance of a method ended a day below zero — the
+  first such day, and the movement of that day that took stock out. Movements
+  arrive in any order and are applied all the same (a hand-out recorded offline
+  before the phone pulled its transfer is not the collaborator's mistake); the
+  alert clears itself when what was missing arrives. Another first day or movement
+  is another alert.
+* ``stock_confirm_mismatch``: a transfer or return confirmed with another quantity
+  than was sent; ``stock_confirm_voided``: confirmed although the sender withdrew it.
+
+Staff mark an alert reviewed (with a note); a reviewed alert stays as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from a0core import stock
+from a0core.errors import A0Error
+from server.logistics import ledger
+from server.models.base import utcnow
+from server.models.logistics import CLEARED, OPEN, REVIEWED, StockFlag
+
+NEGATIVE, MISMATCH, VOIDED = "stock_negative", "stock_confirm_mismatch", "stock_confirm_voided"
+Key = tuple[str, str, str, str]  # area ("" for the station), method, code, movement
+
+
+def refresh(session: Session, *, areas: Collection[str] = (),
+            communes: Collection[str] = (),
+            loaded: Mapping[str, ledger.Holdings] | None = None) -> None:
+    """Make the alerts of these areas' collaborators and these communes' stations match
+    their ledgers (in the caller's transaction; ``loaded``: the stations' holdings, when
+    the caller read them already)."""
+    if areas:
+        for area, held in ledger.area_holdings(session, areas, one_by_one=True).items():
+            _match(session, held, area, (NEGATIVE,), _negatives(held, area))
+    if communes:
+        if loaded is None:
+            loaded = ledger.station_holdings(session, communes)
+        for held in [h for c, h in loaded.items() if c in set(communes)]:
+            wanted = {**_negatives(held, stock.STATION), **_confirmations(held)}
+            _match(session, held, stock.STATION, (NEGATIVE,),
+                   {k: v for k, v in wanted.items() if k[2] == NEGATIVE})
+            _match(session, held, None, (MISMATCH, VOIDED),
+                   {k: v for k, v in wanted.items() if k[2] != NEGATIVE})
+
+
+def _negatives(held: ledger.Holdings, holder: str) -> dict[Key, tuple[str, dict[str, Any]]]:
+    out = {}
+    for method, found in held.ledgers(holder).items():
+        first = found.first_negative()
+        if first is not None:
+            day, balance, movement = first
+            out[(holder, method, NEGATIVE, movement)] = (day, {"balance": balance})
+    return out
+
+
+def _confirmations(held: ledger.Holdings) -> dict[Key, tuple[str, dict[str, Any]]]:
+    out = {}
+    confirmed = stock.confirmations(held.movements)
+    for m in held.movements:
+        c = confirmed.get(m.id)
+        if c is None or not stock.confirmed_by_receiver(m):
+            continue
+        if m.voided:
+            out[(m.area, m.method, VOIDED, m.id)] = (c.day, {"received": c.quantity})
+        elif c.quantity != m.quantity:
+            out[(m.area, m.method, MISMATCH, m.id)] = (
+                c.day, {"issued": m.quantity, "received": c.quantity})
+    return out
+
+
+def _match(session: Session, held: ledger.Holdings, area: str | None, codes: tuple[str, ...],
+           wanted: dict[Key, tuple[str, dict[str, Any]]]) -> None:
+    """Open what is wanted and not there, update what is, clear what is no longer."""
+    query = select(StockFlag).where(StockFlag.commune_code == held.commune_code,
+                                    StockFlag.code.in_(codes),
+                                    StockFlag.status.in_((OPEN, REVIEWED)))
+    if area is not None:
+        query = query.where(StockFlag.area_code == area)
+    now = utcnow()
+    for flag in session.scalars(query.with_for_update()):
+        found = wanted.pop((flag.area_code, flag.method, flag.code, flag.movement_id), None)
+        if found is None:
+            if flag.status == OPEN:
+                flag.status, flag.updated_at = CLEARED, now
+        elif (flag.day, flag.details) != found:
+            flag.day, flag.details, flag.updated_at = found[0], found[1], now
+    for (holder, method, code, movement), (day, details) in sorted(wanted.items()):
+        session.add(StockFlag(
+            province_code=held.province_code, commune_code=held.commune_code,
+            area_code=holder, method=method, code=code, movement_id=movement, day=day,
+            details=details, status=OPEN, opened_at=now, updated_at=now))
+    session.flush()
+
+
+def review(session: Session, flag: StockFlag, actor: str, note: str,
+           now: dt.datetime | None = None) -> None:
+    """Staff looked at an alert (the caller checked the scope and commits)."""
+    if flag.status != OPEN:
+        raise A0Error("stock_flag_closed")
+    flag.status, flag.reviewed_by = REVIEWED, actor
+    flag.reviewed_at = flag.updated_at = now or utcnow()
+    flag.note = " ".join(note.split())[:200] or None

@@ -1,0 +1,153 @@
+"""The work after a batch: stock alerts and the stations' roll-up leaves.
+
+A batch only queues the holders it touched (:func:`queue_after_batch`, in its own
+transaction); the work is done after its commit (:mod:`server.sync.followups`, kind
+:data:`QUEUE`), like the roll-ups', so no batch holds a commune's or a province's
+roll-up rows (issue 19). The station's own writes call :func:`after_batch` in their
+transaction. For the holders touched — the stations of ``Touched.stations`` and the
+areas of ``Touched.months`` that keep stock — it
+
+1. takes a lock per holder (PostgreSQL: a transaction-scoped advisory lock; SQLite
+   has one writer), so two batches of one commune never compute a station from each
+   other's half-written state — and nothing wider than the holders is held;
+2. makes their alerts match their ledgers (:mod:`server.logistics.flags`);
+3. recomputes each touched station's leaf from the first month touched to the
+   current one, and adds the difference to its commune and every unit above
+   (:func:`server.rollups.store.apply_area_cells`). An area's stock is in the area's
+   own cell, which the roll-ups' hook recomputes for the same months.
+
+Everything is computed from the movements themselves, so running it again changes
+nothing (a durable queue of hooks may replay it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from server.logistics import flags, ledger
+from server.logistics.cells import STATION_LEVEL, station_code, station_values
+from server.models.logistics import StockMovement
+from server.models.rollups import RollupCell
+from server.rollups import jobs, store
+from server.rollups.indicators import index_month, month_index
+from server.rollups.sources import leaf_chains
+from server.sync.applier import Touched
+from server.sync.followups import FollowUps, Queued
+from server.sync.locks import hold
+
+QUEUE = "stock"  # the follow-up kind
+
+
+def queue_after_batch(queue: FollowUps) -> Callable[[Session, Touched], None]:
+    """The after-batch hook: queue the stations and the areas with stock the batch
+    touched (nothing for a batch of an area that never kept stock)."""
+
+    def hook(session: Session, touched: Touched) -> None:
+        areas = {a for a, _ in touched.months} | touched.synced
+        if not touched.stations and not ledger.areas_with_stock(session, areas):
+            return
+        place = touched.place
+        queue.enqueue(session, QUEUE, {"stations": sorted(touched.stations),
+                                       "months": sorted(touched.months),
+                                       "synced": sorted(touched.synced)},
+                      province_code=place.province_code if place else "",
+                      commune_code=place.commune_code if place else "")
+    return hook
+
+
+def drain_queued(session: Session, rows: list[Queued]) -> None:
+    """Do the queued work of many batches at once, under the roll-ups' lock (the
+    stations' leaves add up into the same commune and province cells)."""
+    hold(session, jobs.QUEUE)
+    touched = Touched()
+    for row in rows:
+        touched.stations.update((c, m) for c, m in row.payload.get("stations", ()))
+        touched.months.update((a, m) for a, m in row.payload.get("months", ()))
+        touched.synced.update(row.payload.get("synced", ()))
+    after_batch(session, touched)
+
+
+def after_batch(session: Session, touched: Touched) -> None:
+    stations: dict[str, str] = {}
+    for commune, month in touched.stations:
+        stations[commune] = min(stations.get(commune, month), month)
+    areas = ledger.areas_with_stock(session, {a for a, _ in touched.months} | touched.synced)
+    _keep_current(session, stations, areas & touched.synced)
+    if not stations and not areas:
+        return
+    lock(session, [f"area:{a}" for a in areas] + [f"station:{c}" for c in stations])
+    held = ledger.station_holdings(session, stations) if stations else {}  # read once
+    flags.refresh(session, areas=sorted(areas & {a for a, _ in touched.months}),
+                  communes=sorted(stations), loaded=held)
+    if stations:
+        update_leaves(session, stations, held)
+
+
+def lock(session: Session, holders: Iterable[str]) -> None:
+    """One lock per stock holder, in a fixed order, until the transaction ends."""
+    if session.get_bind().dialect.name != "postgresql":
+        return  # SQLite: the batch holds the database's one write lock already
+    for holder in sorted(set(holders)):
+        digest = hashlib.sha256(f"a0sync:stock:{holder}".encode()).digest()
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"),
+                        {"k": int.from_bytes(digest[:8], "big", signed=True)})
+
+
+def update_leaves(session: Session, stations: dict[str, str],
+                  held: dict[str, ledger.Holdings] | None = None) -> None:
+    """Recompute each station's leaf from its month (a new leaf: the whole window) to the
+    current month, and add the differences up the tree."""
+    tree = store.tree_name(session)
+    current = jobs.this_month()
+    earliest = jobs.earliest_month(current, jobs.SETTINGS["max_months"])
+    stored = session.scalar(select(func.min(RollupCell.month)).where(
+        RollupCell.tree == tree, RollupCell.level == store.NATIONAL_LEVEL))
+    first = max(min(stations.values()), earliest)
+    if stored is not None and first < stored:
+        _grow_window(session, tree, first)
+        stored = first
+    start = max(min([first, stored or first]), earliest)
+    known = set(session.scalars(select(RollupCell.unit_code).where(
+        RollupCell.tree == tree, RollupCell.month == start,
+        RollupCell.unit_code.in_([station_code(c) for c in stations]))))
+    by_first: dict[str, list[str]] = {}
+    for commune, month in stations.items():
+        begin = max(month, start) if station_code(commune) in known else start
+        by_first.setdefault(begin, []).append(commune)
+    for begin, communes in sorted(by_first.items()):
+        months = jobs.month_range(begin, max(current, begin))
+        values = station_values(session, months, communes, held)
+        cells = {leaf.code: {m: dict(by_month.get(m, {})) for m in months}
+                 for leaf, by_month in values.items()}
+        store.apply_area_cells(session, tree, cells, leaf_chains(session, tree, values))
+
+
+def _grow_window(session: Session, tree: str, first: str) -> None:
+    """A station's movement dated before the stored window: the window starts there now,
+    for every unit, as a full recompute would have it (the roll-ups grow it)."""
+    area = session.scalar(select(RollupCell.unit_code).where(
+        RollupCell.tree == tree, RollupCell.level == "area").limit(1))
+    if area is not None:
+        jobs.refresh(session, months=[(area, first)])
+
+
+def _keep_current(session: Session, stations: dict[str, str], synced: set[str]) -> None:
+    """A batch from an area whose commune's station keeps stock: the station's leaf gets
+    the months up to the current one if it lacks them (a new month began), so the
+    commune's figures never miss its station's."""
+    if not synced:
+        return
+    tree = store.tree_name(session)
+    current = jobs.this_month()
+    communes = set(session.scalars(select(StockMovement.commune_code).distinct().where(
+        StockMovement.area_code.in_(sorted(synced)))))
+    for commune in ledger.stations(session, communes) - set(stations):
+        last = session.scalar(select(func.max(RollupCell.month)).where(
+            RollupCell.tree == tree, RollupCell.unit_code == station_code(commune),
+            RollupCell.level == STATION_LEVEL))
+        if last is not None and last < current:
+            stations[commune] = index_month(month_index(last) + 1)

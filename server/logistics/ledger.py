@@ -1,0 +1,177 @@
+"""Stock ledgers from the database: the movements of some holders, as :mod:`a0core.stock`
+reads them.
+
+Every movement keeps the place it was recorded in: a collaborator's side is found by
+its area code (wherever the area's commune is now), the station's by the commune the
+station recorded it in. A collaborator's hand-outs are the register's distributions
+of the area; for roll-ups they are read summed by day, method, source and price
+(hand-outs are many, and a cell needs only their sums), for flags and pages one by one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from a0core import stock
+from a0core.p0 import vn_day
+from server.models.base import chunks
+from server.models.logistics import StockMovement
+from server.models.register import Distribution
+
+# movements that change the station's figures (server.logistics.movements.affected)
+STATION_FORMS = (stock.TRANSFER, stock.DISPENSE, stock.CONFIRM, stock.RETURN)
+_COLUMNS = (StockMovement.id, StockMovement.form, StockMovement.area_code,
+            StockMovement.commune_code, StockMovement.province_code, StockMovement.method,
+            StockMovement.quantity, StockMovement.day, StockMovement.hlc,
+            StockMovement.device_id, StockMovement.voided, StockMovement.target_id,
+            StockMovement.lot, StockMovement.expiry, StockMovement.source,
+            StockMovement.unit_price)
+
+
+def today() -> str:
+    """Today in Vietnam: days out of stock run to it."""
+    return vn_day(dt.datetime.now(dt.UTC)).isoformat()
+
+
+def _movement(r: Any) -> stock.Movement:
+    """A row of :data:`_COLUMNS` (unpacked by position: thousands are read at once)."""
+    (id_, form, area, _commune, _province, method, quantity, day, hlc, device, voided,
+     target, lot, expiry, source, price) = r
+    return stock.Movement(id_, form, area or stock.STATION, method, quantity, day,
+                          (hlc, device), bool(voided), target, lot, expiry, source, price)
+
+
+def _rows(session: Session, query: Any) -> Any:
+    """Plain rows of a query of columns (the ORM's per-row work left out; pending
+    writes flushed first, as the session would)."""
+    session.flush()
+    return session.connection().execute(query).all()
+
+
+@dataclass
+class Holdings:
+    """The movements that concern one station or one area, and where they were recorded."""
+
+    movements: list[stock.Movement] = field(default_factory=list)
+    province_code: str = ""
+    commune_code: str = ""
+    _ledgers: dict[tuple[str, str], stock.Ledger] | None = field(
+        default=None, init=False, repr=False, compare=False)
+
+    def ledgers(self, holder: str) -> dict[str, stock.Ledger]:
+        """The holder's ledger for each method (the postings of all the movements are
+        made once: flags, leaves and pages ask for them in turn)."""
+        if self._ledgers is None:
+            self._ledgers = stock.ledgers(stock.postings(self.movements))
+        return {method: ledger for (who, method), ledger in self._ledgers.items()
+                if who == holder}
+
+
+def areas_with_stock(session: Session, areas: Collection[str] | None = None) -> set[str]:
+    query = select(StockMovement.area_code).distinct().where(StockMovement.area_code != "")
+    if areas is None:
+        return set(session.scalars(query))
+    found: set[str] = set()
+    for chunk in chunks(sorted(areas), 500):
+        found.update(session.scalars(query.where(StockMovement.area_code.in_(chunk))))
+    return found
+
+
+def area_holdings(session: Session, areas: Collection[str] | None = None, *,
+                  one_by_one: bool = False) -> dict[str, Holdings]:
+    """The movements of each area with a stock movement (all areas: None), its
+    hand-outs included (summed by day unless ``one_by_one``)."""
+    out: dict[str, Holdings] = defaultdict(Holdings)
+    wanted = areas_with_stock(session, areas)
+    for chunk in chunks(sorted(wanted), 500):
+        for r in _rows(session, select(*_COLUMNS).where(StockMovement.area_code.in_(chunk))):
+            held = out[r.area_code]
+            held.movements.append(_movement(r))
+            held.province_code, held.commune_code = r.province_code, r.commune_code
+        out_of = _handouts_one_by_one if one_by_one else _handouts_summed
+        for area, movement in out_of(session, chunk):
+            out[area].movements.append(movement)
+    return dict(out)
+
+
+def _handouts_summed(session: Session, areas: Collection[str]
+                     ) -> Iterable[tuple[str, stock.Movement]]:
+    d = Distribution
+    for area, method, day, source, price, quantity in session.execute(
+            select(d.area_code, d.method, d.distributed_on, d.source, d.unit_price,
+                   func.sum(d.quantity))
+            .where(d.area_code.in_(list(areas)), ~d.voided)
+            .group_by(d.area_code, d.method, d.distributed_on, d.source, d.unit_price)):
+        yield area, stock.Movement(
+            id=f"{area}:{day}:{method}:{source}:{price}", form=stock.DISTRIBUTION, area=area,
+            method=method, quantity=int(quantity), day=day, source=source, unit_price=price)
+
+
+def _handouts_one_by_one(session: Session, areas: Collection[str]
+                         ) -> Iterable[tuple[str, stock.Movement]]:
+    d = Distribution
+    for r in session.execute(select(d.id, d.area_code, d.method, d.distributed_on, d.quantity,
+                                    d.source, d.unit_price, d.hlc, d.device_id)
+                             .where(d.area_code.in_(list(areas)), ~d.voided)):
+        yield r.area_code, stock.Movement(
+            id=r.id, form=stock.DISTRIBUTION, area=r.area_code, method=r.method,
+            quantity=r.quantity, day=r.distributed_on, stamp=(r.hlc, r.device_id),
+            source=r.source, unit_price=r.unit_price)
+
+
+def holders_with_lots_by(session: Session, commune: str, holders: Collection[str],
+                         expiry: str) -> set[str]:
+    """Of ``holders`` (areas, and the station: ""), those that may hold a lot expiring
+    on or before ``expiry``: a lot comes in with a movement naming its expiry (the
+    station's also with a collaborator's return, so any in its commune counts)."""
+    areas = sorted(h for h in holders if h != stock.STATION)
+    query = select(StockMovement.area_code).distinct().where(
+        StockMovement.expiry.is_not(None), StockMovement.expiry <= expiry, ~StockMovement.voided)
+    found: set[str] = set()
+    if stock.STATION in holders and session.scalar(
+            query.where(StockMovement.commune_code == commune).limit(1)) is not None:
+        found.add(stock.STATION)
+    for chunk in chunks(areas, 500):
+        found.update(session.scalars(query.where(StockMovement.area_code.in_(chunk))))
+    return found & set(holders)
+
+
+def stations(session: Session, communes: Collection[str] | None = None) -> set[str]:
+    """Communes whose station has a movement (withdrawn ones too)."""
+    query = select(StockMovement.commune_code).distinct().where(
+        or_(StockMovement.area_code == "", StockMovement.form.in_(STATION_FORMS)))
+    if communes is None:
+        return set(session.scalars(query))
+    return set(session.scalars(query.where(StockMovement.commune_code.in_(sorted(communes)))))
+
+
+def station_holdings(session: Session, communes: Collection[str] | None = None
+                     ) -> dict[str, Holdings]:
+    """Everything recorded in each commune whose station has a movement, and the
+    confirmations of its transfers and returns recorded elsewhere."""
+    out: dict[str, Holdings] = {}
+    wanted = stations(session, communes)
+    for chunk in chunks(sorted(wanted), 500):
+        for r in _rows(session, select(*_COLUMNS).where(StockMovement.commune_code.in_(chunk))):
+            held = out.get(r.commune_code)
+            if held is None:
+                held = out[r.commune_code] = Holdings(province_code=r.province_code,
+                                                      commune_code=r.commune_code)
+            held.movements.append(_movement(r))
+    commune_of = {m.id: commune for commune, held in out.items() for m in held.movements
+                  if stock.confirmed_by_receiver(m)}
+    known = {m.id for held in out.values() for m in held.movements}
+    loaded = sorted(out)  # every movement recorded in these communes is read already
+    for chunk in chunks(sorted(commune_of), 500):
+        for r in _rows(session, select(*_COLUMNS).where(
+                StockMovement.target_id.in_(chunk), StockMovement.commune_code.not_in(loaded))):
+            if r.id not in known:
+                out[commune_of[r.target_id]].movements.append(_movement(r))
+    return out

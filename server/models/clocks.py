@@ -1,0 +1,64 @@
+"""Per-field clocks stored compactly (issue 19; migration 0022).
+
+Merging needs, for every field of a household or member, the stamp ``(hlc,
+device)`` of the write that won it. Kept as ``{field: [hlc, device]}`` that
+repeated a 36-character device id per field: 545 of a member row's ~1,200 bytes.
+Nearly every field of a record was written by the same operation, so the column
+holds one group per stamp instead::
+
+    [[hlc, "device", "field", "field", …], …]     groups by stamp, names sorted
+
+Everything above the column still sees ``{field: [hlc, device]}``: the column's
+type packs on the way in and unpacks on the way out, for the ORM, Core and the
+positional fast path (:func:`server.models.base.insert_rows`) alike, so merge,
+conflicts, pull (the wire format is unchanged), the roll-ups' tie-breaks, the
+reform migration and duplicate merges read and write clocks as before. A value
+still in the old form (a row written before the migration, say by a server not
+yet upgraded) is read as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import JSON
+from sqlalchemy.types import TypeDecorator
+
+Packed = list[list[Any]]
+
+
+def pack(clocks: Mapping[str, Any] | Packed | None) -> Packed | None:
+    """``{field: [hlc, device]}`` → one ``[hlc, device, *fields]`` group per stamp."""
+    if clocks is None or isinstance(clocks, list):
+        return clocks
+    groups: dict[tuple[int, str], list[str]] = {}
+    for name, stamp in clocks.items():
+        groups.setdefault((int(stamp[0]), str(stamp[1])), []).append(name)
+    return [[hlc, device, *sorted(names)] for (hlc, device), names in sorted(groups.items())]
+
+
+def unpack(value: Packed | Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The packed groups (or a value in the old form) → ``{field: [hlc, device]}``."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        return {name: [stamp[0], stamp[1]] for name, stamp in value.items()}
+    out: dict[str, Any] = {}
+    for hlc, device, *names in value:
+        for name in names:
+            out[name] = [hlc, device]
+    return out
+
+
+class PackedClocks(TypeDecorator):
+    """A JSON column holding clocks packed by stamp (:func:`pack`, :func:`unpack`)."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        return pack(value)
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        return unpack(value)

@@ -1,0 +1,207 @@
+"""Work that follows a batch, done after its commit (issue 19). No Flask.
+
+Roll-ups and duplicate detection read a whole area's or commune's register and
+write shared rows (a province's and the country's roll-up cells, a commune's
+review queue). Run inside the batch, they held those locks, and the batch's,
+while every other device waited. Now a batch only queues what they must look at
+(:class:`~server.models.sync.FollowUp`, in its own transaction: the work is queued
+exactly when the batch is there) and the server does it after the commit:
+
+* ``inline`` (the default: the command line, the demo, tests): right after the
+  commit, in the committing thread, on a connection of its own;
+* ``thread`` (``a0sync serve``): a thread of each server process, woken by a
+  commit, waits ``A0SYNC_FOLLOWUP_DELAY_S`` (default 1 s) so that the work of many
+  batches is done at once, and looks at the queue every ``A0SYNC_FOLLOWUP_POLL_S``
+  (default 30 s) anyway: work a stopped process left is done by another, and the
+  scheduler process drains it too.
+
+Exactly once: a drain reads queued rows, does their work and deletes them in one
+transaction, so a crash leaves them queued, and the work itself is idempotent
+(an area's roll-ups are recomputed from the register, duplicate pairs re-scored).
+Rows queued by a batch that commits while a drain is running are not deleted by
+that drain, so they are done again later, after the batch. Several processes
+drain at once (PostgreSQL ``FOR UPDATE SKIP LOCKED``; each kind's handler takes
+the narrow lock its work needs). A row whose work fails is retried on its own
+and set aside after :data:`MAX_ATTEMPTS`, with its error, for an administrator
+(``a0sync followups``), instead of holding up the rows behind it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, event, func, insert, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from server.models.base import chunks
+from server.models.sync import FollowUp
+from server.sync.locks import take_write_lock
+
+log = logging.getLogger("a0sync.followups")
+
+INLINE, THREAD = "inline", "thread"
+MAX_ATTEMPTS = 5
+DRAIN_ROWS = 500
+_PENDING = "a0sync.followups"  # session.info: the queue a transaction added to
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    id: int
+    province_code: str
+    commune_code: str
+    payload: dict[str, Any]
+
+
+Handler = Callable[[Session, list[Queued]], None]
+
+
+class FollowUps:
+    """The queue's handlers by kind, and how this process drains it."""
+
+    def __init__(self, mode: str = INLINE, delay_s: float = 1.0, poll_s: float = 30.0) -> None:
+        if mode not in (INLINE, THREAD):
+            raise ValueError(f"A0SYNC_FOLLOWUPS must be {INLINE} or {THREAD}, not {mode!r}")
+        self.mode, self.delay_s, self.poll_s = mode, delay_s, poll_s
+        self.handlers: dict[str, Handler] = {}
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._engine: Engine | None = None
+        self._start = threading.Lock()
+
+    def handle(self, kind: str, handler: Handler) -> None:
+        self.handlers[kind] = handler
+
+    # ------------------------------------------------------------------ queue
+
+    def enqueue(self, session: Session, kind: str, payload: dict[str, Any], *,
+                province_code: str, commune_code: str) -> None:
+        """Queue ``payload`` for ``kind``'s handler, in the caller's transaction."""
+        session.execute(insert(FollowUp).values(
+            kind=kind, province_code=province_code, commune_code=commune_code,
+            payload=payload, attempts=0))
+        session.info[_PENDING] = self
+
+    def committed(self, engine: Engine) -> None:
+        """A transaction that queued work committed: do it now, or wake the thread."""
+        if self.mode == INLINE:
+            self.drain(engine)
+            return
+        self._engine = engine
+        with self._start:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="a0sync-followups",
+                                                daemon=True)
+                self._thread.start()
+        self._wake.set()
+
+    def stop(self) -> None:
+        """End the thread (after its current drain); inline from now on."""
+        self.mode = INLINE
+        self._wake.set()
+
+    def _run(self) -> None:
+        while self.mode == THREAD:
+            self._wake.wait(self.poll_s)
+            self._wake.clear()
+            if self.mode != THREAD:
+                return
+            time.sleep(self.delay_s)  # let the batches of the next moments join this drain
+            if self._engine is not None:
+                self.drain(self._engine)
+
+    # ------------------------------------------------------------------ drain
+
+    def drain(self, engine: Engine, kinds: Iterable[str] | None = None) -> dict[str, int]:
+        """Do the queued work of ``kinds`` (default: every kind) until none is left that
+        can be done; returns rows done per kind. Never raises: a failure is logged and
+        its rows stay queued."""
+        done: dict[str, int] = {}
+        for kind in kinds or sorted(self.handlers):
+            done[kind] = 0
+            while True:
+                try:
+                    count = self._drain_some(engine, kind)
+                except Exception:  # the database went away: the rows stay queued
+                    log.warning("follow-up work %s stays queued", kind, exc_info=True)
+                    break
+                if count == 0:
+                    break
+                done[kind] += count
+        return done
+
+    def _drain_some(self, engine: Engine, kind: str, only: int | None = None) -> int:
+        """One transaction: take queued rows, do their work, delete them."""
+        with Session(engine) as session:
+            take_write_lock(session)
+            query = (select(FollowUp.id, FollowUp.province_code, FollowUp.commune_code,
+                            FollowUp.payload)
+                     .where(FollowUp.kind == kind, FollowUp.attempts < MAX_ATTEMPTS)
+                     .order_by(FollowUp.id).limit(DRAIN_ROWS))
+            if only is not None:
+                query = query.where(FollowUp.id == only)
+            if engine.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            rows = [Queued(*row) for row in session.execute(query)]
+            if not rows:
+                return 0
+            try:
+                self.handlers[kind](session, rows)
+            except Exception as error:  # recorded, and retried row by row
+                session.rollback()
+                if only is None and len(rows) > 1:
+                    return sum(self._one_by_one(engine, kind, [r.id for r in rows]))
+                self._failed(engine, rows[0].id, error)
+                return 1
+            for ids in chunks([r.id for r in rows]):
+                session.execute(delete(FollowUp).where(FollowUp.id.in_(ids)))
+            session.commit()
+            return len(rows)
+
+    def _one_by_one(self, engine: Engine, kind: str, ids: list[int]) -> Iterable[int]:
+        for row_id in ids:
+            yield self._drain_some(engine, kind, only=row_id)
+
+    @staticmethod
+    def _failed(engine: Engine, row_id: int, error: Exception) -> None:
+        log.error("follow-up %s failed: %s", row_id, error, exc_info=error)
+        with Session(engine) as session:
+            session.execute(update(FollowUp).where(FollowUp.id == row_id).values(
+                attempts=FollowUp.attempts + 1, last_error=repr(error)[:500]))
+            session.commit()
+
+
+def backlog(session: Session) -> dict[str, dict[str, int]]:
+    """Rows queued per kind, and those set aside after failing (for /healthz, the CLI)."""
+    out: dict[str, dict[str, int]] = {}
+    for kind, attempts, count in session.execute(
+            select(FollowUp.kind, FollowUp.attempts, func.count())
+            .group_by(FollowUp.kind, FollowUp.attempts)):
+        entry = out.setdefault(kind, {"queued": 0, "failed": 0})
+        entry["failed" if attempts >= MAX_ATTEMPTS else "queued"] += count
+    return out
+
+
+def retry_failed(session: Session) -> int:
+    """Give the rows set aside after failing another round of attempts."""
+    result = session.execute(update(FollowUp).where(FollowUp.attempts >= MAX_ATTEMPTS)
+                             .values(attempts=0))
+    return result.rowcount or 0
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    queue = session.info.pop(_PENDING, None)
+    if queue is not None:
+        queue.committed(session.get_bind())
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING, None)

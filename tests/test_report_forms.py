@@ -1,0 +1,108 @@
+"""The report forms: the commune's, the district's with a column per commune, for a
+month or a quarter; printable (a page per section) and as XLSX with the same rows;
+opening on the last month that has ended.
+
+The expected numbers are summed here from the stored monthly cells (flows over the
+quarter's months, stocks of its last month), not through the report code.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+from flask import Flask
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from a0core import p0
+from server.extensions import db
+from server.models.rollups import RollupCell
+from tests.support.rollups_web import rollup_world
+from tests.support.web import Browser
+
+STATIC = "server/web/static/a0.css"
+
+
+def _cells(unit: str) -> dict[str, dict]:
+    return {m: v for m, v in db.session.execute(select(RollupCell.month, RollupCell.values)
+                                                .where(RollupCell.unit_code == unit))}
+
+
+def _row(html: str, row_id: str) -> list[str]:
+    found = re.search(rf'<tr id="r-{row_id}"[^>]*>(.*?)</tr>', html, re.S)
+    assert found, row_id
+    return re.findall(r'<td class="num">([^<]*)</td>', found.group(1))
+
+
+def _vn(number: float) -> str:
+    """How the page writes a number: 5.083 and 76,9."""
+    if isinstance(number, float) and not number.is_integer():
+        whole, frac = f"{number:.1f}".split(".")
+        return f"{int(whole):,}".replace(",", ".") + "," + frac
+    return f"{int(number):,}".replace(",", ".")
+
+
+def test_district_report_for_a_quarter_and_its_workbook(app: Flask) -> None:
+    rollup_world(app)
+    district, communes = _cells("001"), {c: _cells(c) for c in ("00001", "00004")}
+    quarter = ("2025-04", "2025-05", "2025-06")
+    browser = Browser(app)
+    browser.login("huyen")
+    page = browser.get("/dashboard/rollups/001/report?period=2025-Q2")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "<script" not in html
+    assert "Quý 2 năm 2025" in html and "01/04/2025 – 30/06/2025" in html
+    assert "Biểu 01-DSH" in html and "15 ngày" in html
+    # a column for the district, then one per commune below it, by code (eight a page)
+    head = html.split('id="report-I"')[1].split("</thead>")[0]
+    assert re.findall(r"<th>([^<]*)</th>", head)[3] == "Toàn đơn vị"
+    flows = {"births": sum(district.get(m, {}).get("births", 0) for m in quarter),
+             "deaths": sum(district.get(m, {}).get("deaths", 0) for m in quarter)}
+    assert flows["births"] > 0
+    assert _row(html, "births")[0] == _vn(flows["births"])
+    assert _row(html, "deaths")[0] == _vn(flows["deaths"])
+    assert _row(html, "population")[0] == _vn(district["2025-06"]["population"])  # at its end
+    assert _row(html, "households")[0] == _vn(district["2025-06"]["households"])
+    births = [sum(communes[c].get(m, {}).get("births", 0) for m in quarter)
+              for c in ("00001", "00004")]
+    assert _row(html, "births")[1:3] == [_vn(b) for b in births]  # 00001, 00004 first
+    assert sum(births) == flows["births"]
+    boys = sum(district.get(m, {}).get("births.male", 0) for m in quarter)
+    girls = sum(district.get(m, {}).get("births.female", 0) for m in quarter)
+    if girls:
+        assert _row(html, "srb")[0] == _vn(round(100 * boys / girls, 1))  # not a sum of ratios
+    # rows the project does not collect keep the form's shape, empty; assumed rows marked
+    assert _row(html, "6-1")[0] == "—"
+    assert '<span class="assumed"' in html.split('id="r-moves_out"')[1].split("</tr>")[0]
+    assert '<span class="assumed"' not in html.split('id="r-births"')[1].split("</tr>")[0]
+    assert html.count('<section class="form-page') >= 6  # one printed page per section
+
+    book = browser.get("/dashboard/rollups/001/report.xlsx?period=2025-Q2")
+    assert book.status_code == 200
+    assert "attachment" in book.headers["Content-Disposition"]
+    sheet = load_workbook(io.BytesIO(book.get_data())).worksheets[0]
+    rows = {r[0]: r for r in sheet.iter_rows(values_only=True) if r[0]}
+    assert rows["4"][3] == flows["births"] and rows["4"][4:6] == tuple(births)
+    assert rows["2"][3] == district["2025-06"]["population"]
+    assert rows["10"][-1] == "*" and rows["4"][-1] is None  # an empty cell
+    labels_html = re.findall(r'<tr id="r-[^"]+"[^>]*><td>([^<]*)</td>', html)
+    numbers = [str(r[0]) for r in sheet.iter_rows(values_only=True) if r[0] and r[1] and r[2]]
+    assert numbers[0] == "STT" and numbers[1:] == list(dict.fromkeys(labels_html))
+
+
+def test_commune_report_opens_on_the_last_closed_month(app: Flask) -> None:
+    rollup_world(app, households=8)
+    browser = Browser(app)
+    browser.login("canboxa")
+    html = browser.get("/dashboard/rollups/00001/report").get_data(as_text=True)
+    last = p0.last_closed_month(p0.vn_day())
+    assert f'<option value="{last}" selected>' in html
+    assert f"Tháng {p0.vietnamese_month(last)}" in html
+    assert "Phụ lục II" in html and "05 ngày làm việc" in html
+    assert html.count("<th>Số lượng</th>") >= 6  # the commune's form: one column
+    bad = browser.get("/dashboard/rollups/00001/report?period=2025-13")
+    assert bad.status_code == 400 and "2025-13" in bad.get_data(as_text=True)
+    with open(STATIC, encoding="utf-8") as handle:
+        css = handle.read()
+    assert "@page wide{size:A4 landscape}" in css and "break-after:page" in css

@@ -1,0 +1,93 @@
+"""The work after a batch (roll-ups, duplicate detection) is done exactly once, after
+the commit, even when it fails or runs in a thread of its own (issue 19)."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import func, select
+
+from server.extensions import db
+from server.models.duplicates import DuplicateCandidate
+from server.models.rollups import RollupCell
+from server.models.sync import FollowUp
+from server.rollups.jobs import QUEUE, full_recompute
+from server.sync.followups import MAX_ATTEMPTS, THREAD, backlog, retry_failed
+from server.sync.runtime import followups_for
+from tests.support.register import distribution, household, member, new_id
+from tests.support.sim import SimDevice
+
+
+def _cells() -> dict:
+    return {(c.tree, c.unit_code, c.month): c.values
+            for c in db.session.scalars(select(RollupCell))}
+
+
+def _batch(app, device: SimDevice, name: str = "Nguyễn Văn Hùng") -> None:
+    hh = new_id()
+    device.upsert("household", hh, household(device.area, "7"))
+    device.upsert("member", new_id(), member(hh, name, "male", "1985-03-04"))
+    device.distribution(distribution(device.area, hh))
+    body = device.send(app.test_client(), device.seal())
+    assert all(v["verdict"] == "applied" for v in body["receipt"]["verdicts"]), body
+
+
+def test_failed_work_stays_queued_is_retried_and_done_once(app):
+    device = SimDevice(app, area="12619.01.1")
+    full_recompute(db.session)
+    queue = followups_for(app)
+    real = queue.handlers[QUEUE]
+
+    def broken(session, rows):
+        raise RuntimeError("roll-ups broke")
+
+    queue.handle(QUEUE, broken)
+    try:
+        _batch(app, device)
+        _batch(app, device, "Trần Văn Nam")
+        for _ in range(MAX_ATTEMPTS):  # each batch's row fails on its own, then is set aside
+            queue.drain(db.engine)
+    finally:
+        queue.handle(QUEUE, real)
+    db.session.expire_all()
+    assert backlog(db.session)[QUEUE] == {"queued": 0, "failed": 2}
+    assert db.session.scalar(select(FollowUp.last_error).limit(1)).startswith("RuntimeError")
+    before = _cells()
+    assert queue.drain(db.engine)[QUEUE] == 0  # set aside: not retried by itself
+    assert retry_failed(db.session) == 2
+    db.session.commit()
+    assert queue.drain(db.engine)[QUEUE] == 2
+    db.session.expire_all()
+    assert QUEUE not in backlog(db.session)
+    after = _cells()
+    assert after != before  # the two batches are counted now
+    full_recompute(db.session)
+    db.session.expire_all()
+    assert _cells() == after  # and counted once
+
+
+def test_a_thread_does_the_work_after_the_device_has_its_receipt(app):
+    device = SimDevice(app, area="12619.02.1")
+    full_recompute(db.session)
+    queue = followups_for(app)
+    queue.mode, queue.delay_s = THREAD, 0.3  # as under a0sync serve
+    try:
+        _batch(app, device)
+        _batch(app, device, "Nguyen Van Hung")  # a duplicate of the first person
+        db.session.expire_all()
+        assert db.session.scalar(select(func.count()).select_from(FollowUp)) > 0  # not yet
+        deadline = time.monotonic() + 30
+        while db.session.scalar(select(func.count()).select_from(FollowUp)) and \
+                time.monotonic() < deadline:
+            db.session.rollback()
+            time.sleep(0.1)
+    finally:
+        queue.stop()
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(FollowUp)) == 0
+    pairs = db.session.scalars(select(DuplicateCandidate.kind)).all()
+    assert pairs.count("member") == 1  # found once, by the thread
+    after = _cells()
+    full_recompute(db.session)
+    db.session.expire_all()
+    assert _cells() == after

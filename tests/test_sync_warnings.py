@@ -1,0 +1,119 @@
+"""A record kept with something to check: the personal identification number against
+the member's sex and year of birth (member form v2).
+
+The verdict is ``applied`` (or ``conflict``) with the code ``record_warnings`` and one
+warning per problem, in the receipt and, for an operation that waited, in the pull
+page; the record is stored as sent. An invalid number is a refusal like any other
+field error, and version 1 of the form is still accepted.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from a0core.sync_client import verdict_warnings
+from server.extensions import db
+from server.models.register import Member
+from server.models.sync import SyncOp
+from tests.support.register import household, member, new_id
+from tests.test_protocol_schemas import errors
+
+# a man born in 1990, registered in Hà Nội; the woman below says otherwise
+MAN_1990 = "001090012345"
+
+
+def _receipt_verdict(device, client, seq: int) -> dict:
+    body = device.send(client, device.seal())
+    assert errors("receipt.v1", body) == []
+    return next(v for v in body["receipt"]["verdicts"] if v["seq"] == seq)
+
+
+def test_a_number_that_says_another_sex_and_year_is_kept_with_a_warning(app, client,
+                                                                      device) -> None:
+    h, m = new_id(), new_id()
+    device.upsert("household", h, household(device.area))
+    op = device.upsert("member", m, {**member(h, "Trần Thị Lan", "female", "1991-04-02"),
+                                     "id_number": MAN_1990}, version=2)
+    verdict = _receipt_verdict(device, client, op["seq"])
+    assert verdict["verdict"] == "applied" and verdict["code"] == "record_warnings"
+    assert verdict["message_vi"] == "Máy chủ giữ bản ghi, nhưng có 2 điều cần kiểm tra"
+    warnings = verdict_warnings(verdict)
+    assert [(w["code"], w["field"]) for w in warnings] == [
+        ("personal_id_sex_mismatch", "id_number"), ("personal_id_year_mismatch", "id_number")]
+    assert "1990" in warnings[1]["message_vi"] and "1991" in warnings[1]["message_vi"]
+    assert all(MAN_1990 in w["message_en"] for w in warnings)
+    row = db.session.get(Member, m)
+    assert (row.id_number, row.data["id_number"], row.sex) == (MAN_1990, MAN_1990, "female")
+    ledger = db.session.scalar(select(SyncOp).where(SyncOp.device_id == device.id,
+                                                    SyncOp.seq == op["seq"]))
+    assert (ledger.status, ledger.code) == ("applied", "record_warnings")
+
+
+def test_an_edit_warns_only_about_what_it_wrote(app, client, device) -> None:
+    h, m = new_id(), new_id()
+    device.upsert("household", h, household(device.area))
+    device.upsert("member", m, {**member(h, "Lê Văn Nam", "male", "1990-05-01"),
+                                "id_number": MAN_1990}, version=2)
+    first = _receipt_verdict(device, client, 2)
+    assert first == {"seq": 2, "verdict": "applied"}  # number and record agree
+    education = device.upsert("member", m, {"education": "primary"}, version=2)
+    assert _receipt_verdict(device, client, education["seq"]) == {
+        "seq": education["seq"], "verdict": "applied"}
+    year = device.upsert("member", m, {"birth_date": "1989"}, version=2)
+    verdict = _receipt_verdict(device, client, year["seq"])
+    assert [w["code"] for w in verdict["warnings"]] == ["personal_id_year_mismatch"]
+    assert db.session.get(Member, m).birth_date == "1989"
+
+
+def test_a_waiting_edit_brings_its_warning_when_it_is_applied(app, client, device) -> None:
+    h, m = new_id(), new_id()
+    device.upsert("household", h, household(device.area))
+    create = device.upsert("member", m, member(h, "Lê Văn Nam", "male", "1990-05-01"),
+                           version=2)
+    edit = device.upsert("member", m, {"id_number": "001190012345"}, version=2)  # a woman's
+    creating, editing = list(device.outbox[:2]), [device.outbox[2]]
+    body = device.send(client, device.seal(editing))  # the edit overtakes the record
+    assert body["receipt"]["verdicts"][0]["verdict"] == "waiting"
+    device.send(client, device.seal(creating))
+    assert create["seq"] == 2
+    device.pull(client)
+    pulled = next(v for v in device.verdicts if v["seq"] == edit["seq"])
+    assert errors("pull_page.v1", {"changes": [], "verdicts": [pulled], "cursor": 1,
+                                   "more": False, "server_hlc": 1,
+                                   "server_key": device.server_key.to_dict()}) == []
+    assert pulled["verdict"] == "applied" and pulled["code"] == "record_warnings"
+    assert [w["code"] for w in verdict_warnings(pulled)] == ["personal_id_sex_mismatch"]
+
+
+def test_an_invalid_number_is_refused_and_version_1_still_accepted(app, client,
+                                                                    device) -> None:
+    h, m, old = new_id(), new_id(), new_id()
+    device.upsert("household", h, household(device.area))
+    bad = device.upsert("member", m, {**member(h, "Lò Thị Ửng"), "id_number": "003190012345"},
+                        version=2)
+    v1 = device.upsert("member", old, member(h, "Lò Văn Pọm", "male", "1966"))
+    body = device.send(client, device.seal())
+    verdicts = {v["seq"]: v for v in body["receipt"]["verdicts"]}
+    refused = verdicts[bad["seq"]]
+    assert refused["verdict"] == "rejected" and refused["code"] == "record_invalid"
+    assert [(e["code"], e["field"]) for e in refused["errors"]] == [
+        ("personal_id_province", "id_number")]
+    assert db.session.get(Member, m) is None
+    assert verdicts[v1["seq"]] == {"seq": v1["seq"], "verdict": "applied"}
+
+
+def test_commune_staff_see_the_warning_on_the_receipt(app) -> None:
+    from tests.support.web import Browser, build_world
+
+    world = build_world(app)
+    device = world.devices["C"]
+    h, m = new_id(), new_id()
+    device.upsert("household", h, household(device.area, "90"))
+    device.upsert("member", m, {**member(h, "Trần Thị Lan", "female", "1990-04-02"),
+                                "id_number": MAN_1990}, version=2)
+    body = device.send(app.test_client(), device.seal())
+    browser = Browser(app)
+    browser.login("canboxa")
+    page = browser.get(f"/dashboard/batches/{body['receipt']['batch']}").get_data(as_text=True)
+    assert "Máy chủ giữ bản ghi, nhưng có 1 điều cần kiểm tra" in page and "record_warnings" in page
+    assert f"Số định danh {MAN_1990} là của một người nam, nhưng giới tính ghi là nữ." in page

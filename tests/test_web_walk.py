@@ -1,0 +1,161 @@
+"""Every page at a phone's 390 px and a laptop's 1366 px, in Vietnamese and English, in
+real headless Chromium against a real server holding the demo (``a0sync demo``):
+nothing is wider than the screen except inside a table that scrolls on its own, no
+word is cut in two across lines (a squeezed column, a menu label), the menu folds
+behind its button on the phone, and axe-core (run in the page) finds no serious or
+critical accessibility violation.
+
+The pages come from the app's url_map (``tests/support/pages.py``), so pages added
+later are walked too. One browser; one logged-in context per language and role,
+reused for every page; the viewport is resized on the same page. Screenshots of
+every page at both widths, and axe's full findings, go to ``test-artifacts/walk``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import make_app
+from tests.support.pages import LOGGED_OUT, demo_values, pages
+from tests.support.web import served_in_thread
+from tests.test_web_e2e import ARGS, CHROMIUM, _need_chromium
+
+WIDTHS = (390, 1366)
+OUT = Path(__file__).resolve().parents[1] / "test-artifacts" / "walk"
+SERIOUS = ("serious", "critical")
+
+# how far a page reaches beyond the screen, tables that scroll inside themselves left out
+OVERFLOW = """() => {
+  const width = document.documentElement.clientWidth;
+  return {page: document.documentElement.scrollWidth - width,
+          width: width,
+          culprits: [...document.querySelectorAll('body *')]
+            .filter(e => e.getBoundingClientRect().right > width + 1
+                         && !e.closest('table.list, .scroll, pre'))
+            .slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' +
+                                  Math.round(e.getBoundingClientRect().right))};
+}"""
+
+# words cut in two across lines (a squeezed table column, a menu label): a word is a
+# run of letters and digits between spaces, hyphens and slashes, where lines may break
+BROKEN_WORDS = r"""() => {
+  const broken = [];
+  for (const el of document.querySelectorAll('th, td, nav a, label, button, h1, h2')) {
+    const walk = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    for (let node = walk.nextNode(); node && broken.length < 5; node = walk.nextNode()) {
+      for (const m of node.data.matchAll(/[^\s\/\-–]{2,}/g)) {
+        const range = document.createRange();
+        range.setStart(node, m.index);
+        range.setEnd(node, m.index + m[0].length);
+        const lines = new Set([...range.getClientRects()].filter(r => r.width > 0)
+                              .map(r => Math.round(r.bottom)));
+        if (lines.size > 1) broken.push(el.tagName + ': ' + m[0]);
+      }
+    }
+  }
+  return broken;
+}"""
+
+
+@pytest.fixture(scope="module")
+def served(demo_built: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    folder = tmp_path_factory.mktemp("walk")
+    shutil.copy(demo_built["database"], folder / "demo.sqlite")
+    app = make_app(f"sqlite:///{folder / 'demo.sqlite'}", folder / "instance",
+                   A0SYNC_SECURE_COOKIES=False)
+    context = app.app_context()
+    context.push()
+    try:
+        with served_in_thread(app) as url:
+            yield {"app": app, "url": url, "pages": pages(app, demo_values())}
+    finally:
+        context.pop()
+
+
+def _log_in(browser, url: str, lang: str, username: str | None, password: str | None):
+    context = browser.new_context(viewport={"width": WIDTHS[0], "height": 800})
+    tab = context.new_page()
+    tab.set_default_timeout(30_000)
+    tab.goto(f"{url}/lang/{lang}")
+    if username:
+        tab.goto(f"{url}/login")
+        tab.fill("input[name=username]", username)
+        tab.fill("input[name=password]", password)
+        with tab.expect_navigation():
+            tab.click("main button[type=submit]")
+        assert "/login" not in tab.url, tab.inner_text("main")
+    return tab
+
+
+def test_every_page_fits_a_phone_and_reads_in_both_languages(served: dict, demo_built: dict
+                                                              ) -> None:
+    _need_chromium()
+    from axe_playwright_python.sync_playwright import Axe
+    from playwright.sync_api import sync_playwright
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    axe = Axe()
+    url, accounts = served["url"], demo_built["accounts"]
+    problems: list[str] = []
+    findings: dict[str, list] = {}
+    walked: set[str] = set()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            for lang in ("vi", "en"):
+                tabs = {"out": _log_in(browser, url, lang, None, None),
+                        "demo": _log_in(browser, url, lang, "demo", accounts["demo"])}
+                for page in served["pages"]:
+                    tab = tabs["out"] if page.endpoint in LOGGED_OUT else tabs["demo"]
+                    tab.set_viewport_size({"width": WIDTHS[0], "height": 800})
+                    response = tab.goto(url + page.path)
+                    if response.status == 403:  # another role's page: the administrator's
+                        if "admin" not in tabs:
+                            tabs["admin"] = _log_in(browser, url, lang, "demo.admin",
+                                                    accounts["demo.admin"])
+                        tab = tabs["admin"]
+                        tab.set_viewport_size({"width": WIDTHS[0], "height": 800})
+                        response = tab.goto(url + page.path)
+                    assert response.status == 200, (page, response.status)
+                    assert tab.locator("html").get_attribute("lang") == lang, page
+                    name = re.sub(r"\W+", "-", page.endpoint)
+                    for width in WIDTHS:
+                        tab.set_viewport_size({"width": width, "height": 800})
+                        found = tab.evaluate(OVERFLOW)
+                        if found["page"] > 0 or found["culprits"]:
+                            problems.append(f"{lang} {width}px {page.path}: {found}")
+                        broken = tab.evaluate(BROKEN_WORDS)
+                        if broken:
+                            problems.append(f"{lang} {width}px {page.path}: words cut in "
+                                            f"two: {broken}")
+                        tab.screenshot(path=str(OUT / f"{lang}-{width}-{name}.png"),
+                                       full_page=True)
+                        if width == WIDTHS[0] and page.endpoint not in LOGGED_OUT:
+                            # the menu folds behind its button; it opens on a tap
+                            assert not tab.locator("nav#menu").is_visible(), page
+                            tab.click("label.menu-button")
+                            assert tab.locator("nav#menu").is_visible(), page
+                            tab.click("label.menu-button")
+                    tab.set_viewport_size({"width": WIDTHS[0], "height": 800})
+                    result = axe.run(tab).response
+                    serious = [v for v in result["violations"] if v["impact"] in SERIOUS]
+                    findings[f"{lang} {page.path}"] = [
+                        {"id": v["id"], "impact": v["impact"], "help": v["help"],
+                         "nodes": [n["target"] for n in v["nodes"]][:5]}
+                        for v in result["violations"]]
+                    problems += [f"{lang} {page.path}: axe {v['id']} ({v['impact']}): "
+                                 f"{v['help']} {[n['target'] for n in v['nodes']][:3]}"
+                                 for v in serious]
+                    walked.add(page.endpoint)
+        finally:
+            browser.close()
+    (OUT / "axe.json").write_text(json.dumps(findings, ensure_ascii=False, indent=1))
+    assert {"dashboard.sync_status", "dashboard.rollup_unit", "dashboard.api_help",
+            "auth.login", "health.landing", "dashboard.batch"} <= walked
+    assert not problems, "\n".join(problems)
