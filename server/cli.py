@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -46,8 +47,9 @@ def require_commune(code: str) -> None:
 # Every command but these needs the database at the migrations' head: on one that
 # was never upgraded (or is older than the code) it says so, with a code, instead
 # of a traceback. `db …` manages the schema itself, `demo` upgrades its own
-# database, `backup`/`restore` copy files, `routes` and `shell` read no table.
-SCHEMA_FREE = frozenset({"db", "demo", "backup", "restore", "routes", "shell"})
+# database, `backup`/`restore` copy files, `keys` keeps the server's keys in the
+# instance folder, `routes` and `shell` read no table.
+SCHEMA_FREE = frozenset({"db", "demo", "backup", "restore", "keys", "routes", "shell"})
 
 
 def schema_state() -> tuple[set[str], set[str]]:
@@ -58,8 +60,16 @@ def schema_state() -> tuple[set[str], set[str]]:
     from server import MIGRATIONS_DIR
 
     heads = set(ScriptDirectory(MIGRATIONS_DIR).get_heads())
-    with db.engine.connect() as conn:
-        current = set(MigrationContext.configure(conn).get_current_heads())
+    # the check is silent: Alembic's "Context impl …" lines (once a `db upgrade` in
+    # this process configured its logging) would come before a command's own output
+    said = logging.getLogger("alembic.runtime.migration")
+    level = said.level
+    said.setLevel(logging.WARNING)
+    try:
+        with db.engine.connect() as conn:
+            current = set(MigrationContext.configure(conn).get_current_heads())
+    finally:
+        said.setLevel(level)
     return current, heads
 
 

@@ -76,7 +76,13 @@ def test_demo_serves_the_demo_commune_on_localhost(tmp_path: Path) -> None:
                 "json_extract(\"values\", '$.population') FROM rollup_cell "
                 "WHERE level = 'commune' AND unit_code = '12619' ORDER BY month DESC").fetchone()
             registered = conn.execute("SELECT count(*) FROM household").fetchone()[0]
-        assert registered == 300 and 250 <= households <= 300 and persons > 2 * households
+            # the season's phones add households through the sync path (newcomers
+            # registered again: the duplicates waiting for review)
+            synced = conn.execute(
+                "SELECT count(*) FROM household WHERE id IN (SELECT entity_id FROM sync_op "
+                "WHERE form = 'household' AND status = 'applied')").fetchone()[0]
+        assert synced >= 1 and registered - synced == 300, (registered, synced)
+        assert 250 <= households <= registered and persons > 2 * households
         with _log_in(base, username, password).open(f"{base}/dashboard/rollups/12619",
                                                     timeout=30) as resp:
             assert resp.status == 200 and "Xã Diên Hà" in resp.read().decode()

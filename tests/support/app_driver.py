@@ -172,7 +172,8 @@ class Driver:
         """What a person sees now: every touch target at least 48 dp; no button's words
         past its edges; no field key in any text shown."""
         for widget in shown_widgets():
-            touchable = isinstance(widget, ButtonBehavior | TextInput)
+            touchable = isinstance(widget, ButtonBehavior | TextInput) \
+                and getattr(widget, "touch_target", True)
             if touchable and min(widget.width, widget.height) < dp(48) - 0.5 \
                     and widget.width > 0 and widget.height > 0:
                 self.result["small_targets"].append(

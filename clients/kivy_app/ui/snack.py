@@ -13,7 +13,10 @@ from clients.kivy_app.ui import theme
 
 
 class Snack(MDSnackbar):
-    """A snackbar that never takes a tap meant for what lies under it."""
+    """A snackbar that never takes a tap meant for what lies under it (so it is no
+    touch target, whatever its height while it slides in)."""
+
+    touch_target = False
 
     def on_touch_down(self, touch: Any) -> bool:
         return False
