@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from a0core import p0
@@ -51,7 +52,7 @@ class Entity:
         """An entity from :meth:`to_blob`'s form, or from the plain form of earlier versions
         (a store written before keeps working; its records are packed as they are rewritten)."""
         data = blob["data"]
-        clocks = unpack(blob["clocks"]) or {}
+        clocks = _stamps(blob["clocks"]) if blob.get("v") else unpack(blob["clocks"]) or {}
         remote = blob.get("remote")
         if remote is None:
             # the server's copy is what the record holds: its own dicts (merges change
@@ -60,7 +61,7 @@ class Entity:
                 {"data": {}, "clocks": {}}
         else:
             remote = {"data": remote.get("data") or {},
-                      "clocks": unpack(remote.get("clocks")) or {}}
+                      "clocks": (_stamps if blob.get("v") else unpack)(remote.get("clocks")) or {}}
         return cls(kind, id_, data, clocks, blob.get("deleted", False),
                    blob.get("merged_into"), remote, blob.get("local_only", False))
 
@@ -87,6 +88,15 @@ class Entity:
                             keep)
 
 
+def _stamps(packed: list[list[Any]] | None) -> dict[str, Any]:
+    """Packed clocks → ``{field: [hlc, device]}``, the fields of a group sharing one stamp
+    list (merges replace a field's stamp, never change one in place)."""
+    out: dict[str, Any] = {}
+    for group in packed or ():
+        out.update(dict.fromkeys(group[2:], group[:2]))
+    return out
+
+
 @dataclass(frozen=True)
 class HouseholdRow:
     """One line of the household list."""
@@ -96,7 +106,13 @@ class HouseholdRow:
     head: str
     address: str
     members: int
-    search: str  # folded text the search matches against
+    text: str  # number, address and every member's name
+
+    @cached_property
+    def search(self) -> str:
+        """The text folded for search: when the collaborator first searches, not when
+        the list is first drawn (folding every name is a tenth of the list's cost)."""
+        return fold(self.text)
 
 
 def number_key(number: str) -> tuple[int, ...]:
@@ -162,9 +178,9 @@ class Register:
         return sorted(members, key=lambda m: (order.get(m.data.get("relation", ""), 2),
                                               m.data.get("birth_date", ""), m.id))
 
-    def head_name(self, household: Entity) -> str:
+    def head_name(self, household: Entity, members: list[Entity] | None = None) -> str:
         head = household.data.get("head_member_id")
-        members = self.members_of(household.id)
+        members = self.members_of(household.id) if members is None else members
         chosen = next((m for m in members if m.id == head), None) or next(
             (m for m in members if m.data.get("relation") == "head"), None)
         return chosen.data.get("full_name", "") if chosen else ""
@@ -176,12 +192,11 @@ class Register:
                 if e.kind != "household" or not e.visible:
                     continue
                 members = self.members_of(e.id)
-                head = self.head_name(e)
                 text = " ".join([e.data.get("number", ""), e.data.get("address", ""),
                                  *(m.data.get("full_name", "") for m in members)])
-                rows.append(HouseholdRow(e.id, e.data.get("number", ""), head,
-                                         e.data.get("address", ""), len(members),
-                                         fold(text)))
+                rows.append(HouseholdRow(e.id, e.data.get("number", ""),
+                                         self.head_name(e, members),
+                                         e.data.get("address", ""), len(members), text))
             rows.sort(key=lambda r: (number_key(r.number), r.id))
             self._rows = rows
         return self._rows
