@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -16,6 +17,7 @@ from a0core.errors import A0Error
 from a0core.merge import merge_fields
 from a0core.schemas import registry
 from clients.kivy_app.core.app import AppCore
+from clients.kivy_app.core.crypto import RecordCipher
 from clients.kivy_app.core.formview import FormView, event_forms
 from clients.kivy_app.core.outbox import APPLIED, PENDING, REJECTED, UNSETTLED, next_state
 from clients.kivy_app.core.register import Entity
@@ -80,6 +82,22 @@ def test_a_row_moved_elsewhere_does_not_open(tmp_path: Path) -> None:
     core.lock()
     with pytest.raises(A0Error) as damaged:
         core.unlock(PIN)
+    assert damaged.value.code == "app_store_damaged"
+
+
+def test_records_opened_together_are_each_one_value_in_their_own_place() -> None:
+    """Unlock opens the register as one JSON array: what it gives back is what opening
+    each record alone gives, and a record that decrypts to anything but one JSON value
+    (which would shift every record after it) is a damaged store."""
+    cipher = RecordCipher(bytes(32))
+    values = [{"n": i, "name": "Nguyễn Thị Thuỷ"} for i in range(5)] + [[1, 2], "x", None]
+    sealed = [(f"entity:{i}", cipher.seal(f"entity:{i}", v)) for i, v in enumerate(values)]
+    assert cipher.open_many(sealed) == [cipher.open(w, b) for w, b in sealed] == values
+    assert cipher.open_many([]) == []
+    nonce = bytes(12)
+    two = nonce + AESGCM(bytes(32)).encrypt(nonce, b'{"n":1},{"n":2}', b"entity:9")
+    with pytest.raises(A0Error) as damaged:
+        cipher.open_many([*sealed, ("entity:9", two)])
     assert damaged.value.code == "app_store_damaged"
 
 
