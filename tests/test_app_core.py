@@ -391,3 +391,30 @@ def test_a_pull_that_says_the_area_moved_updates_the_profile(tmp_path: Path) -> 
     assert core.area == AREA
     h = core.save_entity("household", {"number": "8"})
     assert h.ok and core.register.entities[h.id].data["area_code"] == AREA["code"]
+
+
+def test_unlocking_and_the_household_list_import_no_sync_client_nor_form_checks(
+        tmp_path: Path) -> None:
+    """Cold start (docs/app.md): the core unlocks and lists households without the sync
+    client, the envelope's keys or marshmallow, which wait until first used."""
+    import subprocess
+    import sys
+
+    core = device(tmp_path)
+    add_household(core)
+    core.lock()
+    script = (
+        "import sys; from pathlib import Path\n"
+        "from clients.kivy_app.core.app import AppCore\n"
+        f"core = AppCore(Path({str(tmp_path)!r})); core.unlock({PIN!r})\n"
+        "assert [r.head for r in core.register.rows()] == ['Nguyễn Thị Thuỷ']\n"
+        "print(' '.join(sorted(sys.modules)))\n")
+    loaded = set(subprocess.run([sys.executable, "-c", script], check=True, text=True,
+                                capture_output=True, cwd=Path(__file__).parents[1]
+                                ).stdout.split())
+    assert "clients.kivy_app.core.register" in loaded
+    assert not loaded & {"marshmallow", "a0core.forms", "a0core.sync_client",
+                         "a0core.envelope", "urllib.request", "kivy"}
+    assert core.client is None  # locked
+    core.unlock(PIN)
+    assert core.client is not None and core.client.device_id == core.device_id
