@@ -96,9 +96,11 @@ def test_records_opened_together_are_each_one_value_in_their_own_place() -> None
     assert cipher.open_many([]) == []
     nonce = bytes(12)
     two = nonce + AESGCM(bytes(32)).encrypt(nonce, b'{"n":1},{"n":2}', b"entity:9")
-    with pytest.raises(A0Error) as damaged:
-        cipher.open_many([*sealed, ("entity:9", two)])
-    assert damaged.value.code == "app_store_damaged"
+    cut = nonce + AESGCM(bytes(32)).encrypt(nonce, b'{"n":1}]', b"entity:8")
+    for bad in (("entity:9", two), ("entity:8", cut)):
+        with pytest.raises(A0Error) as damaged:
+            cipher.open_many([*sealed, bad])
+        assert damaged.value.code == "app_store_damaged"
 
 
 @pytest.mark.parametrize("pin", ["12345", "abcdef", "１２３４５６", "1234567890123"])

@@ -89,7 +89,10 @@ class RecordCipher:
         authenticated on its own, then all are decoded as one JSON array, which takes
         half the time of decoding them one by one."""
         plains = [self._plain(where, blob) for where, blob in sealed]
-        values = json.loads(b"[" + b",".join(plains) + b"]") if plains else []
+        try:
+            values = json.loads(b"[" + b",".join(plains) + b"]") if plains else []
+        except ValueError:
+            raise A0Error("app_store_damaged") from None
         if len(values) != len(plains):  # each record is one JSON value, sealed as such
             raise A0Error("app_store_damaged")
         return values

@@ -50,18 +50,20 @@ class Entity:
     @classmethod
     def from_blob(cls, kind: str, id_: str, blob: dict[str, Any]) -> Entity:
         """An entity from :meth:`to_blob`'s form, or from the plain form of earlier versions
-        (a store written before keeps working; its records are packed as they are rewritten)."""
+        (a store written before keeps working; :meth:`AppCore.repack` packs it)."""
+        packed = bool(blob.get("v"))
+        clocks_of = _stamps if packed else unpack
         data = blob["data"]
-        clocks = _stamps(blob["clocks"]) if blob.get("v") else unpack(blob["clocks"]) or {}
+        clocks = clocks_of(blob["clocks"]) or {}
         remote = blob.get("remote")
         if remote is None:
             # the server's copy is what the record holds: its own dicts (merges change
             # them in place), sharing the stamps (merges replace those, never change them)
-            remote = {"data": dict(data), "clocks": dict(clocks)} if blob.get("v") else \
+            remote = {"data": dict(data), "clocks": dict(clocks)} if packed else \
                 {"data": {}, "clocks": {}}
         else:
             remote = {"data": remote.get("data") or {},
-                      "clocks": (_stamps if blob.get("v") else unpack)(remote.get("clocks")) or {}}
+                      "clocks": clocks_of(remote.get("clocks")) or {}}
         return cls(kind, id_, data, clocks, blob.get("deleted", False),
                    blob.get("merged_into"), remote, blob.get("local_only", False))
 
