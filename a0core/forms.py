@@ -20,11 +20,10 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from a0core import personal_id
 from a0core.errors import A0Error, ValidationFailed
 from a0core.schemas import WARNING_RULES, FieldDef, FormDef, Registry, registry
+from a0core.vntime import FUTURE_SLACK, VN_TZ, today_vn
 
-VN_TZ = dt.timezone(dt.timedelta(hours=7))
-# A date "in the future" is judged in Vietnam time with one day of slack for a
-# device whose clock or time zone is off; the sync layer refuses clocks further out.
-FUTURE_SLACK = dt.timedelta(days=1)
+__all__ = ["FUTURE_SLACK", "VN_TZ", "FormSet", "FormValidator", "condition_holds", "today_vn"]
+
 
 _BASE_MESSAGES = {
     "required": "field_required",
@@ -32,10 +31,6 @@ _BASE_MESSAGES = {
     "invalid": "field_type",
     "validator_failed": "field_type",
 }
-
-
-def today_vn() -> dt.date:
-    return dt.datetime.now(VN_TZ).date()
 
 
 class _Text(fields.String):

@@ -22,8 +22,8 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from a0core.forms import FUTURE_SLACK, VN_TZ
 from a0core.schemas import FormDef, Registry, registry
+from a0core.vntime import FUTURE_SLACK, VN_TZ
 
 SLIP_FORM = "p0_report"
 SECTION_PREFIX = "P0."

@@ -3,10 +3,12 @@ outbox, and the pull merge that never overwrites unsettled local edits."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -15,6 +17,7 @@ from a0core.errors import A0Error
 from a0core.merge import merge_fields
 from a0core.schemas import registry
 from clients.kivy_app.core.app import AppCore
+from clients.kivy_app.core.crypto import RecordCipher
 from clients.kivy_app.core.formview import FormView, event_forms
 from clients.kivy_app.core.outbox import APPLIED, PENDING, REJECTED, UNSETTLED, next_state
 from clients.kivy_app.core.register import Entity
@@ -80,6 +83,24 @@ def test_a_row_moved_elsewhere_does_not_open(tmp_path: Path) -> None:
     with pytest.raises(A0Error) as damaged:
         core.unlock(PIN)
     assert damaged.value.code == "app_store_damaged"
+
+
+def test_records_opened_together_are_each_one_value_in_their_own_place() -> None:
+    """Unlock opens the register as one JSON array: what it gives back is what opening
+    each record alone gives, and a record that decrypts to anything but one JSON value
+    (which would shift every record after it) is a damaged store."""
+    cipher = RecordCipher(bytes(32))
+    values = [{"n": i, "name": "Nguyễn Thị Thuỷ"} for i in range(5)] + [[1, 2], "x", None]
+    sealed = [(f"entity:{i}", cipher.seal(f"entity:{i}", v)) for i, v in enumerate(values)]
+    assert cipher.open_many(sealed) == [cipher.open(w, b) for w, b in sealed] == values
+    assert cipher.open_many([]) == []
+    nonce = bytes(12)
+    two = nonce + AESGCM(bytes(32)).encrypt(nonce, b'{"n":1},{"n":2}', b"entity:9")
+    cut = nonce + AESGCM(bytes(32)).encrypt(nonce, b'{"n":1}]', b"entity:8")
+    for bad in (("entity:9", two), ("entity:8", cut)):
+        with pytest.raises(A0Error) as damaged:
+            cipher.open_many([*sealed, bad])
+        assert damaged.value.code == "app_store_damaged"
 
 
 @pytest.mark.parametrize("pin", ["12345", "abcdef", "１２３４５６", "1234567890123"])
@@ -300,6 +321,60 @@ def test_pulls_never_overwrite_unsettled_edits_and_converge_once_settled(
         {k: tuple(v) for k, v in expected_clocks.items()}
 
 
+def state(entity: Entity) -> tuple:
+    return (entity.data, {k: tuple(v) for k, v in entity.clocks.items()},
+            entity.remote["data"], {k: tuple(v) for k, v in entity.remote["clocks"].items()},
+            entity.deleted, entity.merged_into, entity.local_only)
+
+
+def stored(entity: Entity) -> Entity:
+    """The entity as the store gives it back (through JSON, as sealed)."""
+    return Entity.from_blob(entity.kind, entity.id, json.loads(json.dumps(entity.to_blob())))
+
+
+@given(local=st.lists(write, max_size=5), remote=st.lists(write, max_size=5),
+       later=st.lists(st.tuples(st.booleans(), write), max_size=6), keep=st.booleans(),
+       deleted=st.booleans(), local_only=st.booleans())
+def test_the_stored_form_gives_back_the_same_record_and_merges_the_same(
+        local, remote, later, keep, deleted, local_only) -> None:
+    """The packed form (clocks by stamp, the server's copy left out when it is what the
+    record holds) gives back the record exactly, and the record given back merges every
+    later write and pull as the original does: nothing in it is shared that a merge would
+    change in both places."""
+    entity = Entity("member", "m", deleted=deleted, local_only=local_only)
+    for name, value, hlc, dev in remote:
+        entity.absorb_remote({name: value}, {name: [hlc, dev]}, set())
+    for name, value, hlc, _ in local:
+        entity.write({name: value}, (hlc, "me"))
+    copy = stored(entity)
+    assert state(copy) == state(entity)
+    kept = {name for name, *_ in local} if keep else set()
+    for pulled, (name, value, hlc, dev) in later:
+        for e in (entity, copy):
+            if pulled:
+                e.absorb_remote({name: value}, {name: [hlc, dev]}, kept)
+            else:
+                e.write({name: value}, (hlc, "me"))
+        assert state(copy) == state(entity)
+    for e in (entity, copy):
+        e.settle(set())
+    assert state(copy) == state(entity) == state(stored(copy))
+
+
+def test_a_record_stored_in_the_plain_form_of_earlier_versions_still_reads() -> None:
+    blob = {"data": {"number": "7"}, "clocks": {"number": [5, "server"]}, "deleted": False,
+            "merged_into": None, "remote": {"data": {"number": "7"},
+                                            "clocks": {"number": [5, "server"]}},
+            "local_only": False}
+    entity = Entity.from_blob("household", "h", blob)
+    assert entity.to_blob() == {"v": 2, "data": {"number": "7"},
+                                "clocks": [[5, "server", "number"]]}
+    entity.absorb_remote({"number": "8"}, {"number": [6, "server"]}, set())
+    assert entity.data == entity.remote["data"] == {"number": "8"}
+    bare = Entity.from_blob("household", "h", {**blob, "remote": None, "local_only": True})
+    assert bare.remote == {"data": {}, "clocks": {}} and bare.local_only
+
+
 def test_a_pull_that_says_the_area_moved_updates_the_profile(tmp_path: Path) -> None:
     """After a reform migration the server's pull pages name the area's new commune and
     province (issue 13): the app keeps them, across a restart, and its area code stays."""
@@ -318,3 +393,57 @@ def test_a_pull_that_says_the_area_moved_updates_the_profile(tmp_path: Path) -> 
     assert core.area == AREA
     h = core.save_entity("household", {"number": "8"})
     assert h.ok and core.register.entities[h.id].data["area_code"] == AREA["code"]
+
+
+def test_unlocking_and_the_household_list_import_no_sync_client_nor_form_checks(
+        tmp_path: Path) -> None:
+    """Cold start (docs/app.md): the core unlocks and lists households without the sync
+    client, the envelope's keys or marshmallow, which wait until first used."""
+    import subprocess
+    import sys
+
+    core = device(tmp_path)
+    add_household(core)
+    core.lock()
+    script = (
+        "import sys; from pathlib import Path\n"
+        "from clients.kivy_app.core.app import AppCore\n"
+        f"core = AppCore(Path({str(tmp_path)!r})); core.unlock({PIN!r})\n"
+        "assert [r.head for r in core.register.rows()] == ['Nguyễn Thị Thuỷ']\n"
+        "print(' '.join(sorted(sys.modules)))\n")
+    loaded = set(subprocess.run([sys.executable, "-c", script], check=True, text=True,
+                                capture_output=True, cwd=Path(__file__).parents[1]
+                                ).stdout.split())
+    assert "clients.kivy_app.core.register" in loaded
+    assert not loaded & {"marshmallow", "a0core.forms", "a0core.sync_client",
+                         "a0core.envelope", "urllib.request", "kivy"}
+    assert core.client is None  # locked
+    core.unlock(PIN)
+    assert core.client is not None and core.client.device_id == core.device_id
+
+
+def test_records_of_an_earlier_version_are_packed_once_and_read_the_same(
+        tmp_path: Path) -> None:
+    """A store written before the packed form opens as it is, and the first sync after the
+    update rewrites its records packed (once): the register reads the same before and
+    after."""
+    core = device(tmp_path)
+    hid = add_household(core)
+    store = core.store
+    for kind, id_, blob in list(store.entities()):  # as an earlier version stored them
+        e = Entity.from_blob(kind, id_, blob)
+        store.put_entity(kind, id_, e.household_id, {
+            "data": e.data, "clocks": e.clocks, "deleted": e.deleted,
+            "merged_into": e.merged_into, "remote": e.remote, "local_only": e.local_only})
+    store.put_clear("packed", None)
+    core.lock()
+    core.unlock(PIN)
+    before = {i: state(e) for i, e in core.register.entities.items()}
+    assert core.register.rows()[0].id == hid and len(before) == 2
+    assert not any(b.get("v") for _k, _i, b in core.store.entities())
+    assert core.sync().error is not None  # no server here: it stops, and packs all the same
+    assert all(b.get("v") == 2 for _k, _i, b in core.store.entities())
+    assert core.repack() == 0
+    core.lock()
+    core.unlock(PIN)
+    assert {i: state(e) for i, e in core.register.entities.items()} == before

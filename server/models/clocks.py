@@ -14,41 +14,20 @@ positional fast path (:func:`server.models.base.insert_rows`) alike, so merge,
 conflicts, pull (the wire format is unchanged), the roll-ups' tie-breaks, the
 reform migration and duplicate merges read and write clocks as before. A value
 still in the old form (a row written before the migration, say by a server not
-yet upgraded) is read as it is.
+yet upgraded) is read as it is. The packing itself is :mod:`a0core.clocks`, shared with
+the app's store.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import JSON
 from sqlalchemy.types import TypeDecorator
 
-Packed = list[list[Any]]
+from a0core.clocks import Packed, pack, unpack
 
-
-def pack(clocks: Mapping[str, Any] | Packed | None) -> Packed | None:
-    """``{field: [hlc, device]}`` → one ``[hlc, device, *fields]`` group per stamp."""
-    if clocks is None or isinstance(clocks, list):
-        return clocks
-    groups: dict[tuple[int, str], list[str]] = {}
-    for name, stamp in clocks.items():
-        groups.setdefault((int(stamp[0]), str(stamp[1])), []).append(name)
-    return [[hlc, device, *sorted(names)] for (hlc, device), names in sorted(groups.items())]
-
-
-def unpack(value: Packed | Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """The packed groups (or a value in the old form) → ``{field: [hlc, device]}``."""
-    if value is None:
-        return None
-    if isinstance(value, Mapping):
-        return {name: [stamp[0], stamp[1]] for name, stamp in value.items()}
-    out: dict[str, Any] = {}
-    for hlc, device, *names in value:
-        for name in names:
-            out[name] = [hlc, device]
-    return out
+__all__ = ["Packed", "PackedClocks", "pack", "unpack"]
 
 
 class PackedClocks(TypeDecorator):

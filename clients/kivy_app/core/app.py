@@ -7,6 +7,11 @@ sequence counter. Sync seals the outbox into batches with the client library,
 sends them, records each operation's verdict, then pulls the area's changes
 page by page (the cursor is saved after each page, so a first download that is
 cut off resumes where it stopped).
+
+The sync client and the envelope's keys (:mod:`a0core.sync_client`,
+:mod:`a0core.envelope`: HTTP, e-mail dates, public-key cryptography) are imported
+where they are first used, not with this module: unlocking and the household list
+need none of them, and a cold start does not wait for them.
 """
 
 from __future__ import annotations
@@ -19,25 +24,13 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from a0core import p0
 from a0core.applicability import applicability
-from a0core.envelope import DeviceKeys, ServerPublicKey
 from a0core.errors import A0Error
 from a0core.hlc import HybridClock, physical_ms, wall_ms
 from a0core.projection import child_from_birth
-from a0core.sync_client import (
-    RemoteError,
-    RetryPolicy,
-    SyncClient,
-    Transport,
-    batch_file_name,
-    batches_of,
-    export_batch_file,
-    make_op,
-    verdict_warnings,
-)
 from clients.kivy_app.core import clock as clocks
 from clients.kivy_app.core import notices, suggest
 from clients.kivy_app.core import stock as bag
@@ -57,6 +50,10 @@ from clients.kivy_app.core.outbox import (
 )
 from clients.kivy_app.core.register import Entity, Register
 from clients.kivy_app.core.store import Store
+
+if TYPE_CHECKING:
+    from a0core.envelope import DeviceKeys
+    from a0core.sync_client import RetryPolicy, SyncClient, Transport
 
 STORE_FILE = "a0sync-app.sqlite"
 MAX_BATCH_OPS = 200
@@ -115,7 +112,7 @@ class AppCore:
         self.register = Register()
         self.profile: dict[str, Any] = {}
         self.clock = HybridClock()
-        self.client: SyncClient | None = None
+        self._client: SyncClient | None = None
         # seq -> (entity id, fields) of upserts not yet settled: the fields pulls must not touch
         self._unsettled: dict[int, tuple[str, frozenset[str]]] = {}
         self.sync_lock = threading.Lock()
@@ -139,6 +136,9 @@ class AppCore:
         keys) the same, and the client retries with backoff, so a lost answer on a
         bad line does not burn the code.
         """
+        from a0core.envelope import DeviceKeys
+        from a0core.sync_client import RemoteError, SyncClient
+
         check_pin(pin)
         if pin_again is not None and pin_again != pin:
             raise A0Error("app_pin_mismatch")
@@ -193,25 +193,31 @@ class AppCore:
             op = row["op"]
             if op["type"] == "upsert":
                 self._unsettled[seq] = (op["id"], frozenset(op["fields"]))
-        self.client = self._client()
 
     def lock(self) -> None:
         if self.store is not None:
             self.store.close()
         self.store = None
         self.register = Register()
-        self.client = None
+        self._client = None
 
     def _new_clock(self, last: int) -> HybridClock:
         return HybridClock(self.now_ms, last) if self.now_ms else HybridClock(last=last)
 
-    def _client(self) -> SyncClient:
-        keys = [ServerPublicKey.from_dict(k) for k in self.profile["server_keys"]]
-        current = next(k for k in keys if k.kid == self.profile["current_kid"])
-        return SyncClient(self.profile["server_url"], self.device_id,
-                          DeviceKeys.from_dict(self.profile["keys"]), current,
-                          known_server_keys=keys, clock=self.clock, transport=self.transport,
-                          retry=self.retry)
+    @property
+    def client(self) -> SyncClient | None:
+        """The sync client (None while locked), made when first needed."""
+        if self._client is None and self.store is not None:
+            from a0core.envelope import DeviceKeys, ServerPublicKey
+            from a0core.sync_client import SyncClient
+
+            keys = [ServerPublicKey.from_dict(k) for k in self.profile["server_keys"]]
+            current = next(k for k in keys if k.kid == self.profile["current_kid"])
+            self._client = SyncClient(
+                self.profile["server_url"], self.device_id,
+                DeviceKeys.from_dict(self.profile["keys"]), current, known_server_keys=keys,
+                clock=self.clock, transport=self.transport, retry=self.retry)
+        return self._client
 
     def _store(self) -> Store:
         if self.store is None:
@@ -252,6 +258,8 @@ class AppCore:
                    ) -> dict[str, Any]:
         """Next sequence number and HLC stamp, one operation of ``form`` (id, version; none
         for a void) in the outbox, in the caller's transaction."""
+        from a0core.sync_client import make_op
+
         store = self._store()
         seq = int(store.get_clear("seq", 0)) + 1
         op = make_op(seq, self.clock.now(), type_, form[0], form[1], id_,  # type: ignore[arg-type]
@@ -519,6 +527,8 @@ class AppCore:
         """Where a refused operation's record (or a kept one the server asks to check)
         opens to be fixed: form, id, household, member, the values sent and the server's
         errors (or warnings) per field."""
+        from a0core.sync_client import verdict_warnings
+
         row = next((r for r in self.rejected() if r["seq"] == seq), None)
         if row is None:
             found = self._store().outbox_row(seq)
@@ -555,6 +565,8 @@ class AppCore:
 
     def apply_verdicts(self, verdicts: list[dict[str, Any]]) -> dict[str, int]:
         """Record verdicts (from a receipt or a pull page); returns how many of each."""
+        from a0core.sync_client import verdict_warnings
+
         by_seq = {v["seq"]: v for v in verdicts if isinstance(v.get("seq"), int)}
         counts: dict[str, int] = {}
         if not by_seq:
@@ -589,6 +601,8 @@ class AppCore:
         """Batches sealed before (same id, same ops: the server answers its kept receipt),
         then new batches of pending operations, queued under their batch id before they
         leave."""
+        from a0core.sync_client import batches_of
+
         store = self._store()
         resend: dict[str, list[dict[str, Any]]] = {}
         for _seq, _state, batch, row in store.outbox(IN_BATCH):
@@ -611,6 +625,8 @@ class AppCore:
     def send(self, report: SyncReport | None = None) -> SyncReport:
         """Send every batch; then send again, re-stamped, what was refused for a clock
         ahead if the clock is right now (a few rounds at most)."""
+        from a0core.sync_client import RemoteError
+
         report = report or SyncReport()
         client = self.client
         if client is None:
@@ -769,10 +785,29 @@ class AppCore:
             except A0Error as error:
                 report.error = error
             report.error = report.error or report.clock_error
+            self.repack()
             self._store().put_clear("last_sync", {
                 "at_ms": self.now_ms() if self.now_ms else int(time.time() * 1000),
                 "error": report.error.code if report.error else None})
         return report
+
+    def repack(self) -> int:
+        """Rewrite in the packed form (:meth:`Entity.to_blob`) the records an earlier
+        version stored in the plain one, so that they too open quickly; once, at the first
+        sync after the update (off the UI thread). From what is stored, not from memory.
+        Returns how many were rewritten."""
+        store = self._store()
+        if store.get_clear("packed"):
+            return 0
+        count = 0
+        with store.transaction():
+            for kind, id_, blob in store.entities():
+                if not blob.get("v"):
+                    entity = Entity.from_blob(kind, id_, blob)
+                    store.put_entity(kind, id_, entity.household_id, entity.to_blob())
+                    count += 1
+            store.put_clear("packed", True)
+        return count
 
     def last_sync(self) -> dict[str, Any]:
         """When the last sync ended, and the code of what stopped it (None: it went through)."""
@@ -796,6 +831,8 @@ class AppCore:
         are re-sent under the same id, and the server, which may already have
         imported the file, answers with the same receipt.
         """
+        from a0core.sync_client import batch_file_name, export_batch_file
+
         client = self.client
         if client is None:
             raise A0Error("app_not_enrolled")
@@ -897,6 +934,8 @@ class AppCore:
         highest sequence (the server was restored from a backup). The server takes what
         it lacks and answers ``duplicate`` for anything it has after all. Returns how
         many operations go again."""
+        from a0core.sync_client import batches_of
+
         store = self._store()
         missing = [list(r) for r in status.get("missing") or []]
         store.put_clear("missing", missing)

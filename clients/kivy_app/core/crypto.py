@@ -82,9 +82,24 @@ class RecordCipher:
         return nonce + self._aead.encrypt(nonce, plain, where.encode("utf-8"))
 
     def open(self, where: str, blob: bytes) -> Any:
+        return json.loads(self._plain(where, blob).decode("utf-8"))
+
+    def open_many(self, sealed: list[tuple[str, bytes]]) -> list[Any]:
+        """Open many records at once (the register at unlock): each is decrypted and
+        authenticated on its own, then all are decoded as one JSON array, which takes
+        half the time of decoding them one by one."""
+        plains = [self._plain(where, blob) for where, blob in sealed]
         try:
-            plain = self._aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:],
-                                       where.encode("utf-8"))
+            values = json.loads(b"[" + b",".join(plains) + b"]") if plains else []
+        except ValueError:
+            raise A0Error("app_store_damaged") from None
+        if len(values) != len(plains):  # each record is one JSON value, sealed as such
+            raise A0Error("app_store_damaged")
+        return values
+
+    def _plain(self, where: str, blob: bytes) -> bytes:
+        try:
+            return self._aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:],
+                                      where.encode("utf-8"))
         except (InvalidTag, ValueError):
             raise A0Error("app_store_damaged") from None
-        return json.loads(plain.decode("utf-8"))

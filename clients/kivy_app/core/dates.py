@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from a0core.forms import today_vn
+from a0core.vntime import today_vn
 
 _DMY = re.compile(r"^\s*(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{4})\s*$")
 _ISO = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})\s*$")

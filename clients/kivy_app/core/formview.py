@@ -13,12 +13,14 @@ import uuid
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from a0core.errors import A0Error, ValidationFailed
-from a0core.forms import FormSet, condition_holds
 from a0core.schemas import FieldDef, FormDef, Registry, registry
 from clients.kivy_app.core import dates
+
+if TYPE_CHECKING:
+    from a0core.forms import FormSet
 
 # Fields the app fills from context instead of asking (ids, area, parent records).
 CONTEXT_REFS = ("household_id", "member_id")
@@ -80,6 +82,10 @@ class FieldView:
 
 @cache
 def formset() -> FormSet:
+    """The validators, made when the first form is checked: :mod:`a0core.forms` brings
+    marshmallow, which the household list (the first screen) has no use for."""
+    from a0core.forms import FormSet
+
     return FormSet(registry())
 
 
@@ -127,6 +133,8 @@ class FormView:
 
     def visible(self, record: Mapping[str, Any], ask: tuple[str, ...] = ()) -> list[FieldView]:
         """The inputs whose ``relevant`` condition holds on what is typed so far."""
+        from a0core.forms import condition_holds  # see formset()
+
         return [v for v in self.inputs(ask)
                 if v.relevant is None or condition_holds(v.relevant, record)]
 

@@ -176,8 +176,9 @@ class Store:
         """Every (kind, id, value): the app keeps its register in memory once unlocked."""
         with self.lock:
             rows = self.conn.execute("SELECT kind, id, blob FROM entities").fetchall()
-        for kind, id_, blob in rows:
-            yield kind, id_, self.cipher.open(f"entity:{id_}", blob)
+        values = self.cipher.open_many([(f"entity:{id_}", blob) for _kind, id_, blob in rows])
+        for (kind, id_, _blob), value in zip(rows, values, strict=True):
+            yield kind, id_, value
 
     def put_fact(self, kind: str, id_: str, household_id: str | None,
                  value: dict[str, Any]) -> None:
@@ -192,8 +193,9 @@ class Store:
     def facts(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
         with self.lock:
             rows = self.conn.execute("SELECT kind, id, blob FROM facts").fetchall()
-        for kind, id_, blob in rows:
-            yield kind, id_, self.cipher.open(f"fact:{id_}", blob)
+        values = self.cipher.open_many([(f"fact:{id_}", blob) for _kind, id_, blob in rows])
+        for (kind, id_, _blob), value in zip(rows, values, strict=True):
+            yield kind, id_, value
 
     # ---------------------------------------------------------------- outbox
 

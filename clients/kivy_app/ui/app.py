@@ -23,7 +23,7 @@ from kivymd.app import MDApp
 from clients.kivy_app.core.app import AppCore
 from clients.kivy_app.ui import theme
 from clients.kivy_app.ui.scan import FrameSource, Scanner
-from clients.kivy_app.ui.screens import SCREENS
+from clients.kivy_app.ui.screens import screen_class
 from clients.kivy_app.ui.texts import tr
 
 PREFS_FILE = "a0sync-ui.json"  # language and text size: chosen before the PIN, not secret
@@ -75,7 +75,7 @@ class A0App(MDApp):
     def screen(self, name: str) -> Any:
         """Screen ``name``, made the first time it is asked for."""
         if not self.sm.has_screen(name):
-            self.sm.add_widget(SCREENS[name]())
+            self.sm.add_widget(screen_class(name)())
         return self.sm.get_screen(name)
 
     def go(self, name: str, **params: Any) -> None:

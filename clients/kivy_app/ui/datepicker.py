@@ -22,7 +22,7 @@ from kivymd.uix.button import MDFlatButton
 from kivymd.uix.card import MDCard
 from kivymd.uix.gridlayout import MDGridLayout
 
-from a0core.forms import today_vn
+from a0core.vntime import today_vn
 from clients.kivy_app.core import dates
 from clients.kivy_app.ui import theme
 from clients.kivy_app.ui.fields import ChoiceList

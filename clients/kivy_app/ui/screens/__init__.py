@@ -1,21 +1,25 @@
 """One module per screen. :data:`SCREENS` names them for the app's screen manager,
-which makes each the first time it is shown (a cold start builds two)."""
+which makes each the first time it is shown (a cold start builds two).
 
-from clients.kivy_app.ui.screens.enrol import EnrolScreen
-from clients.kivy_app.ui.screens.form import FormScreen
-from clients.kivy_app.ui.screens.household import HouseholdScreen
-from clients.kivy_app.ui.screens.households import HouseholdsScreen
-from clients.kivy_app.ui.screens.member import MemberScreen
-from clients.kivy_app.ui.screens.month import MonthScreen
-from clients.kivy_app.ui.screens.scan import ScanScreen
-from clients.kivy_app.ui.screens.settings import SettingsScreen
-from clients.kivy_app.ui.screens.split import SplitScreen
-from clients.kivy_app.ui.screens.stock import StockScreen
-from clients.kivy_app.ui.screens.sync import SyncScreen
-from clients.kivy_app.ui.screens.unlock import UnlockScreen
+A screen's module is imported when the screen is first made (:func:`screen_class`),
+not when the app starts: a cold start imports the unlock screen and the household
+list, and the forms, the sync screen and the rest wait until they are opened.
+"""
 
-SCREENS = {"enrol": EnrolScreen, "scan": ScanScreen, "unlock": UnlockScreen,
-           "households": HouseholdsScreen, "household": HouseholdScreen,
-           "member": MemberScreen, "form": FormScreen, "sync": SyncScreen,
-           "settings": SettingsScreen, "p0": MonthScreen, "split": SplitScreen,
-           "stock": StockScreen}
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+SCREENS = {"enrol": "enrol:EnrolScreen", "scan": "scan:ScanScreen",
+           "unlock": "unlock:UnlockScreen", "households": "households:HouseholdsScreen",
+           "household": "household:HouseholdScreen", "member": "member:MemberScreen",
+           "form": "form:FormScreen", "sync": "sync:SyncScreen",
+           "settings": "settings:SettingsScreen", "p0": "month:MonthScreen",
+           "split": "split:SplitScreen", "stock": "stock:StockScreen"}
+
+
+def screen_class(name: str) -> Any:
+    """The class of screen ``name``, its module imported now if it was not yet."""
+    module, cls = SCREENS[name].split(":")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), cls)

@@ -14,8 +14,8 @@ from kivymd.uix.boxlayout import MDBoxLayout
 from kivymd.uix.label import MDLabel
 from kivymd.uix.screen import MDScreen
 
-from a0core.forms import VN_TZ
 from a0core.op_states import state_word
+from a0core.vntime import VN_TZ
 from clients.kivy_app.core.outbox import PENDING, QUEUED, REJECTED, SENT, WAITING
 from clients.kivy_app.ui import theme
 from clients.kivy_app.ui.widgets import TopBar, bar, text
