@@ -26,7 +26,7 @@ from a0core.enrol_uri import build_enrol_uri
 from a0core.errors import catalogue
 from a0core.op_states import op_states
 from clients.kivy_app.core import dates
-from clients.kivy_app.ui.scan import SCAN_INTERVAL_S
+from clients.kivy_app.core.qrscan import SCAN_INTERVAL_S
 from server.extensions import db
 from server.logistics import station
 from server.models.register import Distribution, Event, Household, Member

@@ -32,6 +32,8 @@ from a0core.enrol_uri import EnrolUri, parse_enrol_uri
 from a0core.errors import A0Error
 
 RGBA = "rgba"
+# the scan screen decodes one frame this often, not every frame (ui/scan.py)
+SCAN_INTERVAL_S = 0.3
 GREY = "grey"
 _BYTES_PER_PIXEL = {RGBA: 4, GREY: 1}
 MAX_SIDE = 800

@@ -25,9 +25,14 @@ from kivy.utils import platform
 
 from a0core.enrol_uri import EnrolUri
 from a0core.errors import A0Error
-from clients.kivy_app.core.qrscan import RGBA, Frame, decoder_available, read_enrolment
+from clients.kivy_app.core.qrscan import (
+    RGBA,
+    SCAN_INTERVAL_S,
+    Frame,
+    decoder_available,
+    read_enrolment,
+)
 
-SCAN_INTERVAL_S = 0.3
 CAMERA_RESOLUTION = (640, 480)
 
 
