@@ -16,8 +16,9 @@ areas of ``Touched.months`` that keep stock — it
    (:func:`server.rollups.store.apply_area_cells`). An area's stock is in the area's
    own cell, which the roll-ups' hook recomputes for the same months.
 
-Everything is computed from the movements themselves, so running it again changes
-nothing (a durable queue of hooks may replay it).
+Everything is computed from the movements from the first month touched on, carried on
+from the stored months before it (:mod:`server.logistics.balances`), so running it
+again changes nothing (a durable queue of hooks may replay it).
 """
 
 from __future__ import annotations
@@ -28,13 +29,13 @@ from collections.abc import Callable, Iterable
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from server.logistics import flags, ledger
-from server.logistics.cells import STATION_LEVEL, station_code, station_values
+from server.logistics import balances, flags, ledger
+from server.logistics.cells import STATION, STATION_LEVEL, figures, station_code
 from server.models.logistics import StockMovement
 from server.models.rollups import RollupCell
 from server.rollups import jobs, store
 from server.rollups.indicators import index_month, month_index
-from server.rollups.sources import leaf_chains
+from server.rollups.sources import Leaf, leaf_chains
 from server.sync.applier import Touched
 from server.sync.followups import FollowUps, Queued
 from server.sync.locks import hold
@@ -80,11 +81,13 @@ def after_batch(session: Session, touched: Touched) -> None:
     if not stations and not areas:
         return
     lock(session, [f"area:{a}" for a in areas] + [f"station:{c}" for c in stations])
-    held = ledger.station_holdings(session, stations) if stations else {}  # read once
-    flags.refresh(session, areas=sorted(areas & {a for a, _ in touched.months}),
-                  communes=sorted(stations), loaded=held)
+    first_of: dict[str, str] = {}
+    for area, month in touched.months:
+        if area in areas:
+            first_of[area] = min(first_of.get(area, month), month)
+    flags.refresh(session, areas=balances.areas(session, first_of))
     if stations:
-        update_leaves(session, stations, held)
+        flags.refresh(session, stations=update_leaves(session, stations))
 
 
 def lock(session: Session, holders: Iterable[str]) -> None:
@@ -97,10 +100,10 @@ def lock(session: Session, holders: Iterable[str]) -> None:
                         {"k": int.from_bytes(digest[:8], "big", signed=True)})
 
 
-def update_leaves(session: Session, stations: dict[str, str],
-                  held: dict[str, ledger.Holdings] | None = None) -> None:
-    """Recompute each station's leaf from its month (a new leaf: the whole window) to the
-    current month, and add the differences up the tree."""
+def update_leaves(session: Session, stations: dict[str, str]) -> dict[str, balances.Computed]:
+    """Recompute each station's months from the first one touched (stored, and in its
+    leaf from there, a new leaf: the whole window, to the current month), and add the
+    differences up the tree; returns what was computed."""
     tree = store.tree_name(session)
     current = jobs.this_month()
     earliest = jobs.earliest_month(current, jobs.SETTINGS["max_months"])
@@ -118,12 +121,18 @@ def update_leaves(session: Session, stations: dict[str, str],
     for commune, month in stations.items():
         begin = max(month, start) if station_code(commune) in known else start
         by_first.setdefault(begin, []).append(commune)
+    done: dict[str, balances.Computed] = {}
     for begin, communes in sorted(by_first.items()):
         months = jobs.month_range(begin, max(current, begin))
-        values = station_values(session, months, communes, held)
+        # the stored months from the first one touched, even before the window
+        computed = balances.stations(session, {c: min(stations[c], begin) for c in communes})
+        done.update(computed)
+        values = {Leaf(station_code(c), STATION_LEVEL, c, d.province_code):
+                  figures(STATION, d.by_method, months) for c, d in computed.items()}
         cells = {leaf.code: {m: dict(by_month.get(m, {})) for m in months}
                  for leaf, by_month in values.items()}
         store.apply_area_cells(session, tree, cells, leaf_chains(session, tree, values))
+    return done
 
 
 def _grow_window(session: Session, tree: str, first: str) -> None:

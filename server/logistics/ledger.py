@@ -101,16 +101,21 @@ def area_holdings(session: Session, areas: Collection[str] | None = None, *,
     return dict(out)
 
 
-def _handouts_summed(session: Session, areas: Collection[str]
+def _handouts_summed(session: Session, areas: Collection[str], since: str | None = None
                      ) -> Iterable[tuple[str, stock.Movement]]:
+    """Hand-outs summed by area, day, method, source and price (from ``since``), each sum
+    named by the first of its hand-outs' ids: a ledger sorts a day's lines by id, so
+    the first line of a day below zero is the one it would be one by one."""
     d = Distribution
-    for area, method, day, source, price, quantity in session.execute(
-            select(d.area_code, d.method, d.distributed_on, d.source, d.unit_price,
-                   func.sum(d.quantity))
-            .where(d.area_code.in_(list(areas)), ~d.voided)
-            .group_by(d.area_code, d.method, d.distributed_on, d.source, d.unit_price)):
+    query = (select(d.area_code, d.method, d.distributed_on, d.source, d.unit_price,
+                    func.sum(d.quantity), func.min(d.id))
+             .where(d.area_code.in_(list(areas)), ~d.voided)
+             .group_by(d.area_code, d.method, d.distributed_on, d.source, d.unit_price))
+    if since is not None:
+        query = query.where(d.distributed_on >= since)
+    for area, method, day, source, price, quantity, first in session.execute(query):
         yield area, stock.Movement(
-            id=f"{area}:{day}:{method}:{source}:{price}", form=stock.DISTRIBUTION, area=area,
+            id=first, form=stock.DISTRIBUTION, area=area,
             method=method, quantity=int(quantity), day=day, source=source, unit_price=price)
 
 
