@@ -132,14 +132,19 @@ def _base(session: Session, kind: str, code: str, touched: str
           ) -> tuple[str | None, dict[tuple[str, str], StockMonth]]:
     """The month to compute from (None: from all movements) and the stored rows of the
     two months before it."""
+    wanted = [_shift(touched, -1), _shift(touched, -2)]
+    rows = session.scalars(select(StockMonth).where(
+        StockMonth.kind == kind, StockMonth.holder == code, StockMonth.month.in_(wanted))).all()
+    if any(r.month == wanted[0] for r in rows):
+        return touched, {(r.method, r.month): r for r in rows}
     last = session.scalar(select(func.max(StockMonth.month)).where(
         StockMonth.kind == kind, StockMonth.holder == code, StockMonth.month < touched))
     if last is None:
         return None, {}
-    first = min(touched, _shift(last, 1))
+    first = _shift(last, 1)  # nothing stored since: carried on from the last month stored
     rows = session.scalars(select(StockMonth).where(
         StockMonth.kind == kind, StockMonth.holder == code,
-        StockMonth.month.in_([_shift(first, -1), _shift(first, -2)]))).all()
+        StockMonth.month.in_([last, _shift(last, -1)]))).all()
     return first, {(r.method, r.month): r for r in rows}
 
 
@@ -169,13 +174,14 @@ def areas(session: Session, touched: Mapping[str, str | None], *, store: bool = 
             out.update(areas(session, {area: None}, store=store))
             continue
         since = first + "-01"
-        moved = [ledger._movement(r) for r in ledger._rows(session, select(*ledger._COLUMNS)
-                 .where(StockMovement.area_code == area,
-                        or_(StockMovement.day >= since,
-                            StockMovement.form.in_((stock.TRANSFER, stock.CONFIRM)))))]
-        place = session.execute(select(StockMovement.province_code, StockMovement.commune_code)
-                                .where(StockMovement.area_code == area)
-                                .order_by(StockMovement.seq.desc()).limit(1)).one()
+        found = ledger._rows(session, select(*ledger._COLUMNS).where(
+            StockMovement.area_code == area,
+            or_(StockMovement.day >= since,
+                StockMovement.form.in_((stock.TRANSFER, stock.CONFIRM)))))
+        moved = [ledger._movement(r) for r in found]
+        place = (found[-1].province_code, found[-1].commune_code) if found else \
+            session.execute(select(StockMovement.province_code, StockMovement.commune_code)
+                            .where(StockMovement.area_code == area).limit(1)).one()
         moved += [m for _, m in ledger._handouts_summed(session, [area], since)]
         done = out[area] = Computed(CTV, area, place[0], place[1], movements=moved)
         lines = [p for p in stock.postings(moved) if p.holder == area and p.day >= since]
@@ -210,9 +216,7 @@ def stations(session: Session, touched: Mapping[str, str | None], *, store: bool
             out.update(stations(session, {commune: None}, store=store))
             continue
         since = first + "-01"
-        moved = _station_movements(session, commune, since)
-        province = session.scalar(select(StockMovement.province_code).where(
-            StockMovement.commune_code == commune).limit(1)) or ""
+        moved, province = _station_movements(session, commune, since)
         done = out[commune] = Computed(STATION, commune, province, commune, movements=moved)
         lines = [p for p in stock.postings(moved)
                  if p.holder == stock.STATION and p.day >= since]
@@ -229,14 +233,18 @@ def stations(session: Session, touched: Mapping[str, str | None], *, store: bool
     return out
 
 
-def _station_movements(session: Session, commune: str, since: str) -> list[stock.Movement]:
+def _station_movements(session: Session, commune: str, since: str
+                       ) -> tuple[list[stock.Movement], str]:
     """What the station's months from ``since`` need: its commune's movements on and
     after it that concern the station, the transfers and returns their confirmations
-    name, and every confirmation of those transfers and returns."""
+    name, and every confirmation of those transfers and returns; and its province."""
     m = StockMovement
-    found = {r.id: ledger._movement(r) for r in ledger._rows(session, select(*ledger._COLUMNS)
-             .where(m.commune_code == commune, m.day >= since,
-                    or_(m.area_code == "", m.form.in_(ledger.STATION_FORMS))))}
+    rows = ledger._rows(session, select(*ledger._COLUMNS).where(
+        m.commune_code == commune, m.day >= since,
+        or_(m.area_code == "", m.form.in_(ledger.STATION_FORMS))))
+    province = rows[0].province_code if rows else session.scalar(
+        select(m.province_code).where(m.commune_code == commune).limit(1)) or ""
+    found = {r.id: ledger._movement(r) for r in rows}
     named = sorted({x.target for x in found.values()
                     if x.form == stock.CONFIRM and x.target and x.target not in found})
     for chunk in chunks(named, 500):
@@ -253,7 +261,7 @@ def _station_movements(session: Session, commune: str, since: str) -> list[stock
         for r in ledger._rows(session, select(*ledger._COLUMNS).where(
                 m.form == stock.CONFIRM, m.target_id.in_(chunk))):
             found.setdefault(r.id, ledger._movement(r))
-    return list(found.values())
+    return list(found.values()), province
 
 
 # ---------------------------------------------------------------- negatives

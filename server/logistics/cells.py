@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from a0core import stock
 from a0core.schemas import registry
-from server.logistics import balances, ledger
+from server.logistics import balances, flags, ledger
 from server.models.logistics import StockMonth, StockMovement
 from server.rollups import jobs
 from server.rollups.sources import ByMonth, Leaf
@@ -79,8 +79,9 @@ class StockSource:
 
     def area_values(self, session: Session, months: list[str],
                     areas: Collection[str] | None) -> dict[str, ByMonth]:
-        """From the first of ``months`` (stored months before it carried on); every area
-        from all its movements (None: a full recompute, which rewrites the stored months)."""
+        """From the first of ``months`` (stored months before it carried on), with the
+        areas' alerts made to match; every area from all its movements (None: a full
+        recompute, which rewrites the stored months)."""
         if areas is None:
             session.execute(delete(StockMonth).where(StockMonth.kind == balances.CTV))
             touched: dict[str, str | None] = dict.fromkeys(ledger.areas_with_stock(session))
@@ -88,8 +89,10 @@ class StockSource:
             earliest = jobs.earliest_month(jobs.this_month(), jobs.SETTINGS["max_months"])
             first = months[0] if months and months[0] > earliest else None
             touched = dict.fromkeys(areas, first)
-        return {area: figures(CTV, done.by_method, months)
-                for area, done in balances.areas(session, touched).items()}
+        done = balances.areas(session, touched)
+        if areas is not None:  # their alerts, in step (a full recompute leaves them)
+            flags.refresh(session, areas=done)
+        return {area: figures(CTV, d.by_method, months) for area, d in done.items()}
 
     def leaf_values(self, session: Session, months: list[str]) -> dict[Leaf, ByMonth]:
         session.execute(delete(StockMonth).where(StockMonth.kind == balances.STATION))

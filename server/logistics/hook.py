@@ -4,17 +4,20 @@ A batch only queues the holders it touched (:func:`queue_after_batch`, in its ow
 transaction); the work is done after its commit (:mod:`server.sync.followups`, kind
 :data:`QUEUE`), like the roll-ups', so no batch holds a commune's or a province's
 roll-up rows (issue 19). The station's own writes call :func:`after_batch` in their
-transaction. For the holders touched — the stations of ``Touched.stations`` and the
-areas of ``Touched.months`` that keep stock — it
+transaction. For the stations touched (``Touched.stations``, and those of the areas
+that synced when a new month began) it
 
-1. takes a lock per holder (PostgreSQL: a transaction-scoped advisory lock; SQLite
+1. takes a lock per station (PostgreSQL: a transaction-scoped advisory lock; SQLite
    has one writer), so two batches of one commune never compute a station from each
-   other's half-written state — and nothing wider than the holders is held;
-2. makes their alerts match their ledgers (:mod:`server.logistics.flags`);
-3. recomputes each touched station's leaf from the first month touched to the
-   current one, and adds the difference to its commune and every unit above
-   (:func:`server.rollups.store.apply_area_cells`). An area's stock is in the area's
-   own cell, which the roll-ups' hook recomputes for the same months.
+   other's half-written state — and nothing wider than the stations is held;
+2. recomputes each station's stored months (:mod:`server.logistics.balances`) and its
+   leaf from the first month touched to the current one, and adds the difference to
+   its commune and every unit above (:func:`server.rollups.store.apply_area_cells`);
+3. makes its alerts match its ledger (:mod:`server.logistics.flags`).
+
+An area's stock is in the area's own cell, which the roll-ups' hook recomputes for
+the same months, with the area's stored months and alerts
+(:meth:`server.logistics.cells.StockSource.area_values`): done once per batch.
 
 Everything is computed from the movements from the first month touched on, carried on
 from the stored months before it (:mod:`server.logistics.balances`), so running it
@@ -76,17 +79,9 @@ def after_batch(session: Session, touched: Touched) -> None:
     stations: dict[str, str] = {}
     for commune, month in touched.stations:
         stations[commune] = min(stations.get(commune, month), month)
-    areas = ledger.areas_with_stock(session, {a for a, _ in touched.months} | touched.synced)
-    _keep_current(session, stations, areas & touched.synced)
-    if not stations and not areas:
-        return
-    lock(session, [f"area:{a}" for a in areas] + [f"station:{c}" for c in stations])
-    first_of: dict[str, str] = {}
-    for area, month in touched.months:
-        if area in areas:
-            first_of[area] = min(first_of.get(area, month), month)
-    flags.refresh(session, areas=balances.areas(session, first_of))
+    _keep_current(session, stations, ledger.areas_with_stock(session, touched.synced))
     if stations:
+        lock(session, [f"station:{c}" for c in stations])
         flags.refresh(session, stations=update_leaves(session, stations))
 
 
