@@ -26,7 +26,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, delete, func, insert, or_, select
+from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from a0core import stock
@@ -50,6 +50,11 @@ class Computed:
     first: str | None = None
     by_method: ByMethod = field(default_factory=dict)
     movements: list[stock.Movement] = field(default_factory=list)  # what was read
+    # a station's transfers and returns whose confirmation is to look at, and the ids of
+    # those the months computed cover (None: all of them)
+    confirm_flags: dict[tuple[str, str, str, str], tuple[str, dict]] = field(
+        default_factory=dict)
+    sent: set[str] | None = None
 
 
 def _shift(month: str, by: int) -> str:
@@ -205,6 +210,7 @@ def stations(session: Session, touched: Mapping[str, str | None], *, store: bool
         for commune, held in ledger.station_holdings(session, full).items():
             done = out[commune] = Computed(STATION, commune, held.province_code, commune,
                                            movements=held.movements)
+            done.confirm_flags = confirmation_flags(held.movements)
             rows = _compute(done, stock.postings(held.movements), stock.STATION,
                             stock.transits(held.movements), {}, None, {}, today)
             if store:
@@ -216,16 +222,28 @@ def stations(session: Session, touched: Mapping[str, str | None], *, store: bool
             out.update(stations(session, {commune: None}, store=store))
             continue
         since = first + "-01"
-        moved, province = _station_movements(session, commune, since)
-        done = out[commune] = Computed(STATION, commune, province, commune, movements=moved)
-        lines = [p for p in stock.postings(moved)
-                 if p.holder == stock.STATION and p.day >= since]
+        read = ledger.station_since(session, commune, since)
+        done = out[commune] = Computed(STATION, commune, read.province_code, commune)
+        lines = [p for p in stock.postings(read.own) if p.holder == stock.STATION]
+        lines += [stock.Posting(stock.STATION, method, day, "issued", int(quantity), first_id)
+                  for method, day, quantity, first_id in read.issued]
         transits, before = [], defaultdict(int)
-        for t in stock.transits(moved):
-            if t.start >= since:
-                transits.append(t)
-            elif t.end is None or t.end >= since:  # open when the stored month ended
-                transits.append(t)
+        done.sent = set()
+        for t in read.sent:
+            if t.day >= since:
+                done.sent.add(t.id)
+                done.confirm_flags.update(_confirm_flag(t))
+            if t.voided:
+                continue
+            end = t.confirm_day
+            if t.form == stock.RETURN and end is not None and end >= since:
+                lines.append(stock.Posting(stock.STATION, t.method, end, "received_back",
+                                           int(t.confirm_quantity or 0), t.confirm_id or ""))
+            transit = stock.Transit(t.method, t.day, end, t.quantity, t.id)
+            if t.day >= since:
+                transits.append(transit)
+            elif end is None or end >= since:  # open when the stored month ended
+                transits.append(transit)
                 before[t.method] -= t.quantity
         rows = _compute(done, lines, stock.STATION, transits, base, first, before, today)
         if store:
@@ -233,38 +251,37 @@ def stations(session: Session, touched: Mapping[str, str | None], *, store: bool
     return out
 
 
-def _station_movements(session: Session, commune: str, since: str
-                       ) -> tuple[list[stock.Movement], str]:
-    """What the station's months from ``since`` need: its commune's movements on and
-    after it that concern the station, the transfers and returns their confirmations
-    name, and every confirmation of those transfers and returns; and its province."""
-    m = StockMovement
-    rows = ledger._rows(session, select(*ledger._COLUMNS).where(
-        m.commune_code == commune, m.day >= since,
-        or_(m.area_code == "", m.form.in_(ledger.STATION_FORMS))))
-    province = rows[0].province_code if rows else session.scalar(
-        select(m.province_code).where(m.commune_code == commune).limit(1)) or ""
-    found = {r.id: ledger._movement(r) for r in rows}
-    named = sorted({x.target for x in found.values()
-                    if x.form == stock.CONFIRM and x.target and x.target not in found})
-    for chunk in chunks(named, 500):
-        for r in ledger._rows(session, select(*ledger._COLUMNS).where(m.id.in_(chunk))):
-            found[r.id] = ledger._movement(r)
-    # confirmations not read yet: dated before ``since`` or recorded elsewhere
-    sent = select(m.id).where(m.commune_code == commune, m.day >= since,
-                              m.form.in_((stock.TRANSFER, stock.RETURN)), m.area_code != "")
-    outside = ~and_(m.commune_code == commune, m.day >= since)
-    for r in ledger._rows(session, select(*ledger._COLUMNS).where(
-            m.form == stock.CONFIRM, m.target_id.in_(sent), outside)):
-        found.setdefault(r.id, ledger._movement(r))
-    for chunk in chunks(named, 500):
-        for r in ledger._rows(session, select(*ledger._COLUMNS).where(
-                m.form == stock.CONFIRM, m.target_id.in_(chunk))):
-            found.setdefault(r.id, ledger._movement(r))
-    return list(found.values()), province
+# ------------------------------------------------------------------ alerts
+
+MISMATCH, VOIDED = "stock_confirm_mismatch", "stock_confirm_voided"
 
 
-# ---------------------------------------------------------------- negatives
+def _confirm_flag(t: ledger.Sent) -> dict[tuple[str, str, str, str], tuple[str, dict]]:
+    if t.confirm_day is None:
+        return {}
+    if t.voided:
+        return {(t.area, t.method, VOIDED, t.id): (t.confirm_day,
+                                                   {"received": t.confirm_quantity})}
+    if t.confirm_quantity != t.quantity:
+        return {(t.area, t.method, MISMATCH, t.id): (
+            t.confirm_day, {"issued": t.quantity, "received": t.confirm_quantity})}
+    return {}
+
+
+def confirmation_flags(movements: list[stock.Movement]
+                       ) -> dict[tuple[str, str, str, str], tuple[str, dict]]:
+    """The confirmations to look at among all these movements (as :func:`_confirm_flag`)."""
+    out = {}
+    confirmed = stock.confirmations(movements)
+    for m in movements:
+        c = confirmed.get(m.id)
+        if c is not None and stock.confirmed_by_receiver(m):
+            out.update(_confirm_flag(ledger.Sent(
+                m.id, m.form, m.area, m.method, m.day, m.quantity, m.voided, c.id, c.day,
+                c.quantity)))
+    return out
+
+
 
 
 def first_negatives(session: Session, kind: str, codes: list[str]

@@ -31,7 +31,8 @@ from server.logistics import balances
 from server.models.base import utcnow
 from server.models.logistics import CLEARED, OPEN, REVIEWED, StockFlag
 
-NEGATIVE, MISMATCH, VOIDED = "stock_negative", "stock_confirm_mismatch", "stock_confirm_voided"
+NEGATIVE = "stock_negative"
+MISMATCH, VOIDED = balances.MISMATCH, balances.VOIDED
 Key = tuple[str, str, str, str]  # area ("" for the station), method, code, movement
 
 
@@ -51,33 +52,14 @@ def refresh(session: Session, *, areas: Mapping[str, balances.Computed] | None =
         for commune, done in stations.items():
             _match(session, done, stock.STATION, (NEGATIVE,),
                    _negatives(negatives.get(commune, {}), stock.STATION))
-            since = done.first + "-01" if done.first else None
-            sent = [m for m in done.movements if stock.confirmed_by_receiver(m)
-                    and (since is None or m.day >= since)]
-            _match(session, done, None, (MISMATCH, VOIDED), _confirmations(done.movements, sent),
-                   only=None if since is None else {m.id for m in sent})
+            _match(session, done, None, (MISMATCH, VOIDED), dict(done.confirm_flags),
+                   only=done.sent)
 
 
 def _negatives(first: Mapping[str, tuple[str, int, str]], holder: str
                ) -> dict[Key, tuple[str, dict[str, Any]]]:
     return {(holder, method, NEGATIVE, movement): (day, {"balance": balance})
             for method, (day, balance, movement) in first.items()}
-
-
-def _confirmations(movements: list[stock.Movement], sent: list[stock.Movement]
-                   ) -> dict[Key, tuple[str, dict[str, Any]]]:
-    out = {}
-    confirmed = stock.confirmations(movements)
-    for m in sent:
-        c = confirmed.get(m.id)
-        if c is None:
-            continue
-        if m.voided:
-            out[(m.area, m.method, VOIDED, m.id)] = (c.day, {"received": c.quantity})
-        elif c.quantity != m.quantity:
-            out[(m.area, m.method, MISMATCH, m.id)] = (
-                c.day, {"issued": m.quantity, "received": c.quantity})
-    return out
 
 
 def _match(session: Session, held: balances.Computed, area: str | None,

@@ -145,11 +145,13 @@ def _keep_current(session: Session, stations: dict[str, str], synced: set[str]) 
     commune's figures never miss its station's."""
     if not synced:
         return
+    communes = set(session.scalars(select(StockMovement.commune_code).distinct().where(
+        StockMovement.area_code.in_(sorted(synced))))) - set(stations)
+    if not communes:
+        return
     tree = store.tree_name(session)
     current = jobs.this_month()
-    communes = set(session.scalars(select(StockMovement.commune_code).distinct().where(
-        StockMovement.area_code.in_(sorted(synced)))))
-    for commune in ledger.stations(session, communes) - set(stations):
+    for commune in ledger.stations(session, communes):
         last = session.scalar(select(func.max(RollupCell.month)).where(
             RollupCell.tree == tree, RollupCell.unit_code == station_code(commune),
             RollupCell.level == STATION_LEVEL))

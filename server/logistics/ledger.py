@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from a0core import stock
 from a0core.p0 import vn_day
@@ -33,6 +33,9 @@ _COLUMNS = (StockMovement.id, StockMovement.form, StockMovement.area_code,
             StockMovement.device_id, StockMovement.voided, StockMovement.target_id,
             StockMovement.lot, StockMovement.expiry, StockMovement.source,
             StockMovement.unit_price)
+
+
+FEW = 50  # holders looked up one by one (an indexed look-up each) rather than all at once
 
 
 def today() -> str:
@@ -78,6 +81,9 @@ def areas_with_stock(session: Session, areas: Collection[str] | None = None) -> 
     query = select(StockMovement.area_code).distinct().where(StockMovement.area_code != "")
     if areas is None:
         return set(session.scalars(query))
+    if len(areas) <= FEW:  # one indexed look-up each, not every movement of the areas
+        return {a for a in areas if a and session.scalar(select(StockMovement.id).where(
+            StockMovement.area_code == a).limit(1)) is not None}
     found: set[str] = set()
     for chunk in chunks(sorted(areas), 500):
         found.update(session.scalars(query.where(StockMovement.area_code.in_(chunk))))
@@ -150,10 +156,13 @@ def holders_with_lots_by(session: Session, commune: str, holders: Collection[str
 
 def stations(session: Session, communes: Collection[str] | None = None) -> set[str]:
     """Communes whose station has a movement (withdrawn ones too)."""
-    query = select(StockMovement.commune_code).distinct().where(
-        or_(StockMovement.area_code == "", StockMovement.form.in_(STATION_FORMS)))
+    concerns = or_(StockMovement.area_code == "", StockMovement.form.in_(STATION_FORMS))
+    query = select(StockMovement.commune_code).distinct().where(concerns)
     if communes is None:
         return set(session.scalars(query))
+    if len(communes) <= FEW:
+        return {c for c in communes if session.scalar(select(StockMovement.id).where(
+            StockMovement.commune_code == c, concerns).limit(1)) is not None}
     return set(session.scalars(query.where(StockMovement.commune_code.in_(sorted(communes)))))
 
 
@@ -179,4 +188,71 @@ def station_holdings(session: Session, communes: Collection[str] | None = None
                 StockMovement.target_id.in_(chunk), StockMovement.commune_code.not_in(loaded))):
             if r.id not in known:
                 out[commune_of[r.target_id]].movements.append(_movement(r))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A transfer or a collaborator's return with the confirmation that counts (the
+    latest by stamp that is not voided; None: not confirmed)."""
+
+    id: str
+    form: str
+    area: str
+    method: str
+    day: str
+    quantity: int
+    voided: bool
+    confirm_id: str | None
+    confirm_day: str | None
+    confirm_quantity: int | None
+
+
+@dataclass
+class StationSince:
+    """What a station's months from ``since`` need, read summed where a sum will do:
+
+    * ``own`` — the station's own movements from then (receipts, hand-outs, losses,
+      counts, returns to a higher level), one by one;
+    * ``issued`` — transfers to collaborators from then, summed by method and day (each
+      sum named by its first id: a ledger sorts a day's lines by id);
+    * ``sent`` — transfers and collaborators' returns issued from then, or confirmed
+      from then, each with the confirmation that counts."""
+
+    province_code: str = ""
+    own: list[stock.Movement] = field(default_factory=list)
+    issued: list[tuple[str, str, int, str]] = field(default_factory=list)
+    sent: list[Sent] = field(default_factory=list)
+
+
+def station_since(session: Session, commune: str, since: str) -> StationSince:
+    m, c, counted = StockMovement, aliased(StockMovement), aliased(StockMovement)
+    out = StationSince()
+    session.flush()
+    conn = session.connection()
+    for r in conn.execute(select(*_COLUMNS).where(
+            m.commune_code == commune, m.area_code == "", m.day >= since)):
+        out.province_code = r.province_code
+        out.own.append(_movement(r))
+    if not out.province_code:
+        out.province_code = session.scalar(select(m.province_code).where(
+            m.commune_code == commune).limit(1)) or ""
+    out.issued = [tuple(r) for r in conn.execute(  # type: ignore[misc]
+        select(m.method, m.day, func.sum(m.quantity), func.min(m.id))
+        .where(m.commune_code == commune, m.form == stock.TRANSFER, m.area_code != "",
+               m.day >= since, ~m.voided).group_by(m.method, m.day))]
+    latest = (select(c.id).where(c.target_id == m.id, c.form == stock.CONFIRM, ~c.voided)
+              .order_by(c.hlc.desc(), c.device_id.desc()).limit(1).scalar_subquery())
+    columns = (m.id, m.form, m.area_code, m.method, m.day, m.quantity, m.voided,
+               counted.id, counted.day, counted.quantity)
+    sent = (m.commune_code == commune, m.form.in_((stock.TRANSFER, stock.RETURN)),
+            m.area_code != "")
+    confirmed_since = select(c.target_id).where(
+        c.commune_code == commune, c.form == stock.CONFIRM, c.day >= since)
+    for query in (select(*columns).outerjoin(counted, counted.id == latest)
+                  .where(*sent, m.day >= since),
+                  select(*columns).outerjoin(counted, counted.id == latest)
+                  .where(*sent, m.day < since, m.id.in_(confirmed_since))):
+        out.sent += [Sent(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], r[9])
+                     for r in conn.execute(query)]
     return out
