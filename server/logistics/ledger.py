@@ -14,9 +14,10 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from a0core import stock
@@ -225,22 +226,18 @@ class StationSince:
     sent: list[Sent] = field(default_factory=list)
 
 
-def station_since(session: Session, commune: str, since: str) -> StationSince:
+@cache
+def _station_since_queries() -> tuple[Any, Any, Any, Any, Any]:
+    """The statements of :func:`station_since`, built once (bound per call: ``commune``,
+    ``since``)."""
     m, c, counted = StockMovement, aliased(StockMovement), aliased(StockMovement)
-    out = StationSince()
-    session.flush()
-    conn = session.connection()
-    for r in conn.execute(select(*_COLUMNS).where(
-            m.commune_code == commune, m.area_code == "", m.day >= since)):
-        out.province_code = r.province_code
-        out.own.append(_movement(r))
-    if not out.province_code:
-        out.province_code = session.scalar(select(m.province_code).where(
-            m.commune_code == commune).limit(1)) or ""
-    out.issued = [tuple(r) for r in conn.execute(  # type: ignore[misc]
-        select(m.method, m.day, func.sum(m.quantity), func.min(m.id))
-        .where(m.commune_code == commune, m.form == stock.TRANSFER, m.area_code != "",
-               m.day >= since, ~m.voided).group_by(m.method, m.day))]
+    commune, since = bindparam("commune"), bindparam("since")
+    own = select(*_COLUMNS).where(m.commune_code == commune, m.area_code == "",
+                                  m.day >= since)
+    province = select(m.province_code).where(m.commune_code == commune).limit(1)
+    issued = (select(m.method, m.day, func.sum(m.quantity), func.min(m.id))
+              .where(m.commune_code == commune, m.form == stock.TRANSFER, m.area_code != "",
+                     m.day >= since, ~m.voided).group_by(m.method, m.day))
     latest = (select(c.id).where(c.target_id == m.id, c.form == stock.CONFIRM, ~c.voided)
               .order_by(c.hlc.desc(), c.device_id.desc()).limit(1).scalar_subquery())
     columns = (m.id, m.form, m.area_code, m.method, m.day, m.quantity, m.voided,
@@ -249,10 +246,30 @@ def station_since(session: Session, commune: str, since: str) -> StationSince:
             m.area_code != "")
     confirmed_since = select(c.target_id).where(
         c.commune_code == commune, c.form == stock.CONFIRM, c.day >= since)
-    for query in (select(*columns).outerjoin(counted, counted.id == latest)
-                  .where(*sent, m.day >= since),
-                  select(*columns).outerjoin(counted, counted.id == latest)
-                  .where(*sent, m.day < since, m.id.in_(confirmed_since))):
+    recent = select(*columns).outerjoin(counted, counted.id == latest).where(
+        *sent, m.day >= since)
+    # looked up by id from the confirmations (their commune checked after: as a
+    # condition it would have the database read every older movement of the commune)
+    older = select(*columns, m.commune_code).outerjoin(counted, counted.id == latest).where(
+        m.form.in_((stock.TRANSFER, stock.RETURN)), m.area_code != "", m.day < since,
+        m.id.in_(confirmed_since))
+    return own, province, issued, recent, older
+
+
+def station_since(session: Session, commune: str, since: str) -> StationSince:
+    own, province, issued, recent, older = _station_since_queries()
+    bound = {"commune": commune, "since": since}
+    out = StationSince()
+    session.flush()
+    conn = session.connection()
+    for r in conn.execute(own, bound).all():
+        out.province_code = r.province_code
+        out.own.append(_movement(r))
+    if not out.province_code:
+        out.province_code = conn.execute(province, bound).scalar() or ""
+    out.issued = [tuple(r) for r in conn.execute(issued, bound).all()]  # type: ignore[misc]
+    for query in (recent, older):
         out.sent += [Sent(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], r[9])
-                     for r in conn.execute(query)]
+                     for r in conn.execute(query, bound).all()
+                     if query is recent or r[10] == commune]
     return out
