@@ -44,21 +44,25 @@ MAX_SPAN = 59  # months per stock pass: at most one change of five-year group pe
 
 
 def compute_areas(session: Session, months: Sequence[str],
-                  areas: Collection[str] | None = None) -> Cells:
-    """Every indicator for ``areas`` (all when None) and ``months`` (YYYY-MM)."""
+                  areas: Collection[str] | None = None,
+                  stocks_of: Collection[str] | None = None) -> Cells:
+    """Every indicator for ``areas`` (all when None) and ``months`` (YYYY-MM); the
+    population stocks only of ``stocks_of`` (None: of all ``areas``), when the caller
+    has the others' already."""
     months = sorted(set(months))
     cells: Cells = defaultdict(lambda: defaultdict(dict))
     if not months:
         return cells
     conn = session.connection()  # Core rows: no ORM bookkeeping
     events = _read_events(conn, areas)
-    start = 0
+    counted = areas if stocks_of is None else stocks_of
+    start = 0 if stocks_of is None or stocks_of else len(months)
     while start < len(months):
         t0 = ind.month_index(months[start])
         end = start
         while end + 1 < len(months) and ind.month_index(months[end + 1]) - t0 <= MAX_SPAN:
             end += 1
-        _stocks(conn, months[start:end + 1], areas, events, cells)
+        _stocks(conn, months[start:end + 1], counted, events, cells)
         start = end + 1
     _flows(months, events, cells)
     _distributed(conn, months, areas, events, cells)
