@@ -209,6 +209,7 @@ class Ledger:
     method: str
     lines: list[Posting] = field(default_factory=list)
     start: str | None = None
+    base: int = 0  # the balance carried in from before its lines (stored months)
     _counted: list[Posting] | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -225,12 +226,12 @@ class Ledger:
         return self._counted
 
     def balance(self, as_of: str | None = None) -> int:
-        return sum(p.signed for p in self.counted() if as_of is None or p.day <= as_of)
+        return self.base + sum(p.signed for p in self.counted() if as_of is None or p.day <= as_of)
 
     def end_of_days(self) -> list[tuple[str, int, list[Posting]]]:
         """(day, balance at the day's end, the day's lines) for each day with a line."""
         out: list[tuple[str, int, list[Posting]]] = []
-        balance = 0
+        balance = self.base
         for p in self.counted():
             balance += p.signed
             if out and out[-1][0] == p.day:
@@ -248,6 +249,15 @@ class Ledger:
                 culprit = next((p for p in lines if p.signed < 0), lines[-1])
                 return day, balance, culprit.movement
         return None
+
+    def negatives_by_month(self) -> dict[str, tuple[str, int, str]]:
+        """For each month, its first day that ends below zero (as :meth:`first_negative`)."""
+        out: dict[str, tuple[str, int, str]] = {}
+        for day, balance, lines in self.end_of_days():
+            if balance < 0 and day[:7] not in out:
+                culprit = next((p for p in lines if p.signed < 0), lines[-1])
+                out[day[:7]] = (day, balance, culprit.movement)
+        return out
 
 
 def ledgers(lines: Iterable[Posting]) -> dict[tuple[str, str], Ledger]:
@@ -281,14 +291,15 @@ def month_bounds(month: str) -> tuple[str, str]:
     return first.isoformat(), (nxt - dt.timedelta(days=1)).isoformat()
 
 
-def _days_out(points: Sequence[tuple[str, int]], start: str, first: str, last: str) -> int:
+def _days_out(points: Sequence[tuple[str, int]], start: str, first: str, last: str,
+              initial: int = 0) -> int:
     """Days from ``first`` to ``last`` (on or after ``start``) ending with nothing on
     hand, given the end-of-day balances at each day with a line (``points``, by day)."""
     lo = max(first, start)
     if lo > last:
         return 0
     lo_d, hi_d = _date(lo), _date(last)
-    balance, out = 0, 0
+    balance, out = initial, 0
     cursor = lo_d
     for day, after in points:
         d = _date(day)
@@ -306,10 +317,23 @@ def _days_out(points: Sequence[tuple[str, int]], start: str, first: str, last: s
     return out
 
 
+@dataclass(frozen=True)
+class Carried:
+    """What a ledger whose lines start at a later month carries in from the months
+    before (stored monthly figures): the quantities moved in the two months before, by
+    (month, column), and stock in transit then (the opening is ``Ledger.base``)."""
+
+    moved: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    in_transit: int = 0
+
+
 def month_figures(ledger: Ledger, months: Sequence[str], today: str,
-                  transit: Sequence[Transit] = ()) -> dict[str, dict[str, int]]:
+                  transit: Sequence[Transit] = (),
+                  carried: Carried | None = None) -> dict[str, dict[str, int]]:
     """The ledger's figures for each of ``months`` from its start on (months before it
-    are left out; so are zeros within a month's figures)."""
+    are left out; so are zeros within a month's figures). A ledger holding only the
+    lines from some month on gives the same figures for the months from it with what
+    it ``carried`` in (and its ``base``)."""
     if ledger.start is None:
         return {}
     by_month: dict[str, list[Posting]] = defaultdict(list)
@@ -317,6 +341,8 @@ def month_figures(ledger: Ledger, months: Sequence[str], today: str,
         by_month[p.day[:7]].append(p)
     net = {m: sum(p.signed for p in lines) for m, lines in by_month.items()}
     moved = {(m, p.column): 0 for m, lines in by_month.items() for p in lines}
+    if carried is not None:
+        moved.update(carried.moved)
     for m, lines in by_month.items():
         for p in lines:
             moved[(m, p.column)] += p.quantity
@@ -328,7 +354,7 @@ def month_figures(ledger: Ledger, months: Sequence[str], today: str,
             continue
         first, last = month_bounds(month)
         figures: dict[str, int] = defaultdict(int)
-        figures["opening"] = opening = sum(v for m, v in net.items() if m < month)
+        figures["opening"] = opening = ledger.base + sum(v for m, v in net.items() if m < month)
         for p in by_month.get(month, ()):
             figures[p.column] += p.quantity
             if p.column == "distributed":
@@ -339,11 +365,13 @@ def month_figures(ledger: Ledger, months: Sequence[str], today: str,
         for column in ("distributed", "issued"):
             figures[f"{column}_3m"] = sum(moved.get((_shift(month, -k), column), 0)
                                           for k in range(3))
-        figures["days_out"] = _days_out(points, ledger.start, first, min(last, today))
+        figures["days_out"] = _days_out(points, ledger.start, first, min(last, today),
+                                        ledger.base)
         figures["stocked_out"] = int(closing <= 0)
         figures["holders"] = 1
-        figures["in_transit"] = sum(t.quantity for t in transit if t.method == ledger.method
-                                    and t.start <= last and (t.end is None or t.end > last))
+        figures["in_transit"] = (carried.in_transit if carried else 0) + sum(
+            t.quantity for t in transit if t.method == ledger.method
+            and t.start <= last and (t.end is None or t.end > last))
         out[month] = {k: v for k, v in figures.items() if v}
     return out
 

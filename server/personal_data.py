@@ -159,7 +159,7 @@ def erase(session: Session, member_id: str, *, by: str, reason: str,
     sequencer.reserve(8)
     events, handed, ops = _about(session, member)
     own = {member.id, *(e.id for e in events), *(d.id for d in handed)}
-    touched = Touched()
+    touched = Touched(events=None)  # events voided: every area's stocks recomputed
     for event in events:
         touched.months.add((event.area_code, event.event_date[:7]))
         event.payload = {"id": event.id, "member_id": member.id, "erased": True}

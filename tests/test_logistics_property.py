@@ -12,7 +12,10 @@ the records sent (not from the server's ledger code):
 * the area's and the station's closing balance of the current month in the roll-up
   cells equal the sums of their movements;
 * the area has an open ``stock_negative`` alert exactly when some day of its ledger
-  ended below zero — the movement was applied, not dropped.
+  ended below zero — the movement was applied, not dropped;
+* the stored months (``stock_month``) and the stock figures of every month's cell,
+  kept incrementally batch after batch from the first month each touched, equal
+  those computed from all the movements at once.
 """
 
 from __future__ import annotations
@@ -27,9 +30,9 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from server.extensions import db
-from server.logistics import station
-from server.logistics.cells import station_code
-from server.models.logistics import OPEN, StockFlag, StockMovement
+from server.logistics import balances, station
+from server.logistics.cells import CTV, STATION, figures, station_code
+from server.models.logistics import OPEN, StockFlag, StockMonth, StockMovement
 from server.models.rollups import RollupCell
 from server.models.sync import SyncOp
 from server.rollups.jobs import this_month
@@ -56,6 +59,37 @@ def _closing(unit: str) -> int:
                                                       RollupCell.month == this_month()))
     return int((cell.values if cell else {}).get("stock.%s.condom.closing" % (
         "station" if unit.endswith(".TYT") else "ctv"), 0))
+
+
+def _stored(kind: str, holder: str) -> list[tuple]:
+    return [tuple(getattr(r, c.name) for c in StockMonth.__table__.columns)
+            for r in db.session.scalars(select(StockMonth).where(
+                StockMonth.kind == kind, StockMonth.holder == holder)
+                .order_by(StockMonth.method, StockMonth.month))]
+
+
+def _stock_cells(unit: str) -> dict[str, dict[str, float]]:
+    """The stock counts of the unit's cells by month (ratios are derived from them)."""
+    return {c.month: {k: v for k, v in c.values.items()
+                      if k.startswith("stock.") and not k.endswith(".mos")}
+            for c in db.session.scalars(select(RollupCell).where(RollupCell.unit_code == unit))}
+
+
+def _same_as_from_scratch(area: str, commune: str) -> None:
+    """What the batches left incrementally = the ledgers computed from all movements."""
+    kept = {"area": _stored(CTV, area), "station": _stored(STATION, commune)}
+    cells = {"area": _stock_cells(area), "station": _stock_cells(station_code(commune))}
+    months = sorted(cells["area"])
+    whole_area = balances.areas(db.session, {area: None})
+    whole_station = balances.stations(db.session, {commune: None})
+    assert _stored(CTV, area) == kept["area"]
+    assert _stored(STATION, commune) == kept["station"]
+    for unit, kind, whole in (("area", CTV, whole_area.get(area)),
+                              ("station", STATION, whole_station.get(commune))):
+        expected = figures(kind, whole.by_method, months) if whole else {}
+        assert {m: v for m, v in cells[unit].items() if v} == \
+            {m: v for m, v in expected.items() if v}, unit
+    db.session.rollback()
 
 
 def run_program(app, data) -> None:
@@ -183,6 +217,7 @@ def run_program(app, data) -> None:
         StockFlag.area_code == area, StockFlag.code == "stock_negative",
         StockFlag.status == OPEN)).all()
     assert bool(open_flags) == negative, (lines["ctv"], open_flags)
+    _same_as_from_scratch(area, commune)
 
 
 _SETTINGS = {"suppress_health_check": [HealthCheck.function_scoped_fixture,

@@ -23,16 +23,17 @@ they compute the area); a station's live in a leaf of its own below its commune,
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection
 from functools import cache
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from a0core import stock
 from a0core.schemas import registry
-from server.logistics import ledger
-from server.models.logistics import StockMovement
+from server.logistics import balances, flags, ledger
+from server.models.logistics import StockMonth, StockMovement
+from server.rollups import jobs
 from server.rollups.sources import ByMonth, Leaf
 
 CTV, STATION = "ctv", "station"
@@ -56,13 +57,14 @@ def methods() -> tuple[str, ...]:
                  if c.attrs.get("distributable"))
 
 
-def figures(kind: str, ledgers: Mapping[str, stock.Ledger], months: list[str], today: str,
-            transit: Sequence[stock.Transit] = ()) -> ByMonth:
-    """One holder's cell values by month."""
+def figures(kind: str, by_method: balances.ByMethod, months: list[str]) -> ByMonth:
+    """One holder's cell values for ``months`` from its computed months."""
     out: ByMonth = defaultdict(dict)
-    for method, found in ledgers.items():
-        for month, values in stock.month_figures(found, months, today, transit).items():
-            out[month].update({key(kind, method, name): v for name, v in values.items()})
+    wanted = set(months)
+    for method, by_month in by_method.items():
+        for month, values in by_month.items():
+            if month in wanted:
+                out[month].update({key(kind, method, name): v for name, v in values.items()})
     return out
 
 
@@ -77,12 +79,24 @@ class StockSource:
 
     def area_values(self, session: Session, months: list[str],
                     areas: Collection[str] | None) -> dict[str, ByMonth]:
-        today = ledger.today()
-        return {area: figures(CTV, held.ledgers(area), months, today)
-                for area, held in ledger.area_holdings(session, areas).items()}
+        """From the first of ``months`` (stored months before it carried on), with the
+        areas' alerts made to match; every area from all its movements (None: a full
+        recompute, which rewrites the stored months)."""
+        if areas is None:
+            session.execute(delete(StockMonth).where(StockMonth.kind == balances.CTV))
+            touched: dict[str, str | None] = dict.fromkeys(ledger.areas_with_stock(session))
+        else:  # the window's first month: the roll-ups may have moved a touch up to it
+            earliest = jobs.earliest_month(jobs.this_month(), jobs.SETTINGS["max_months"])
+            first = months[0] if months and months[0] > earliest else None
+            touched = dict.fromkeys(areas, first)
+        done = balances.areas(session, touched)
+        if areas is not None:  # their alerts, in step (a full recompute leaves them)
+            flags.refresh(session, areas=done)
+        return {area: figures(CTV, d.by_method, months) for area, d in done.items()}
 
     def leaf_values(self, session: Session, months: list[str]) -> dict[Leaf, ByMonth]:
-        return station_values(session, months)
+        session.execute(delete(StockMonth).where(StockMonth.kind == balances.STATION))
+        return station_values(session, months, dict.fromkeys(ledger.stations(session)))
 
     def derive(self, values: dict[str, float]) -> None:
         for method in methods():
@@ -103,19 +117,12 @@ class StockSource:
                     values[name] = ratio
 
 
-def station_values(session: Session, months: list[str],
-                   communes: Collection[str] | None = None,
-                   loaded: Mapping[str, ledger.Holdings] | None = None) -> dict[Leaf, ByMonth]:
-    """The station leaf of each commune (all: None) and its values by month (from the
-    holdings ``loaded`` already, when given)."""
-    today = ledger.today()
+def station_values(session: Session, months: list[str], communes: dict[str, str | None]
+                   ) -> dict[Leaf, ByMonth]:
+    """The station leaf of each commune and its values for ``months``, computed from the
+    month given for it (None: from all its movements)."""
     out: dict[Leaf, ByMonth] = {}
-    if loaded is None:
-        loaded = ledger.station_holdings(session, communes)
-    elif communes is not None:
-        loaded = {c: h for c, h in loaded.items() if c in set(communes)}
-    for commune, held in loaded.items():
-        leaf = Leaf(station_code(commune), STATION_LEVEL, commune, held.province_code)
-        out[leaf] = figures(STATION, held.ledgers(stock.STATION), months, today,
-                            stock.transits(held.movements))
+    for commune, done in balances.stations(session, communes).items():
+        leaf = Leaf(station_code(commune), STATION_LEVEL, commune, done.province_code)
+        out[leaf] = figures(STATION, done.by_method, months)
     return out

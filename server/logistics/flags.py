@@ -19,7 +19,7 @@ Staff mark an alert reviewed (with a note); a reviewed alert stays as it was.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -27,62 +27,46 @@ from sqlalchemy.orm import Session
 
 from a0core import stock
 from a0core.errors import A0Error
-from server.logistics import ledger
+from server.logistics import balances
 from server.models.base import utcnow
 from server.models.logistics import CLEARED, OPEN, REVIEWED, StockFlag
 
-NEGATIVE, MISMATCH, VOIDED = "stock_negative", "stock_confirm_mismatch", "stock_confirm_voided"
+NEGATIVE = "stock_negative"
+MISMATCH, VOIDED = balances.MISMATCH, balances.VOIDED
 Key = tuple[str, str, str, str]  # area ("" for the station), method, code, movement
 
 
-def refresh(session: Session, *, areas: Collection[str] = (),
-            communes: Collection[str] = (),
-            loaded: Mapping[str, ledger.Holdings] | None = None) -> None:
-    """Make the alerts of these areas' collaborators and these communes' stations match
-    their ledgers (in the caller's transaction; ``loaded``: the stations' holdings, when
-    the caller read them already)."""
+def refresh(session: Session, *, areas: Mapping[str, balances.Computed] | None = None,
+            stations: Mapping[str, balances.Computed] | None = None) -> None:
+    """Make the alerts of these collaborators and stations match their ledgers, just
+    computed (:mod:`server.logistics.balances`, in the caller's transaction): the first
+    day below zero from the stored months; a station's confirmations of the transfers
+    and returns from the first month computed (a confirmation reaches back to its
+    transfer's month, so the others are as they were)."""
     if areas:
-        for area, held in ledger.area_holdings(session, areas, one_by_one=True).items():
-            _match(session, held, area, (NEGATIVE,), _negatives(held, area))
-    if communes:
-        if loaded is None:
-            loaded = ledger.station_holdings(session, communes)
-        for held in [h for c, h in loaded.items() if c in set(communes)]:
-            wanted = {**_negatives(held, stock.STATION), **_confirmations(held)}
-            _match(session, held, stock.STATION, (NEGATIVE,),
-                   {k: v for k, v in wanted.items() if k[2] == NEGATIVE})
-            _match(session, held, None, (MISMATCH, VOIDED),
-                   {k: v for k, v in wanted.items() if k[2] != NEGATIVE})
+        negatives = balances.first_negatives(session, balances.CTV, list(areas))
+        for area, done in areas.items():
+            _match(session, done, area, (NEGATIVE,), _negatives(negatives.get(area, {}), area))
+    if stations:
+        negatives = balances.first_negatives(session, balances.STATION, list(stations))
+        for commune, done in stations.items():
+            _match(session, done, stock.STATION, (NEGATIVE,),
+                   _negatives(negatives.get(commune, {}), stock.STATION))
+            _match(session, done, None, (MISMATCH, VOIDED), dict(done.confirm_flags),
+                   only=done.sent)
 
 
-def _negatives(held: ledger.Holdings, holder: str) -> dict[Key, tuple[str, dict[str, Any]]]:
-    out = {}
-    for method, found in held.ledgers(holder).items():
-        first = found.first_negative()
-        if first is not None:
-            day, balance, movement = first
-            out[(holder, method, NEGATIVE, movement)] = (day, {"balance": balance})
-    return out
+def _negatives(first: Mapping[str, tuple[str, int, str]], holder: str
+               ) -> dict[Key, tuple[str, dict[str, Any]]]:
+    return {(holder, method, NEGATIVE, movement): (day, {"balance": balance})
+            for method, (day, balance, movement) in first.items()}
 
 
-def _confirmations(held: ledger.Holdings) -> dict[Key, tuple[str, dict[str, Any]]]:
-    out = {}
-    confirmed = stock.confirmations(held.movements)
-    for m in held.movements:
-        c = confirmed.get(m.id)
-        if c is None or not stock.confirmed_by_receiver(m):
-            continue
-        if m.voided:
-            out[(m.area, m.method, VOIDED, m.id)] = (c.day, {"received": c.quantity})
-        elif c.quantity != m.quantity:
-            out[(m.area, m.method, MISMATCH, m.id)] = (
-                c.day, {"issued": m.quantity, "received": c.quantity})
-    return out
-
-
-def _match(session: Session, held: ledger.Holdings, area: str | None, codes: tuple[str, ...],
-           wanted: dict[Key, tuple[str, dict[str, Any]]]) -> None:
-    """Open what is wanted and not there, update what is, clear what is no longer."""
+def _match(session: Session, held: balances.Computed, area: str | None,
+           codes: tuple[str, ...], wanted: dict[Key, tuple[str, dict[str, Any]]],
+           only: set[str] | None = None) -> None:
+    """Open what is wanted and not there, update what is, clear what is no longer
+    (of the alerts on the movements ``only``, when given)."""
     query = select(StockFlag).where(StockFlag.commune_code == held.commune_code,
                                     StockFlag.code.in_(codes),
                                     StockFlag.status.in_((OPEN, REVIEWED)))
@@ -90,6 +74,8 @@ def _match(session: Session, held: ledger.Holdings, area: str | None, codes: tup
         query = query.where(StockFlag.area_code == area)
     now = utcnow()
     for flag in session.scalars(query.with_for_update()):
+        if only is not None and flag.movement_id not in only:
+            continue
         found = wanted.pop((flag.area_code, flag.method, flag.code, flag.movement_id), None)
         if found is None:
             if flag.status == OPEN:

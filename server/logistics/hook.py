@@ -4,20 +4,24 @@ A batch only queues the holders it touched (:func:`queue_after_batch`, in its ow
 transaction); the work is done after its commit (:mod:`server.sync.followups`, kind
 :data:`QUEUE`), like the roll-ups', so no batch holds a commune's or a province's
 roll-up rows (issue 19). The station's own writes call :func:`after_batch` in their
-transaction. For the holders touched — the stations of ``Touched.stations`` and the
-areas of ``Touched.months`` that keep stock — it
+transaction. For the stations touched (``Touched.stations``, and those of the areas
+that synced when a new month began) it
 
-1. takes a lock per holder (PostgreSQL: a transaction-scoped advisory lock; SQLite
+1. takes a lock per station (PostgreSQL: a transaction-scoped advisory lock; SQLite
    has one writer), so two batches of one commune never compute a station from each
-   other's half-written state — and nothing wider than the holders is held;
-2. makes their alerts match their ledgers (:mod:`server.logistics.flags`);
-3. recomputes each touched station's leaf from the first month touched to the
-   current one, and adds the difference to its commune and every unit above
-   (:func:`server.rollups.store.apply_area_cells`). An area's stock is in the area's
-   own cell, which the roll-ups' hook recomputes for the same months.
+   other's half-written state — and nothing wider than the stations is held;
+2. recomputes each station's stored months (:mod:`server.logistics.balances`) and its
+   leaf from the first month touched to the current one, and adds the difference to
+   its commune and every unit above (:func:`server.rollups.store.apply_area_cells`);
+3. makes its alerts match its ledger (:mod:`server.logistics.flags`).
 
-Everything is computed from the movements themselves, so running it again changes
-nothing (a durable queue of hooks may replay it).
+An area's stock is in the area's own cell, which the roll-ups' hook recomputes for
+the same months, with the area's stored months and alerts
+(:meth:`server.logistics.cells.StockSource.area_values`): done once per batch.
+
+Everything is computed from the movements from the first month touched on, carried on
+from the stored months before it (:mod:`server.logistics.balances`), so running it
+again changes nothing (a durable queue of hooks may replay it).
 """
 
 from __future__ import annotations
@@ -28,13 +32,13 @@ from collections.abc import Callable, Iterable
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from server.logistics import flags, ledger
-from server.logistics.cells import STATION_LEVEL, station_code, station_values
+from server.logistics import balances, flags, ledger
+from server.logistics.cells import STATION, STATION_LEVEL, figures, station_code
 from server.models.logistics import StockMovement
 from server.models.rollups import RollupCell
 from server.rollups import jobs, store
 from server.rollups.indicators import index_month, month_index
-from server.rollups.sources import leaf_chains
+from server.rollups.sources import Leaf, leaf_chains
 from server.sync.applier import Touched
 from server.sync.followups import FollowUps, Queued
 from server.sync.locks import hold
@@ -75,16 +79,10 @@ def after_batch(session: Session, touched: Touched) -> None:
     stations: dict[str, str] = {}
     for commune, month in touched.stations:
         stations[commune] = min(stations.get(commune, month), month)
-    areas = ledger.areas_with_stock(session, {a for a, _ in touched.months} | touched.synced)
-    _keep_current(session, stations, areas & touched.synced)
-    if not stations and not areas:
-        return
-    lock(session, [f"area:{a}" for a in areas] + [f"station:{c}" for c in stations])
-    held = ledger.station_holdings(session, stations) if stations else {}  # read once
-    flags.refresh(session, areas=sorted(areas & {a for a, _ in touched.months}),
-                  communes=sorted(stations), loaded=held)
+    _keep_current(session, stations, ledger.areas_with_stock(session, touched.synced))
     if stations:
-        update_leaves(session, stations, held)
+        lock(session, [f"station:{c}" for c in stations])
+        flags.refresh(session, stations=update_leaves(session, stations))
 
 
 def lock(session: Session, holders: Iterable[str]) -> None:
@@ -97,10 +95,10 @@ def lock(session: Session, holders: Iterable[str]) -> None:
                         {"k": int.from_bytes(digest[:8], "big", signed=True)})
 
 
-def update_leaves(session: Session, stations: dict[str, str],
-                  held: dict[str, ledger.Holdings] | None = None) -> None:
-    """Recompute each station's leaf from its month (a new leaf: the whole window) to the
-    current month, and add the differences up the tree."""
+def update_leaves(session: Session, stations: dict[str, str]) -> dict[str, balances.Computed]:
+    """Recompute each station's months from the first one touched (stored, and in its
+    leaf from there, a new leaf: the whole window, to the current month), and add the
+    differences up the tree; returns what was computed."""
     tree = store.tree_name(session)
     current = jobs.this_month()
     earliest = jobs.earliest_month(current, jobs.SETTINGS["max_months"])
@@ -118,12 +116,18 @@ def update_leaves(session: Session, stations: dict[str, str],
     for commune, month in stations.items():
         begin = max(month, start) if station_code(commune) in known else start
         by_first.setdefault(begin, []).append(commune)
+    done: dict[str, balances.Computed] = {}
     for begin, communes in sorted(by_first.items()):
         months = jobs.month_range(begin, max(current, begin))
-        values = station_values(session, months, communes, held)
+        # the stored months from the first one touched, even before the window
+        computed = balances.stations(session, {c: min(stations[c], begin) for c in communes})
+        done.update(computed)
+        values = {Leaf(station_code(c), STATION_LEVEL, c, d.province_code):
+                  figures(STATION, d.by_method, months) for c, d in computed.items()}
         cells = {leaf.code: {m: dict(by_month.get(m, {})) for m in months}
                  for leaf, by_month in values.items()}
         store.apply_area_cells(session, tree, cells, leaf_chains(session, tree, values))
+    return done
 
 
 def _grow_window(session: Session, tree: str, first: str) -> None:
@@ -141,11 +145,13 @@ def _keep_current(session: Session, stations: dict[str, str], synced: set[str]) 
     commune's figures never miss its station's."""
     if not synced:
         return
+    communes = set(session.scalars(select(StockMovement.commune_code).distinct().where(
+        StockMovement.area_code.in_(sorted(synced))))) - set(stations)
+    if not communes:
+        return
     tree = store.tree_name(session)
     current = jobs.this_month()
-    communes = set(session.scalars(select(StockMovement.commune_code).distinct().where(
-        StockMovement.area_code.in_(sorted(synced)))))
-    for commune in ledger.stations(session, communes) - set(stations):
+    for commune in ledger.stations(session, communes):
         last = session.scalar(select(func.max(RollupCell.month)).where(
             RollupCell.tree == tree, RollupCell.unit_code == station_code(commune),
             RollupCell.level == STATION_LEVEL))

@@ -14,10 +14,11 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from a0core import stock
 from a0core.p0 import vn_day
@@ -33,6 +34,9 @@ _COLUMNS = (StockMovement.id, StockMovement.form, StockMovement.area_code,
             StockMovement.device_id, StockMovement.voided, StockMovement.target_id,
             StockMovement.lot, StockMovement.expiry, StockMovement.source,
             StockMovement.unit_price)
+
+
+FEW = 50  # holders looked up one by one (an indexed look-up each) rather than all at once
 
 
 def today() -> str:
@@ -78,6 +82,9 @@ def areas_with_stock(session: Session, areas: Collection[str] | None = None) -> 
     query = select(StockMovement.area_code).distinct().where(StockMovement.area_code != "")
     if areas is None:
         return set(session.scalars(query))
+    if len(areas) <= FEW:  # one indexed look-up each, not every movement of the areas
+        return {a for a in areas if a and session.scalar(select(StockMovement.id).where(
+            StockMovement.area_code == a).limit(1)) is not None}
     found: set[str] = set()
     for chunk in chunks(sorted(areas), 500):
         found.update(session.scalars(query.where(StockMovement.area_code.in_(chunk))))
@@ -101,16 +108,21 @@ def area_holdings(session: Session, areas: Collection[str] | None = None, *,
     return dict(out)
 
 
-def _handouts_summed(session: Session, areas: Collection[str]
+def _handouts_summed(session: Session, areas: Collection[str], since: str | None = None
                      ) -> Iterable[tuple[str, stock.Movement]]:
+    """Hand-outs summed by area, day, method, source and price (from ``since``), each sum
+    named by the first of its hand-outs' ids: a ledger sorts a day's lines by id, so
+    the first line of a day below zero is the one it would be one by one."""
     d = Distribution
-    for area, method, day, source, price, quantity in session.execute(
-            select(d.area_code, d.method, d.distributed_on, d.source, d.unit_price,
-                   func.sum(d.quantity))
-            .where(d.area_code.in_(list(areas)), ~d.voided)
-            .group_by(d.area_code, d.method, d.distributed_on, d.source, d.unit_price)):
+    query = (select(d.area_code, d.method, d.distributed_on, d.source, d.unit_price,
+                    func.sum(d.quantity), func.min(d.id))
+             .where(d.area_code.in_(list(areas)), ~d.voided)
+             .group_by(d.area_code, d.method, d.distributed_on, d.source, d.unit_price))
+    if since is not None:
+        query = query.where(d.distributed_on >= since)
+    for area, method, day, source, price, quantity, first in session.execute(query):
         yield area, stock.Movement(
-            id=f"{area}:{day}:{method}:{source}:{price}", form=stock.DISTRIBUTION, area=area,
+            id=first, form=stock.DISTRIBUTION, area=area,
             method=method, quantity=int(quantity), day=day, source=source, unit_price=price)
 
 
@@ -145,10 +157,13 @@ def holders_with_lots_by(session: Session, commune: str, holders: Collection[str
 
 def stations(session: Session, communes: Collection[str] | None = None) -> set[str]:
     """Communes whose station has a movement (withdrawn ones too)."""
-    query = select(StockMovement.commune_code).distinct().where(
-        or_(StockMovement.area_code == "", StockMovement.form.in_(STATION_FORMS)))
+    concerns = or_(StockMovement.area_code == "", StockMovement.form.in_(STATION_FORMS))
+    query = select(StockMovement.commune_code).distinct().where(concerns)
     if communes is None:
         return set(session.scalars(query))
+    if len(communes) <= FEW:
+        return {c for c in communes if session.scalar(select(StockMovement.id).where(
+            StockMovement.commune_code == c, concerns).limit(1)) is not None}
     return set(session.scalars(query.where(StockMovement.commune_code.in_(sorted(communes)))))
 
 
@@ -174,4 +189,87 @@ def station_holdings(session: Session, communes: Collection[str] | None = None
                 StockMovement.target_id.in_(chunk), StockMovement.commune_code.not_in(loaded))):
             if r.id not in known:
                 out[commune_of[r.target_id]].movements.append(_movement(r))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A transfer or a collaborator's return with the confirmation that counts (the
+    latest by stamp that is not voided; None: not confirmed)."""
+
+    id: str
+    form: str
+    area: str
+    method: str
+    day: str
+    quantity: int
+    voided: bool
+    confirm_id: str | None
+    confirm_day: str | None
+    confirm_quantity: int | None
+
+
+@dataclass
+class StationSince:
+    """What a station's months from ``since`` need, read summed where a sum will do:
+
+    * ``own`` — the station's own movements from then (receipts, hand-outs, losses,
+      counts, returns to a higher level), one by one;
+    * ``issued`` — transfers to collaborators from then, summed by method and day (each
+      sum named by its first id: a ledger sorts a day's lines by id);
+    * ``sent`` — transfers and collaborators' returns issued from then, or confirmed
+      from then, each with the confirmation that counts."""
+
+    province_code: str = ""
+    own: list[stock.Movement] = field(default_factory=list)
+    issued: list[tuple[str, str, int, str]] = field(default_factory=list)
+    sent: list[Sent] = field(default_factory=list)
+
+
+@cache
+def _station_since_queries() -> tuple[Any, Any, Any, Any, Any]:
+    """The statements of :func:`station_since`, built once (bound per call: ``commune``,
+    ``since``)."""
+    m, c, counted = StockMovement, aliased(StockMovement), aliased(StockMovement)
+    commune, since = bindparam("commune"), bindparam("since")
+    own = select(*_COLUMNS).where(m.commune_code == commune, m.area_code == "",
+                                  m.day >= since)
+    province = select(m.province_code).where(m.commune_code == commune).limit(1)
+    issued = (select(m.method, m.day, func.sum(m.quantity), func.min(m.id))
+              .where(m.commune_code == commune, m.form == stock.TRANSFER, m.area_code != "",
+                     m.day >= since, ~m.voided).group_by(m.method, m.day))
+    latest = (select(c.id).where(c.target_id == m.id, c.form == stock.CONFIRM, ~c.voided)
+              .order_by(c.hlc.desc(), c.device_id.desc()).limit(1).scalar_subquery())
+    columns = (m.id, m.form, m.area_code, m.method, m.day, m.quantity, m.voided,
+               counted.id, counted.day, counted.quantity)
+    sent = (m.commune_code == commune, m.form.in_((stock.TRANSFER, stock.RETURN)),
+            m.area_code != "")
+    confirmed_since = select(c.target_id).where(
+        c.commune_code == commune, c.form == stock.CONFIRM, c.day >= since)
+    recent = select(*columns).outerjoin(counted, counted.id == latest).where(
+        *sent, m.day >= since)
+    # looked up by id from the confirmations (their commune checked after: as a
+    # condition it would have the database read every older movement of the commune)
+    older = select(*columns, m.commune_code).outerjoin(counted, counted.id == latest).where(
+        m.form.in_((stock.TRANSFER, stock.RETURN)), m.area_code != "", m.day < since,
+        m.id.in_(confirmed_since))
+    return own, province, issued, recent, older
+
+
+def station_since(session: Session, commune: str, since: str) -> StationSince:
+    own, province, issued, recent, older = _station_since_queries()
+    bound = {"commune": commune, "since": since}
+    out = StationSince()
+    session.flush()
+    conn = session.connection()
+    for r in conn.execute(own, bound).all():
+        out.province_code = r.province_code
+        out.own.append(_movement(r))
+    if not out.province_code:
+        out.province_code = conn.execute(province, bound).scalar() or ""
+    out.issued = [tuple(r) for r in conn.execute(issued, bound).all()]  # type: ignore[misc]
+    for query in (recent, older):
+        out.sent += [Sent(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], r[9])
+                     for r in conn.execute(query, bound).all()
+                     if query is recent or r[10] == commune]
     return out

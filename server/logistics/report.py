@@ -3,7 +3,8 @@
 * :func:`station_page` — one commune's station and collaborators for a month: each
   holder's balances per method with months of stock and a status (stocked out, low
   below the configured months of stock, fine), the open alerts, lots near expiry and
-  the confirmation state of every transfer and return;
+  the confirmation state of the month's transfers and returns and of those still
+  waiting from before;
 * :func:`monthly_report` — a unit's logistics figures for a month, read from the
   roll-up cells (so a commune, a province and the nation are computed alike).
 
@@ -22,15 +23,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from a0core import stock
 from a0core.p0 import vn_day
 from server.logistics import ledger
 from server.logistics.cells import CTV, PREFIX, STATION, key, methods, station_code
 from server.logistics.station import commune_areas, commune_place
-from server.models.logistics import OPEN, StockFlag
+from server.models.base import chunks
+from server.models.logistics import OPEN, StockFlag, StockMovement
 from server.models.rollups import RollupCell
 from server.rollups.store import tree_name
 from server.security.scope import Scope
@@ -78,24 +80,33 @@ class StationPage:
     transfers: list[TransferState] = field(default_factory=list)
 
 
-def transfer_states(session: Session, commune: str,
-                    held: ledger.Holdings | None = None) -> list[TransferState]:
-    """Every transfer and collaborator's return of the commune, newest first (from its
-    station's holdings, when read already)."""
-    if held is None:
-        held = ledger.station_holdings(session, [commune]).get(commune)
-    if held is None:
-        return []
-    confirmed = stock.confirmations(held.movements)
+def transfer_states(session: Session, commune: str, month: str | None = None
+                    ) -> list[TransferState]:
+    """The commune's transfers and collaborators' returns, newest first: all of them, or
+    for a ``month`` those issued in it and those issued before still waiting for their
+    confirmation (what the station has to chase)."""
+    m, c = StockMovement, aliased(StockMovement)
+    query = select(*ledger._COLUMNS).where(
+        m.commune_code == commune, m.form.in_((stock.TRANSFER, stock.RETURN)), m.area_code != "")
+    if month is not None:
+        first, last = stock.month_bounds(month)
+        waiting = ~exists().where(c.target_id == m.id, c.form == stock.CONFIRM, ~c.voided)
+        query = query.where(m.day <= last, or_(m.day >= first, and_(~m.voided, waiting)))
+    sent = [ledger._movement(r) for r in ledger._rows(session, query)]
+    sent = [t for t in sent if stock.confirmed_by_receiver(t)]
+    found = list(sent)
+    for chunk in chunks(sorted(t.id for t in sent), 500):
+        found += [ledger._movement(r) for r in ledger._rows(session, select(
+            *ledger._COLUMNS).where(m.form == stock.CONFIRM, m.target_id.in_(chunk)))]
+    confirmed = stock.confirmations(found)
     out = []
-    for m in held.movements:
-        if not stock.confirmed_by_receiver(m):
-            continue
-        c = confirmed.get(m.id)
-        state = ("voided" if m.voided else "waiting" if c is None
-                 else "confirmed" if c.quantity == m.quantity else "mismatch")
-        out.append(TransferState(m.id, m.area, m.form, m.method, m.day, m.quantity,
-                                 c.quantity if c else None, c.day if c else None, state))
+    for t in sent:
+        got = confirmed.get(t.id)
+        state = ("voided" if t.voided else "waiting" if got is None
+                 else "confirmed" if got.quantity == t.quantity else "mismatch")
+        out.append(TransferState(t.id, t.area, t.form, t.method, t.day, t.quantity,
+                                 got.quantity if got else None, got.day if got else None,
+                                 state))
     return sorted(out, key=lambda t: (t.day, t.id), reverse=True)
 
 
@@ -116,14 +127,16 @@ def station_page(session: Session, scope: Scope, commune: str, month: str,
     commune_place(session, scope, commune)
     today = today or ledger.today()
     page = StationPage(commune, month)
-    own = ledger.station_holdings(session, [commune]).get(commune)
+    has_station = bool(ledger.stations(session, [commune]))
     areas = commune_areas(session, commune)
-    holders = ([stock.STATION] if own is not None else []) + sorted(
+    holders = ([stock.STATION] if has_station else []) + sorted(
         ledger.areas_with_stock(session, areas))
     horizon = (dt.date.fromisoformat(today)
                + dt.timedelta(days=int(config["A0SYNC_STOCK_EXPIRY_DAYS"]))).isoformat()
     expiring = ledger.holders_with_lots_by(session, commune, holders, horizon)
     stored = _stored_figures(session, commune, holders, month, today)
+    own = ledger.station_holdings(session, [commune]).get(commune) if has_station and (
+        stock.STATION in expiring or stock.STATION not in stored) else None
     # hand-outs summed by day: the same figures and lots, read far faster
     loaded = ledger.area_holdings(session, [h for h in holders if h != stock.STATION and (
         h in expiring or h not in stored)])
@@ -152,7 +165,7 @@ def station_page(session: Session, scope: Scope, commune: str, month: str,
     page.alerts = list(session.scalars(select(StockFlag).where(
         StockFlag.commune_code == commune, StockFlag.status == OPEN)
         .order_by(StockFlag.day, StockFlag.id)))
-    page.transfers = transfer_states(session, commune, own) if own is not None else []
+    page.transfers = transfer_states(session, commune, month) if has_station else []
     return page
 
 

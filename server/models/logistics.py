@@ -55,6 +55,29 @@ class StockMovement(RegisterRow, Base):
     voided: Mapped[bool] = mapped_column(default=False)
 
 
+class StockMonth(Base):
+    """A holder's stored month for one method (:mod:`server.logistics.balances`): what
+    the months after it carry on from, so that the work after a batch reads only the
+    movements from the first month the batch touched. One row per month from the
+    ledger's start to the last month computed; rewritten from a month on whenever a
+    movement changes it (a full recompute rewrites them all)."""
+
+    __tablename__ = "stock_month"
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # ctv | station
+    holder: Mapped[str] = mapped_column(String(32), primary_key=True)  # area | commune
+    method: Mapped[str] = mapped_column(String(32), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    closing: Mapped[int] = mapped_column(BigInteger)
+    distributed: Mapped[int] = mapped_column(BigInteger)
+    issued: Mapped[int] = mapped_column(BigInteger)
+    in_transit: Mapped[int] = mapped_column(BigInteger)
+    # the month's first day that ended below zero, its balance and the movement to look at
+    negative_day: Mapped[str | None] = mapped_column(String(10))
+    negative_balance: Mapped[int | None] = mapped_column(BigInteger)
+    negative_movement: Mapped[str | None] = mapped_column(String(80))
+
+
 class StockFlag(Base):
     __tablename__ = "stock_flag"
     __table_args__ = (

@@ -44,21 +44,27 @@ MAX_SPAN = 59  # months per stock pass: at most one change of five-year group pe
 
 
 def compute_areas(session: Session, months: Sequence[str],
-                  areas: Collection[str] | None = None) -> Cells:
-    """Every indicator for ``areas`` (all when None) and ``months`` (YYYY-MM)."""
+                  areas: Collection[str] | None = None,
+                  stocks_of: Collection[str] | None = None) -> Cells:
+    """Every indicator for ``areas`` (all when None) and ``months`` (YYYY-MM); the
+    population stocks only of ``stocks_of`` (None: of all ``areas``), when the caller
+    has the others' already."""
     months = sorted(set(months))
     cells: Cells = defaultdict(lambda: defaultdict(dict))
     if not months:
         return cells
     conn = session.connection()  # Core rows: no ORM bookkeeping
-    events = _read_events(conn, areas)
-    start = 0
+    # no stocks to compute: the events of the months computed are enough (no fold)
+    events = _read_events(conn, areas, None if stocks_of is None or stocks_of
+                          else f"{months[0]}-01")
+    counted = areas if stocks_of is None else stocks_of
+    start = 0 if stocks_of is None or stocks_of else len(months)
     while start < len(months):
         t0 = ind.month_index(months[start])
         end = start
         while end + 1 < len(months) and ind.month_index(months[end + 1]) - t0 <= MAX_SPAN:
             end += 1
-        _stocks(conn, months[start:end + 1], areas, events, cells)
+        _stocks(conn, months[start:end + 1], counted, events, cells)
         start = end + 1
     _flows(months, events, cells)
     _distributed(conn, months, areas, events, cells)
@@ -82,14 +88,21 @@ class _Events:
     first: dict[str, str] = field(default_factory=dict)  # area → earliest event date
 
 
-def _read_events(conn: Connection, areas: Collection[str] | None) -> _Events:
-    """One pass over the events; flows only of a live subject (not merged or deleted)."""
+def _read_events(conn: Connection, areas: Collection[str] | None,
+                 since: str | None = None) -> _Events:
+    """One pass over the events; flows only of a live subject (not merged or deleted).
+    From ``since`` only, when given: the facts for the fold are then incomplete (no
+    stocks may be computed from them), each area's first event is read apart."""
     out = _Events()
+    if since is not None:
+        out.first.update(conn.execute(q.first_events(areas is not None), q.params(areas)).all())
+    query = q.events(areas is not None) if since is None else q.events_since(areas is not None)
+    values = q.params(areas) if since is None else q.params(areas, since=since)
     state_forms = set(ind.STATE_FORMS)
     sections = p0.section_map()
     facts, latest, flows, held, first = out.facts, out.latest, out.flows, out.held, out.first
     for (member_id, form, eid, date, hlc, device, area, payload, sex, born, deleted,
-         merged_into) in conn.execute(q.events(areas is not None), q.params(areas)):
+         merged_into) in conn.execute(query, values):
         if form in state_forms or form == "birth":  # a birth ends its mother's pregnancy
             facts[member_id].append(Fact(date, hlc, device, eid, form,
                                          MOTHER if form == "birth" else SELF, payload))

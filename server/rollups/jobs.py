@@ -9,7 +9,9 @@
   before, so a fact dated in March changes every later month) to the current
   month, and adds the differences to their ancestors. An area whose people or
   households were edited is recomputed over the whole window (a corrected birth
-  date moves a person between age groups in every month).
+  date moves a person between age groups in every month). An area touched without
+  an event or an edited person (hand-outs, stock movements, slips) keeps its stored
+  population stocks: only its other figures are recomputed.
 * A batch does not wait for that (issue 19): its hook (:func:`queue_after_batch`)
   queues what it touched in its own transaction, and :func:`drain_queued` runs
   :func:`after_batch` once for everything queued meanwhile, after the commits
@@ -172,9 +174,40 @@ def after_batch(session: Session, touched: Touched) -> None:
     chains = store.ancestry(session, tree, first_of)
     for first, areas in sorted(by_start.items()):
         months = month_range(first, last)
-        cells = compute_areas(session, months, areas)
+        quiet = set() if touched.events is None else areas - edited - touched.events
+        kept = _stored_stocks(session, tree, quiet, months)
+        cells = compute_areas(session, months, areas, stocks_of=areas - set(kept))
+        for area, by_month in kept.items():
+            for month, values in by_month.items():
+                cells[area][month].update(values)
         sources.add_area_values(session, cells, months, areas)
         store.apply_area_cells(session, tree, _complete(cells, areas, months), chains)
+
+
+STOCK_FAMILIES = ("population", "households", "women_married_15_49", "users", "pregnant")
+
+
+def _is_stock(name: str) -> bool:
+    return name.split(".", 1)[0] in STOCK_FAMILIES
+
+
+def _stored_stocks(session: Session, tree: str, areas: set[str], months: list[str]
+                   ) -> dict[str, dict[str, dict[str, float]]]:
+    """The population stocks stored for these areas (a batch without an event or an
+    edited person leaves them as they are: a hand-out, a stock movement, a slip), for
+    the areas with a cell for every month (the others' are computed)."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for chunk in chunks(sorted(areas), 500):
+        found: dict[str, dict[str, dict[str, float]]] = {}
+        for area, month, values in session.execute(
+                select(RollupCell.unit_code, RollupCell.month, RollupCell.values).where(
+                    RollupCell.tree == tree, RollupCell.level == "area",
+                    RollupCell.unit_code.in_(chunk), RollupCell.month.in_(months))):
+            found.setdefault(area, {})[month] = {k: v for k, v in values.items()
+                                                 if _is_stock(k)}
+        out.update({a: by_month for a, by_month in found.items()
+                    if len(by_month) == len(months)})
+    return out
 
 
 def _extend(session: Session, tree: str, months: list[str], done: set[str]) -> None:
@@ -200,6 +233,7 @@ def queue_after_batch(queue: FollowUps) -> Callable[[Session, Touched], None]:
                                                      COUNTED_FIELDS["household"])),
                 "months": sorted({*touched.months, *((a, current) for a in touched.synced)})}
         if any(work.values()):
+            work["events"] = None if touched.events is None else sorted(touched.events)
             place = touched.place
             queue.enqueue(session, QUEUE, work,
                           province_code=place.province_code if place else "",
@@ -214,6 +248,10 @@ def drain_queued(session: Session, rows: list[Queued]) -> None:
         touched.members.update(row.payload.get("members", ()))
         touched.households.update(row.payload.get("households", ()))
         touched.months.update((area, month) for area, month in row.payload.get("months", ()))
+        if row.payload.get("events") is None:  # not known (or queued before the key)
+            touched.events = None
+        elif touched.events is not None:
+            touched.events.update(row.payload["events"])
     after_batch(session, touched)
 
 
@@ -223,7 +261,7 @@ def refresh(session: Session, *, members: Iterable[str] = (), households: Iterab
     its undo, a review): the areas of these members and households, in the caller's
     transaction, exactly as after a batch."""
     after_batch(session, Touched(members=set(members), households=set(households),
-                                 months=set(months)))
+                                 months=set(months), events=None))
 
 
 # The member and household fields the roll-ups read: a batch that wrote only others (a

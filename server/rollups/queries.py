@@ -97,6 +97,19 @@ def events(by_area: bool) -> Select:
             .where(~Event.voided, _in_areas(Event.area_code, by_area)))
 
 
+def events_since(by_area: bool) -> Select:
+    """:func:`events` dated on or after ``:since`` (flows and slip entries of the
+    months from it; no fold)."""
+    return events(by_area).where(Event.event_date >= bindparam("since"))
+
+
+def first_events(by_area: bool) -> Select:
+    """Each area's earliest non-voided event date."""
+    return (select(Event.area_code, func.min(Event.event_date))
+            .where(~Event.voided, _in_areas(Event.area_code, by_area))
+            .group_by(Event.area_code))
+
+
 def _month_index(column: Any) -> ColumnElement[int]:
     """Month index of an ISO date column; a year alone counts from January."""
     year = cast(func.substr(column, 1, 4), Integer)

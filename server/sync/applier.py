@@ -112,6 +112,9 @@ class Touched:
     place: Place | None = None  # the sending device's, for the work queued after the batch
     # stations whose stock changed: (commune code, YYYY-MM from which), server.logistics
     stations: set[tuple[str, str]] = field(default_factory=set)
+    # areas with an event written or voided (None: not known, take every area as such):
+    # only those, and edited persons, change the roll-ups' population stocks
+    events: set[str] | None = field(default_factory=set)
 
     def wrote(self, kind: str, entity_id: str, names: Iterable[str]) -> None:
         (self.members if kind == "member" else self.households).add(entity_id)
@@ -207,6 +210,10 @@ class Applier:
 
     def _month(self, area_code: str, day: str) -> None:
         self.touched.months.add((area_code, day[:7]))
+
+    def _event_in(self, area_code: str) -> None:
+        if self.touched.events is not None:
+            self.touched.events.add(area_code)
 
     def _resolve_refs(self, form: FormDef, record: dict[str, Any]) -> dict[str, Any]:
         """``record`` (changed in place) with every reference through aliases."""
@@ -313,6 +320,7 @@ class Applier:
         self.ws.add("event", row)
         self._refold_for_event(form.id, row)
         self._month(row["area_code"], record["event_date"])
+        self._event_in(row["area_code"])
         return Verdict(APPLIED, entity_id=op.id)
 
     def _birth_child(self, op: Op, birth: dict[str, Any], mother: dict[str, Any]) -> None:
@@ -427,6 +435,7 @@ class Applier:
                 if row["form"] == "birth":
                     self._withdraw_child(row, op)
                 self._month(row["area_code"], row["event_date"])
+                self._event_in(row["area_code"])
             elif kind == stock_movements.KIND:
                 self._stock_changed(row)
             else:
