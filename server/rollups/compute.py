@@ -46,14 +46,18 @@ MAX_SPAN = 59  # months per stock pass: at most one change of five-year group pe
 
 
 def compute_areas(session: Session, months: Sequence[str],
-                  areas: Collection[str] | None = None) -> Cells:
-    """Every indicator for ``areas`` (all when None) and ``months`` (YYYY-MM)."""
+                  areas: Collection[str] | None = None, *, mapped: bool = False) -> Cells:
+    """Every indicator for ``areas`` (all when None) and ``months`` (YYYY-MM).
+
+    ``mapped``: on SQLite, read the file through a memory map (a full recompute's
+    passes over the whole register; for one area, mapping costs more than it saves).
+    """
     months = sorted(set(months))
     cells: Cells = defaultdict(lambda: defaultdict(dict))
     if not months:
         return cells
     conn = session.connection()  # Core rows: no ORM bookkeeping
-    with without_gc(), _mapped(conn):
+    with without_gc(), _mapped(conn, mapped):
         events = _read_events(conn, areas)
         start = 0
         while start < len(months):
@@ -93,13 +97,14 @@ MMAP_BYTES = 1 << 36  # address space, not memory; SQLite caps it at its build l
 
 
 @contextmanager
-def _mapped(conn: Connection) -> Iterator[None]:
+def _mapped(conn: Connection, wanted: bool) -> Iterator[None]:
     """On SQLite, read the database file through a memory map while computing: a pass
     over a million index entries and the lookups by id then copy no pages through
     ``read`` calls and a 2 MB page cache (about an eighth of a shard's CPU at a
-    million persons). Only reads use it (writes go to the WAL as always); the
-    connection returns to the pool as it was."""
-    if conn.dialect.name != "sqlite":
+    million persons; but 10–15 ms more for one area, the after-batch case). Only
+    reads use it (writes go to the WAL as always); the connection returns to the
+    pool as it was."""
+    if not wanted or conn.dialect.name != "sqlite":
         yield
         return
     before = conn.exec_driver_sql("PRAGMA mmap_size").scalar()

@@ -180,7 +180,7 @@ def after_batch(session: Session, touched: Touched) -> None:
 
 def _extend(session: Session, tree: str, months: list[str], done: set[str]) -> None:
     """Cells of ``months`` (before the stored window) for every area not in ``done``."""
-    cells = compute_areas(session, months)
+    cells = compute_areas(session, months, mapped=True)
     sources.add_area_values(session, cells, months)
     areas = (store.expected_areas(session, tree) | set(cells)) - done
     cells = _complete(cells, areas, months)

@@ -41,11 +41,11 @@ def compute_all(session: Session, months: Sequence[str], workers: int) -> Cells:
     shared = not (url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"))
     parts = [p for p in shards(session, workers) if p] if workers > 1 and shared else []
     if len(parts) < 2:
-        return compute_areas(session, months)
+        return compute_areas(session, months, mapped=True)
     context = _context()
     with ProcessPoolExecutor(len(parts) - 1, mp_context=context) as pool:
         others = [pool.submit(_compute_shard, url, list(months), part) for part in parts[1:]]
-        cells = compute_areas(session, months, parts[0])  # this process: the first shard
+        cells = compute_areas(session, months, parts[0], mapped=True)  # the first shard
         for future in others:
             for area, by_month in future.result().items():
                 cells[area].update(by_month)
@@ -93,6 +93,6 @@ def _compute_shard(url: URL, months: list[str], areas: list[str]) -> dict:
     engine = create_engine(url, json_deserializer=orjson.loads)
     try:
         with Session(engine) as session:
-            return dict(compute_areas(session, months, areas))
+            return dict(compute_areas(session, months, areas, mapped=True))
     finally:
         engine.dispose()
