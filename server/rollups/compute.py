@@ -4,12 +4,13 @@ Speed (a million persons in seconds) decides the shape. Most persons' state does
 not change during the months computed: no state event of theirs is dated on or
 after the second month's first day. Those *stable* persons are counted in one pass
 over the member table's covering index, by a token that carries their sex, their
-age group at the first month and the offset of the one month (if any) in which
-they pass into the next five-year group, a married woman's method, and the month
-offsets from which they are in the register (born or registered within the
-window) and from which a married woman's method is known (her status recorded
-within it). So a single pass serves every month of a window shorter than five
-years, quiet months included. The few *changers* (a state event dated in the
+birth month (turned once per distinct token into their age group at the first
+month and the offset of the one month, if any, in which they pass into the next
+five-year group), a married woman's method, and the month offsets from which
+they are in the register (born or registered within the window) and from which a
+married woman's method is known (her status recorded within it). So a single
+pass serves every month of a window shorter than five years, quiet months
+included. The few *changers* (a state event dated in the
 window, a pregnancy, or facts dated before their registration) are folded in
 Python at the months where something about them may change, with the same fold
 as the register (:func:`a0core.projection.fold`), household included. Flows and
