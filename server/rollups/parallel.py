@@ -66,7 +66,7 @@ def _context() -> multiprocessing.context.BaseContext:
 # caller writes only once every worker has sent its cells, so the shards should end
 # together, and a worker's start (fork, connection) and sending its cells back cost
 # about 3 % of the persons' work (measured at a million persons: with 0.1 the caller
-# waited 1.7–2.1 s for its worker, with -0.03 about 0.1 s)
+# waited 1.4–2.3 s for its worker, with -0.03 about 0.1 s)
 CALLER_SHARE = -0.03
 
 
