@@ -71,6 +71,7 @@ from server.orgunits.formats import UnitSpec, read_official_list
 from server.orgunits.importer import import_official, upsert_local_units
 from server.orgunits.queries import unit_by_code
 from server.register.bulk import Writer, load_area
+from server.rollups.indicators import age_on
 from server.rollups.jobs import DEFAULT_WORKERS, QUEUE, full_recompute
 from server.security.scope import NATIONAL, Scope
 from server.sync.runtime import followups_for
@@ -155,16 +156,19 @@ def reused() -> dict[str, int]:
             "events": count(Event.id), "areas": count(Household.area_code.distinct())}
 
 
-def batch_ops(device, area: str, members: list[tuple[str, str, str]], n: int) -> None:
-    """``n`` realistic operations of one collaborator's month: events, hand-outs, edits."""
+def batch_ops(device, area: str, members: list[tuple[str, str, str, str]], n: int) -> None:
+    """``n`` realistic operations of one collaborator's month: events, hand-outs, edits
+    (a method start only for a woman of 15–49, the others would be refused)."""
     today = dt.date.today().isoformat()
     for i in range(n):
-        mid, hh, sex = members[i % len(members)]
+        mid, hh, sex, born = members[i % len(members)]
         kind = i % 5
+        if kind == 1 and not (sex == "female" and 15 <= age_on(born, today) <= 49):
+            kind = 4
         if kind == 0:
             device.distribution({"id": str(uuid.uuid4()), "area_code": area, "household_id": hh,
                                  "method": "condom", "quantity": 10, "distributed_on": today})
-        elif kind == 1 and sex == "female":
+        elif kind == 1:
             device.event("method_start", {"id": str(uuid.uuid4()), "household_id": hh,
                                           "member_id": mid, "event_date": today,
                                           "method": "pill", "source": "ctv"})
@@ -198,7 +202,8 @@ def incremental(app, batches: int) -> tuple[float, float]:
         select(Household.area_code, Household.commune_code, Household.province_code)
         .limit(1)).one()
     device = SimDevice(app, area=area, commune=commune, province=province)
-    members = session.execute(select(Member.id, Member.household_id, Member.sex)
+    members = session.execute(select(Member.id, Member.household_id, Member.sex,
+                                     Member.birth_date)
                               .where(Member.area_code == area, Member.residence_status
                                      == "present").limit(100)).all()
     client = app.test_client()

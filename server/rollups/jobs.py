@@ -46,7 +46,7 @@ from server.models.reports import P0Report
 from server.models.rollups import JobLock, RollupCell
 from server.models.sync import SyncBatch
 from server.rollups import sources, store
-from server.rollups.compute import Cells, compute_areas
+from server.rollups.compute import Cells, compute_areas, without_gc
 from server.rollups.indicators import index_month, month_index
 from server.rollups.parallel import compute_all
 from server.rollups.queries import month_of_timestamp
@@ -125,15 +125,16 @@ def full_recompute(session: Session, months: list[str] | None = None,
     take_table(session)
     tree = store.tree_name(session)
     months = sorted(set(months or window(session, today, max_months)))
-    cells = compute_all(session, months, workers)
-    areas = store.expected_areas(session, tree) | set(cells)
-    areas |= sources.add_area_values(session, cells, months)
-    _complete(cells, areas, months)
-    chains = store.ancestry(session, tree, areas)
-    leaves, leaf_chains = sources.leaf_cells(session, tree, months)
-    cells.update(leaves)
-    chains.update(leaf_chains)
-    written = store.replace_all(session, tree, months, store.aggregate(cells, chains))
+    with without_gc():  # the workers' cells, the sums and the rows: many small objects
+        cells = compute_all(session, months, workers)
+        areas = store.expected_areas(session, tree) | set(cells)
+        areas |= sources.add_area_values(session, cells, months)
+        _complete(cells, areas, months)
+        chains = store.ancestry(session, tree, areas)
+        leaves, leaf_chains = sources.leaf_cells(session, tree, months)
+        cells.update(leaves)
+        chains.update(leaf_chains)
+        written = store.replace_all(session, tree, months, store.aggregate(cells, chains))
     session.commit()
     return {"tree": tree, "months": months, "areas": len(areas), "cells": written}
 
@@ -212,7 +213,7 @@ def _stored_stocks(session: Session, tree: str, areas: set[str], months: list[st
 
 def _extend(session: Session, tree: str, months: list[str], done: set[str]) -> None:
     """Cells of ``months`` (before the stored window) for every area not in ``done``."""
-    cells = compute_areas(session, months)
+    cells = compute_areas(session, months, mapped=True)
     sources.add_area_values(session, cells, months)
     areas = (store.expected_areas(session, tree) | set(cells)) - done
     cells = _complete(cells, areas, months)

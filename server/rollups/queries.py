@@ -6,9 +6,7 @@ built (and compiled, by SQLAlchemy's cache) once per shape: with or without an
 area filter, and per dialect where the SQL differs. Every value is a parameter:
 
 ``areas`` (expanding; only when ``by_area``), ``ids`` (expanding), ``t0`` (month
-index of the first month), ``switch_from`` (60 − span: from this age in months
-within a five-year group a person passes into the next group during the span),
-``born_by`` (the first month's last day, ``YYYY-MM-31``), ``first_day`` /
+index of the first month), ``born_by`` (the first month's last day, ``YYYY-MM-31``), ``first_day`` /
 ``last_day`` (ISO dates), ``first_month`` / ``last_month`` (``YYYY-MM``),
 ``months`` (expanding, ``YYYY-MM``).
 """
@@ -133,27 +131,23 @@ def _married_woman() -> ColumnElement[bool]:
 
 
 def _stable_token() -> ColumnElement[str]:
-    """What a person whose state stays put adds, as ``entry:recorded:sex:age:method``.
+    """What a person whose state stays put adds, as ``entry:recorded:sex:born:method``.
 
     ``entry`` is the month offset from which they count (born or registered in the
     span; 0 from the start), ``recorded`` the offset from which a married woman's
-    method is known (her status recorded in the span; "none" before); ``age`` is
-    their age in months at ``t0`` when they pass into the next five-year group within
-    the span, otherwise the start of their group at ``t0`` (so all members of a group
-    share it; 0 for a person born within the span); ``method`` is set for married
-    women. Entry comes first, so "someone counts from the start" is a string search.
+    method is known (her status recorded in the span; "none" before); ``born`` is
+    the birth date's year and month as written (``YYYY-MM``, or ``YYYY``): Python
+    turns it into the age group and the month of a change of group, once per
+    distinct value (:func:`server.rollups.compute._canonical`), so SQL parses no
+    date for most persons; ``method`` is set for married women. Entry comes first,
+    so "someone counts from the start" is a string search.
     """
-    age = T0 - _month_index(Member.birth_date)
-    # (a CASE evaluates its condition and one branch: the birth date is parsed twice)
-    age_key = case((age < 0, 0),
-                   (age % 60 >= bindparam("switch_from", type_=Integer), age),
-                   else_=age // 60 * 60)
     married = _married_woman()
     woman = case((married, func.coalesce(Member.current_method, ind.no_method())), else_="")
     recorded = case((and_(married, Member.recorded_on >= FIRST_DAY),
                       _month_index(Member.recorded_on) - T0), else_=0)
     return (cast(_entry(), String) + ":" + cast(recorded, String) + ":" + Member.sex + ":"
-            + cast(age_key, String) + ":" + woman)
+            + func.substr(Member.birth_date, 1, 7) + ":" + woman)
 
 
 def _counted(by_area: bool) -> list[ColumnElement[bool]]:
