@@ -603,6 +603,14 @@ def _reporting(conn: Connection, months: Sequence[str], areas: Collection[str] |
                 cells[area][month]["areas_expected"] = 1
 
 
+def area_starts(session: Session, areas: Collection[str] | None = None) -> dict[str, str]:
+    """Each area's first month over its whole history (the areas holding any data)."""
+    conn = session.connection()
+    events = _Events()
+    events.first.update(conn.execute(q.first_events(areas is not None), q.params(areas)).all())
+    return _area_starts(conn, areas, events)
+
+
 def _area_starts(conn: Connection, areas: Collection[str] | None,
                  events: _Events) -> dict[str, str]:
     """Each area's first month: its first registration (``""``: someone has no date, so

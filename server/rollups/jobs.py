@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from sqlalchemy import func, select, text, update
@@ -46,7 +46,7 @@ from server.models.reports import P0Report
 from server.models.rollups import JobLock, RollupCell
 from server.models.sync import SyncBatch
 from server.rollups import sources, store
-from server.rollups.compute import Cells, compute_areas, without_gc
+from server.rollups.compute import Cells, area_starts, compute_areas, without_gc
 from server.rollups.indicators import index_month, month_index
 from server.rollups.parallel import compute_all
 from server.rollups.queries import month_of_timestamp
@@ -100,14 +100,17 @@ def take_table(session: Session) -> None:
         session.execute(update(JobLock).where(JobLock.name == "").values(holder=None))
 
 
-def _complete(cells: Cells, areas: Iterable[str], months: list[str]) -> Cells:
+def _complete(cells: Cells, areas: Iterable[str], months: list[str],
+              holding: Collection[str] = ()) -> Cells:
     """A cell for every area and month (an empty one too: the incremental path then
     clears what a correction took away), and an area of the tree holding no data
     expected to report in every month (one holding data is from its first month on:
-    :func:`server.rollups.compute.compute_areas`)."""
+    :func:`server.rollups.compute.compute_areas`). ``holding``: areas known to hold
+    data, though none is expected in ``months`` (months before their first)."""
     for area in areas:
         by_month = cells[area]
-        expected = any(by_month.get(m, {}).get("areas_expected") for m in months)
+        expected = area in holding or any(by_month.get(m, {}).get("areas_expected")
+                                          for m in months)
         for month in months:
             cell = by_month[month]  # made when missing (a defaultdict)
             if not expected:
@@ -216,7 +219,8 @@ def _extend(session: Session, tree: str, months: list[str], done: set[str]) -> N
     cells = compute_areas(session, months, mapped=True)
     sources.add_area_values(session, cells, months)
     areas = (store.expected_areas(session, tree) | set(cells)) - done
-    cells = _complete(cells, areas, months)
+    # an area whose first month is after these is not one holding no data
+    cells = _complete(cells, areas, months, holding=set(area_starts(session)))
     chains = store.ancestry(session, tree, areas)
     store.apply_area_cells(session, tree, {a: cells[a] for a in areas}, chains)
     store.apply_area_cells(session, tree, *sources.leaf_cells(session, tree, months))
