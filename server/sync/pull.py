@@ -22,7 +22,17 @@ import heapq
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import JSON, delete, func, literal_column, select, type_coerce, union_all
+from sqlalchemy import (
+    JSON,
+    case,
+    delete,
+    func,
+    literal_column,
+    select,
+    type_coerce,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from a0core.errors import A0Error
@@ -30,8 +40,8 @@ from server.models.logistics import StockMovement
 from server.models.people import Device
 from server.models.register import ChangeCounter, Distribution, Event, Household, Member
 from server.models.sync import Alias, Conflict, DeviceSync, SyncOp
+from server.orgunits.queries import place_names
 from server.reporting.status import device_months
-from server.security.enrolment import device_profile
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 5000
@@ -225,21 +235,25 @@ def pull_page(session: Session, device: Device, cursor: int, limit: int = DEFAUL
     verdicts = [item["verdict"] for _, item in page if "verdict" in item]
     next_cursor = upper if more else (page[-1][0] if page else cursor)
 
-    state = session.get(DeviceSync, device.id)
-    if state is not None:
-        state.pull_cursor = max(state.pull_cursor, cursor)
-        state.last_pull_at = now or dt.datetime.now(dt.UTC)
+    place, reports = place_of(session, device), device_months(session, area, now)
+    # what the device holds (tombstones wait for it): one statement, no read first, last
+    # (its row lock, shared with the device's batches, is held only to the commit)
+    session.execute(update(DeviceSync).where(DeviceSync.device_id == device.id).values(
+        pull_cursor=case((DeviceSync.pull_cursor < cursor, cursor),
+                         else_=DeviceSync.pull_cursor),
+        last_pull_at=now or dt.datetime.now(dt.UTC)).execution_options(
+        synchronize_session="fetch"))
     return {"changes": changes, "verdicts": verdicts, "cursor": next_cursor, "more": more,
-            "place": place_of(session, device), "reports": device_months(session, area, now)}
+            "place": place, "reports": reports}
 
 
 def place_of(session: Session, device: Device) -> dict[str, Any]:
     """Where the device's area is now, with codes and names, and the villages a
     household may be filed under: after a reform migration moved its area to another
     commune (issue 13), or a village was added or renamed, the next pull tells the
-    phone."""
-    profile = device_profile(session, device)
-    return {k: profile[k] for k in ("area", "commune", "province", "villages")}
+    phone. The same as the enrolment profile's (:func:`device_profile`), in two
+    statements."""
+    return place_names(session, device.area_code, device.commune_code, device.province_code)
 
 
 def purge_tombstones(session: Session, before: dt.datetime | None = None) -> int:
