@@ -4,13 +4,16 @@ same as the enrolment profile's."""
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select, update
 
+from a0core.clocks import pack, unpack
 from server.extensions import db
 from server.models import Device, DeviceSync
 from server.models.register import Household, Member
 from server.security.enrolment import device_profile
-from server.sync.pull import pull_page
+from server.sync.pull import _wire_clocks, pull_page
 from tests.support import reform as world
 from tests.support.register import household, member, new_id
 from tests.support.sim import SimDevice
@@ -104,3 +107,15 @@ def test_the_place_on_each_page_is_the_enrolment_profiles(app) -> None:
     assert pull_page(session, device, 0)["place"] == {
         k: v for k, v in device_profile(session, device).items()
         if k in ("area", "commune", "province", "villages")}
+
+
+_stamps = st.tuples(st.integers(0, 2**53), st.sampled_from(["dev-a", "dev-b", "server"]))
+
+
+@given(st.dictionaries(st.text("abcdefgh_", min_size=1, max_size=8), _stamps, max_size=12))
+def test_the_wire_clocks_are_what_unpacking_gives(clocks) -> None:
+    """The pull's own expansion of stored clocks (no copy per field) gives what
+    :func:`a0core.clocks.unpack` gives, from the packed form and from the old one."""
+    stored = {name: list(stamp) for name, stamp in clocks.items()}
+    assert _wire_clocks(pack(stored)) == unpack(pack(stored)) == stored
+    assert _wire_clocks(stored) == stored and _wire_clocks(None) is None

@@ -51,7 +51,7 @@ def place_names(session: Session, area_code: str, commune_code: str,
                parent.code.label("parent_code"))
         .outerjoin(parent, parent.id == OrgUnit.parent_id)
         .where(OrgUnit.tree == current,
-               OrgUnit.code.in_({area_code, commune_code, province_code}))).all()
+               OrgUnit.code.in_(sorted({area_code, commune_code, province_code})))).all()
     found = {r.code: r for r in rows}
     out: dict[str, Any] = {
         key: {"code": code, "name": found[code].full_name if code in found else code}

@@ -64,8 +64,10 @@ def _wire_clocks(value: Any) -> dict[str, Any] | None:
     them, ``{field: [hlc, device]}``. Unlike :func:`a0core.clocks.unpack` the fields of
     one stamp share one list: the page is only serialised, never changed, and this is
     most of a first download's Python time otherwise."""
-    if value is None or isinstance(value, dict):
-        return value
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return {name: [stamp[0], stamp[1]] for name, stamp in value.items()}
     out: dict[str, Any] = {}
     for group in value:
         out.update(dict.fromkeys(group[2:], group[:2]))
