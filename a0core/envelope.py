@@ -654,8 +654,11 @@ def open_from_server(data: bytes, device_keys: DeviceKeys, server_sign_public: S
         raise A0Error("response_signature_invalid")
     envelope.verify(key)
     body = envelope.decrypt(device_keys.box_private, max_body_bytes)
+    # the server writes canonical bytes: read them with orjson when they are exactly the
+    # canonical form of what they hold (no duplicate key can hide there), else strictly
+    found = _canonical_doc(body)
     try:
-        doc = strict_loads(body)
+        doc = found[0] if found is not None else strict_loads(body)
     except (ValueError, RecursionError):
         raise A0Error("response_malformed") from None
     if not isinstance(doc, dict):

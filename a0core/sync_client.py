@@ -229,10 +229,15 @@ class RetryPolicy:
     rng: random.Random = field(default_factory=random.Random, repr=False)
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        jittered = self.rng.uniform(0, min(self.max_delay, self.base_delay * 2 ** attempt))
-        if retry_after is not None:
-            return min(self.max_delay, max(jittered, retry_after))
-        return jittered
+        """Seconds to wait before attempt ``attempt + 1``. A server's ``Retry-After`` is a
+        floor, and the wait is spread above it over as much again (or the backoff, when
+        longer): phones told the same ``Retry-After`` by an outage do not all come back
+        in the same second."""
+        spread = min(self.max_delay, self.base_delay * 2 ** attempt)
+        if retry_after is None:
+            return self.rng.uniform(0, spread)
+        low = min(self.max_delay, max(0.0, retry_after))
+        return self.rng.uniform(low, min(self.max_delay, low + max(spread, low)))
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:

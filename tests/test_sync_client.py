@@ -427,6 +427,18 @@ def test_429_honours_retry_after_and_4xx_is_not_retried() -> None:
     assert sleeps[0] >= 5 and len(script.calls) == 2
 
 
+def test_phones_told_the_same_retry_after_come_back_spread_out() -> None:
+    """An outage answers every phone ``Retry-After: 15``: each waits at least that, and
+    not all in the same second (the old rule, max(jitter, Retry-After), made them all
+    wait exactly 15 s and come back together)."""
+    waits = [RetryPolicy(rng=random.Random(seed)).delay(0, retry_after=15) for seed in range(200)]
+    assert min(waits) >= 15 and max(waits) <= 30
+    per_second = [sum(1 for w in waits if s <= w < s + 1) for s in range(15, 30)]
+    assert max(per_second) <= 40, per_second  # about 200 / 15 a second, never most of them
+    later = [RetryPolicy(rng=random.Random(seed)).delay(4, retry_after=3) for seed in range(50)]
+    assert min(later) >= 3 and max(later) > 8  # a long backoff still spreads above the floor
+
+
 def test_retry_delays_are_capped() -> None:
     policy = RetryPolicy(base_delay=1.0, max_delay=4.0, rng=random.Random(3))
     assert all(0 <= policy.delay(n) <= 4.0 for n in range(20))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from server.models.orgunits import LEVEL_VILLAGE, OrgTree, OrgUnit
 
@@ -34,3 +36,34 @@ def villages_for_area(session: Session, area_code: str) -> list[dict[str, str]]:
     own = area.parent.code if area.parent is not None else None
     rows.sort(key=lambda r: r.code != own)
     return [{"code": r.code, "name": r.name} for r in rows]
+
+
+def place_names(session: Session, area_code: str, commune_code: str,
+                province_code: str) -> dict[str, Any]:
+    """Where an area is, for every pull page: ``{area, commune, province}`` as
+    ``{"code", "name"}`` and the ``villages`` :func:`villages_for_area` gives, in two
+    statements (looked up one by one it took eleven, a third of a pull page's trips
+    to the database)."""
+    parent = aliased(OrgUnit)
+    current = select(OrgTree.name).where(OrgTree.current).scalar_subquery()
+    rows = session.execute(
+        select(OrgUnit.code, OrgUnit.full_name, OrgUnit.tree, OrgUnit.commune_code,
+               parent.code.label("parent_code"))
+        .outerjoin(parent, parent.id == OrgUnit.parent_id)
+        .where(OrgUnit.tree == current,
+               OrgUnit.code.in_(sorted({area_code, commune_code, province_code})))).all()
+    found = {r.code: r for r in rows}
+    out: dict[str, Any] = {
+        key: {"code": code, "name": found[code].full_name if code in found else code}
+        for key, code in (("area", area_code), ("commune", commune_code),
+                          ("province", province_code))}
+    area = found.get(area_code)
+    villages: list[dict[str, str]] = []
+    if area is not None and area.commune_code is not None:
+        listed = session.execute(select(OrgUnit.code, OrgUnit.name).where(
+            OrgUnit.tree == area.tree, OrgUnit.level == LEVEL_VILLAGE, OrgUnit.active,
+            OrgUnit.commune_code == area.commune_code).order_by(OrgUnit.code)).all()
+        listed.sort(key=lambda r: r.code != area.parent_code)
+        villages = [{"code": r.code, "name": r.name} for r in listed]
+    out["villages"] = villages
+    return out

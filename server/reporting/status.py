@@ -132,6 +132,8 @@ def device_months(session: Session, area: str, now: dt.datetime | None = None,
     newest = p0.last_closed_month(p0.vn_day(now))
     months = set(session.scalars(select(P0Report.month).where(
         P0Report.area_code == area, P0Report.month >= p0.shift(newest, 1 - back))))
+    if not months:  # no slip held: nothing more to read (every pull page asks)
+        return []
     rows = area_months(session, [area], sorted(months), now)
     return [rows[(area, m)].to_dict() for m in sorted(months)]
 

@@ -84,7 +84,8 @@ def pull():
                      int_arg("limit", DEFAULT_LIMIT, low=1, high=MAX_LIMIT))
     body.update(server_hlc=clock.now(), server_key=current.public().to_dict(),
                 schemas={"hash": schemas_digest()})
+    box_public_key, device_id = device.box_public_key, device.id  # not read again after
     db.session.commit()
-    sealed = seal_to_device(body, device.box_public_key, signer.sign_private, signer.kid,
-                            device_id=device.id, hlc=body["server_hlc"])
+    sealed = seal_to_device(body, box_public_key, signer.sign_private, signer.kid,
+                            device_id=device_id, hlc=body["server_hlc"])
     return Response(sealed, mimetype="application/json")
