@@ -49,7 +49,7 @@ from server.security.keys import KeyStore
 from server.sync.applier import Applier, Place, Touched, Verdict, warned
 from server.sync.clock import check_ahead
 from server.sync.conflicts import ConflictFinder
-from server.sync.ledger import update_device_state
+from server.sync.ledger import DeviceRow, update_device_state
 from server.sync.locks import hold
 from server.sync.ops import DISTRIBUTION, EVENT, STOCK, VOID, Op, parse_op
 from server.sync.statements import statements
@@ -102,6 +102,8 @@ class Sender:
     commune_code: str
     province_code: str
     revoked_at: dt.datetime | None = None  # only with ``accept_revoked``
+    # the device's sequence state as read with it (None: no row yet), for the ledger
+    state: DeviceRow | None = field(default=None, compare=False)
 
 
 class _Moved(Exception):
@@ -117,7 +119,8 @@ def _sender(session: Session, device_id: str, accept_revoked: bool) -> Sender:
         raise A0Error("device_unknown")
     if row.revoked_at is not None and not accept_revoked:
         raise A0Error("device_revoked")
-    return Sender(*row[1:], revoked_at=row.revoked_at)
+    state = None if row.has_state is None else DeviceRow(*row[7:])
+    return Sender(*row[1:6], revoked_at=row.revoked_at, state=state)
 
 
 def sealed_before(revoked_at: dt.datetime, header: dict[str, Any],
@@ -174,12 +177,6 @@ def _ingest(session: Session, data: bytes, ctx: IngestContext, carrier: str,
         opened = open_batch(
             data, max_bytes=ctx.max_batch_bytes, device_sign_key_for=sign_key_for,
             server_box_private_for=lambda kid: ctx.keys.get(kid).box_private)
-        receipt = _known_receipt(session, opened.header["batch"], opened.body_hash)
-        if receipt is not None:
-            return receipt
-        check_ahead(opened.header["hlc"], ctx.now_ms(), ctx.max_clock_ahead_ms)
-        if sender[-1].revoked_at is not None:
-            sealed_before(sender[-1].revoked_at, opened.header, opened.ops)
         session.rollback()  # the write transaction starts with the area's lock
         receipt = _apply_until_done(session, sender, opened, ctx, carrier)
         session.commit()
@@ -225,9 +222,13 @@ def _apply_batch(session: Session, device: Sender, header: dict[str, Any],
                  carrier: str, plain: bool = False) -> dict[str, Any]:
     hold(session, f"area:{device.area_code}")  # SQLite: the write lock
     sql = statements(session)
-    receipt = _known_receipt(session, header["batch"], body_hash)  # sent twice at once
+    # seen before (sent again, or twice at once): looked up once, under the lock
+    receipt = _known_receipt(session, header["batch"], body_hash)
     if receipt is not None:
         return receipt
+    check_ahead(header["hlc"], ctx.now_ms(), ctx.max_clock_ahead_ms)
+    if device.revoked_at is not None:
+        sealed_before(device.revoked_at, header, raw_ops)
 
     first, last = header["seq"]
     stored = dict(session.execute(sql.stored_ops, {"device": device.id, "first": first,
@@ -277,7 +278,9 @@ def _apply_batch(session: Session, device: Sender, header: dict[str, Any],
     now = _at(ctx.now_ms())  # the context's clock: the wall's, or a demo's season
     write_ledger(session, place, device.id, header["batch"], entries, released, sequencer,
                  now)
-    state = update_device_state(session, device.id, header.get("hlc", 0), ctx.now_ms(), now)
+    state = update_device_state(session, device.id, header.get("hlc", 0), ctx.now_ms(), now,
+                                state=now_at.state,
+                                stored=[e.seq for e in entries if e.verdict is not None])
     answers = [e.answer or e.verdict.to_dict(e.seq) for e in entries]  # type: ignore[union-attr]
     receipt = sign_receipt({
         "v": 1, "type": "receipt", "device": device.id, "batch": header["batch"],

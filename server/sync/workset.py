@@ -135,16 +135,18 @@ class Workset:
         read, self.read = self.read, None
         if read is None:
             return
+        # every table in one statement: on PostgreSQL each statement is a round trip
+        params = {f"ids_{kind}": self.sql.ids(sorted(seqs))["ids"] for kind, seqs in read.items()}
+        params["ids_alias"] = self.sql.ids(sorted(self._alias_checked))["ids"]
+        now: dict[str, dict[str, Any]] = {kind: {} for kind in (*read, "alias")}
+        for kind, entity_id, seq, survivor in self.session.execute(self.sql.still_read, params):
+            now[kind][entity_id] = survivor if kind == "alias" else seq
         for kind, seqs in read.items():
-            for chunk in chunks(sorted(seqs)):
-                now = dict(self.session.execute(self.sql.seqs_by_id[kind],
-                                                self.sql.ids(chunk)).all())
-                if any(now.get(i) != seqs[i] for i in chunk):
-                    raise StaleRead(kind)
-        for chunk in chunks(sorted(self._alias_checked)):  # merged meanwhile
-            now = dict(self.session.execute(self.sql.aliases, self.sql.ids(chunk)).all())
-            if now != {i: self.aliases[i] for i in chunk if i in self.aliases}:
-                raise StaleRead("alias")
+            if any(now[kind].get(i) != seq for i, seq in seqs.items()):
+                raise StaleRead(kind)
+        if now["alias"] != {i: self.aliases[i] for i in self._alias_checked  # merged meanwhile
+                            if i in self.aliases}:
+            raise StaleRead("alias")
         for household_id, members in self._members_read.items():
             if set(self.session.scalars(select(Member.id).where(
                     Member.household_id == household_id, ~Member.deleted))) != members:
