@@ -177,7 +177,12 @@ def _ingest(session: Session, data: bytes, ctx: IngestContext, carrier: str,
         opened = open_batch(
             data, max_bytes=ctx.max_batch_bytes, device_sign_key_for=sign_key_for,
             server_box_private_for=lambda kid: ctx.keys.get(kid).box_private)
-        session.rollback()  # the write transaction starts with the area's lock
+        if statements(session).dialect == "sqlite":
+            # SQLite: the write transaction must start with its write lock (a read
+            # transaction cannot always become a write one). PostgreSQL reads committed
+            # rows afresh at every statement, so the batch goes on in the same
+            # transaction: no rollback, no new connection checked out (and pinged)
+            session.rollback()
         receipt = _apply_until_done(session, sender, opened, ctx, carrier)
         session.commit()
         return receipt
@@ -208,31 +213,27 @@ def _apply_until_done(session: Session, sender: list[Sender], opened: Any,
     raise A0Error("server_busy")
 
 
-def _known_receipt(session: Session, batch_id: str, body_hash: str) -> dict[str, Any] | None:
-    known = session.execute(statements(session).known_batch, {"batch": batch_id}).first()
-    if known is None:
-        return None
-    if known.body_hash != body_hash:
-        raise A0Error("batch_id_reused", batch=batch_id)
-    return known.receipt
-
-
 def _apply_batch(session: Session, device: Sender, header: dict[str, Any],
                  raw_ops: list[dict[str, Any]], body_hash: str, ctx: IngestContext,
                  carrier: str, plain: bool = False) -> dict[str, Any]:
     hold(session, f"area:{device.area_code}")  # SQLite: the write lock
     sql = statements(session)
-    # seen before (sent again, or twice at once): looked up once, under the lock
-    receipt = _known_receipt(session, header["batch"], body_hash)
-    if receipt is not None:
-        return receipt
+    first, last = header["seq"]
+    # the batch seen before (sent again, or twice at once), and which of its operations
+    # are stored already: one look-up, under the lock
+    stored: dict[int, str] = {}
+    for known_hash, known_receipt, seq, op_hash in session.execute(sql.seen, {
+            "batch": header["batch"], "device": device.id, "first": first, "last": last}):
+        if known_hash is None:
+            stored[seq] = op_hash
+        elif known_hash != body_hash:
+            raise A0Error("batch_id_reused", batch=header["batch"])
+        else:
+            return known_receipt
     check_ahead(header["hlc"], ctx.now_ms(), ctx.max_clock_ahead_ms)
     if device.revoked_at is not None:
         sealed_before(device.revoked_at, header, raw_ops)
 
-    first, last = header["seq"]
-    stored = dict(session.execute(sql.stored_ops, {"device": device.id, "first": first,
-                                                   "last": last}).all())
     entries = [Entry(raw["seq"], raw) for raw in raw_ops]
     for entry in entries:
         if entry.seq in stored:
@@ -332,8 +333,8 @@ def _prefetch(ws: Workset, ops: list[Op], forms: FormSet) -> None:
             if isinstance(value, str):
                 wanted.get(kind or "", every).add(value)
     ids = every.union(*wanted.values())
-    ws.prefetch_aliases(ids)
-    for kind in KINDS:
+    ws.prefetch_all({kind: wanted[kind] | every for kind in KINDS}, ids)
+    for kind in KINDS:  # the survivors of merged duplicates, if any (else: nothing to do)
         ws.prefetch(kind, {ws.aliases.get(i, i) for i in wanted[kind] | every})
 
 

@@ -33,19 +33,17 @@ MODELS = {"household": Household, "member": Member, "event": Event,
 class Statements:
     dialect: str
     sender: Select          # :device — and the device's sequence state (None: no row)
-    known_batch: Select     # :batch
-    stored_ops: Select      # :device, :first, :last
+    seen: Any               # :batch, :device, :first, :last
     rows_by_id: dict[str, Select]  # kind -> :ids
     aliases: Select         # :ids
     waiting_for: Select     # :ids — waiting operations of any device
-    events_of: Select       # :ids — not voided
-    children_of: Select     # :ids (mothers)
+    facts_of: Any           # :ids — (mother, member_id, event_ref…): see below
     deaths_of: Select       # :ids — not voided
     seqs_above: Select      # :device, :above
     device_state: Select    # :device
     device_state_update: Any  # b_device, and the columns to set
     open_conflicts: Select  # :ids — open conflicts of these entities
-    still_read: Any         # PostgreSQL: :ids_<kind>, :ids_alias — (kind, id, seq, survivor)
+    still_read: Any         # :ids_<kind>, :ids_alias — (kind, id, seq, survivor)
 
     def ids(self, values: Iterable[str]) -> dict[str, Any]:
         """The parameters of a look-up by ``:ids``."""
@@ -74,18 +72,29 @@ def _build(dialect: str) -> Statements:
         .select_from(Device.__table__.outerjoin(DeviceSync.__table__,
                                                 st.device_id == dv.id))
         .where(dv.id == device),
-        known_batch=select(SyncBatch.__table__.c.body_hash, SyncBatch.__table__.c.receipt)
-        .where(SyncBatch.__table__.c.id == bindparam("batch")),
-        stored_ops=select(op.seq, op.op_hash).where(
-            op.device_id == device, op.seq.between(bindparam("first"), bindparam("last"))),
+        # both at once, for a batch under its lock: (body_hash, receipt) of the batch id
+        # if known, and (seq, op_hash) of each of its operations stored already
+        seen=union_all(
+            select(SyncBatch.__table__.c.body_hash, SyncBatch.__table__.c.receipt,
+                   null().label("seq"), null().label("op_hash"))
+            .where(SyncBatch.__table__.c.id == bindparam("batch")),
+            select(null(), null(), op.seq, op.op_hash).where(
+                op.device_id == device,
+                op.seq.between(bindparam("first"), bindparam("last")))),
         rows_by_id={kind: select(model.__table__).where(ids_in(model.__table__.c.id))
                     for kind, model in MODELS.items()},
         aliases=select(al.old_id, al.survivor_id).where(ids_in(al.old_id), al.active),
         waiting_for=select(op.payload, op.device_id, op.area_code, op.commune_code,
                            op.province_code)
         .where(WAITING_ONLY, ids_in(op.waiting_on)),
-        events_of=select(*event_ref).where(ids_in(ev.member_id), ~ev.voided),
-        children_of=select(mb.id, mb.mother_id).where(ids_in(mb.mother_id)),
+        # what a refold reads, in one statement: the events of these members (mother
+        # NULL) and the deaths of their children (mother: whose child)
+        facts_of=union_all(
+            select(null().label("mother"), *event_ref).where(ids_in(ev.member_id),
+                                                             ~ev.voided),
+            select(mb.mother_id, *event_ref)
+            .select_from(Event.__table__.join(Member.__table__, mb.id == ev.member_id))
+            .where(ids_in(mb.mother_id), ev.form == "death", ~ev.voided)),
         deaths_of=select(*event_ref).where(ids_in(ev.member_id), ev.form == "death",
                                            ~ev.voided),
         seqs_above=select(op.seq).where(op.device_id == device, op.seq > bindparam("above"))
@@ -103,8 +112,9 @@ def _build(dialect: str) -> Statements:
 
 
 def _still_read(dialect: str) -> Any:
-    """Every row a batch read, with its change number now, and the aliases of the ids it
-    resolved, in one statement (one round trip: :meth:`Workset.validate`)."""
+    """Which of these ids exist, by kind, with their change numbers, and the aliases of
+    these ids, in one statement (one round trip): what a batch is about to read
+    (:meth:`Workset.prefetch_all`), or has read (:meth:`Workset.validate`)."""
     parts = []
     for kind, model in MODELS.items():
         c = model.__table__.c

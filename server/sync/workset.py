@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from a0core.projection import EventRef, member_state
-from server.models.base import chunks, insert_rows, update_rows, utcnow
+from server.models.base import IN_CHUNK, chunks, insert_rows, update_rows, utcnow
 from server.models.register import Member
 from server.register.materialise import household_columns, member_columns
 from server.register.sequence import allocate
@@ -95,6 +95,38 @@ class Workset:
             for i in wanted:
                 row = self.rows[kind][i]
                 read[i] = None if row is None else row["seq"]
+
+    def prefetch_all(self, wanted: dict[str, set[str]], aliased: set[str]) -> None:
+        """Load the rows of ``wanted`` ids by kind, and the aliases of ``aliased``, with one
+        statement saying which exist (and the aliases) and one per kind with rows found.
+
+        In the steady state most ids a batch names are new (events, hand-outs): they
+        cost no look-up of their own. Too many ids for one statement: kind by kind."""
+        todo = {kind: {i for i in ids if i not in self.rows[kind]}
+                for kind, ids in wanted.items()}
+        fresh = {i for i in aliased if i not in self._alias_checked}
+        if max(len(fresh), *map(len, todo.values())) > IN_CHUNK:
+            self.prefetch_aliases(fresh)
+            for kind, ids in todo.items():
+                self.prefetch(kind, ids)
+            return
+        params = {f"ids_{kind}": self.sql.ids(sorted(todo.get(kind, ())))["ids"]
+                  for kind in MODELS}
+        params["ids_alias"] = self.sql.ids(sorted(fresh))["ids"]
+        found: dict[str, set[str]] = {kind: set() for kind in MODELS}
+        for kind, entity_id, _seq, survivor in self.session.execute(self.sql.still_read,
+                                                                    params):
+            if kind == "alias":
+                self.aliases[entity_id] = survivor
+            else:
+                found[kind].add(entity_id)
+        self._alias_checked |= fresh
+        for kind, ids in todo.items():
+            self.prefetch(kind, found[kind])  # sets what it did not find to None, read or not
+            for i in ids - found[kind]:
+                self.rows[kind][i] = None
+                if self.read is not None:
+                    self.read[kind][i] = None
 
     def prefetch_aliases(self, ids: Iterable[str]) -> None:
         wanted = {i for i in ids if i not in self._alias_checked}
@@ -202,14 +234,14 @@ class Workset:
         own: dict[str, list[EventRef]] = defaultdict(list)
         child_deaths: dict[str, list[EventRef]] = defaultdict(list)
         for chunk in chunks(ids):
-            for row in self.session.execute(self.sql.events_of, self.sql.ids(chunk)):
-                own[row.member_id].append(
-                    EventRef(row.form, row.payload, row.hlc, row.device_id))
-            children = self.session.execute(self.sql.children_of, self.sql.ids(chunk)).all()
-            mothers = set(chunk)
-            children += [(i, r["mother_id"]) for i, r in self.rows["member"].items()
-                         if r and r.get("mother_id") in mothers and i in self.new["member"]]
-            mother_of = dict(children)
+            # their events, and the deaths of their children already in the database
+            for row in self.session.execute(self.sql.facts_of, self.sql.ids(chunk)):
+                ref = EventRef(row.form, row.payload, row.hlc, row.device_id)
+                (own[row.member_id] if row.mother is None
+                 else child_deaths[row.mother]).append(ref)
+            mothers = set(chunk)  # children arriving with this batch: not written yet
+            mother_of = {i: r["mother_id"] for i, r in self.rows["member"].items()
+                         if r and r.get("mother_id") in mothers and i in self.new["member"]}
             if mother_of:
                 for row in self.session.execute(self.sql.deaths_of, self.sql.ids(mother_of)):
                     child_deaths[mother_of[row.member_id]].append(
