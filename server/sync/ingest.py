@@ -5,12 +5,14 @@ The HTTPS endpoint and ``a0sync import-batch`` both call :func:`ingest_batch`:
 1. open the envelope: size, structure, device (known, not revoked), signature,
    server key, decryption, body against header — any failure refuses the batch
    whole and changes nothing;
-2. a batch id seen before returns the receipt kept for it (or is refused if the
-   content differs); a new batch sealed by a clock further ahead than the
-   tolerance is refused whole (``hlc_future``, with the server's time);
-3. in one transaction, holding its area's lock (:mod:`server.sync.locks`: batches
-   of one area one after the other, of other areas side by side): sort each
-   operation into duplicate / hash mismatch / new and apply the new ones in memory;
+2. in one transaction, holding its area's lock (:mod:`server.sync.locks`: batches
+   of one area one after the other, of other areas side by side): a batch id seen
+   before returns the receipt kept for it (or is refused if the content differs),
+   looked up with the batch's operations already stored, in one statement; a new
+   batch sealed by a clock further ahead than the tolerance is refused whole
+   (``hlc_future``, with the server's time);
+3. sort each operation into duplicate / hash mismatch / new and apply the new ones
+   in memory;
 4. then the short step that makes the batch visible (issue 19): take change numbers
    from the province's counter, whose row lock is held to the commit, so numbers
    become visible in order and pull cursors never skip; re-read the device (revoked,

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, bindparam, literal, null, select, union_all, update
+from sqlalchemy import Select, bindparam, func, literal, null, select, union_all, update
 from sqlalchemy.orm import Session
 
 from server.models.base import id_list, in_param, list_param
@@ -63,6 +63,7 @@ def _build(dialect: str) -> Statements:
     op, al, mb = SyncOp.__table__.c, Alias.__table__.c, Member.__table__.c
     event_ref = (ev.member_id, ev.form, ev.payload, ev.hlc, ev.device_id)
     device = bindparam("device")
+    own_ids, mother_ids = (_id_rows("ids", mb.id, dialect, n) for n in ("own", "mothers"))
     return Statements(
         dialect=dialect,
         sender=select(dv.revoked_at, dv.id, dv.sign_public_key, dv.area_code,
@@ -90,11 +91,13 @@ def _build(dialect: str) -> Statements:
         # what a refold reads, in one statement: the events of these members (mother
         # NULL) and the deaths of their children (mother: whose child)
         facts_of=union_all(
-            select(null().label("mother"), *event_ref).where(ids_in(ev.member_id),
-                                                             ~ev.voided),
+            select(null().label("mother"), *event_ref)
+            .select_from(own_ids.join(Event.__table__, ev.member_id == own_ids.c.value))
+            .where(~ev.voided),
             select(mb.mother_id, *event_ref)
-            .select_from(Event.__table__.join(Member.__table__, mb.id == ev.member_id))
-            .where(ids_in(mb.mother_id), ev.form == "death", ~ev.voided)),
+            .select_from(mother_ids.join(Member.__table__, mb.mother_id == mother_ids.c.value)
+                         .join(Event.__table__, ev.member_id == mb.id))
+            .where(ev.form == "death", ~ev.voided)),
         deaths_of=select(*event_ref).where(ids_in(ev.member_id), ev.form == "death",
                                            ~ev.voided),
         seqs_above=select(op.seq).where(op.device_id == device, op.seq > bindparam("above"))
@@ -111,17 +114,31 @@ def _build(dialect: str) -> Statements:
     )
 
 
+def _id_rows(name: str, column: Any, dialect: str, alias: str | None = None) -> Any:
+    """The list parameter ``name`` as a table of ``value`` rows, to join on: PostgreSQL
+    plans that as a few index look-ups even in the generic plan of a prepared statement
+    (an ``= ANY(:ids)`` in a union of tables came to a sequential scan each)."""
+    param = list_param(name, column, dialect)
+    alias = alias or f"{name}_rows"
+    if dialect == "postgresql":  # unnest(…) AS alias(value)
+        return func.unnest(param).table_valued("value").render_derived(name=alias)
+    return func.json_each(param).table_valued("value").alias(alias)  # its own column
+
+
 def _still_read(dialect: str) -> Any:
     """Which of these ids exist, by kind, with their change numbers, and the aliases of
     these ids, in one statement (one round trip): what a batch is about to read
     (:meth:`Workset.prefetch_all`), or has read (:meth:`Workset.validate`)."""
     parts = []
     for kind, model in MODELS.items():
-        c = model.__table__.c
-        parts.append(select(literal(kind).label("kind"), c.id, c.seq,
+        table = model.__table__
+        ids = _id_rows(f"ids_{kind}", table.c.id, dialect)
+        parts.append(select(literal(kind).label("kind"), table.c.id, table.c.seq,
                             null().label("survivor"))
-                     .where(in_param(c.id, dialect, list_param(f"ids_{kind}", c.id, dialect))))
-    al = Alias.__table__.c
-    parts.append(select(literal("alias"), al.old_id, null(), al.survivor_id).where(
-        in_param(al.old_id, dialect, list_param("ids_alias", al.old_id, dialect)), al.active))
+                     .select_from(ids.join(table, table.c.id == ids.c.value)))
+    alias = Alias.__table__
+    ids = _id_rows("ids_alias", alias.c.old_id, dialect)
+    parts.append(select(literal("alias"), alias.c.old_id, null(), alias.c.survivor_id)
+                 .select_from(ids.join(alias, alias.c.old_id == ids.c.value))
+                 .where(alias.c.active))
     return union_all(*parts)
