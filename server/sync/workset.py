@@ -75,6 +75,8 @@ class Workset:
         self.read: dict[str, dict[str, int | None]] | None = (
             {k: {} for k in MODELS} if self.sql.dialect == "postgresql" else None)
         self._members_read: dict[str, set[str]] = {}
+        # households' and members' columns as loaded: an update writes only what changed
+        self._loaded: dict[str, dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ reads
 
@@ -88,6 +90,8 @@ class Workset:
             for row in result:
                 found = dict(zip(names, row, strict=True))
                 self.rows[kind][found["id"]] = found
+                if kind in ENTITY_KINDS:
+                    self._loaded[found["id"]] = dict(found)
         for i in wanted:
             self.rows[kind].setdefault(i, None)
         if self.read is not None:
@@ -221,9 +225,21 @@ class Workset:
                 row.setdefault("created_at", now)
             insert_rows(self.session, model, inserts)
         if updates:
-            update_rows(self.session, model, updates)
+            update_rows(self.session, model, [self._changed(row) for row in updates])
         self.new[kind].clear()
         self.dirty[kind].clear()
+
+    def _changed(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The columns of ``row`` to write: those that differ from the row as loaded, and
+        any JSON value (changed in place, so it cannot be compared). A member's update
+        writing every column made SQLite rewrite each of its indexes (duplicate blocking
+        keys, personal id…), the costliest statement of a monthly batch; rows with the
+        same changed columns still share one ``executemany``."""
+        loaded = self._loaded.get(row["id"])
+        if loaded is None:
+            return row
+        return {k: v for k, v in row.items() if k == "id" or isinstance(v, dict | list)
+                or k not in loaded or loaded[k] != v}
 
     def _refold(self) -> None:
         """Fold every member whose facts changed, from the events now in the database."""
