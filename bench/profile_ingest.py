@@ -1,6 +1,10 @@
 """Profile the ingestion path of ``bench/ingest.py`` (one run, fresh database).
 
-    .venv/bin/python bench/profile_ingest.py [--db postgresql] [--ops 10000]
+    .venv/bin/python bench/profile_ingest.py [--db postgresql] [--ops 10000] [--mix monthly]
+
+``--mix monthly`` profiles the steady state (village-sized batches on a bulk-loaded
+register), where the fixed cost of a batch shows; the after-batch hooks are off
+unless ``--hooks`` says otherwise.
 
 Prints the process CPU time (less sensitive than wall time to a busy machine) and
 a cProfile listing of the ingestion alone, by cumulative and by own time.
@@ -28,13 +32,24 @@ def main() -> int:
     parser.add_argument("--ops", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--mix", choices=["first", "monthly"], default="first")
+    parser.add_argument("--hooks", choices=["all", "none", *bench.HOOKS], default="none")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="a0-profile-ingest-"))
     dbs = bench.Databases(args.db, folder)
     try:
         with dbs.fresh() as app:
-            sent = bench.first_uploads(app, args.ops, args.batch, 1)
+            if args.mix == "first":
+                sent = bench.first_uploads(app, args.ops, args.batch, 1)
+            else:
+                loader = bench.Writer("bench-loader", bench.HybridClock().now())
+                sent = bench.monthly_changes(app, args.ops, 1, loader)
+        if sent.preload:
+            dbs.preload(lambda: [bench.load_area(bench.db.session, area, bench.PROVINCE,
+                                                 bench.COMMUNE, loader)
+                                 for area in sent.preload])
         with dbs.fresh() as app:
+            bench.keep_hooks(app, args.hooks)
             profile = cProfile.Profile()
             cpu = time.process_time()
             profile.enable()
@@ -44,7 +59,8 @@ def main() -> int:
     finally:
         dbs.close()
         shutil.rmtree(folder, ignore_errors=True)
-    print(f"ingest wall {seconds:.3f} s (profiled), process cpu {cpu:.3f} s")
+    print(f"ingest wall {seconds:.3f} s (profiled), process cpu {cpu:.3f} s, "
+          f"{len(sent.envelopes)} batches, {cpu / len(sent.envelopes) * 1000:.2f} ms cpu each")
     stats = pstats.Stats(profile)
     stats.sort_stats("cumulative").print_stats(args.top)
     stats.sort_stats("tottime").print_stats(args.top)

@@ -24,9 +24,9 @@ def _upsert(dialect: str) -> Any:
     """Add to the province's counter, creating it at the first use (built once: every
     batch runs it)."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    count = bindparam("count")
-    stmt = insert(ChangeCounter).values(province_code=bindparam("province"), value=count)
+    count, table = bindparam("count"), ChangeCounter.__table__  # Core: no ORM set-up per run
+    stmt = insert(table).values(province_code=bindparam("province"), value=count)
     return stmt.on_conflict_do_update(
-        index_elements=[ChangeCounter.province_code],
-        set_={"value": ChangeCounter.value + count},
-    ).returning(ChangeCounter.value)
+        index_elements=[table.c.province_code],
+        set_={"value": table.c.value + count},
+    ).returning(table.c.value)

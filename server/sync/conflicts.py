@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from a0core.merge import Write, conflicting, stamp_of
 from server.models.sync import APPLIED, CONFLICT, UPSERTS_ONLY, Conflict, SyncOp
+from server.sync.statements import statements
 from server.sync.workset import StaleRead
 
 OPEN, RESOLVED, SUPERSEDED = "open", "resolved", "superseded"
@@ -117,8 +118,8 @@ class ConflictFinder:
             record["id"] = new_id
         based = {eid: ws for eid, ws in self._pending.items() if any(w.base[0] for w in ws)}
         if based:
-            for conflict in self.session.scalars(select(Conflict).where(
-                    Conflict.entity_id.in_(list(based)), Conflict.status == OPEN)):
+            sql = statements(self.session)
+            for conflict in self.session.execute(sql.open_conflicts, sql.ids(based)).all():
                 newer = [w for w in based[conflict.entity_id] if w.field == conflict.field
                          and w.base >= (conflict.b_hlc, conflict.b_device)]
                 if newer:

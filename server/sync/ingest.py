@@ -5,12 +5,14 @@ The HTTPS endpoint and ``a0sync import-batch`` both call :func:`ingest_batch`:
 1. open the envelope: size, structure, device (known, not revoked), signature,
    server key, decryption, body against header — any failure refuses the batch
    whole and changes nothing;
-2. a batch id seen before returns the receipt kept for it (or is refused if the
-   content differs); a new batch sealed by a clock further ahead than the
-   tolerance is refused whole (``hlc_future``, with the server's time);
-3. in one transaction, holding its area's lock (:mod:`server.sync.locks`: batches
-   of one area one after the other, of other areas side by side): sort each
-   operation into duplicate / hash mismatch / new and apply the new ones in memory;
+2. in one transaction, holding its area's lock (:mod:`server.sync.locks`: batches
+   of one area one after the other, of other areas side by side): a batch id seen
+   before returns the receipt kept for it (or is refused if the content differs),
+   looked up with the batch's operations already stored, in one statement; a new
+   batch sealed by a clock further ahead than the tolerance is refused whole
+   (``hlc_future``, with the server's time);
+3. sort each operation into duplicate / hash mismatch / new and apply the new ones
+   in memory;
 4. then the short step that makes the batch visible (issue 19): take change numbers
    from the province's counter, whose row lock is held to the commit, so numbers
    become visible in order and pull cursors never skip; re-read the device (revoked,
@@ -49,7 +51,7 @@ from server.security.keys import KeyStore
 from server.sync.applier import Applier, Place, Touched, Verdict, warned
 from server.sync.clock import check_ahead
 from server.sync.conflicts import ConflictFinder
-from server.sync.ledger import update_device_state
+from server.sync.ledger import DeviceRow, update_device_state
 from server.sync.locks import hold
 from server.sync.ops import DISTRIBUTION, EVENT, STOCK, VOID, Op, parse_op
 from server.sync.statements import statements
@@ -102,6 +104,8 @@ class Sender:
     commune_code: str
     province_code: str
     revoked_at: dt.datetime | None = None  # only with ``accept_revoked``
+    # the device's sequence state as read with it (None: no row yet), for the ledger
+    state: DeviceRow | None = field(default=None, compare=False)
 
 
 class _Moved(Exception):
@@ -117,7 +121,8 @@ def _sender(session: Session, device_id: str, accept_revoked: bool) -> Sender:
         raise A0Error("device_unknown")
     if row.revoked_at is not None and not accept_revoked:
         raise A0Error("device_revoked")
-    return Sender(*row[1:], revoked_at=row.revoked_at)
+    state = None if row.has_state is None else DeviceRow(*row[7:])
+    return Sender(*row[1:6], revoked_at=row.revoked_at, state=state)
 
 
 def sealed_before(revoked_at: dt.datetime, header: dict[str, Any],
@@ -174,13 +179,12 @@ def _ingest(session: Session, data: bytes, ctx: IngestContext, carrier: str,
         opened = open_batch(
             data, max_bytes=ctx.max_batch_bytes, device_sign_key_for=sign_key_for,
             server_box_private_for=lambda kid: ctx.keys.get(kid).box_private)
-        receipt = _known_receipt(session, opened.header["batch"], opened.body_hash)
-        if receipt is not None:
-            return receipt
-        check_ahead(opened.header["hlc"], ctx.now_ms(), ctx.max_clock_ahead_ms)
-        if sender[-1].revoked_at is not None:
-            sealed_before(sender[-1].revoked_at, opened.header, opened.ops)
-        session.rollback()  # the write transaction starts with the area's lock
+        if statements(session).dialect == "sqlite":
+            # SQLite: the write transaction must start with its write lock (a read
+            # transaction cannot always become a write one). PostgreSQL reads committed
+            # rows afresh at every statement, so the batch goes on in the same
+            # transaction: no rollback, no new connection checked out (and pinged)
+            session.rollback()
         receipt = _apply_until_done(session, sender, opened, ctx, carrier)
         session.commit()
         return receipt
@@ -211,27 +215,27 @@ def _apply_until_done(session: Session, sender: list[Sender], opened: Any,
     raise A0Error("server_busy")
 
 
-def _known_receipt(session: Session, batch_id: str, body_hash: str) -> dict[str, Any] | None:
-    known = session.execute(statements(session).known_batch, {"batch": batch_id}).first()
-    if known is None:
-        return None
-    if known.body_hash != body_hash:
-        raise A0Error("batch_id_reused", batch=batch_id)
-    return known.receipt
-
-
 def _apply_batch(session: Session, device: Sender, header: dict[str, Any],
                  raw_ops: list[dict[str, Any]], body_hash: str, ctx: IngestContext,
                  carrier: str, plain: bool = False) -> dict[str, Any]:
     hold(session, f"area:{device.area_code}")  # SQLite: the write lock
     sql = statements(session)
-    receipt = _known_receipt(session, header["batch"], body_hash)  # sent twice at once
-    if receipt is not None:
-        return receipt
-
     first, last = header["seq"]
-    stored = dict(session.execute(sql.stored_ops, {"device": device.id, "first": first,
-                                                   "last": last}).all())
+    # the batch seen before (sent again, or twice at once), and which of its operations
+    # are stored already: one look-up, under the lock
+    stored: dict[int, str] = {}
+    for known_hash, known_receipt, seq, op_hash in session.execute(sql.seen, {
+            "batch": header["batch"], "device": device.id, "first": first, "last": last}):
+        if known_hash is None:
+            stored[seq] = op_hash
+        elif known_hash != body_hash:
+            raise A0Error("batch_id_reused", batch=header["batch"])
+        else:
+            return known_receipt
+    check_ahead(header["hlc"], ctx.now_ms(), ctx.max_clock_ahead_ms)
+    if device.revoked_at is not None:
+        sealed_before(device.revoked_at, header, raw_ops)
+
     entries = [Entry(raw["seq"], raw) for raw in raw_ops]
     for entry in entries:
         if entry.seq in stored:
@@ -277,7 +281,9 @@ def _apply_batch(session: Session, device: Sender, header: dict[str, Any],
     now = _at(ctx.now_ms())  # the context's clock: the wall's, or a demo's season
     write_ledger(session, place, device.id, header["batch"], entries, released, sequencer,
                  now)
-    state = update_device_state(session, device.id, header.get("hlc", 0), ctx.now_ms(), now)
+    state = update_device_state(session, device.id, header.get("hlc", 0), ctx.now_ms(), now,
+                                state=now_at.state,
+                                stored=[e.seq for e in entries if e.verdict is not None])
     answers = [e.answer or e.verdict.to_dict(e.seq) for e in entries]  # type: ignore[union-attr]
     receipt = sign_receipt({
         "v": 1, "type": "receipt", "device": device.id, "batch": header["batch"],
@@ -329,8 +335,8 @@ def _prefetch(ws: Workset, ops: list[Op], forms: FormSet) -> None:
             if isinstance(value, str):
                 wanted.get(kind or "", every).add(value)
     ids = every.union(*wanted.values())
-    ws.prefetch_aliases(ids)
-    for kind in KINDS:
+    ws.prefetch_all({kind: wanted[kind] | every for kind in KINDS}, ids)
+    for kind in KINDS:  # the survivors of merged duplicates, if any (else: nothing to do)
         ws.prefetch(kind, {ws.aliases.get(i, i) for i in wanted[kind] | every})
 
 

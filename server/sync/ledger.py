@@ -11,8 +11,9 @@ prints.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -48,13 +49,36 @@ class DeviceState:
     gaps: list[list[int]]
 
 
+class DeviceRow(NamedTuple):
+    """A device's stored sequence state (``device_sync``), as read under its batch's lock."""
+
+    highest_contiguous_seq: int
+    max_seq: int
+    last_clock_skew_ms: int
+    last_hlc: int
+
+
+UNREAD: Any = object()
+
+
 def update_device_state(session: Session, device_id: str, header_hlc: int, now_ms: int,
-                        now: dt.datetime) -> DeviceState:
-    """Fold the operations just stored into the device's contiguous mark and gaps."""
+                        now: dt.datetime, *, state: DeviceRow | None = UNREAD,
+                        stored: Iterable[int] | None = None) -> DeviceState:
+    """Fold the operations just stored into the device's contiguous mark and gaps.
+
+    ``state``: the device's row, if the caller read it under the batch's lock already
+    (None: there is none). ``stored``: the sequence numbers the batch just stored;
+    when nothing was missing before (``max_seq`` is the contiguous mark, the steady
+    state), the numbers above the mark are exactly those, so they are not read back."""
     sql = statements(session)
-    state = session.execute(sql.device_state, {"device": device_id}).first()
+    if state is UNREAD:
+        state = session.execute(sql.device_state, {"device": device_id}).first()
     contiguous, max_seq, skew, last_hlc = state if state is not None else (0, 0, 0, 0)
-    seqs = list(session.scalars(sql.seqs_above, {"device": device_id, "above": contiguous}))
+    if stored is not None and state is not None and max_seq <= contiguous:
+        seqs = sorted(seq for seq in stored if seq > contiguous)
+    else:
+        seqs = list(session.scalars(sql.seqs_above, {"device": device_id,
+                                                     "above": contiguous}))
     contiguous, gaps = missing_ranges(contiguous, seqs)
     if header_hlc:
         skew, last_hlc = physical_ms(header_hlc) - now_ms, max(last_hlc, header_hlc)

@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session
 from server.models.rollups import JobLock
 
 _LOCK = select(func.pg_advisory_xact_lock(bindparam("key")))
+# SQLite: a write that changes nothing (built once: every batch runs it)
+_WRITE = update(JobLock.__table__).where(JobLock.__table__.c.name == "").values(holder=None)
 
 
 def lock_key(name: str) -> int:
@@ -44,4 +46,4 @@ def take_write_lock(session: Session) -> None:
     what it reads next cannot change before it writes (a write that changes nothing).
     Nothing on PostgreSQL, where rows are locked as they are written."""
     if session.get_bind().dialect.name == "sqlite":
-        session.execute(update(JobLock).where(JobLock.name == "").values(holder=None))
+        session.execute(_WRITE)

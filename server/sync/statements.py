@@ -3,7 +3,9 @@
 A batch runs about twenty statements, and for the village-sized batches of the
 steady state, building each statement anew (SQLAlchemy's expression objects and
 their cache keys) cost more than the database took to run it. So every one is
-built once here, with named parameters, for the dialect of the session's engine.
+built once here, with named parameters, for the dialect of the session's engine,
+from the tables' columns (plain Core: the session runs them without the ORM's
+per-statement set-up, about a third of the Python time of a short look-up).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select, update
+from sqlalchemy import Select, bindparam, func, literal, null, select, union_all, update
 from sqlalchemy.orm import Session
 
 from server.models.base import id_list, in_param, list_param
@@ -21,7 +23,7 @@ from server.models.logistics import StockMovement
 from server.models.people import Device
 from server.models.register import Distribution, Event, Household, Member
 from server.models.reports import P0Report
-from server.models.sync import WAITING_ONLY, Alias, DeviceSync, SyncBatch, SyncOp
+from server.models.sync import WAITING_ONLY, Alias, Conflict, DeviceSync, SyncBatch, SyncOp
 
 MODELS = {"household": Household, "member": Member, "event": Event,
           "distribution": Distribution, "p0_report": P0Report, "stock_movement": StockMovement}
@@ -30,19 +32,18 @@ MODELS = {"household": Household, "member": Member, "event": Event,
 @dataclass(frozen=True)
 class Statements:
     dialect: str
-    sender: Select          # :device
-    known_batch: Select     # :batch
-    stored_ops: Select      # :device, :first, :last
+    sender: Select          # :device — and the device's sequence state (None: no row)
+    seen: Any               # :batch, :device, :first, :last
     rows_by_id: dict[str, Select]  # kind -> :ids
-    seqs_by_id: dict[str, Select]  # kind -> :ids — (id, seq)
     aliases: Select         # :ids
     waiting_for: Select     # :ids — waiting operations of any device
-    events_of: Select       # :ids — not voided
-    children_of: Select     # :ids (mothers)
+    facts_of: Any           # :ids — (mother, member_id, event_ref…): see below
     deaths_of: Select       # :ids — not voided
     seqs_above: Select      # :device, :above
     device_state: Select    # :device
     device_state_update: Any  # b_device, and the columns to set
+    open_conflicts: Select  # :ids — open conflicts of these entities
+    still_read: Any         # :ids_<kind>, :ids_alias — (kind, id, seq, survivor)
 
     def ids(self, values: Iterable[str]) -> dict[str, Any]:
         """The parameters of a look-up by ``:ids``."""
@@ -58,37 +59,86 @@ def _build(dialect: str) -> Statements:
     def ids_in(column: Any) -> Any:
         return in_param(column, dialect, list_param("ids", column, dialect))
 
-    ev = Event.__table__.c
+    ev, dv, st = Event.__table__.c, Device.__table__.c, DeviceSync.__table__.c
+    op, al, mb = SyncOp.__table__.c, Alias.__table__.c, Member.__table__.c
     event_ref = (ev.member_id, ev.form, ev.payload, ev.hlc, ev.device_id)
     device = bindparam("device")
+    own_ids, mother_ids = (_id_rows("ids", mb.id, dialect, n) for n in ("own", "mothers"))
     return Statements(
         dialect=dialect,
-        sender=select(Device.revoked_at, Device.id, Device.sign_public_key, Device.area_code,
-                      Device.commune_code, Device.province_code).where(Device.id == device),
-        known_batch=select(SyncBatch.body_hash, SyncBatch.receipt)
-        .where(SyncBatch.id == bindparam("batch")),
-        stored_ops=select(SyncOp.seq, SyncOp.op_hash).where(
-            SyncOp.device_id == device,
-            SyncOp.seq.between(bindparam("first"), bindparam("last"))),
+        sender=select(dv.revoked_at, dv.id, dv.sign_public_key, dv.area_code,
+                      dv.commune_code, dv.province_code, st.device_id.label("has_state"),
+                      st.highest_contiguous_seq, st.max_seq, st.last_clock_skew_ms,
+                      st.last_hlc)
+        .select_from(Device.__table__.outerjoin(DeviceSync.__table__,
+                                                st.device_id == dv.id))
+        .where(dv.id == device),
+        # both at once, for a batch under its lock: (body_hash, receipt) of the batch id
+        # if known, and (seq, op_hash) of each of its operations stored already
+        seen=union_all(
+            select(SyncBatch.__table__.c.body_hash, SyncBatch.__table__.c.receipt,
+                   null().label("seq"), null().label("op_hash"))
+            .where(SyncBatch.__table__.c.id == bindparam("batch")),
+            select(null(), null(), op.seq, op.op_hash).where(
+                op.device_id == device,
+                op.seq.between(bindparam("first"), bindparam("last")))),
         rows_by_id={kind: select(model.__table__).where(ids_in(model.__table__.c.id))
                     for kind, model in MODELS.items()},
-        seqs_by_id={kind: select(model.__table__.c.id, model.__table__.c.seq)
-                    .where(ids_in(model.__table__.c.id)) for kind, model in MODELS.items()},
-        aliases=select(Alias.old_id, Alias.survivor_id).where(ids_in(Alias.old_id),
-                                                              Alias.active),
-        waiting_for=select(SyncOp.payload, SyncOp.device_id, SyncOp.area_code,
-                           SyncOp.commune_code, SyncOp.province_code)
-        .where(WAITING_ONLY, ids_in(SyncOp.waiting_on)),
-        events_of=select(*event_ref).where(ids_in(ev.member_id), ~ev.voided),
-        children_of=select(Member.id, Member.mother_id).where(ids_in(Member.mother_id)),
+        aliases=select(al.old_id, al.survivor_id).where(ids_in(al.old_id), al.active),
+        waiting_for=select(op.payload, op.device_id, op.area_code, op.commune_code,
+                           op.province_code)
+        .where(WAITING_ONLY, ids_in(op.waiting_on)),
+        # what a refold reads, in one statement: the events of these members (mother
+        # NULL) and the deaths of their children (mother: whose child)
+        facts_of=union_all(
+            select(null().label("mother"), *event_ref)
+            .select_from(own_ids.join(Event.__table__, ev.member_id == own_ids.c.value))
+            .where(~ev.voided),
+            select(mb.mother_id, *event_ref)
+            .select_from(mother_ids.join(Member.__table__, mb.mother_id == mother_ids.c.value)
+                         .join(Event.__table__, ev.member_id == mb.id))
+            .where(ev.form == "death", ~ev.voided)),
         deaths_of=select(*event_ref).where(ids_in(ev.member_id), ev.form == "death",
                                            ~ev.voided),
-        seqs_above=select(SyncOp.seq).where(SyncOp.device_id == device,
-                                            SyncOp.seq > bindparam("above"))
-        .order_by(SyncOp.seq),
-        device_state=select(DeviceSync.highest_contiguous_seq, DeviceSync.max_seq,
-                            DeviceSync.last_clock_skew_ms, DeviceSync.last_hlc)
-        .where(DeviceSync.device_id == device),
-        device_state_update=update(DeviceSync)
-        .where(DeviceSync.device_id == bindparam("b_device")),
+        seqs_above=select(op.seq).where(op.device_id == device, op.seq > bindparam("above"))
+        .order_by(op.seq),
+        device_state=select(st.highest_contiguous_seq, st.max_seq, st.last_clock_skew_ms,
+                            st.last_hlc).where(st.device_id == device),
+        device_state_update=update(DeviceSync.__table__)
+        .where(st.device_id == bindparam("b_device")),
+        open_conflicts=select(Conflict.__table__).where(
+            in_param(Conflict.__table__.c.entity_id, dialect,
+                     list_param("ids", Conflict.__table__.c.entity_id, dialect)),
+            Conflict.__table__.c.status == "open"),
+        still_read=_still_read(dialect),
     )
+
+
+def _id_rows(name: str, column: Any, dialect: str, alias: str | None = None) -> Any:
+    """The list parameter ``name`` as a table of ``value`` rows, to join on: PostgreSQL
+    plans that as a few index look-ups even in the generic plan of a prepared statement
+    (an ``= ANY(:ids)`` in a union of tables came to a sequential scan each)."""
+    param = list_param(name, column, dialect)
+    alias = alias or f"{name}_rows"
+    if dialect == "postgresql":  # unnest(…) AS alias(value)
+        return func.unnest(param).table_valued("value").render_derived(name=alias)
+    return func.json_each(param).table_valued("value").alias(alias)  # its own column
+
+
+def _still_read(dialect: str) -> Any:
+    """Which of these ids exist, by kind, with their change numbers, and the aliases of
+    these ids, in one statement (one round trip): what a batch is about to read
+    (:meth:`Workset.prefetch_all`), or has read (:meth:`Workset.validate`)."""
+    parts = []
+    for kind, model in MODELS.items():
+        table = model.__table__
+        ids = _id_rows(f"ids_{kind}", table.c.id, dialect)
+        parts.append(select(literal(kind).label("kind"), table.c.id, table.c.seq,
+                            null().label("survivor"))
+                     .select_from(ids.join(table, table.c.id == ids.c.value)))
+    alias = Alias.__table__
+    ids = _id_rows("ids_alias", alias.c.old_id, dialect)
+    parts.append(select(literal("alias"), alias.c.old_id, null(), alias.c.survivor_id)
+                 .select_from(ids.join(alias, alias.c.old_id == ids.c.value))
+                 .where(alias.c.active))
+    return union_all(*parts)

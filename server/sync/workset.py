@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from a0core.projection import EventRef, member_state
-from server.models.base import chunks, insert_rows, update_rows, utcnow
+from server.models.base import IN_CHUNK, chunks, insert_rows, update_rows, utcnow
 from server.models.register import Member
 from server.register.materialise import household_columns, member_columns
 from server.register.sequence import allocate
@@ -75,6 +75,8 @@ class Workset:
         self.read: dict[str, dict[str, int | None]] | None = (
             {k: {} for k in MODELS} if self.sql.dialect == "postgresql" else None)
         self._members_read: dict[str, set[str]] = {}
+        # households' and members' columns as loaded: an update writes only what changed
+        self._loaded: dict[str, dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ reads
 
@@ -88,6 +90,8 @@ class Workset:
             for row in result:
                 found = dict(zip(names, row, strict=True))
                 self.rows[kind][found["id"]] = found
+                if kind in ENTITY_KINDS:
+                    self._loaded[found["id"]] = dict(found)
         for i in wanted:
             self.rows[kind].setdefault(i, None)
         if self.read is not None:
@@ -95,6 +99,38 @@ class Workset:
             for i in wanted:
                 row = self.rows[kind][i]
                 read[i] = None if row is None else row["seq"]
+
+    def prefetch_all(self, wanted: dict[str, set[str]], aliased: set[str]) -> None:
+        """Load the rows of ``wanted`` ids by kind, and the aliases of ``aliased``, with one
+        statement saying which exist (and the aliases) and one per kind with rows found.
+
+        In the steady state most ids a batch names are new (events, hand-outs): they
+        cost no look-up of their own. Too many ids for one statement: kind by kind."""
+        todo = {kind: {i for i in ids if i not in self.rows[kind]}
+                for kind, ids in wanted.items()}
+        fresh = {i for i in aliased if i not in self._alias_checked}
+        if max(len(fresh), *map(len, todo.values())) > IN_CHUNK:
+            self.prefetch_aliases(fresh)
+            for kind, ids in todo.items():
+                self.prefetch(kind, ids)
+            return
+        params = {f"ids_{kind}": self.sql.ids(sorted(todo.get(kind, ())))["ids"]
+                  for kind in MODELS}
+        params["ids_alias"] = self.sql.ids(sorted(fresh))["ids"]
+        found: dict[str, set[str]] = {kind: set() for kind in MODELS}
+        for kind, entity_id, _seq, survivor in self.session.execute(self.sql.still_read,
+                                                                    params):
+            if kind == "alias":
+                self.aliases[entity_id] = survivor
+            else:
+                found[kind].add(entity_id)
+        self._alias_checked |= fresh
+        for kind, ids in todo.items():
+            self.prefetch(kind, found[kind])  # sets what it did not find to None, read or not
+            for i in ids - found[kind]:
+                self.rows[kind][i] = None
+                if self.read is not None:
+                    self.read[kind][i] = None
 
     def prefetch_aliases(self, ids: Iterable[str]) -> None:
         wanted = {i for i in ids if i not in self._alias_checked}
@@ -135,16 +171,18 @@ class Workset:
         read, self.read = self.read, None
         if read is None:
             return
+        # every table in one statement: on PostgreSQL each statement is a round trip
+        params = {f"ids_{kind}": self.sql.ids(sorted(seqs))["ids"] for kind, seqs in read.items()}
+        params["ids_alias"] = self.sql.ids(sorted(self._alias_checked))["ids"]
+        now: dict[str, dict[str, Any]] = {kind: {} for kind in (*read, "alias")}
+        for kind, entity_id, seq, survivor in self.session.execute(self.sql.still_read, params):
+            now[kind][entity_id] = survivor if kind == "alias" else seq
         for kind, seqs in read.items():
-            for chunk in chunks(sorted(seqs)):
-                now = dict(self.session.execute(self.sql.seqs_by_id[kind],
-                                                self.sql.ids(chunk)).all())
-                if any(now.get(i) != seqs[i] for i in chunk):
-                    raise StaleRead(kind)
-        for chunk in chunks(sorted(self._alias_checked)):  # merged meanwhile
-            now = dict(self.session.execute(self.sql.aliases, self.sql.ids(chunk)).all())
-            if now != {i: self.aliases[i] for i in chunk if i in self.aliases}:
-                raise StaleRead("alias")
+            if any(now[kind].get(i) != seq for i, seq in seqs.items()):
+                raise StaleRead(kind)
+        if now["alias"] != {i: self.aliases[i] for i in self._alias_checked  # merged meanwhile
+                            if i in self.aliases}:
+            raise StaleRead("alias")
         for household_id, members in self._members_read.items():
             if set(self.session.scalars(select(Member.id).where(
                     Member.household_id == household_id, ~Member.deleted))) != members:
@@ -187,9 +225,21 @@ class Workset:
                 row.setdefault("created_at", now)
             insert_rows(self.session, model, inserts)
         if updates:
-            update_rows(self.session, model, updates)
+            update_rows(self.session, model, [self._changed(row) for row in updates])
         self.new[kind].clear()
         self.dirty[kind].clear()
+
+    def _changed(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The columns of ``row`` to write: those that differ from the row as loaded, and
+        any JSON value (changed in place, so it cannot be compared). A member's update
+        writing every column made SQLite rewrite each of its indexes (duplicate blocking
+        keys, personal id…), the costliest statement of a monthly batch; rows with the
+        same changed columns still share one ``executemany``."""
+        loaded = self._loaded.get(row["id"])
+        if loaded is None:
+            return row
+        return {k: v for k, v in row.items() if k == "id" or isinstance(v, dict | list)
+                or k not in loaded or loaded[k] != v}
 
     def _refold(self) -> None:
         """Fold every member whose facts changed, from the events now in the database."""
@@ -200,14 +250,14 @@ class Workset:
         own: dict[str, list[EventRef]] = defaultdict(list)
         child_deaths: dict[str, list[EventRef]] = defaultdict(list)
         for chunk in chunks(ids):
-            for row in self.session.execute(self.sql.events_of, self.sql.ids(chunk)):
-                own[row.member_id].append(
-                    EventRef(row.form, row.payload, row.hlc, row.device_id))
-            children = self.session.execute(self.sql.children_of, self.sql.ids(chunk)).all()
-            mothers = set(chunk)
-            children += [(i, r["mother_id"]) for i, r in self.rows["member"].items()
-                         if r and r.get("mother_id") in mothers and i in self.new["member"]]
-            mother_of = dict(children)
+            # their events, and the deaths of their children already in the database
+            for row in self.session.execute(self.sql.facts_of, self.sql.ids(chunk)):
+                ref = EventRef(row.form, row.payload, row.hlc, row.device_id)
+                (own[row.member_id] if row.mother is None
+                 else child_deaths[row.mother]).append(ref)
+            mothers = set(chunk)  # children arriving with this batch: not written yet
+            mother_of = {i: r["mother_id"] for i, r in self.rows["member"].items()
+                         if r and r.get("mother_id") in mothers and i in self.new["member"]}
             if mother_of:
                 for row in self.session.execute(self.sql.deaths_of, self.sql.ids(mother_of)):
                     child_deaths[mother_of[row.member_id]].append(
