@@ -152,8 +152,8 @@ def after_batch(session: Session, touched: Touched) -> None:
         first_of[area] = min(first_of.get(area, month), month)
     for area in touched.synced:  # a batch arrived from it: the area synced this month
         first_of.setdefault(area, current)
-    edited, registered = _areas_of(session, touched)
-    if not first_of and not edited:
+    edited, registered, entered = _areas_of(session, touched)
+    if not first_of and not edited and not entered:
         return
     tree = store.tree_name(session)
     stored = session.scalar(select(func.min(RollupCell.month)).where(
@@ -162,6 +162,10 @@ def after_batch(session: Session, touched: Touched) -> None:
     window_start = max(min([stored, *first_of.values(), *registered]), earliest)
     for area in edited:
         first_of[area] = window_start
+    for area, month in entered.items():  # only new persons: from the first one's entry
+        if area not in edited:
+            start = max(month or window_start, window_start)
+            first_of[area] = min(first_of.get(area, start), start)
     first_of = {area: max(first, window_start) for area, first in first_of.items()}
     known = set(session.scalars(select(RollupCell.unit_code).where(
         RollupCell.tree == tree, RollupCell.month == stored,
@@ -174,11 +178,12 @@ def after_batch(session: Session, touched: Touched) -> None:
         by_start.setdefault(first, set()).add(area)
     if window_start < stored:  # the window grows back: those months for every area
         _extend(session, tree, month_range(window_start, index_month(month_index(stored) - 1)),
-                set(first_of))
+                {area for area, first in first_of.items() if first == window_start})
     chains = store.ancestry(session, tree, first_of)
     for first, areas in sorted(by_start.items()):
         months = month_range(first, last)
-        quiet = set() if touched.events is None else areas - edited - touched.events
+        quiet = (set() if touched.events is None
+                 else areas - edited - entered.keys() - touched.events)
         kept = _stored_stocks(session, tree, quiet, months)
         cells = compute_areas(session, months, areas, stocks_of=areas - set(kept))
         for area, by_month in kept.items():
@@ -239,6 +244,8 @@ def queue_after_batch(queue: FollowUps) -> Callable[[Session, Touched], None]:
                 "months": sorted({*touched.months, *((a, current) for a in touched.synced)})}
         if any(work.values()):
             work["events"] = None if touched.events is None else sorted(touched.events)
+            work["created"] = sorted(touched.created.intersection(
+                [*work["members"], *work["households"]]))
             place = touched.place
             queue.enqueue(session, QUEUE, work,
                           province_code=place.province_code if place else "",
@@ -249,9 +256,17 @@ def queue_after_batch(queue: FollowUps) -> Callable[[Session, Touched], None]:
 def drain_queued(session: Session, rows: list[Queued]) -> None:
     """Do the queued work of many batches at once (the follow-up handler)."""
     touched = Touched()
+    edited: set[str] = set()  # written by a batch that did not create them
     for row in rows:
-        touched.members.update(row.payload.get("members", ()))
-        touched.households.update(row.payload.get("households", ()))
+        created = set(row.payload.get("created", ()))
+        touched.created |= created
+        for key in ("members", "households"):
+            ids = row.payload.get(key, ())
+            getattr(touched, key).update(ids)
+            edited.update(i for i in ids if i not in created)
+    # created in one batch, edited in another of this drain: an edit (whole window)
+    touched.created -= edited
+    for row in rows:
         touched.months.update((area, month) for area, month in row.payload.get("months", ()))
         if row.payload.get("events") is None:  # not known (or queued before the key)
             touched.events = None
@@ -279,19 +294,33 @@ COUNTED_FIELDS = {
 }
 
 
-def _areas_of(session: Session, touched: Touched) -> tuple[set[str], set[str]]:
-    """Areas of the members and households whose counted fields the batch wrote, and
-    the months those members were registered in (the window may have to grow)."""
+def _areas_of(session: Session, touched: Touched
+              ) -> tuple[set[str], set[str], dict[str, str]]:
+    """Areas of the members and households whose counted fields the batch wrote, the
+    months those members were registered in (the window may have to grow), and, for
+    the areas whose only such members are new, the month the first of them enters
+    the register ("" when one has no registration date: the whole window).
+
+    A new person had no part in any stored figure and counts from their entry (their
+    registration, or their birth when later) on: the months before are as stored. A
+    new household counts only through its members, so it moves nothing by itself."""
     areas: set[str] = set()
     registered: set[str] = set()
-    for chunk in chunks(sorted(touched.changed("member", COUNTED_FIELDS["member"])), 500):
-        for area, day in session.execute(select(Member.area_code, Member.registered_on)
-                                         .where(Member.id.in_(chunk)).distinct()):
-            areas.add(area)
+    entered: dict[str, str] = {}
+    members = sorted(touched.changed("member", COUNTED_FIELDS["member"]))
+    for chunk in chunks(members, 500):
+        for member_id, area, day in session.execute(
+                select(Member.id, Member.area_code, Member.registered_on)
+                .where(Member.id.in_(chunk))):
             if day:
                 registered.add(day[:7])
-    for chunk in chunks(sorted(touched.changed("household", COUNTED_FIELDS["household"])),
-                        500):
+            if member_id in touched.created:
+                month = day[:7] if day else ""
+                entered[area] = min(entered.get(area, month), month)
+            else:
+                areas.add(area)
+    households = touched.changed("household", COUNTED_FIELDS["household"]) - touched.created
+    for chunk in chunks(sorted(households), 500):
         areas.update(session.scalars(select(Household.area_code)
                                      .where(Household.id.in_(chunk)).distinct()))
-    return areas, registered
+    return areas, registered, {a: m for a, m in entered.items() if a not in areas}

@@ -115,6 +115,9 @@ class Touched:
     # areas with an event written or voided (None: not known, take every area as such):
     # only those, and edited persons, change the roll-ups' population stocks
     events: set[str] | None = field(default_factory=set)
+    # records this batch created (no earlier state anywhere): a new person changes the
+    # roll-ups only from the month they enter the register, not over the whole window
+    created: set[str] = field(default_factory=set)
 
     def wrote(self, kind: str, entity_id: str, names: Iterable[str]) -> None:
         (self.members if kind == "member" else self.households).add(entity_id)
@@ -285,6 +288,7 @@ class Applier:
             row.update(_member_links(data))
         self.ws.add(kind, row)
         self._after_entity_change(kind, entity_id, row)
+        self.touched.created.add(entity_id)
         return Verdict(APPLIED, entity_id=entity_id,
                        warnings=self._warnings(form, record, None))
 
@@ -335,6 +339,7 @@ class Applier:
         self.ws.add("member", child)
         self.ws.reproject.add(child_id)
         self.touched.wrote("member", child_id, (WHOLE,))
+        self.touched.created.add(child_id)
 
     def _refold_for_event(self, form_id: str, event: dict[str, Any]) -> None:
         """Refold whom an event (or its void) is about. Not "touched": an event changes
