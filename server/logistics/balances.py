@@ -26,13 +26,13 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from a0core import stock
 from server.logistics import ledger
 from server.models.base import chunks
-from server.models.logistics import StockMonth, StockMovement
+from server.models.logistics import StockMonth
 from server.rollups.indicators import index_month, month_index
 
 CTV, STATION = "ctv", "station"
@@ -179,16 +179,10 @@ def areas(session: Session, touched: Mapping[str, str | None], *, store: bool = 
             out.update(areas(session, {area: None}, store=store))
             continue
         since = first + "-01"
-        found = ledger._rows(session, select(*ledger._COLUMNS).where(
-            StockMovement.area_code == area,
-            or_(StockMovement.day >= since,
-                StockMovement.form.in_((stock.TRANSFER, stock.CONFIRM)))))
-        moved = [ledger._movement(r) for r in found]
-        place = (found[-1].province_code, found[-1].commune_code) if found else \
-            session.execute(select(StockMovement.province_code, StockMovement.commune_code)
-                            .where(StockMovement.area_code == area).limit(1)).one()
-        moved += [m for _, m in ledger._handouts_summed(session, [area], since)]
-        done = out[area] = Computed(CTV, area, place[0], place[1], movements=moved)
+        held = ledger.area_since(session, area, since)
+        moved = held.movements
+        done = out[area] = Computed(CTV, area, held.province_code, held.commune_code,
+                                    movements=moved)
         lines = [p for p in stock.postings(moved) if p.holder == area and p.day >= since]
         rows = _compute(done, lines, area, [], base, first, {}, today)
         if store:

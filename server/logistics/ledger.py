@@ -108,6 +108,24 @@ def area_holdings(session: Session, areas: Collection[str] | None = None, *,
     return dict(out)
 
 
+def area_since(session: Session, area: str, since: str) -> Holdings:
+    """A collaborator's movements from ``since`` (and every transfer and confirmation:
+    an old transfer may be confirmed in a month read), with its hand-outs summed by day;
+    its place from its movements."""
+    held = Holdings()
+    found = _rows(session, select(*_COLUMNS).where(
+        StockMovement.area_code == area,
+        or_(StockMovement.day >= since, StockMovement.form.in_((stock.TRANSFER,
+                                                                stock.CONFIRM)))))
+    held.movements = [_movement(r) for r in found]
+    place = (found[-1].province_code, found[-1].commune_code) if found else \
+        session.execute(select(StockMovement.province_code, StockMovement.commune_code)
+                        .where(StockMovement.area_code == area).limit(1)).one()
+    held.province_code, held.commune_code = place
+    held.movements += [m for _, m in _handouts_summed(session, [area], since)]
+    return held
+
+
 def _handouts_summed(session: Session, areas: Collection[str], since: str | None = None
                      ) -> Iterable[tuple[str, stock.Movement]]:
     """Hand-outs summed by area, day, method, source and price (from ``since``), each sum
