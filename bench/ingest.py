@@ -73,7 +73,7 @@ from server.models.base import plan_many
 from server.models.people import Collaborator, Device
 from server.models.register import Distribution, Event, Household, Member
 from server.models.sync import DeviceSync, SyncOp
-from server.register.bulk import Writer, load_area
+from server.register.bulk import Writer, load_area, refresh_statistics
 from server.security.keys import keystore_for
 from server.sync.followups import THREAD
 from server.sync.ingest import ingest_batch
@@ -138,6 +138,7 @@ class Databases:
                           "INSTANCE_PATH": str(self.folder)})
         with app.app_context():
             load()
+            refresh_statistics(db.session)  # as autovacuum would have long since
             db.session.commit()
             db.session.remove()
             db.engine.dispose()
@@ -333,6 +334,7 @@ def pull_village(app: Any, seed: int, repeat: int) -> float:
     load_area(db.session, area, PROVINCE, COMMUNE, Writer("bench-loader", HybridClock().now()))
     device = BenchDevice(area_code)
     device.register()
+    refresh_statistics(db.session)
     db.session.commit()
     server_key = keystore_for(app).public()
     client = app.test_client()

@@ -65,7 +65,7 @@ from a0core.sync_client import (
 from server import create_app
 from server.extensions import db
 from server.models.sync import SyncOp
-from server.register.bulk import Writer, load_area
+from server.register.bulk import Writer, load_area, refresh_statistics
 from server.security.keys import keystore_for
 from server.synthetic import generate_commune
 from server.synthetic.operations import change_operations, record_day, register_at
@@ -146,6 +146,7 @@ def prepare(dbs: Databases, n: int, seed: int) -> tuple[str, list[BenchDevice], 
         for area, device in preload:
             load_area(db.session, area, PROVINCE, device.commune, loader)
             device.register()
+        refresh_statistics(db.session)  # as autovacuum would have long since
         db.session.commit()
         ops = sum(sizes)
         db.session.remove()

@@ -26,7 +26,7 @@ from server.models.reports import P0Report
 from server.orgunits.formats import UnitSpec, read_official_list
 from server.orgunits.importer import import_official, upsert_local_units
 from server.orgunits.queries import unit_by_code
-from server.register.bulk import Writer, load_area
+from server.register.bulk import Writer, load_area, refresh_statistics
 from server.reporting import deadline_day
 from server.rollups.jobs import full_recompute, month_range
 from server.security.keys import keystore_for
@@ -90,6 +90,7 @@ def prepare_demo(households: int, commune_code: str = DEMO_COMMUNE, seed: int = 
                                  device_id=SERVER_DEVICE)
                         for slip in monthly_slips(area, [m for m in months if not phone or
                                                          m < p0.month_of(start)], seed, now))
+    refresh_statistics(session)
     session.commit()
     run_season(session, ingest_context(current_app), keystore_for(current_app), areas,
                collaborators, start, now, seed, deadline_day())

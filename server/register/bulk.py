@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlalchemy.orm import Session
 
 from a0core.projection import EventRef, child_from_birth, member_state
@@ -118,3 +118,15 @@ def load_area(session: Session, records: AreaRecords, province_code: str, commun
             session.execute(insert(model), batch)
     return LoadCounts(len(household_rows), len(member_rows), len(event_rows),
                       len(distribution_rows))
+
+
+def refresh_statistics(session: Session) -> None:
+    """Give PostgreSQL's planner the loaded tables' statistics now (``ANALYZE``), in the
+    caller's transaction.
+
+    Autovacuum analyses a table a minute or more after it grew; until then the planner
+    takes a freshly loaded register for an empty one, and a batch's look-ups by member
+    run as hash joins over whole tables (a refold's events: 28 ms instead of 0.7 ms).
+    Nothing on SQLite, which plans from its indexes alone without ``sqlite_stat1``."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("ANALYZE"))
