@@ -52,7 +52,7 @@ def _ops(data, device: SimDevice, area: str, people: dict[str, str], women: list
          facts: list[tuple[str, str]], households: list[str]) -> None:
     kind = data.draw(st.sampled_from(["member", "birth", "state", "state", "method",
                                       "pregnancy", "check", "split", "distribution",
-                                      "report", "void", "edit"]))
+                                      "report", "void", "edit", "status"]))
     if kind == "member":
         mid, hh = new_id(), data.draw(st.sampled_from(households))
         born = data.draw(BIRTHS)
@@ -134,6 +134,14 @@ def _ops(data, device: SimDevice, area: str, people: dict[str, str], women: list
     elif kind == "void" and facts:
         target, fid = data.draw(st.sampled_from(facts))
         device.void(target, fid)
+    elif kind == "status":  # a woman's status recorded again: earlier, later, or first
+        who = data.draw(st.sampled_from(women))
+        day = data.draw(st.just("2024-03-10") | DAYS)
+        status = {"member_id": who, "recorded_on": day, "method_start": day,
+                  "current_method": data.draw(st.sampled_from(["pill", "iud", "condom"]))}
+        if data.draw(st.booleans()):
+            status["living_children"] = data.draw(st.integers(0, 3))
+        device.upsert("woman_status", who, status)
     elif kind == "edit":
         who = data.draw(st.sampled_from(list(people)))
         # counted fields, and fields no indicator reads (the hook may skip those)
@@ -285,3 +293,35 @@ def test_a_batch_that_changes_nothing_still_counts_its_area_as_synced(app):
     assert [v["verdict"] for v in body["receipt"]["verdicts"]] == ["duplicate"]
     cells = db.session.scalars(select(RollupCell).where(RollupCell.unit_code == device.area))
     assert [c.values["areas_synced"] for c in cells] == [1]
+
+
+MONTHS = [f"{y}-{m:02d}" for y in (2024, 2025, 2026) for m in range(1, 13)]
+
+
+def test_a_status_recorded_again_moves_the_months_from_its_earlier_date(app):
+    """A woman's status is one fact dated ``recorded_on``: recorded again later, the months
+    between the old and the new date lose her method; earlier, they gain the new one. The
+    hook recomputes from the earlier of the two dates, not the whole window, and the cells
+    still equal a full recompute."""
+    client = app.test_client()
+    device = SimDevice(app, area="12619.08.1")
+    hh, wife = new_id(), new_id()
+    device.upsert("household", hh, household(device.area))
+    device.upsert("member", wife, {**member(hh), "registered_on": "2024-03-01"})
+    device.upsert("woman_status", wife, {"member_id": wife, "recorded_on": "2025-01-10",
+                                         "current_method": "pill", "method_start": "2025-01-10",
+                                         "living_children": 1})
+    device.send(client, device.seal())
+    for recorded, method in (("2025-06-20", "iud"), ("2024-11-05", "condom")):
+        before = _cells()
+        device.upsert("woman_status", wife, {"member_id": wife, "recorded_on": recorded,
+                                             "current_method": method,
+                                             "method_start": recorded})
+        body = device.send(client, device.seal())
+        assert [v["verdict"] for v in body["receipt"]["verdicts"]] == ["applied"]
+        after = _cells()
+        moved = {key[2] for key, cell in after.items()
+                 if key[1] == device.area and before.get(key) != cell}
+        full_recompute(db.session)
+        assert _cells() == after, recorded
+        assert moved == {m for m in MONTHS if m >= min(recorded, "2025-01-10")[:7]}, recorded

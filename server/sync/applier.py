@@ -19,7 +19,7 @@ from a0core.errors import DETAILS, A0Error, ValidationFailed
 from a0core.forms import FormSet
 from a0core.merge import Write, merge_fields
 from a0core.p0 import month_over, section_fields, vietnamese_month, vn_day
-from a0core.projection import child_from_birth
+from a0core.projection import WOMAN_FIELDS, child_from_birth
 from a0core.schemas import FormDef
 from server.logistics import movements as stock_movements
 from server.models.sync import APPLIED, CONFLICT, REJECTED, WAITING
@@ -95,6 +95,10 @@ class Place:
 
 
 WHOLE = "*"  # in Touched.fields: the record came, went or was replaced as a whole
+# A woman's status (a0core.projection.base_facts) enters every figure as one fact dated
+# ``recorded_on``: a new status moves the roll-ups from the earlier of its old and new
+# dates on, like an event, not over the whole window
+WOMAN_STATUS = frozenset({*WOMAN_FIELDS, "recorded_on"})
 
 
 @dataclass(slots=True)
@@ -252,10 +256,19 @@ class Applier:
         for name, value in values.items():
             found += self.conflicts.check(kind, row, Write(name, value, op.stamp,
                                                            op.base.get(name, (0, ""))))
+        before = _status_date(row["data"]) if kind == "member" else None
         won = merge_fields(row["data"], row["clocks"], values, op.stamp)
         if won:  # a write older than what is there changes nothing
             self.ws.touch(kind, entity_id)
-            self._after_entity_change(kind, entity_id, row, won)
+            fields = set(won)
+            if before is not None and not WOMAN_STATUS.isdisjoint(fields):
+                after = _status_date(row["data"])
+                if before and after:  # both dated: from the earlier one on
+                    fields -= WOMAN_STATUS
+                    if min(before, after) != _NO_STATUS:
+                        self._month(row["area_code"], min(before, after))
+                        self._event_in(row["area_code"])
+            self._after_entity_change(kind, entity_id, row, fields)
         return Verdict(CONFLICT if found else APPLIED, conflicts=found, entity_id=entity_id,
                        warnings=warnings)
 
@@ -488,6 +501,17 @@ def _ref_fields(form: FormDef) -> RefFields:
                    if not f.options.get("soft") and f.name != form.key_field))
     _REF_FIELDS[id(form)] = (form, found)
     return found
+
+
+_NO_STATUS = "~"  # sorts after every date
+
+
+def _status_date(data: dict[str, Any]) -> str:
+    """The date of a member's status fact: :data:`_NO_STATUS` when there is none, ``""``
+    when it has no date (it then counts from before any window)."""
+    if not any(name in data for name in WOMAN_FIELDS):
+        return _NO_STATUS
+    return data.get("recorded_on") or ""
 
 
 def _member_links(data: dict[str, Any]) -> dict[str, Any]:
