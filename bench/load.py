@@ -66,6 +66,7 @@ from server import create_app
 from server.extensions import db
 from server.models.sync import SyncOp
 from server.register.bulk import Writer, load_area, refresh_statistics
+from server.rollups.jobs import full_recompute
 from server.security.keys import keystore_for
 from server.synthetic import generate_commune
 from server.synthetic.operations import change_operations, record_day, register_at
@@ -146,6 +147,8 @@ def prepare(dbs: Databases, n: int, seed: int) -> tuple[str, list[BenchDevice], 
         for area, device in preload:
             load_area(db.session, area, PROVINCE, device.commune, loader)
             device.register()
+        db.session.commit()
+        full_recompute(db.session)  # the nightly job's window, as at any month start
         refresh_statistics(db.session)  # as autovacuum would have long since
         db.session.commit()
         ops = sum(sizes)
