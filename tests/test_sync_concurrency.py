@@ -76,6 +76,79 @@ def test_two_batches_of_one_province_overlap(postgresql_app, monkeypatch):
     assert db.session.scalar(select(func.count()).select_from(Household)) == 2
 
 
+def test_a_batch_writing_does_not_hold_its_province(postgresql_app, monkeypatch):
+    """The province's serial step is its numbering and commit only: while one batch is
+    writing its rows (held inside its ledger write), a batch of another area of the
+    same province is received and committed. Under the counter's lock taken before
+    the writes, the second batch waits for the first and this fails."""
+    app = postgresql_app
+    devices = [SimDevice(app, area="12619.01.1"), SimDevice(app, area="12619.02.1")]
+    for device in devices:
+        device.upsert("household", new_id(), household(device.area))
+    inside, second_done = threading.Event(), threading.Event()
+    write_ledger = ingest.write_ledger
+
+    def held(session, place, *args, **kwargs):
+        if place.area_code == devices[0].area:
+            inside.set()
+            second_done.wait(30)
+        return write_ledger(session, place, *args, **kwargs)
+
+    monkeypatch.setattr(ingest, "write_ledger", held)
+
+    def send(device: SimDevice):
+        with app.app_context():
+            return device.send(app.test_client(), device.seal())
+
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(send, devices[0])
+        assert inside.wait(20)
+        second = pool.submit(send, devices[1])
+        try:
+            body = second.result(timeout=15)  # while the first is still writing
+        finally:
+            second_done.set()
+        assert body["receipt"]["verdicts"][0]["verdict"] == "applied"
+        assert first.result(timeout=30)["receipt"]["verdicts"][0]["verdict"] == "applied"
+    assert db.session.scalar(select(func.count()).select_from(Household)) == 2
+
+
+def test_a_row_written_meanwhile_is_not_overwritten(postgresql_app, monkeypatch):
+    """A batch writes a register row only as it read it: another writer (a review, a
+    merge) committing a change of that row between the batch's read and its write
+    makes the batch start again from the row as it is now, so neither change is lost."""
+    from sqlalchemy.orm import Session
+
+    from server.register.sequence import allocate
+
+    app = postgresql_app
+    device = SimDevice(app, area="12619.01.1")
+    hh, mid = new_id(), new_id()
+    device.upsert("household", hh, household(device.area))
+    device.upsert("member", mid, member(hh))
+    device.send(app.test_client(), device.seal())
+    device.upsert("member", mid, {"full_name": "Trần Thị Lan Anh"})
+    release, calls = ingest._release_waiting, []
+
+    def meanwhile(session, ws, *args):
+        calls.append(ws.get("member", mid)["seq"])
+        if len(calls) == 1:  # after the batch read the person, before it writes them
+            with Session(db.engine) as other:
+                row = other.get(Member, mid)
+                row.data = {**row.data, "education": "upper_secondary"}
+                row.seq = allocate(other, row.province_code, 1)
+                other.commit()
+        return release(session, ws, *args)
+
+    monkeypatch.setattr(ingest, "_release_waiting", meanwhile)
+    body = device.send(app.test_client(), device.seal())
+    assert body["receipt"]["verdicts"][0]["verdict"] == "applied"
+    assert len(calls) == 2 and calls[1] > calls[0]  # started again, from the new row
+    db.session.expire_all()
+    row = db.session.get(Member, mid)
+    assert (row.full_name, row.data["education"]) == ("Trần Thị Lan Anh", "upper_secondary")
+
+
 def _district_reader(app, world, stop: threading.Event, seen: list) -> None:
     cursors: dict[str, str | None] = dict.fromkeys(FEEDS)
     client = app.test_client()

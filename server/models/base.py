@@ -86,32 +86,39 @@ def insert_rows(session: Any, model: Any, rows: list[dict[str, Any]]) -> None:
     _execute_many(session, model, rows, "insert")
 
 
-def update_rows(session: Any, model: Any, rows: list[dict[str, Any]]) -> None:
-    """``UPDATE … SET <every other key> WHERE id = …`` for many rows, as :func:`insert_rows`.
+def update_rows(session: Any, model: Any, rows: list[dict[str, Any]]) -> int:
+    """``UPDATE … SET <every other key> WHERE id = …`` for many rows, as :func:`insert_rows`;
+    returns the number of rows written.
 
-    Rows carry their primary key ``id``; columns not in a row keep their value.
+    Rows carry their primary key ``id``; columns not in a row keep their value. A row
+    with :data:`GUARD` is written only if its ``seq`` is still that value.
     """
-    _execute_many(session, model, rows, "update")
+    return _execute_many(session, model, rows, "update")
 
 
-def _execute_many(session: Any, model: Any, rows: list[dict[str, Any]], kind: str) -> None:
+def _execute_many(session: Any, model: Any, rows: list[dict[str, Any]], kind: str) -> int:
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault(tuple(row), []).append(row)  # rows built alike share key order
     if not groups:
-        return
+        return 0
     conn = session.connection()
     table = model.__table__
+    written = 0
     for keys, group in groups.items():
         plan = _plan(conn.dialect, table, keys, kind)
         if plan is None:  # a default computed per row, or an unknown key: Core does it
+            if GUARD in keys:
+                raise ValueError(f"no guarded update for {table.name} with keys {keys}")
             if kind == "insert":
                 session.execute(table.insert(), group)
             else:
                 session.execute(update(model), group)
+            written += len(group)
             continue
         sql, params = plan
-        conn.exec_driver_sql(sql, params(group))
+        written += conn.exec_driver_sql(sql, params(group)).rowcount
+    return written
 
 
 def plan_many(dialect: Any, table: Table, keys: tuple[str, ...], kind: str = "insert",
@@ -129,6 +136,9 @@ Getter = Callable[[dict[str, Any]], Any]
 Params = Callable[[list[dict[str, Any]]], list[tuple[Any, ...]]]
 _PLANS: dict[tuple[Any, ...], tuple[str, Params] | None] = {}
 _KEY_BIND = "key_"  # bind names of an update: the key, and ``set_<column>``
+# a key of an update's rows: the change number each row must still have, else it is
+# not written (the caller compares the rows written with the rows given)
+GUARD = "expected_seq"
 
 
 def _plan(dialect: Any, table: Table, keys: tuple[str, ...], kind: str,
@@ -138,14 +148,18 @@ def _plan(dialect: Any, table: Table, keys: tuple[str, ...], kind: str,
     if cache_key in _PLANS:
         return _PLANS[cache_key]
     plan = None
-    if set(keys) <= set(table.c.keys()) and (kind == "insert" or "id" in keys):
+    guarded = kind == "update" and GUARD in keys
+    if set(keys) - {GUARD} <= set(table.c.keys()) and (kind == "insert" or "id" in keys):
         if kind == "insert":
             stmt: Any = table.insert()
             column_of = {name: name for name in keys}
             compiled = stmt.compile(dialect=dialect, column_keys=list(keys))
         else:
-            column_of = {f"set_{name}": name for name in keys if name != "id"}
-            stmt = table.update().where(table.c.id == bindparam(_KEY_BIND)).values(
+            column_of = {f"set_{name}": name for name in keys if name not in ("id", GUARD)}
+            where = table.c.id == bindparam(_KEY_BIND)
+            if guarded:
+                where = where & (table.c.seq == bindparam(GUARD))
+            stmt = table.update().where(where).values(
                 {name: bindparam(bind) for bind, name in column_of.items()})
             column_of[_KEY_BIND] = "id"
             compiled = stmt.compile(dialect=dialect)
@@ -155,8 +169,8 @@ def _plan(dialect: Any, table: Table, keys: tuple[str, ...], kind: str,
                 compiled.string, binds, dialect)
             names = [column_of.get(bind, bind) for bind in binds]
             processors = {column_of.get(b, b): p for b, p in compiled._bind_processors.items()}
-            getters = [_getter(name, table.c[name], processors.get(name), name in keys)
-                       for name in names]
+            getters = [_getter(name, table.c["seq" if name == GUARD else name],
+                               processors.get(name), name in keys) for name in names]
             if None not in getters:
                 plan = (sql, _params_builder(names, keys, getters, processors, table))
     _PLANS[cache_key] = plan

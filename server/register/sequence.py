@@ -30,3 +30,46 @@ def _upsert(dialect: str) -> Any:
         index_elements=[table.c.province_code],
         set_={"value": table.c.value + count},
     ).returning(table.c.value)
+
+
+# The tables a batch numbers, and their key: their rows are written with provisional
+# numbers (-1, -2, …) and renumbered by :func:`settle` (PostgreSQL).
+NUMBERED = {"household": "varchar", "member": "varchar", "event": "varchar",
+            "distribution": "varchar", "p0_report": "varchar", "stock_movement": "varchar",
+            "conflict": "integer"}
+
+
+def settle(session: Session, province_code: str, count: int, keys: dict[str, list[Any]],
+           ledger: list[tuple[str, int]]) -> tuple[int, int]:
+    """Take ``count`` numbers from the province's counter and give them, in one statement,
+    to the rows written with provisional numbers ``-1 … -count``: ``-k`` becomes the
+    ``k``-th number taken. ``keys``: the ids of such rows by table; ``ledger``: the
+    ``(device, seq)`` of ledger rows with a provisional ``change_seq``. Returns (the
+    first number, rows renumbered). PostgreSQL only: the counter's row lock is held
+    from here to the commit, so this is the batch's whole serial step."""
+    params: dict[str, Any] = {"province": province_code, "count": count,
+                              "devices": [d for d, _ in ledger], "seqs": [s for _, s in ledger]}
+    params.update({f"ids_{table}": list(keys.get(table, ())) for table in NUMBERED})
+    row = session.execute(_settle_sql(), params).one()
+    return row[0] + 1, row[1]
+
+
+@functools.cache
+def _settle_sql() -> Any:
+    from sqlalchemy import text
+
+    parts = [f"""{table}_n AS (
+        UPDATE {table} t SET seq = c.base - t.seq FROM c
+        WHERE t.id = ANY(CAST(:ids_{table} AS {kind}[])) AND t.seq < 0 RETURNING 1)"""
+             for table, kind in NUMBERED.items()]
+    parts.append("""sync_op_n AS (
+        UPDATE sync_op t SET change_seq = c.base - t.change_seq
+        FROM c, unnest(CAST(:devices AS varchar[]), CAST(:seqs AS bigint[])) AS k(device, seq)
+        WHERE t.device_id = k.device AND t.seq = k.seq AND t.change_seq < 0 RETURNING 1)""")
+    counted = " + ".join(f"(SELECT count(*) FROM {name}_n)"
+                         for name in (*NUMBERED, "sync_op"))
+    return text(f"""WITH c AS (
+        INSERT INTO change_counter (province_code, value) VALUES (:province, :count)
+        ON CONFLICT (province_code) DO UPDATE SET value = change_counter.value + :count
+        RETURNING value - :count AS base), {", ".join(parts)}
+        SELECT (SELECT base FROM c), {counted}""")

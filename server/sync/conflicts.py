@@ -17,7 +17,7 @@ no row, so only its history shows it).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from sqlalchemy import select, update
@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from a0core.merge import Write, conflicting, stamp_of
 from server.models.sync import APPLIED, CONFLICT, UPSERTS_ONLY, Conflict, SyncOp
 from server.sync.statements import statements
-from server.sync.workset import StaleRead
+from server.sync.workset import Sequencer, StaleRead
 
 OPEN, RESOLVED, SUPERSEDED = "open", "resolved", "superseded"
 
@@ -94,16 +94,18 @@ class ConflictFinder:
         self.found.extend(found)
         return found
 
-    def validate(self) -> None:
+    def validate(self, own: Collection[tuple[int, str]] = ()) -> None:
         """Raise :class:`~server.sync.workset.StaleRead` if the history of an entity read
-        so far has another write now."""
+        so far has another write now than those of ``own`` (the stamps of the operations
+        the batch stored or released)."""
         read, self._read = self._read, None
         for entity_id, stamps in (read or {}).items():
-            if {(hlc, device) for device, hlc, _ in self.session.execute(
-                    _history(entity_id))} != stamps:
+            now = {(hlc, device) for device, hlc, _ in self.session.execute(
+                _history(entity_id))}
+            if now.difference(own) != stamps:
                 raise StaleRead("sync_op")
 
-    def flush(self, next_seq: Callable[[], int], resolved_by: str | None = None) -> None:
+    def flush(self, next_seq: Sequencer, resolved_by: str | None = None) -> None:
         """Insert new conflicts (once per pair); close those a later write saw both sides of."""
         dialect = self.session.get_bind().dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -115,6 +117,8 @@ class ConflictFinder:
             if new_id is None:  # the same pair arrived before: name that record
                 new_id = self.session.scalar(select(Conflict.id).filter_by(
                     **{k: record[k] for k in pair}))
+            else:
+                next_seq.numbered("conflict", new_id)
             record["id"] = new_id
         based = {eid: ws for eid, ws in self._pending.items() if any(w.base[0] for w in ws)}
         if based:
@@ -127,6 +131,7 @@ class ConflictFinder:
                                          .values(status=RESOLVED if resolved_by else SUPERSEDED,
                                                  resolved_value=newer[-1].value,
                                                  resolved_by=resolved_by, seq=next_seq()))
+                    next_seq.numbered("conflict", conflict.id)
         for entity_id, writes in self._pending.items():
             if entity_id in self._ledger:
                 self._ledger[entity_id].extend(writes)

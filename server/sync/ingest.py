@@ -13,15 +13,20 @@ The HTTPS endpoint and ``a0sync import-batch`` both call :func:`ingest_batch`:
    (``hlc_future``, with the server's time);
 3. sort each operation into duplicate / hash mismatch / new and apply the new ones
    in memory;
-4. then the short step that makes the batch visible (issue 19): take change numbers
-   from the province's counter, whose row lock is held to the commit, so numbers
-   become visible in order and pull cursors never skip; re-read the device (revoked,
-   or moved by a reform meanwhile), check that nothing the batch read changed
+4. write: release operations that were waiting for what just arrived, write the
+   register (an update only of the row as it was read: else another batch wrote it
+   meanwhile and this one starts again), the ledger, the device's sequence state
+   and the signed receipt, and queue the after-batch work (roll-ups, duplicates:
+   done after the commit, :mod:`server.sync.followups`). On PostgreSQL the rows
+   carry provisional change numbers (``-1, -2, …``);
+5. then the short step that makes the batch visible (issue 19): take the change
+   numbers from the province's counter and give them to the rows in one statement
+   (:meth:`Sequencer.settle`; SQLite took them in step 3, under its write lock),
+   whose row lock is held to the commit, so numbers become visible in order and
+   pull cursors never skip; re-read the device (revoked, or moved by a reform
+   meanwhile), check that nothing the batch read and did not write changed
    (:meth:`Workset.validate`, :meth:`ConflictFinder.validate`; else it starts
-   again), release operations that were waiting for what just arrived, write the
-   register, the ledger, the device's sequence state and the signed receipt, queue
-   the after-batch work (roll-ups, duplicates: done after the commit,
-   :mod:`server.sync.followups`) and commit.
+   again) and commit.
 
 A crash anywhere before commit leaves nothing of the batch behind.
 """
@@ -249,7 +254,8 @@ def _apply_batch(session: Session, device: Sender, header: dict[str, Any],
         except A0Error as error:
             entry.verdict = Verdict(REJECTED, error)
 
-    sequencer = Sequencer(session, device.province_code)
+    # PostgreSQL: provisional numbers, the real ones taken in one statement at the end
+    sequencer = Sequencer(session, device.province_code, deferred=sql.dialect == "postgresql")
     ws = Workset(session, sequencer)
     finder = ConflictFinder(session)
     applier = Applier(ws, ctx.forms, finder, ctx.now_ms, ctx.max_clock_ahead_ms)
@@ -259,16 +265,11 @@ def _apply_batch(session: Session, device: Sender, header: dict[str, Any],
         if entry.op is not None:
             entry.verdict = applier.apply(entry.op, place)
 
-    # -- from here to the commit: the province's change numbers (its counter's row lock)
+    # SQLite: the province's change numbers now (the batch holds the write lock anyway)
     sequencer.reserve(3 * len(raw_ops) + 8)
-    # read again under the lock: revoked meanwhile, or carried to another commune by a
-    # migration of the org-unit tree (docs/orgunits.md)
-    now_at = _sender(session, device.id, accept_revoked=device.revoked_at is not None)
-    if (now_at.province_code, now_at.commune_code) != (device.province_code,
-                                                       device.commune_code):
-        raise _Moved(now_at)
-    ws.validate()
-    finder.validate()
+    # the device's sequence state, read again under its area's lock (a batch of the same
+    # device may have committed since the envelope was opened)
+    now_at = _moved_or_not(session, device)
     released = _release_waiting(session, ws, applier, [
         Pending(e.op, place, entry=e) for e in entries
         if e.op and e.verdict and e.verdict.verdict == WAITING])
@@ -304,7 +305,27 @@ def _apply_batch(session: Session, device: Sender, header: dict[str, Any],
     applier.touched.place = place
     for hook in ctx.hooks:
         hook(session, applier.touched)
+
+    # -- from here to the commit: the province's change numbers (its counter's row lock)
+    sequencer.settle()
+    # under the lock: the device where it was, and nothing the batch read and did not
+    # write changed (what it wrote was checked as it wrote)
+    _moved_or_not(session, device)
+    ws.validate()
+    finder.validate({(e.op.hlc, e.op.device) for e in entries if e.op}
+                    | {(p.op.hlc, p.op.device) for p in released})
     return receipt
+
+
+def _moved_or_not(session: Session, device: Sender) -> Sender:
+    """The device read again: revoked meanwhile, or its area carried to another commune
+    or province by a migration of the org-unit tree (docs/orgunits.md), which takes the
+    province's counter like a batch."""
+    now_at = _sender(session, device.id, accept_revoked=device.revoked_at is not None)
+    if (now_at.province_code, now_at.commune_code) != (device.province_code,
+                                                       device.commune_code):
+        raise _Moved(now_at)
+    return now_at
 
 
 KINDS = ("household", "member", "event", "distribution", "p0_report", "stock_movement")
@@ -408,7 +429,7 @@ def _ledger_fields(verdict: Verdict) -> dict[str, Any]:
 
 def write_ledger(session: Session, place: Place, device_id: str, batch_id: str,
                   entries: list[Entry], released: list[Pending],
-                  next_seq: Callable[[], int], now: dt.datetime | None = None) -> None:
+                  next_seq: Sequencer, now: dt.datetime | None = None) -> None:
     """Store new operations once per (device, seq), and the verdicts that changed."""
     now = now or utcnow()
     rows = []
@@ -437,3 +458,4 @@ def write_ledger(session: Session, place: Place, device_id: str, batch_id: str,
             SyncOp.device_id == item.op.device, SyncOp.seq == item.op.seq).values(
             decided_at=None if verdict.verdict == WAITING else now,
             change_seq=next_seq(), **_ledger_fields(verdict)))
+        next_seq.numbered("sync_op", (item.op.device, item.op.seq))

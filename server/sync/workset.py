@@ -6,13 +6,15 @@ kind in one query, rows live here as plain dicts, and :meth:`Workset.flush`
 writes them with one ``executemany`` per table. Members whose facts changed are
 refolded at flush time, once each, from the events in the database.
 
-A batch reads and merges before it takes its province's change numbers
+A batch reads, merges and writes before it takes its province's change numbers
 (:mod:`server.sync.ingest`), so what it read may have changed by then. Every
-change of a register row gives the row a new change number, so
-:meth:`Workset.validate`, run once the numbers are taken, compares each row read
-with the row now (its number; a row missing then must still be missing), the
-aliases of merged duplicates and the households emptied with their members now:
-if anything differs the batch starts again, as if it had waited.
+change of a register row gives the row a new change number, so an update is
+written only if the row still has the number it was read with (else
+:class:`StaleRead`), and :meth:`Workset.validate`, run once the numbers are
+taken, compares each row read and not written with the row now (its number; a
+row missing then must still be missing), the aliases of merged duplicates and
+the members of the households read: if anything differs the batch starts again,
+as if it had waited.
 """
 
 from __future__ import annotations
@@ -25,33 +27,69 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from a0core.projection import EventRef, member_state
-from server.models.base import IN_CHUNK, chunks, insert_rows, update_rows, utcnow
+from server.models.base import GUARD, IN_CHUNK, chunks, insert_rows, update_rows, utcnow
 from server.models.register import Member
 from server.register.materialise import household_columns, member_columns
-from server.register.sequence import allocate
+from server.register.sequence import allocate, settle
 from server.sync.statements import MODELS, statements
 
 ENTITY_KINDS = ("household", "member")
 
 
 class Sequencer:
-    """Hands out change-sequence numbers, reserving them from the province counter in blocks."""
+    """Hands out change-sequence numbers, reserving them from the province counter in blocks.
 
-    def __init__(self, session: Session, province_code: str, block: int = 256) -> None:
+    ``deferred`` (a batch on PostgreSQL): the numbers handed out are provisional,
+    ``-1, -2, …``, and whoever takes one says which row it went to
+    (:meth:`numbered`); :meth:`settle` then takes the real numbers and renumbers
+    those rows in one statement, at the end of the transaction. So the counter's row
+    lock, which serialises a province's commits, is held for that statement and the
+    commit only, not for the batch's writes."""
+
+    def __init__(self, session: Session, province_code: str, block: int = 256,
+                 deferred: bool = False) -> None:
         self.session, self.province, self.block = session, province_code, block
         self._next, self._end = 0, 0
+        self.deferred = deferred
+        self._given = 0
+        self._keys: dict[str, list[Any]] = defaultdict(list)
+        self._ledger: list[tuple[str, int]] = []
 
     def reserve(self, count: int) -> None:
-        """Take the counter's row lock now, for about ``count`` numbers."""
+        """Take the counter's row lock now, for about ``count`` numbers (deferred: none
+        is taken until :meth:`settle`)."""
+        if self.deferred:
+            return
         self._next = allocate(self.session, self.province, max(count, 1))
         self._end = self._next + max(count, 1)
 
     def __call__(self) -> int:
+        if self.deferred:
+            self._given += 1
+            return -self._given
         if self._next >= self._end:
             self.reserve(self.block)
         value = self._next
         self._next += 1
         return value
+
+    def numbered(self, table: str, key: Any) -> None:
+        """A deferred number went to ``table``'s row ``key`` (``sync_op``: its
+        ``(device, seq)``, the number its ``change_seq``)."""
+        if self.deferred:
+            (self._ledger if table == "sync_op" else self._keys[table]).append(key)
+
+    def settle(self) -> None:
+        """Deferred: take the numbers now and give them to the rows they went to (the
+        counter's row lock is held from here to the commit)."""
+        if not self.deferred:
+            return
+        rows = len({(t, k) for t, keys in self._keys.items() for k in keys}) + len(
+            set(self._ledger))
+        _first, renumbered = settle(self.session, self.province, max(self._given, 1),
+                                    self._keys, self._ledger)
+        if renumbered != rows:  # a provisional number left behind would hide its row
+            raise RuntimeError(f"renumbered {renumbered} rows of {rows}")
 
 
 class StaleRead(Exception):
@@ -77,6 +115,7 @@ class Workset:
         self._members_read: dict[str, set[str]] = {}
         # households' and members' columns as loaded: an update writes only what changed
         self._loaded: dict[str, dict[str, Any]] = {}
+        self.written: dict[str, set[str]] = {k: set() for k in MODELS}
 
     # ------------------------------------------------------------------ reads
 
@@ -165,12 +204,16 @@ class Workset:
         return [i for i in ids if not (self.get("member", i) or {}).get("deleted")]
 
     def validate(self) -> None:
-        """Raise :class:`StaleRead` if a row read so far changed (another change number,
-        there now, gone) or a household read as empty has members now; later reads are
-        current."""
+        """Raise :class:`StaleRead` if a row read and not written changed (another change
+        number, there now, gone), an alias appeared, or a household read has other
+        members now than the batch left it with. The rows the batch wrote were checked
+        as they were written (:meth:`flush`: an update only of the row as read, an
+        insert only of a row still missing)."""
         read, self.read = self.read, None
         if read is None:
             return
+        read = {kind: {i: seq for i, seq in seqs.items() if i not in self.written[kind]}
+                for kind, seqs in read.items()}
         # every table in one statement: on PostgreSQL each statement is a round trip
         params = {f"ids_{kind}": self.sql.ids(sorted(seqs))["ids"] for kind, seqs in read.items()}
         params["ids_alias"] = self.sql.ids(sorted(self._alias_checked))["ids"]
@@ -184,8 +227,15 @@ class Workset:
                             if i in self.aliases}:
             raise StaleRead("alias")
         for household_id, members in self._members_read.items():
+            expected = set(members)
+            for member_id in self.written["member"]:  # as this batch left them
+                row = self.rows["member"][member_id] or {}
+                if row.get("household_id") == household_id and not row.get("deleted"):
+                    expected.add(member_id)
+                else:
+                    expected.discard(member_id)
             if set(self.session.scalars(select(Member.id).where(
-                    Member.household_id == household_id, ~Member.deleted))) != members:
+                    Member.household_id == household_id, ~Member.deleted))) != expected:
                 raise StaleRead("member")
 
     # ----------------------------------------------------------------- writes
@@ -216,16 +266,23 @@ class Workset:
             if row is None:
                 continue
             row["seq"] = self.next_seq()
+            self.next_seq.numbered(kind, entity_id)
             row["updated_at"] = now
             if kind == "household":
                 row.update(household_columns(row["data"]))
             (inserts if entity_id in self.new[kind] else updates).append(row)
+            self.written[kind].add(entity_id)
         if inserts:
             for row in inserts:
                 row.setdefault("created_at", now)
             insert_rows(self.session, model, inserts)
         if updates:
-            update_rows(self.session, model, [self._changed(row) for row in updates])
+            changed = [self._changed(row) for row in updates]
+            read = self.read[kind] if self.read is not None else None
+            if read is not None:  # only the row as read: else another batch wrote it since
+                changed = [{**row, GUARD: read[row["id"]]} for row in changed]
+            if update_rows(self.session, model, changed) != len(changed) and read is not None:
+                raise StaleRead(kind)
         self.new[kind].clear()
         self.dirty[kind].clear()
 
