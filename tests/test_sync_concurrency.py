@@ -149,6 +149,43 @@ def test_a_row_written_meanwhile_is_not_overwritten(postgresql_app, monkeypatch)
     assert (row.full_name, row.data["education"]) == ("Trần Thị Lan Anh", "upper_secondary")
 
 
+def test_two_batches_of_one_device_at_once(app, monkeypatch):
+    """A phone that gave up waiting sends its next batch while the first is still being
+    merged: both read the device's sequence state before either holds the area's lock;
+    the second to write finds that state moved on, starts again, and the device's
+    contiguous mark counts both batches."""
+    from server.models.sync import DeviceSync
+
+    device = SimDevice(app, area="12619.01.1")
+    first = [device.upsert("household", new_id(), household(device.area, str(n)))
+             for n in range(3)]
+    second = [device.upsert("household", new_id(), household(device.area, str(n)))
+              for n in range(3, 5)]
+    envelopes = [device.seal(first), device.seal(second)]
+    meeting, sender, calls = threading.Barrier(2, timeout=20), ingest._sender, []
+
+    def both_read(*args, **kwargs):
+        found = sender(*args, **kwargs)
+        calls.append(found)
+        if len(calls) <= 2:  # each envelope's device, read before either batch is in
+            meeting.wait()
+        return found
+
+    monkeypatch.setattr(ingest, "_sender", both_read)
+
+    def send(envelope):
+        with app.app_context():
+            return device.send(app.test_client(), envelope)
+
+    with ThreadPoolExecutor(2) as pool:
+        bodies = list(pool.map(send, envelopes))
+    assert [v["verdict"] for b in bodies for v in b["receipt"]["verdicts"]] == ["applied"] * 5
+    db.session.expire_all()
+    state = db.session.get(DeviceSync, device.id)
+    assert (state.highest_contiguous_seq, state.max_seq, state.gaps) == (5, 5, [])
+    assert max(b["receipt"]["highest_contiguous_seq"] for b in bodies) == 5
+
+
 def _district_reader(app, world, stop: threading.Event, seen: list) -> None:
     cursors: dict[str, str | None] = dict.fromkeys(FEEDS)
     client = app.test_client()

@@ -16,7 +16,7 @@ The HTTPS endpoint and ``a0sync import-batch`` both call :func:`ingest_batch`:
 4. write: release operations that were waiting for what just arrived, write the
    register (an update only of the row as it was read: else another batch wrote it
    meanwhile and this one starts again), the ledger, the device's sequence state
-   and the signed receipt, and queue the after-batch work (roll-ups, duplicates:
+   (likewise only as read with the envelope) and the signed receipt, and queue the after-batch work (roll-ups, duplicates:
    done after the commit, :mod:`server.sync.followups`). On PostgreSQL the rows
    carry provisional change numbers (``-1, -2, …``);
 5. then the short step that makes the batch visible (issue 19): take the change
@@ -213,6 +213,9 @@ def _apply_until_done(session: Session, sender: list[Sender], opened: Any,
             session.rollback()
             if attempt == ATTEMPTS - 1:
                 raise A0Error("server_busy") from stale
+            # the device too may have moved on (its sequence state: another of its batches)
+            sender.append(_sender(session, sender[-1].id, sender[-1].revoked_at is not None))
+            session.rollback()  # SQLite: the next attempt starts with its write lock
         except OperationalError as error:
             if getattr(error.orig, "sqlstate", None) not in _RETRY_STATES:
                 raise
@@ -267,9 +270,6 @@ def _apply_batch(session: Session, device: Sender, header: dict[str, Any],
 
     # SQLite: the province's change numbers now (the batch holds the write lock anyway)
     sequencer.reserve(3 * len(raw_ops) + 8)
-    # the device's sequence state, read again under its area's lock (a batch of the same
-    # device may have committed since the envelope was opened)
-    now_at = _moved_or_not(session, device)
     released = _release_waiting(session, ws, applier, [
         Pending(e.op, place, entry=e) for e in entries
         if e.op and e.verdict and e.verdict.verdict == WAITING])
@@ -283,7 +283,7 @@ def _apply_batch(session: Session, device: Sender, header: dict[str, Any],
     write_ledger(session, place, device.id, header["batch"], entries, released, sequencer,
                  now)
     state = update_device_state(session, device.id, header.get("hlc", 0), ctx.now_ms(), now,
-                                state=now_at.state,
+                                state=device.state,  # as read with the envelope
                                 stored=[e.seq for e in entries if e.verdict is not None])
     answers = [e.answer or e.verdict.to_dict(e.seq) for e in entries]  # type: ignore[union-attr]
     receipt = sign_receipt({

@@ -22,6 +22,7 @@ from a0core.hlc import physical_ms
 from server.models.base import chunks
 from server.models.sync import DeviceSync
 from server.sync.statements import statements
+from server.sync.workset import StaleRead
 
 
 def missing_ranges(contiguous: int, seqs: list[int]) -> tuple[int, list[list[int]]]:
@@ -66,10 +67,12 @@ def update_device_state(session: Session, device_id: str, header_hlc: int, now_m
                         stored: Iterable[int] | None = None) -> DeviceState:
     """Fold the operations just stored into the device's contiguous mark and gaps.
 
-    ``state``: the device's row, if the caller read it under the batch's lock already
-    (None: there is none). ``stored``: the sequence numbers the batch just stored;
-    when nothing was missing before (``max_seq`` is the contiguous mark, the steady
-    state), the numbers above the mark are exactly those, so they are not read back."""
+    ``state``: the device's row as the caller read it (None: there is none), written
+    only if it is still so: else another batch of the device committed since, and
+    :class:`~server.sync.workset.StaleRead` starts this one again. ``stored``: the
+    sequence numbers the batch just stored; when nothing was missing before
+    (``max_seq`` is the contiguous mark, the steady state), the numbers above the mark
+    are exactly those, so they are not read back."""
     sql = statements(session)
     if state is UNREAD:
         state = session.execute(sql.device_state, {"device": device_id}).first()
@@ -87,8 +90,10 @@ def update_device_state(session: Session, device_id: str, header_hlc: int, now_m
               "last_hlc": last_hlc}
     if state is None:
         session.execute(insert(DeviceSync).values(device_id=device_id, pull_cursor=0, **values))
-    else:
-        session.execute(sql.device_state_update, {"b_device": device_id, **values})
+    elif not session.execute(sql.device_state_update, {
+            "b_device": device_id, "b_contiguous": state[0], "b_max": state[1],
+            **values}).rowcount:
+        raise StaleRead("device_sync")  # another batch of the device since it was read
     return DeviceState(contiguous, skew, gaps)
 
 

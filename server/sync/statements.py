@@ -41,7 +41,7 @@ class Statements:
     deaths_of: Select       # :ids — not voided
     seqs_above: Select      # :device, :above
     device_state: Select    # :device
-    device_state_update: Any  # b_device, and the columns to set
+    device_state_update: Any  # b_device, b_contiguous, b_max (as read), the columns to set
     open_conflicts: Select  # :ids — open conflicts of these entities
     still_read: Any         # :ids_<kind>, :ids_alias — (kind, id, seq, survivor)
 
@@ -105,7 +105,9 @@ def _build(dialect: str) -> Statements:
         device_state=select(st.highest_contiguous_seq, st.max_seq, st.last_clock_skew_ms,
                             st.last_hlc).where(st.device_id == device),
         device_state_update=update(DeviceSync.__table__)
-        .where(st.device_id == bindparam("b_device")),
+        .where(st.device_id == bindparam("b_device"),
+               st.highest_contiguous_seq == bindparam("b_contiguous"),
+               st.max_seq == bindparam("b_max")),
         open_conflicts=select(Conflict.__table__).where(
             in_param(Conflict.__table__.c.entity_id, dialect,
                      list_param("ids", Conflict.__table__.c.entity_id, dialect)),
