@@ -16,8 +16,9 @@ The HTTPS endpoint and ``a0sync import-batch`` both call :func:`ingest_batch`:
 4. write: release operations that were waiting for what just arrived, write the
    register (an update only of the row as it was read: else another batch wrote it
    meanwhile and this one starts again), the ledger, the device's sequence state
-   (likewise only as read with the envelope) and the signed receipt, and queue the after-batch work (roll-ups, duplicates:
-   done after the commit, :mod:`server.sync.followups`). On PostgreSQL the rows
+   (likewise only as read with the envelope) and the signed receipt, and queue the
+   after-batch work (roll-ups, duplicates: done after the commit,
+   :mod:`server.sync.followups`). On PostgreSQL the rows
    carry provisional change numbers (``-1, -2, …``);
 5. then the short step that makes the batch visible (issue 19): take the change
    numbers from the province's counter and give them to the rows in one statement
