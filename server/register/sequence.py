@@ -40,18 +40,17 @@ NUMBERED = {"household": "varchar", "member": "varchar", "event": "varchar",
 
 
 def settle(session: Session, province_code: str, count: int, keys: dict[str, list[Any]],
-           ledger: list[tuple[str, int]]) -> tuple[int, int]:
+           ledger: list[tuple[str, int]]) -> int:
     """Take ``count`` numbers from the province's counter and give them, in one statement,
     to the rows written with provisional numbers ``-1 … -count``: ``-k`` becomes the
     ``k``-th number taken. ``keys``: the ids of such rows by table; ``ledger``: the
-    ``(device, seq)`` of ledger rows with a provisional ``change_seq``. Returns (the
-    first number, rows renumbered). PostgreSQL only: the counter's row lock is held
+    ``(device, seq)`` of ledger rows with a provisional ``change_seq``. Returns the
+    number of rows renumbered. PostgreSQL only: the counter's row lock is held
     from here to the commit, so this is the batch's whole serial step."""
     params: dict[str, Any] = {"province": province_code, "count": count,
                               "devices": [d for d, _ in ledger], "seqs": [s for _, s in ledger]}
     params.update({f"ids_{table}": list(keys.get(table, ())) for table in NUMBERED})
-    row = session.execute(_settle_sql(), params).one()
-    return row[0] + 1, row[1]
+    return session.execute(_settle_sql(), params).scalar_one()
 
 
 @functools.cache
@@ -72,4 +71,4 @@ def _settle_sql() -> Any:
         INSERT INTO change_counter (province_code, value) VALUES (:province, :count)
         ON CONFLICT (province_code) DO UPDATE SET value = change_counter.value + :count
         RETURNING value - :count AS base), {", ".join(parts)}
-        SELECT (SELECT base FROM c), {counted}""")
+        SELECT {counted}""")

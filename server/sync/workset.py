@@ -86,8 +86,8 @@ class Sequencer:
             return
         rows = len({(t, k) for t, keys in self._keys.items() for k in keys}) + len(
             set(self._ledger))
-        _first, renumbered = settle(self.session, self.province, max(self._given, 1),
-                                    self._keys, self._ledger)
+        renumbered = settle(self.session, self.province, max(self._given, 1), self._keys,
+                            self._ledger)
         if renumbered != rows:  # a provisional number left behind would hide its row
             raise RuntimeError(f"renumbered {renumbered} rows of {rows}")
 
