@@ -8,7 +8,10 @@ One database (``--db``), one generated area of ``--households`` households (defa
 * ``request``: the whole HTTP request in process (Flask test client: signature
   check, :func:`server.sync.pull.pull_page`, commit, sealing), as a worker serves it;
 * ``pull_page``: the page's statements and rows alone (rolled back);
-* ``encode``: the canonical bytes of the page's body; ``seal``: deflate, encrypt, sign.
+* ``encode``: the canonical bytes of the page's body; ``seal``: deflate, encrypt, sign;
+* ``before`` / ``after``: the page read, encoded and sealed as the handler does, as it
+  was before issue 19's prepared pull (``tests/support/pull_reference.py`` and the
+  walk of :func:`canonical`) and as it is, one after the other on the same data.
 
 The floor, measured in the same run, is what the database costs: the same rows
 (every column the page reads, of every source) fetched through the DBAPI cursor in
@@ -21,7 +24,8 @@ time to a busy machine). ``--profile FILE`` writes a cProfile of the requests.
 
 With ``--json`` the last line is ``{"db", "households", "changes", "pages", "limit",
 "download_ms", "download_cpu_ms", "page_ms", "pull_page_ms", "encode_ms", "seal_ms",
-"floor_read_ms", "body_bytes", "load"}``.
+"floor_read_ms", "body_bytes", "before_page_ms", "after_page_ms", "before_download_ms",
+"after_download_ms", "after_vs_before", "load"}``.
 """
 
 from __future__ import annotations
@@ -40,7 +44,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from a0core.envelope import canonical, open_from_server, seal_to_device, sign_request
+from a0core.envelope import (
+    canonical,
+    canonical_decoded,
+    open_from_server,
+    seal_to_device,
+    sign_request,
+)
 from a0core.hlc import HybridClock
 from bench.ingest import COMMUNE, COMMUNE_NAME, PERIOD, PROVINCE, BenchDevice, Databases
 from server.extensions import db
@@ -49,6 +59,7 @@ from server.register.bulk import Writer, load_area, refresh_statistics
 from server.security.keys import keystore_for
 from server.sync.pull import pull_page
 from server.synthetic import generate_area
+from tests.support import pull_reference
 
 TABLES = ("household", "member", "event", "distribution", "stock_movement", "alias",
           "conflict")
@@ -89,6 +100,26 @@ def download(app: Any, device: BenchDevice, limit: int,
     return times, cpu * 1000, changes, size
 
 
+def served(app: Any, device_id: str, limit: int, before: bool) -> list[float]:
+    """Every page's server milliseconds, in process: the page read, encoded and sealed
+    as the handler does (then rolled back). ``before``: as it was before issue 19's
+    prepared pull (``tests/support/pull_reference.py``, and :func:`canonical`'s walk)."""
+    signer = keystore_for(app).current()
+    build = pull_reference.pull_page if before else pull_page
+    out, cursor, more = [], 0, True
+    while more:
+        start = time.perf_counter()
+        device = db.session.get(Device, device_id)
+        body = build(db.session, device, cursor, limit)
+        body.update(server_hlc=1, server_key=signer.public().to_dict(), schemas={"hash": "x"})
+        seal_to_device(body, device.box_public_key, signer.sign_private, signer.kid,
+                       device_id=device_id, hlc=1, decoded=not before)
+        db.session.rollback()
+        out.append((time.perf_counter() - start) * 1000)
+        cursor, more = body["cursor"], body["more"]
+    return out
+
+
 def stages(app: Any, device_id: str, limit: int) -> dict[str, list[float]]:
     """The page's parts one by one, for every page of the download (rolled back)."""
     signer = keystore_for(app).current()
@@ -101,11 +132,11 @@ def stages(app: Any, device_id: str, limit: int) -> dict[str, list[float]]:
         out["pull_page"].append((time.perf_counter() - start) * 1000)
         body.update(server_hlc=1, server_key=signer.public().to_dict(), schemas={"hash": "x"})
         start = time.perf_counter()
-        canonical(body)
+        canonical_decoded(body)
         out["encode"].append((time.perf_counter() - start) * 1000)
         start = time.perf_counter()
         seal_to_device(body, device.box_public_key, signer.sign_private, signer.kid,
-                       device_id=device_id, hlc=1)
+                       device_id=device_id, hlc=1, decoded=True)
         out["seal"].append((time.perf_counter() - start) * 1000)
         db.session.rollback()
         cursor, more = body["cursor"], body["more"]
@@ -144,8 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     folder = Path(tempfile.mkdtemp(prefix="a0-bench-pull-"))
     dbs = Databases(args.db, folder)
     profile = cProfile.Profile() if args.profile else None
-    runs: dict[str, list[float]] = {k: [] for k in ("download", "cpu", "page", "pull_page",
-                                                    "encode", "seal", "floor")}
+    runs: dict[str, list[float]] = {k: [] for k in (
+        "download", "cpu", "page", "pull_page", "encode", "seal", "floor", "before",
+        "after", "before_download", "after_download")}
     try:
         with dbs.fresh() as app:
             device = setup(app, args.households, args.seed)
@@ -158,6 +190,10 @@ def main(argv: list[str] | None = None) -> int:
                 runs["page"].extend(times)
                 for name, values in stages(app, device.id, args.limit).items():
                     runs[name].extend(values)
+                for name in ("before", "after"):  # the same pages, one after the other
+                    pages = served(app, device.id, args.limit, name == "before")
+                    runs[name].extend(pages)
+                    runs[f"{name}_download"].append(sum(pages))
     finally:
         dbs.close()
         shutil.rmtree(folder, ignore_errors=True)
@@ -172,7 +208,12 @@ def main(argv: list[str] | None = None) -> int:
               "download_cpu_ms": median("cpu"), "page_ms": median("page"),
               "pull_page_ms": median("pull_page"), "encode_ms": median("encode"),
               "seal_ms": median("seal"), "floor_read_ms": median("floor"),
-              "body_bytes": size, "load": os.getloadavg()[0]}
+              "body_bytes": size,
+              "before_page_ms": median("before"), "after_page_ms": median("after"),
+              "before_download_ms": median("before_download"),
+              "after_download_ms": median("after_download"),
+              "after_vs_before": round(median("after_download") / median("before_download"), 3),
+              "load": os.getloadavg()[0]}
     if not args.json:
         for name, values in runs.items():
             print(f"{name} ms:", [round(v, 1) for v in values])
