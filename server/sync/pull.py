@@ -59,7 +59,7 @@ class PullStatements:
     time, and the ORM's per-row objects for the small sources as much again."""
 
     horizon: Any                    # :province
-    seqs: Any                       # :area, :device, :cursor, :high, :limit
+    seqs: Any                       # :area, :device, :cursor, :province, :limit
     sources: dict[str, Any]         # kind -> :area (verdicts: :device), :cursor, :upper
     record_cursor: Any              # :device, :cursor, :now (ORM update, see pull_page)
 
@@ -67,7 +67,10 @@ class PullStatements:
 @functools.cache
 def statements() -> PullStatements:
     area, device, cursor = bindparam("area"), bindparam("device"), bindparam("cursor")
-    high, upper, limit = bindparam("high"), bindparam("upper"), bindparam("limit")
+    upper, limit = bindparam("upper"), bindparam("limit")
+    counter = ChangeCounter.__table__.c
+    horizon = select(counter.value).where(counter.province_code == bindparam("province"))
+    high = func.coalesce(horizon.scalar_subquery(), 0)  # read in the page's own statement
 
     def where(table: Any, owner: Any, top: Any) -> tuple[Any, ...]:
         return (owner == (device if owner is SyncOp.__table__.c.device_id else area),
@@ -115,8 +118,7 @@ def statements() -> PullStatements:
                               c.status, c.code, c.detail, c.waiting_on)
     cursor_col = DeviceSync.pull_cursor
     return PullStatements(
-        horizon=select(ChangeCounter.__table__.c.value)
-        .where(ChangeCounter.__table__.c.province_code == bindparam("province")),
+        horizon=horizon,
         seqs=select(merged.c.seq, merged.c.kind).order_by(merged.c.seq).limit(limit),
         sources=sources,
         record_cursor=update(DeviceSync).where(DeviceSync.device_id == device).values(
@@ -238,7 +240,7 @@ def horizon(session: Session, province_code: str) -> int:
     return value or 0
 
 
-def page_bound(session: Session, device: Device, cursor: int, high: int,
+def page_bound(session: Session, device: Device, cursor: int,
                limit: int) -> tuple[int, set[str], bool]:
     """Where the page starting above ``cursor`` ends: ``(upper, kinds, more)``.
 
@@ -249,12 +251,15 @@ def page_bound(session: Session, device: Device, cursor: int, high: int,
     ``upper`` (at or below the horizon). Every change at or below ``upper`` belongs to
     the page, so a number shared by two rows is never split between two pages.
 
-    One statement: the ``limit + 1`` lowest change numbers in ``(cursor, high]`` of
-    every source of the device's pull, with their kind (each source read from its
-    ``(area, seq)`` index, the sources merged by the database)."""
+    One statement: the ``limit + 1`` lowest change numbers above ``cursor`` and at or
+    below the :func:`horizon` of every source of the device's pull, with their kind
+    (each source read from its ``(area, seq)`` index, the sources merged by the
+    database). The horizon is read in that same statement (one snapshot on
+    PostgreSQL, one round trip less): every number at or below it is final there, and
+    the sources read after it only for numbers at or below ``upper``."""
     rows = session.connection().execute(statements().seqs, {
-        "area": device.area_code, "device": device.id, "cursor": cursor, "high": high,
-        "limit": limit + 1}).all()
+        "area": device.area_code, "device": device.id, "cursor": cursor,
+        "province": device.province_code, "limit": limit + 1}).all()
     if not rows:
         return cursor, set(), False
     more = len(rows) > limit
@@ -277,8 +282,7 @@ def pull_page(session: Session, device: Device, cursor: int, limit: int = DEFAUL
         raise A0Error("device_revoked")
     limit = max(1, min(limit, MAX_LIMIT))
     area = device.area_code
-    high = horizon(session, device.province_code)
-    upper, kinds, more = page_bound(session, device, cursor, high, limit)
+    upper, kinds, more = page_bound(session, device, cursor, limit)
     connection, sql = session.connection(), statements().sources
     params = {"area": area, "device": device.id, "cursor": cursor, "upper": upper}
     changes: list[tuple[int, dict[str, Any]]] = []
