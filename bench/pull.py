@@ -25,7 +25,8 @@ time to a busy machine). ``--profile FILE`` writes a cProfile of the requests.
 With ``--json`` the last line is ``{"db", "households", "changes", "pages", "limit",
 "download_ms", "download_cpu_ms", "page_ms", "pull_page_ms", "encode_ms", "seal_ms",
 "floor_read_ms", "body_bytes", "before_page_ms", "after_page_ms", "before_download_ms",
-"after_download_ms", "after_vs_before", "load"}``.
+"after_download_ms", "after_vs_before", "before_cpu_ms", "after_cpu_ms",
+"cpu_after_vs_before", "load"}``.
 """
 
 from __future__ import annotations
@@ -100,13 +101,14 @@ def download(app: Any, device: BenchDevice, limit: int,
     return times, cpu * 1000, changes, size
 
 
-def served(app: Any, device_id: str, limit: int, before: bool) -> list[float]:
+def served(app: Any, device_id: str, limit: int, before: bool) -> tuple[list[float], float]:
     """Every page's server milliseconds, in process: the page read, encoded and sealed
     as the handler does (then rolled back). ``before``: as it was before issue 19's
-    prepared pull (``tests/support/pull_reference.py``, and :func:`canonical`'s walk)."""
+    prepared pull (``tests/support/pull_reference.py``, and :func:`canonical`'s walk).
+    Also the process CPU milliseconds of the whole download."""
     signer = keystore_for(app).current()
     build = pull_reference.pull_page if before else pull_page
-    out, cursor, more = [], 0, True
+    out, cursor, more, cpu = [], 0, True, time.process_time()
     while more:
         start = time.perf_counter()
         device = db.session.get(Device, device_id)
@@ -117,7 +119,7 @@ def served(app: Any, device_id: str, limit: int, before: bool) -> list[float]:
         db.session.rollback()
         out.append((time.perf_counter() - start) * 1000)
         cursor, more = body["cursor"], body["more"]
-    return out
+    return out, (time.process_time() - cpu) * 1000
 
 
 def stages(app: Any, device_id: str, limit: int) -> dict[str, list[float]]:
@@ -177,12 +179,12 @@ def main(argv: list[str] | None = None) -> int:
     profile = cProfile.Profile() if args.profile else None
     runs: dict[str, list[float]] = {k: [] for k in (
         "download", "cpu", "page", "pull_page", "encode", "seal", "floor", "before",
-        "after", "before_download", "after_download")}
+        "after", "before_download", "after_download", "before_cpu", "after_cpu")}
     try:
         with dbs.fresh() as app:
             device = setup(app, args.households, args.seed)
             download(app, device, args.limit, None)  # warm: statements, caches
-            for _ in range(args.repeat):
+            for n in range(args.repeat):
                 runs["floor"].append(floor_read(device.area))
                 times, cpu, changes, size = download(app, device, args.limit, profile)
                 runs["download"].append(sum(times))
@@ -190,10 +192,12 @@ def main(argv: list[str] | None = None) -> int:
                 runs["page"].extend(times)
                 for name, values in stages(app, device.id, args.limit).items():
                     runs[name].extend(values)
-                for name in ("before", "after"):  # the same pages, one after the other
-                    pages = served(app, device.id, args.limit, name == "before")
+                # the same pages, one after the other, which first alternating
+                for name in ("before", "after")[::1 if n % 2 else -1]:
+                    pages, cpu = served(app, device.id, args.limit, name == "before")
                     runs[name].extend(pages)
                     runs[f"{name}_download"].append(sum(pages))
+                    runs[f"{name}_cpu"].append(cpu)
     finally:
         dbs.close()
         shutil.rmtree(folder, ignore_errors=True)
@@ -213,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
               "before_download_ms": median("before_download"),
               "after_download_ms": median("after_download"),
               "after_vs_before": round(median("after_download") / median("before_download"), 3),
+              "before_cpu_ms": median("before_cpu"), "after_cpu_ms": median("after_cpu"),
+              "cpu_after_vs_before": round(median("after_cpu") / median("before_cpu"), 3),
               "load": os.getloadavg()[0]}
     if not args.json:
         for name, values in runs.items():
