@@ -1,7 +1,7 @@
 """The pull page as it was built before its statements were prepared once (issue 19,
-part 4): ORM reads and a dict per row, kept only so that
-``tests/test_pull_identical.py`` can show the faster page is byte for byte the same.
-Do not use it elsewhere."""
+part 4): ORM reads and a dict per row, the place and the held months as they were.
+Kept only so that ``tests/test_pull_identical.py`` can show that the faster page is
+the same, byte for byte, and ``bench/pull.py`` can time both. Do not use it elsewhere."""
 
 from __future__ import annotations
 
@@ -19,15 +19,18 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
+from a0core import p0
 from a0core.errors import A0Error
 from server.models.logistics import StockMovement
+from server.models.orgunits import LEVEL_VILLAGE, OrgTree, OrgUnit
 from server.models.people import Device
 from server.models.register import ChangeCounter, Distribution, Event, Household, Member
+from server.models.reports import P0Report
 from server.models.sync import Alias, Conflict, DeviceSync, SyncOp
-from server.reporting.status import device_months
-from server.sync.pull import DEFAULT_LIMIT, MAX_LIMIT, place_of
+from server.reporting.status import area_months
+from server.sync.pull import DEFAULT_LIMIT, MAX_LIMIT
 
 
 def _entities(session: Session, model: Any, kind: str, area: str, cursor: int,
@@ -220,7 +223,8 @@ def pull_page(session: Session, device: Device, cursor: int, limit: int = DEFAUL
     verdicts = [item["verdict"] for _, item in page if "verdict" in item]
     next_cursor = upper if more else (page[-1][0] if page else cursor)
 
-    place, reports = place_of(session, device), device_months(session, area, now)
+    place = place_names(session, device.area_code, device.commune_code, device.province_code)
+    reports = device_months(session, area, now)
     # what the device holds (tombstones wait for it): one statement, no read first, last
     # (its row lock, shared with the device's batches, is held only to the commit)
     session.execute(update(DeviceSync).where(DeviceSync.device_id == device.id).values(
@@ -230,3 +234,48 @@ def pull_page(session: Session, device: Device, cursor: int, limit: int = DEFAUL
         synchronize_session="fetch"))
     return {"changes": changes, "verdicts": verdicts, "cursor": next_cursor, "more": more,
             "place": place, "reports": reports}
+
+
+def place_names(session: Session, area_code: str, commune_code: str,
+                province_code: str) -> dict[str, Any]:
+    """Where an area is, for every pull page: ``{area, commune, province}`` as
+    ``{"code", "name"}`` and the ``villages`` :func:`villages_for_area` gives, in two
+    statements (looked up one by one it took eleven, a third of a pull page's trips
+    to the database)."""
+    parent = aliased(OrgUnit)
+    current = select(OrgTree.name).where(OrgTree.current).scalar_subquery()
+    rows = session.execute(
+        select(OrgUnit.code, OrgUnit.full_name, OrgUnit.tree, OrgUnit.commune_code,
+               parent.code.label("parent_code"))
+        .outerjoin(parent, parent.id == OrgUnit.parent_id)
+        .where(OrgUnit.tree == current,
+               OrgUnit.code.in_(sorted({area_code, commune_code, province_code})))).all()
+    found = {r.code: r for r in rows}
+    out: dict[str, Any] = {
+        key: {"code": code, "name": found[code].full_name if code in found else code}
+        for key, code in (("area", area_code), ("commune", commune_code),
+                          ("province", province_code))}
+    area = found.get(area_code)
+    villages: list[dict[str, str]] = []
+    if area is not None and area.commune_code is not None:
+        listed = session.execute(select(OrgUnit.code, OrgUnit.name).where(
+            OrgUnit.tree == area.tree, OrgUnit.level == LEVEL_VILLAGE, OrgUnit.active,
+            OrgUnit.commune_code == area.commune_code).order_by(OrgUnit.code)).all()
+        listed.sort(key=lambda r: r.code != area.parent_code)
+        villages = [{"code": r.code, "name": r.name} for r in listed]
+    out["villages"] = villages
+    return out
+
+
+def device_months(session: Session, area: str, now: dt.datetime | None = None,
+                  back: int = 12) -> list[dict[str, Any]]:
+    """The slips the server holds for an area over the last ``back`` months (a pull
+    tells the device which of its months are closed, and whether they match)."""
+    now = now or dt.datetime.now(dt.UTC)
+    newest = p0.last_closed_month(p0.vn_day(now))
+    months = set(session.scalars(select(P0Report.month).where(
+        P0Report.area_code == area, P0Report.month >= p0.shift(newest, 1 - back))))
+    if not months:  # no slip held: nothing more to read (every pull page asks)
+        return []
+    rows = area_months(session, [area], sorted(months), now)
+    return [rows[(area, m)].to_dict() for m in sorted(months)]
