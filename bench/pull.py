@@ -17,7 +17,10 @@ The floor, measured in the same run, is what the database costs: the same rows
 (every column the page reads, of every source) fetched through the DBAPI cursor in
 one statement per table, no Python objects made. Figures are medians over the
 runs; ``cpu`` is the process CPU time of the requests (less sensitive than wall
-time to a busy machine). ``--profile FILE`` writes a cProfile of the requests.
+time to a busy machine); ``gc_ms`` the garbage collector's pauses in them, the
+mean per download (a full collection is rare and long: ``gc_max_ms``). ``--settle``
+first puts the start-up objects out of the collector's reach, as a gunicorn worker
+does (:func:`server.serving.settle_heap`). ``--profile FILE`` writes a cProfile of the requests.
 
     .venv/bin/python bench/pull.py --json
     .venv/bin/python bench/pull.py --db postgresql --json
@@ -26,13 +29,14 @@ With ``--json`` the last line is ``{"db", "households", "changes", "pages", "lim
 "download_ms", "download_cpu_ms", "page_ms", "pull_page_ms", "encode_ms", "seal_ms",
 "floor_read_ms", "body_bytes", "before_page_ms", "after_page_ms", "before_download_ms",
 "after_download_ms", "after_vs_before", "before_cpu_ms", "after_cpu_ms",
-"cpu_after_vs_before", "load"}``.
+"cpu_after_vs_before", "gc_ms", "gc_max_ms", "settled", "load"}``.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import json
 import os
 import shutil
@@ -58,6 +62,7 @@ from server.extensions import db
 from server.models.people import Device
 from server.register.bulk import Writer, load_area, refresh_statistics
 from server.security.keys import keystore_for
+from server.serving import settle_heap
 from server.sync.pull import pull_page
 from server.synthetic import generate_area
 from tests.support import pull_reference
@@ -171,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--profile", help="write a cProfile of the requests to this file")
+    parser.add_argument("--settle", action="store_true",
+                        help="settle the heap after start-up, as a gunicorn worker does")
     parser.add_argument("--json", action="store_true", help="print a JSON summary last")
     args = parser.parse_args(argv)
 
@@ -179,14 +186,25 @@ def main(argv: list[str] | None = None) -> int:
     profile = cProfile.Profile() if args.profile else None
     runs: dict[str, list[float]] = {k: [] for k in (
         "download", "cpu", "page", "pull_page", "encode", "seal", "floor", "before",
-        "after", "before_download", "after_download", "before_cpu", "after_cpu")}
+        "after", "before_download", "after_download", "before_cpu", "after_cpu", "gc")}
+    pauses: list[float] = []
+
+    def clock(phase: str, info: dict[str, Any]) -> None:
+        pauses.append(time.perf_counter() if phase == "start" else
+                      time.perf_counter() - pauses.pop())
+
     try:
         with dbs.fresh() as app:
             device = setup(app, args.households, args.seed)
             download(app, device, args.limit, None)  # warm: statements, caches
+            if args.settle:
+                settle_heap()
+            gc.callbacks.append(clock)
             for n in range(args.repeat):
                 runs["floor"].append(floor_read(device.area))
+                pauses.clear()
                 times, cpu, changes, size = download(app, device, args.limit, profile)
+                runs["gc"].append(sum(pauses) * 1000)
                 runs["download"].append(sum(times))
                 runs["cpu"].append(cpu)
                 runs["page"].extend(times)
@@ -199,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
                     runs[f"{name}_download"].append(sum(pages))
                     runs[f"{name}_cpu"].append(cpu)
     finally:
+        if clock in gc.callbacks:
+            gc.callbacks.remove(clock)
         dbs.close()
         shutil.rmtree(folder, ignore_errors=True)
     if profile is not None:
@@ -219,7 +239,9 @@ def main(argv: list[str] | None = None) -> int:
               "after_vs_before": round(median("after_download") / median("before_download"), 3),
               "before_cpu_ms": median("before_cpu"), "after_cpu_ms": median("after_cpu"),
               "cpu_after_vs_before": round(median("after_cpu") / median("before_cpu"), 3),
-              "load": os.getloadavg()[0]}
+              "gc_ms": round(statistics.mean(runs["gc"]), 2),
+              "gc_max_ms": round(max(runs["gc"]), 1),
+              "settled": args.settle, "load": os.getloadavg()[0]}
     if not args.json:
         for name, values in runs.items():
             print(f"{name} ms:", [round(v, 1) for v in values])
