@@ -612,6 +612,19 @@ def _canonical_doc(body: bytes) -> tuple[Any, bool] | None:
     return (doc, plain) if again == body else None
 
 
+def _decoded_canonical_doc(body: bytes) -> Any:
+    """:func:`_canonical_loads` checked with :func:`canonical_decoded` (no walk over
+    every value first; the same bytes): what a device reads a pull page with."""
+    if orjson is None:  # pragma: no cover
+        return None
+    try:
+        doc = orjson.loads(body)
+        again = canonical_decoded(doc)
+    except (ValueError, TypeError, RecursionError):
+        return None
+    return doc if again == body else None
+
+
 def read_batch_body(header: Mapping[str, Any], body: bytes) -> OpenedBatch:
     """Parse a decrypted batch body and hold it against its header."""
     found = _canonical_doc(body)
@@ -699,9 +712,9 @@ def open_from_server(data: bytes, device_keys: DeviceKeys, server_sign_public: S
     body = envelope.decrypt(device_keys.box_private, max_body_bytes)
     # the server writes canonical bytes: read them with orjson when they are exactly the
     # canonical form of what they hold (no duplicate key can hide there), else strictly
-    found = _canonical_doc(body)
+    found = _decoded_canonical_doc(body)
     try:
-        doc = found[0] if found is not None else strict_loads(body)
+        doc = found if found is not None else strict_loads(body)
     except (ValueError, RecursionError):
         raise A0Error("response_malformed") from None
     if not isinstance(doc, dict):

@@ -143,3 +143,30 @@ def test_decoded_canonical_steps_aside_for_what_orjson_refuses(value):
     from a0core.envelope import canonical_decoded
 
     assert _encode(canonical_decoded, value) == _encode(canonical_json, value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(DECODED)
+def test_the_devices_reader_gives_what_strict_loads_gives(value):
+    """What a device reads a pull page with (checked by the decoded encoder) reads
+    exactly what the strict reader reads, or steps aside."""
+    from a0core.envelope import _decoded_canonical_doc
+
+    try:
+        body = canonical_json(value)
+    except ValueError:
+        return
+    fast = _decoded_canonical_doc(body)
+    assert fast is not None or _canonical_loads(body) is None
+    if fast is not None:
+        assert fast == strict_loads(body) and canonical(fast) == body
+
+
+@pytest.mark.parametrize("body", [
+    b'{"ops":[],"ops":[1]}', b'{"a":NaN}', b'{"a":18446744073709551616}', b'{"b":1,"a":2}',
+    b'{"a": 1}', b'{"a":"\\ud800"}', b'{"a":1.0e5}', b"\xff", b'{"a":"\\u00e9"}',
+    b'{"a":1e-5}', b'{"a":0.00001}'])
+def test_the_devices_reader_steps_aside_for_anything_not_canonical(body):
+    from a0core.envelope import _decoded_canonical_doc
+
+    assert _decoded_canonical_doc(body) is None
