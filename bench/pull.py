@@ -17,10 +17,12 @@ The floor, measured in the same run, is what the database costs: the same rows
 (every column the page reads, of every source) fetched through the DBAPI cursor in
 one statement per table, no Python objects made. Figures are medians over the
 runs; ``cpu`` is the process CPU time of the requests (less sensitive than wall
-time to a busy machine); ``gc_ms`` the garbage collector's pauses in them, the
-mean per download (a full collection is rare and long: ``gc_max_ms``). ``--settle``
-first puts the start-up objects out of the collector's reach, as a gunicorn worker
-does (:func:`server.serving.settle_heap`). ``--profile FILE`` writes a cProfile of the requests.
+time to a busy machine); ``gc_ms`` the garbage collector's pauses during the
+downloads (server and device in one process), the mean per download (a full
+collection is rare and long: ``gc_max_ms``). ``--settle`` first puts the start-up
+objects out of the collector's reach, as a gunicorn worker does
+(:func:`server.serving.settle_heap`). ``--profile FILE`` writes a cProfile of the
+requests.
 
     .venv/bin/python bench/pull.py --json
     .venv/bin/python bench/pull.py --db postgresql --json
@@ -29,7 +31,8 @@ With ``--json`` the last line is ``{"db", "households", "changes", "pages", "lim
 "download_ms", "download_cpu_ms", "page_ms", "pull_page_ms", "encode_ms", "seal_ms",
 "floor_read_ms", "body_bytes", "before_page_ms", "after_page_ms", "before_download_ms",
 "after_download_ms", "after_vs_before", "before_cpu_ms", "after_cpu_ms",
-"cpu_after_vs_before", "gc_ms", "gc_max_ms", "settled", "load"}``.
+"cpu_after_vs_before", "device_open_ms", "device_read_before_ms", "device_read_after_ms",
+"gc_ms", "gc_max_ms", "settled", "load"}``.
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from a0core.envelope import (
+    _canonical_doc,
+    _decoded_canonical_doc,
     canonical,
     canonical_decoded,
     open_from_server,
@@ -82,9 +87,12 @@ def setup(app: Any, households: int, seed: int) -> BenchDevice:
     return device
 
 
-def download(app: Any, device: BenchDevice, limit: int,
-             profile: cProfile.Profile | None) -> tuple[list[float], float, int, int]:
-    """Every page's request milliseconds, the CPU ms of all, changes and body bytes."""
+def download(app: Any, device: BenchDevice, limit: int, profile: cProfile.Profile | None,
+             opened: dict[str, list[float]] | None = None) -> tuple[list[float], float, int,
+                                                                     int]:
+    """Every page's request milliseconds, the CPU ms of all, changes and body bytes.
+    ``opened``: also time the device's opening of each page, whole, and its reading of
+    the decrypted body the former way and the present one (``read_before/after``)."""
     server_key = keystore_for(app).public()
     client = app.test_client()
     cursor, more, times, changes, size, cpu = 0, True, [], 0, 0, 0.0
@@ -99,10 +107,19 @@ def download(app: Any, device: BenchDevice, limit: int,
             profile.disable()
         times.append((time.perf_counter() - start) * 1000)
         cpu += time.process_time() - start_cpu
+        start = time.perf_counter()
         page = open_from_server(resp.get_data(), device.keys, server_key, device_id=device.id)
+        body = canonical(page)  # the decrypted body, byte for byte
+        if opened is not None:
+            opened["open"].append((time.perf_counter() - start) * 1000)
+            for name, read in (("read_before", _canonical_doc),
+                               ("read_after", _decoded_canonical_doc)):
+                start = time.perf_counter()
+                read(body)
+                opened[name].append((time.perf_counter() - start) * 1000)
         cursor, more = page["cursor"], page["more"]
         changes += len(page["changes"])
-        size += len(canonical(page))
+        size += len(body)
     return times, cpu * 1000, changes, size
 
 
@@ -186,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     profile = cProfile.Profile() if args.profile else None
     runs: dict[str, list[float]] = {k: [] for k in (
         "download", "cpu", "page", "pull_page", "encode", "seal", "floor", "before",
-        "after", "before_download", "after_download", "before_cpu", "after_cpu", "gc")}
+        "after", "before_download", "after_download", "before_cpu", "after_cpu", "gc",
+        "open", "read_before", "read_after")}
     pauses: list[float] = []
 
     def clock(phase: str, info: dict[str, Any]) -> None:
@@ -203,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
             for n in range(args.repeat):
                 runs["floor"].append(floor_read(device.area))
                 pauses.clear()
-                times, cpu, changes, size = download(app, device, args.limit, profile)
+                times, cpu, changes, size = download(app, device, args.limit, profile, runs)
                 runs["gc"].append(sum(pauses) * 1000)
                 runs["download"].append(sum(times))
                 runs["cpu"].append(cpu)
@@ -239,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
               "after_vs_before": round(median("after_download") / median("before_download"), 3),
               "before_cpu_ms": median("before_cpu"), "after_cpu_ms": median("after_cpu"),
               "cpu_after_vs_before": round(median("after_cpu") / median("before_cpu"), 3),
+              "device_open_ms": median("open"), "device_read_before_ms": median("read_before"),
+              "device_read_after_ms": median("read_after"),
               "gc_ms": round(statistics.mean(runs["gc"]), 2),
               "gc_max_ms": round(max(runs["gc"]), 1),
               "settled": args.settle, "load": os.getloadavg()[0]}
