@@ -101,3 +101,72 @@ def test_ordinary_batch_body_is_plain_and_a_float_is_not():
     assert read_batch_body(header, canonical_json({"ops": [op]})).plain
     op["fields"]["w"] = 2.5
     assert not read_batch_body(header, canonical_json({"ops": [op]})).plain
+
+
+# what a pull page holds: decoded JSON, with strings that look like numbers in places
+TRICKY = (st.sampled_from(["12619.99.1", "x:1.5", "[2e-5", ",-3.", "3f2e-5a1b", "1e+16", ":1",
+                           "a.b", "e-", "."]) | st.text("0123456789.e+-:,[\"", max_size=8))
+DECODED = st.recursive(
+    SCALARS | TRICKY | st.sampled_from([1e-5, -3e-7, 1e16, 1e-10, 2.5, -0.0, 100.0]),
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(st.text(max_size=6) | TRICKY, inner, max_size=4), max_leaves=24)
+
+
+@settings(max_examples=600, deadline=None)
+@given(DECODED)
+def test_decoded_canonical_is_the_json_definition(value):
+    """The pull's encoder (no walk first; floats found in orjson's output) writes the
+    definition's bytes for anything JSON decoding gives, floats and number-like
+    strings included."""
+    from a0core.envelope import canonical_decoded
+
+    assert _encode(canonical_decoded, value) == _encode(canonical_json, value)
+
+
+@pytest.mark.parametrize("value", [1e-5, -3e-7, 1e16, 1e300, 2.5, -2.0, 5e-324, 1.5e-9])
+def test_every_float_is_found_in_orjsons_output(value):
+    """orjson writes every float with a ``.`` or a signed exponent, and the finder
+    sees each, wherever it stands: what the decoded path relies on."""
+    import orjson
+
+    from a0core.envelope import _holds_float
+
+    for doc in ({"a": value}, [value], [1, value], {"a": [value, 1]}, {"a": {"b": -value}}):
+        data = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
+        assert _holds_float(data), data
+    assert not _holds_float(orjson.dumps({"a": "12619.99.1", "b": "3f2e-5a", "c": [1, -2]}))
+
+
+@pytest.mark.parametrize("value", [{"a": 2**64}, {"a": "\ud800"}, {1: "a"},
+                                   {"a": type("S", (str,), {})("x")}])
+def test_decoded_canonical_steps_aside_for_what_orjson_refuses(value):
+    from a0core.envelope import canonical_decoded
+
+    assert _encode(canonical_decoded, value) == _encode(canonical_json, value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(DECODED)
+def test_the_devices_reader_gives_what_strict_loads_gives(value):
+    """What a device reads a pull page with (checked by the decoded encoder) reads
+    exactly what the strict reader reads, or steps aside."""
+    from a0core.envelope import _decoded_canonical_doc
+
+    try:
+        body = canonical_json(value)
+    except ValueError:
+        return
+    fast = _decoded_canonical_doc(body)
+    assert fast is not None or _canonical_loads(body) is None
+    if fast is not None:
+        assert fast == strict_loads(body) and canonical(fast) == body
+
+
+@pytest.mark.parametrize("body", [
+    b'{"ops":[],"ops":[1]}', b'{"a":NaN}', b'{"a":18446744073709551616}', b'{"b":1,"a":2}',
+    b'{"a": 1}', b'{"a":"\\ud800"}', b'{"a":1.0e5}', b"\xff", b'{"a":"\\u00e9"}',
+    b'{"a":1e-5}', b'{"a":0.00001}'])
+def test_the_devices_reader_steps_aside_for_anything_not_canonical(body):
+    from a0core.envelope import _decoded_canonical_doc
+
+    assert _decoded_canonical_doc(body) is None

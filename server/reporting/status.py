@@ -17,7 +17,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import bindparam, func, literal, select
 from sqlalchemy.orm import Session
 
 from a0core import p0
@@ -124,14 +124,20 @@ def area_months(session: Session, areas: Collection[str], months: Sequence[str],
     return out
 
 
+# every pull page asks (built once: building it cost more than running it)
+_MONTHS_HELD = select(P0Report.__table__.c.month).where(
+    P0Report.__table__.c.area_code == bindparam("area"),
+    P0Report.__table__.c.month >= bindparam("since"))
+
+
 def device_months(session: Session, area: str, now: dt.datetime | None = None,
                   back: int = 12) -> list[dict[str, Any]]:
     """The slips the server holds for an area over the last ``back`` months (a pull
     tells the device which of its months are closed, and whether they match)."""
     now = now or dt.datetime.now(dt.UTC)
     newest = p0.last_closed_month(p0.vn_day(now))
-    months = set(session.scalars(select(P0Report.month).where(
-        P0Report.area_code == area, P0Report.month >= p0.shift(newest, 1 - back))))
+    months = set(session.connection().scalars(_MONTHS_HELD, {
+        "area": area, "since": p0.shift(newest, 1 - back)}))
     if not months:  # no slip held: nothing more to read (every pull page asks)
         return []
     rows = area_months(session, [area], sorted(months), now)

@@ -18,12 +18,15 @@ may go.
 from __future__ import annotations
 
 import datetime as dt
-import heapq
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    bindparam,
     case,
     delete,
     func,
@@ -45,18 +48,92 @@ from server.reporting.status import device_months
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 5000
+KINDS = ("household", "member", "event", "distribution", "stock", "alias", "conflict",
+         "verdict")
 
 
-def _entities(session: Session, model: Any, kind: str, area: str, cursor: int,
-              high: int) -> Iterator[tuple[int, dict[str, Any]]]:
-    t = model.__table__.c
-    packed = type_coerce(t.clocks, JSON).label("clocks")  # as stored: expanded below
-    for r in session.execute(select(t.id, t.seq, t.data, packed, t.deleted, t.merged_into)
-                             .where(t.area_code == area, t.seq > cursor, t.seq <= high)
-                             .order_by(t.seq)):
-        yield r.seq, {"seq": r.seq, "kind": kind, "id": r.id, "data": r.data,
-                      "clocks": _wire_clocks(r.clocks), "deleted": r.deleted,
-                      "merged_into": r.merged_into}
+@dataclass(frozen=True)
+class PullStatements:
+    """A page's SQL, built once (plain Core, bound values): building the eight-way union
+    of :func:`page_bound` and the sources' selects anew cost about 2 ms of Python a
+    page, more than PostgreSQL took to run most of them."""
+
+    horizon: Any                    # :province
+    seqs: Any                       # :area, :device, :cursor, :province, :limit
+    sources: dict[str, Any]         # kind -> :area (verdicts: :device), :cursor, :upper
+    record_cursor: Any              # :device, :cursor, :now (ORM update, see pull_page)
+
+
+@functools.cache
+def statements() -> PullStatements:
+    """The pull's statements (any dialect: each engine compiles and caches its own)."""
+    area, device, cursor = bindparam("area"), bindparam("device"), bindparam("cursor")
+    upper, limit = bindparam("upper"), bindparam("limit")
+    counter = ChangeCounter.__table__.c
+    horizon = select(counter.value).where(counter.province_code == bindparam("province"))
+    high = func.coalesce(horizon.scalar_subquery(), 0)  # read in the page's own statement
+
+    def where(table: Any, owner: Any, top: Any) -> tuple[Any, ...]:
+        return (owner == (device if owner is SyncOp.__table__.c.device_id else area),
+                _seq(table) > cursor, _seq(table) <= top)
+
+    def lowest(table: Any, owner: Any, kind: str) -> Any:
+        inner = (select(_seq(table).label("seq"), literal_column(f"'{kind}'").label("kind"))
+                 .where(*where(table, owner, high)).order_by(_seq(table)).limit(limit)
+                 .subquery())
+        return select(inner.c.seq, inner.c.kind)
+
+    def rows(table: Any, owner: Any, *columns: Any) -> Any:
+        return select(*columns).where(*where(table, owner, upper)).order_by(_seq(table))
+
+    tables = {kind: model.__table__ for kind, model in _MODELS.items()}
+    owners = {kind: t.c.device_id if kind == "verdict" else t.c.area_code
+              for kind, t in tables.items()}
+    merged = union_all(*[lowest(t, owners[k], k) for k, t in tables.items()]).subquery()
+    sources = {}
+    for kind in ("household", "member"):
+        c = tables[kind].c
+        sources[kind] = rows(tables[kind], owners[kind], c.id, c.seq, c.data,
+                             type_coerce(c.clocks, JSON),  # as stored: expanded below
+                             c.deleted, c.merged_into)
+    c = tables["event"].c
+    sources["event"] = rows(tables["event"], owners["event"], c.seq, c.id, c.form,
+                            c.form_version, c.payload, c.voided, c.hlc, c.device_id)
+    c = tables["distribution"].c
+    sources["distribution"] = rows(
+        tables["distribution"], owners["distribution"], c.seq, c.id, c.form_version,
+        c.household_id, c.member_id, c.method, c.quantity, c.distributed_on, c.source,
+        c.unit_price, c.voided, c.hlc, c.device_id)
+    c = tables["stock"].c
+    sources["stock"] = rows(tables["stock"], owners["stock"], c.seq, c.id, c.form,
+                            c.form_version, c.payload, c.voided, c.hlc, c.device_id)
+    c = tables["alias"].c
+    sources["alias"] = rows(tables["alias"], owners["alias"], c.seq, c.old_id, c.survivor_id,
+                            c.entity, c.active)
+    c = tables["conflict"].c
+    sources["conflict"] = rows(tables["conflict"], owners["conflict"], c.seq, c.id, c.entity,
+                               c.entity_id, c.field, c.a_value, c.a_hlc, c.a_device,
+                               c.b_value, c.b_hlc, c.b_device, c.status, c.resolved_value)
+    c = tables["verdict"].c
+    sources["verdict"] = rows(tables["verdict"], owners["verdict"], c.change_seq, c.seq,
+                              c.status, c.code, c.detail, c.waiting_on)
+    cursor_col = DeviceSync.pull_cursor
+    return PullStatements(
+        horizon=horizon,
+        seqs=select(merged.c.seq, merged.c.kind).order_by(merged.c.seq).limit(limit),
+        sources=sources,
+        record_cursor=update(DeviceSync).where(DeviceSync.device_id == device).values(
+            pull_cursor=case((cursor_col < cursor, cursor), else_=cursor_col),
+            last_pull_at=bindparam("now")).execution_options(synchronize_session="fetch"))
+
+
+_MODELS: dict[str, Any] = {"household": Household, "member": Member, "event": Event,
+                           "distribution": Distribution, "stock": StockMovement,
+                           "alias": Alias, "conflict": Conflict, "verdict": SyncOp}
+
+
+def _seq(table: Any) -> Any:
+    return table.c.change_seq if table is SyncOp.__table__ else table.c.seq
 
 
 def _wire_clocks(value: Any) -> dict[str, Any] | None:
@@ -74,82 +151,81 @@ def _wire_clocks(value: Any) -> dict[str, Any] | None:
     return out
 
 
-def _facts(session: Session, model: Any, kind: str, area: str, cursor: int,
-           high: int) -> Iterator[tuple[int, dict[str, Any]]]:
-    t = model.__table__.c
-    cols = [t.id, t.seq, t.form_version, t.hlc, t.device_id, t.voided]
-    cols += [t.form, t.payload] if kind == "event" else [t.household_id, t.member_id, t.method,
-                                                          t.quantity, t.distributed_on, t.source,
-                                                          t.unit_price]
-    for r in session.execute(select(*cols).where(t.area_code == area,
-                                                 t.seq > cursor, t.seq <= high)
-                             .order_by(t.seq)):
-        if kind == "event":
-            data = {"form": r.form, "version": r.form_version, "record": r.payload}
-        else:
-            data = {"form": "distribution", "version": r.form_version,
-                    "record": {"id": r.id, "area_code": area, "household_id": r.household_id,
-                               "member_id": r.member_id, "method": r.method,
-                               "quantity": r.quantity, "distributed_on": r.distributed_on}}
-            for name in ("source", "unit_price"):
-                if getattr(r, name) is not None:
-                    data["record"][name] = getattr(r, name)
-        data.update(voided=r.voided, hlc=r.hlc, device=r.device_id)
-        yield r.seq, {"seq": r.seq, "kind": kind, "id": r.id, "data": data}
+# Each source's rows (tuples, in its statement's column order) as the wire's changes,
+# ``(seq, change)``; straight from the tuples, no intermediate objects.
+
+def _entities(kind: str) -> Callable[[Any, str], list[tuple[int, dict[str, Any]]]]:
+    def changes(rows: Any, area: str) -> list[tuple[int, dict[str, Any]]]:
+        return [(seq, {"seq": seq, "kind": kind, "id": id_, "data": data,
+                       "clocks": _wire_clocks(clocks), "deleted": deleted,
+                       "merged_into": merged})
+                for id_, seq, data, clocks, deleted, merged in rows]
+    return changes
 
 
-def _stock(session: Session, area: str, cursor: int,
-           high: int) -> Iterator[tuple[int, dict[str, Any]]]:
-    t = StockMovement.__table__.c
-    for r in session.execute(select(t.id, t.seq, t.form, t.form_version, t.payload, t.voided,
-                                    t.hlc, t.device_id)
-                             .where(t.area_code == area, t.seq > cursor, t.seq <= high)
-                             .order_by(t.seq)):
-        yield r.seq, {"seq": r.seq, "kind": "stock", "id": r.id, "data": {
-            "form": r.form, "version": r.form_version, "record": r.payload,
-            "voided": r.voided, "hlc": r.hlc, "device": r.device_id}}
+def _facts(kind: str) -> Callable[[Any, str], list[tuple[int, dict[str, Any]]]]:
+    def changes(rows: Any, area: str) -> list[tuple[int, dict[str, Any]]]:
+        return [(seq, {"seq": seq, "kind": kind, "id": id_, "data": {
+            "form": form, "version": version, "record": payload, "voided": voided,
+            "hlc": hlc, "device": device}})
+            for seq, id_, form, version, payload, voided, hlc, device in rows]
+    return changes
 
 
-def _aliases(session: Session, area: str, cursor: int,
-             high: int) -> Iterator[tuple[int, dict[str, Any]]]:
-    for a in session.scalars(select(Alias).where(Alias.area_code == area,
-                                                 Alias.seq > cursor, Alias.seq <= high)
-                             .order_by(Alias.seq)):
-        yield a.seq, {"seq": a.seq, "kind": "alias", "id": a.old_id,
-                      "data": {"survivor_id": a.survivor_id, "entity": a.entity,
-                               "active": a.active}}
+def _distributions(rows: Any, area: str) -> list[tuple[int, dict[str, Any]]]:
+    out = []
+    for (seq, id_, version, household_id, member_id, method, quantity, distributed_on,
+         source, unit_price, voided, hlc, device) in rows:
+        record = {"id": id_, "area_code": area, "household_id": household_id,
+                  "member_id": member_id, "method": method, "quantity": quantity,
+                  "distributed_on": distributed_on}
+        if source is not None:
+            record["source"] = source
+        if unit_price is not None:
+            record["unit_price"] = unit_price
+        out.append((seq, {"seq": seq, "kind": "distribution", "id": id_, "data": {
+            "form": "distribution", "version": version, "record": record, "voided": voided,
+            "hlc": hlc, "device": device}}))
+    return out
 
 
-def _conflicts(session: Session, area: str, cursor: int,
-               high: int) -> Iterator[tuple[int, dict[str, Any]]]:
-    for c in session.scalars(select(Conflict).where(Conflict.area_code == area,
-                                                    Conflict.seq > cursor, Conflict.seq <= high)
-                             .order_by(Conflict.seq)):
-        yield c.seq, {"seq": c.seq, "kind": "conflict", "id": str(c.id), "data": {
-            "entity": c.entity, "entity_id": c.entity_id, "field": c.field,
-            "a": {"value": c.a_value, "hlc": c.a_hlc, "device": c.a_device},
-            "b": {"value": c.b_value, "hlc": c.b_hlc, "device": c.b_device},
-            "status": c.status, "resolved_value": c.resolved_value}}
+def _aliases(rows: Any, area: str) -> list[tuple[int, dict[str, Any]]]:
+    return [(seq, {"seq": seq, "kind": "alias", "id": old_id,
+                   "data": {"survivor_id": survivor, "entity": entity, "active": active}})
+            for seq, old_id, survivor, entity, active in rows]
 
 
-def _verdicts(session: Session, device_id: str, cursor: int,
-              high: int) -> Iterator[tuple[int, dict[str, Any]]]:
-    for op in session.scalars(select(SyncOp).where(SyncOp.device_id == device_id,
-                                                   SyncOp.change_seq > cursor,
-                                                   SyncOp.change_seq <= high)
-                              .order_by(SyncOp.change_seq)):
-        verdict: dict[str, Any] = {"seq": op.seq, "verdict": op.status}
-        detail = op.detail or {}
-        if op.code:
-            verdict.update(code=op.code, message_vi=detail.get("message_vi", ""),
+def _conflicts(rows: Any, area: str) -> list[tuple[int, dict[str, Any]]]:
+    return [(r.seq, {"seq": r.seq, "kind": "conflict", "id": str(r.id), "data": {
+        "entity": r.entity, "entity_id": r.entity_id, "field": r.field,
+        "a": {"value": r.a_value, "hlc": r.a_hlc, "device": r.a_device},
+        "b": {"value": r.b_value, "hlc": r.b_hlc, "device": r.b_device},
+        "status": r.status, "resolved_value": r.resolved_value}})
+        for r in rows]
+
+
+def _verdicts(rows: Any, area: str) -> list[tuple[int, dict[str, Any]]]:
+    out = []
+    for change_seq, seq, status, code, detail, waiting_on in rows:
+        verdict: dict[str, Any] = {"seq": seq, "verdict": status}
+        detail = detail or {}
+        if code:
+            verdict.update(code=code, message_vi=detail.get("message_vi", ""),
                            message_en=detail.get("message_en", ""))
         if detail.get("warnings"):
             verdict["warnings"] = detail["warnings"]
-        if op.waiting_on and op.status == "waiting":
-            verdict["waiting_on"] = op.waiting_on
+        if waiting_on and status == "waiting":
+            verdict["waiting_on"] = waiting_on
         if detail.get("conflicts"):
             verdict["conflicts"] = [{"id": i} for i in detail["conflicts"]]
-        yield op.change_seq, {"verdict": verdict}
+        out.append((change_seq, verdict))
+    return out
+
+
+_CHANGES: dict[str, Callable[[Any, str], list[tuple[int, dict[str, Any]]]]] = {
+    "household": _entities("household"), "member": _entities("member"),
+    "event": _facts("event"), "distribution": _distributions, "stock": _facts("stock"),
+    "alias": _aliases, "conflict": _conflicts, "verdict": _verdicts}
 
 
 def horizon(session: Session, province_code: str) -> int:
@@ -161,34 +237,11 @@ def horizon(session: Session, province_code: str) -> int:
     capped at the horizon, none of them can return a number above a change that
     another one has not seen yet, so the cursor never passes a change that
     commits later."""
-    value = session.scalar(select(ChangeCounter.value)
-                           .where(ChangeCounter.province_code == province_code))
+    value = session.connection().scalar(statements().horizon, {"province": province_code})
     return value or 0
 
 
-def _seqs(session: Session, device: Device, cursor: int, high: int, limit: int) -> Any:
-    """One statement: the ``limit`` lowest change numbers in ``(cursor, high]`` of every
-    source of the device's pull, with their kind (each source read from its
-    ``(area, seq)`` index, the sources merged by the database)."""
-    area = device.area_code
-
-    def lowest(column: Any, kind: str, *where: Any) -> Any:
-        inner = (select(column.label("seq"), literal_column(f"'{kind}'").label("kind"))
-                 .where(*where, column > cursor, column <= high)
-                 .order_by(column).limit(limit).subquery())
-        return select(inner.c.seq, inner.c.kind)
-
-    parts = [lowest(m.__table__.c.seq, kind, m.__table__.c.area_code == area)
-             for m, kind in ((Household, "household"), (Member, "member"), (Event, "event"),
-                             (Distribution, "distribution"), (StockMovement, "stock"),
-                             (Alias, "alias"), (Conflict, "conflict"))]
-    parts.append(lowest(SyncOp.change_seq, "verdict", SyncOp.device_id == device.id))
-    merged = union_all(*parts).subquery()
-    return session.execute(select(merged.c.seq, merged.c.kind)
-                           .order_by(merged.c.seq).limit(limit)).all()
-
-
-def page_bound(session: Session, device: Device, cursor: int, high: int,
+def page_bound(session: Session, device: Device, cursor: int,
                limit: int) -> tuple[int, set[str], bool]:
     """Where the page starting above ``cursor`` ends: ``(upper, kinds, more)``.
 
@@ -197,8 +250,17 @@ def page_bound(session: Session, device: Device, cursor: int, high: int,
     that have something there: a first download's page no longer reads ``limit`` rows
     of every table to keep ``limit`` of them. ``more`` says that changes remain above
     ``upper`` (at or below the horizon). Every change at or below ``upper`` belongs to
-    the page, so a number shared by two rows is never split between two pages."""
-    rows = _seqs(session, device, cursor, high, limit + 1)
+    the page, so a number shared by two rows is never split between two pages.
+
+    One statement: the ``limit + 1`` lowest change numbers above ``cursor`` and at or
+    below the :func:`horizon` of every source of the device's pull, with their kind
+    (each source read from its ``(area, seq)`` index, the sources merged by the
+    database). The horizon is read in that same statement (one snapshot on
+    PostgreSQL, one round trip less): every number at or below it is final there, and
+    the sources read after it only for numbers at or below ``upper``."""
+    rows = session.connection().execute(statements().seqs, {
+        "area": device.area_code, "device": device.id, "cursor": cursor,
+        "province": device.province_code, "limit": limit + 1}).all()
     if not rows:
         return cursor, set(), False
     more = len(rows) > limit
@@ -206,47 +268,48 @@ def page_bound(session: Session, device: Device, cursor: int, high: int,
     upper = page[-1].seq
     kinds = {r.kind for r in page}
     if more and rows[limit].seq == upper:  # a number shared at the edge: read every source
-        kinds = {r.kind for r in rows} | {"household", "member", "event", "distribution",
-                                          "stock", "alias", "conflict", "verdict"}
+        kinds = set(KINDS)
     return upper, kinds, more
 
 
 def pull_page(session: Session, device: Device, cursor: int, limit: int = DEFAULT_LIMIT,
               now: dt.datetime | None = None) -> dict[str, Any]:
-    """The next page of changes above ``cursor`` for the device's area (body without keys)."""
+    """The next page of changes above ``cursor`` for the device's area (body without keys).
+
+    Changes of every source come in change-number order, a number shared by rows of
+    two sources in the sources' order (households, members, events, distributions,
+    stock, aliases, conflicts)."""
     if device.revoked:
         raise A0Error("device_revoked")
     limit = max(1, min(limit, MAX_LIMIT))
     area = device.area_code
-    high = horizon(session, device.province_code)
-    upper, kinds, more = page_bound(session, device, cursor, high, limit)
-    sources = {
-        "household": lambda: _entities(session, Household, "household", area, cursor, upper),
-        "member": lambda: _entities(session, Member, "member", area, cursor, upper),
-        "event": lambda: _facts(session, Event, "event", area, cursor, upper),
-        "distribution": lambda: _facts(session, Distribution, "distribution", area, cursor,
-                                       upper),
-        "stock": lambda: _stock(session, area, cursor, upper),
-        "alias": lambda: _aliases(session, area, cursor, upper),
-        "conflict": lambda: _conflicts(session, area, cursor, upper),
-        "verdict": lambda: _verdicts(session, device.id, cursor, upper),
-    }
-    page = list(heapq.merge(*[list(sources[k]()) for k in sources if k in kinds],
-                            key=lambda item: item[0]))
-    changes = [item for _, item in page if "verdict" not in item]
-    verdicts = [item["verdict"] for _, item in page if "verdict" in item]
-    next_cursor = upper if more else (page[-1][0] if page else cursor)
+    upper, kinds, more = page_bound(session, device, cursor, limit)
+    connection, sql = session.connection(), statements().sources
+    params = {"area": area, "device": device.id, "cursor": cursor, "upper": upper}
+    changes: list[tuple[int, dict[str, Any]]] = []
+    verdicts: list[tuple[int, dict[str, Any]]] = []
+    sorted_runs = 0
+    for kind in KINDS:  # the sources' order: it orders a number two of them share
+        if kind in kinds:
+            found = _CHANGES[kind](connection.execute(sql[kind], params).all(), area)
+            if kind == "verdict":
+                verdicts = found
+            elif found:
+                changes += found
+                sorted_runs += 1
+    if sorted_runs > 1:  # each source is in order already; a stable sort keeps ties so
+        changes.sort(key=itemgetter(0))
+    last = max(changes[-1][0] if changes else cursor, verdicts[-1][0] if verdicts else cursor)
+    next_cursor = upper if more else last
 
     place, reports = place_of(session, device), device_months(session, area, now)
     # what the device holds (tombstones wait for it): one statement, no read first, last
     # (its row lock, shared with the device's batches, is held only to the commit)
-    session.execute(update(DeviceSync).where(DeviceSync.device_id == device.id).values(
-        pull_cursor=case((DeviceSync.pull_cursor < cursor, cursor),
-                         else_=DeviceSync.pull_cursor),
-        last_pull_at=now or dt.datetime.now(dt.UTC)).execution_options(
-        synchronize_session="fetch"))
-    return {"changes": changes, "verdicts": verdicts, "cursor": next_cursor, "more": more,
-            "place": place, "reports": reports}
+    session.execute(statements().record_cursor, {"device": device.id, "cursor": cursor,
+                                                 "now": now or dt.datetime.now(dt.UTC)})
+    return {"changes": [change for _, change in changes],
+            "verdicts": [verdict for _, verdict in verdicts], "cursor": next_cursor,
+            "more": more, "place": place, "reports": reports}
 
 
 def place_of(session: Session, device: Device) -> dict[str, Any]:

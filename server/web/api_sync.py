@@ -87,5 +87,5 @@ def pull():
     box_public_key, device_id = device.box_public_key, device.id  # not read again after
     db.session.commit()
     sealed = seal_to_device(body, box_public_key, signer.sign_private, signer.kid,
-                            device_id=device_id, hlc=body["server_hlc"])
+                            device_id=device_id, hlc=body["server_hlc"], decoded=True)
     return Response(sealed, mimetype="application/json")
