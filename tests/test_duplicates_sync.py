@@ -206,3 +206,46 @@ def test_a_merge_counts_the_person_once_in_the_rollups_at_once(app, client, devi
     assert population() == merged  # the refresh agrees with a full recompute
     review.undo_merge(db.session, server_clock(app), c.id, scope=STAFF, actor="user:lan")
     assert population() == before
+
+
+class _Crossed(Exception):
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(sqlstate)
+        self.sqlstate = sqlstate
+
+
+def test_a_merge_that_crossed_a_batch_is_made_once_more(app, client, device,
+                                                        monkeypatch) -> None:
+    """A merge takes the province's counter first, a batch last: writing the same person
+    at the same moment, they can deadlock, and PostgreSQL cancels one. The merge is then
+    made once more from the start (the reviewer sees it done); any other database error
+    is not retried."""
+    from sqlalchemy.exc import OperationalError
+
+    _, (m1, m2, _) = _register_two_hungs(device, client)
+    c = _candidates("member")[_pair(m1, m2)]
+    version = review.candidate_view(db.session, STAFF, c.id, actor="user:lan")["version"]
+    db.session.commit()
+    load, calls = review._load, []
+
+    def crossing(state: str):
+        def once(session, candidate_id):
+            calls.append(state)
+            if len(calls) == 1:
+                raise OperationalError("SELECT", {}, _Crossed(state))
+            return load(session, candidate_id)
+        return once
+
+    monkeypatch.setattr(review, "_load", crossing("08006"))  # the connection lost: not ours
+    with pytest.raises(OperationalError):
+        review.merge_candidate(db.session, server_clock(app), c.id, m1, scope=STAFF,
+                               actor="user:lan", expected_version=version)
+    assert calls == ["08006"] and db.session.get(Member, m2).merged_into is None
+    calls.clear()
+    monkeypatch.setattr(review, "_load", crossing("40P01"))  # a deadlock: made again
+    review.merge_candidate(db.session, server_clock(app), c.id, m1, scope=STAFF,
+                           actor="user:lan", expected_version=version)
+    assert calls == ["40P01", "40P01"]
+    assert db.session.get(Member, m2).merged_into == m1
+    assert db.session.scalar(select(func.count()).select_from(AuditLog).where(
+        AuditLog.action == "duplicate.merge")) == 1

@@ -58,14 +58,13 @@ from server.sync.applier import Applier, Place, Touched, Verdict, warned
 from server.sync.clock import check_ahead
 from server.sync.conflicts import ConflictFinder
 from server.sync.ledger import DeviceRow, update_device_state
-from server.sync.locks import hold
+from server.sync.locks import RETRY_STATES, hold
 from server.sync.ops import DISTRIBUTION, EVENT, STOCK, VOID, Op, parse_op
 from server.sync.statements import statements
 from server.sync.workset import Sequencer, StaleRead, Workset
 
 AfterBatch = Callable[[Session, Touched], None]
 ATTEMPTS = 8  # a batch whose reads went stale starts again, at most this often
-_RETRY_STATES = {"40001", "40P01"}  # PostgreSQL: serialization failure, deadlock
 
 
 @dataclass
@@ -218,7 +217,7 @@ def _apply_until_done(session: Session, sender: list[Sender], opened: Any,
             sender.append(_sender(session, sender[-1].id, sender[-1].revoked_at is not None))
             session.rollback()  # SQLite: the next attempt starts with its write lock
         except OperationalError as error:
-            if getattr(error.orig, "sqlstate", None) not in _RETRY_STATES:
+            if getattr(error.orig, "sqlstate", None) not in RETRY_STATES:
                 raise
             session.rollback()
     raise A0Error("server_busy")

@@ -15,8 +15,11 @@ roll-up drain its tree; duplicate detection the communes it scores.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from typing import TypeVar
 
 from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from server.models.rollups import JobLock
@@ -47,3 +50,26 @@ def take_write_lock(session: Session) -> None:
     Nothing on PostgreSQL, where rows are locked as they are written."""
     if session.get_bind().dialect.name == "sqlite":
         session.execute(_WRITE)
+
+
+T = TypeVar("T")
+RETRY_STATES = frozenset({"40001", "40P01"})  # PostgreSQL: serialization failure, deadlock
+
+
+def again_if_crossed(session: Session, work: Callable[[], T], attempts: int = 3) -> T:
+    """Run ``work`` (one whole transaction: it commits) again after a rollback when
+    PostgreSQL broke a deadlock or a serialization conflict by cancelling it.
+
+    A batch writes its rows before it takes its province's counter; a review, a merge
+    or a station's entry takes the counter first. One writing a person whom the other
+    is writing at the same moment can deadlock; PostgreSQL cancels one of them within
+    a second. A batch starts again by itself; these writers do it here, so the
+    reviewer is not shown "server busy" for a crossing nobody could see."""
+    for _ in range(attempts - 1):
+        try:
+            return work()
+        except OperationalError as error:
+            session.rollback()
+            if getattr(error.orig, "sqlstate", None) not in RETRY_STATES:
+                raise
+    return work()

@@ -43,7 +43,7 @@ from server.security.scope import Scope
 from server.sync.duplicates.detect import detect
 from server.sync.duplicates.explain import vn_date
 from server.sync.duplicates.scoring import DEFAULTS, Thresholds
-from server.sync.locks import hold
+from server.sync.locks import again_if_crossed, hold
 from server.sync.workset import Sequencer
 
 SERVER_DEVICE = "server"
@@ -180,7 +180,13 @@ def _in_scope(scope: Scope, *rows: Any) -> None:
 
 def _transaction(session: Session, candidate_id: int, scope: Scope,
                  work: Callable[[DuplicateCandidate, Any, Any, Sequencer], T]) -> T:
-    """Lock the province's change counter, re-read, run ``work``, commit; roll back on refusal."""
+    """Lock the province's change counter, re-read, run ``work``, commit; roll back on
+    refusal; once more if it crossed a batch writing the same person (a deadlock)."""
+    return again_if_crossed(session, lambda: _once(session, candidate_id, scope, work))
+
+
+def _once(session: Session, candidate_id: int, scope: Scope,
+          work: Callable[[DuplicateCandidate, Any, Any, Sequencer], T]) -> T:
     try:
         check_visible(scope)
         c = session.get(DuplicateCandidate, candidate_id)

@@ -22,6 +22,7 @@ from server.security.scope import IMPORT_BATCHES, MANAGE_DEVICES, NATIONAL, REVI
 from server.security.totp import qr_svg
 from server.sync.carried import import_carried_batch
 from server.sync.describe import describe_ops
+from server.sync.locks import again_if_crossed
 from server.sync.review import resolve_conflict, typed_value
 from server.sync.runtime import ingest_context
 from server.web.dashboard.shell import (
@@ -134,10 +135,13 @@ def resolve(conflict_id: int):
         value = found.a_value if choice == "a" else found.b_value
     else:
         return error_page(A0Error("choice_invalid"))
-    try:
+    def once() -> None:
         resolve_conflict(db.session, ingest_context(current_app), conflict_id, value,
                          scope().actor, scope())
         db.session.commit()
+
+    try:
+        again_if_crossed(db.session, once)
     except A0Error as error:
         return error_page(error)
     flash(gettext("Đã lưu lựa chọn cho xung đột #%(id)s.", id=conflict_id))
