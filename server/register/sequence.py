@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -55,8 +55,6 @@ def settle(session: Session, province_code: str, count: int, keys: dict[str, lis
 
 @functools.cache
 def _settle_sql() -> Any:
-    from sqlalchemy import text
-
     parts = [f"""{table}_n AS (
         UPDATE {table} t SET seq = c.base - t.seq FROM c
         WHERE t.id = ANY(CAST(:ids_{table} AS {kind}[])) AND t.seq < 0 RETURNING 1)"""

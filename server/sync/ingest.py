@@ -18,8 +18,8 @@ The HTTPS endpoint and ``a0sync import-batch`` both call :func:`ingest_batch`:
    meanwhile and this one starts again), the ledger, the device's sequence state
    (likewise only as read with the envelope) and the signed receipt, and queue the
    after-batch work (roll-ups, duplicates: done after the commit,
-   :mod:`server.sync.followups`). On PostgreSQL the rows
-   carry provisional change numbers (``-1, -2, …``);
+   :mod:`server.sync.followups`). On PostgreSQL the rows carry provisional change
+   numbers (``-1, -2, …``);
 5. then the short step that makes the batch visible (issue 19): take the change
    numbers from the province's counter and give them to the rows in one statement
    (:meth:`Sequencer.settle`; SQLite took them in step 3, under its write lock),
@@ -317,7 +317,7 @@ def _apply_batch(session: Session, device: Sender, header: dict[str, Any],
     return receipt
 
 
-def _moved_or_not(session: Session, device: Sender) -> Sender:
+def _moved_or_not(session: Session, device: Sender) -> None:
     """The device read again: revoked meanwhile, or its area carried to another commune
     or province by a migration of the org-unit tree (docs/orgunits.md), which takes the
     province's counter like a batch."""
@@ -325,7 +325,6 @@ def _moved_or_not(session: Session, device: Sender) -> Sender:
     if (now_at.province_code, now_at.commune_code) != (device.province_code,
                                                        device.commune_code):
         raise _Moved(now_at)
-    return now_at
 
 
 KINDS = ("household", "member", "event", "distribution", "p0_report", "stock_movement")
