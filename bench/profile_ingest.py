@@ -45,9 +45,7 @@ def main() -> int:
                 loader = bench.Writer("bench-loader", bench.HybridClock().now())
                 sent = bench.monthly_changes(app, args.ops, 1, loader)
         if sent.preload:
-            dbs.preload(lambda: [bench.load_area(bench.db.session, area, bench.PROVINCE,
-                                                 bench.COMMUNE, loader)
-                                 for area in sent.preload])
+            dbs.preload(lambda: bench.steady_state(sent.preload, loader))
         with dbs.fresh() as app:
             bench.keep_hooks(app, args.hooks)
             profile = cProfile.Profile()
