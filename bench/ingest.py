@@ -353,7 +353,7 @@ def pull_village(app: Any, seed: int, repeat: int) -> float:
     for _ in range(repeat):
         cursor, more, elapsed, changes = 0, True, 0.0, 0
         while more:
-            path = f"/api/v1/sync/pull?cursor={cursor}&kid={server_key.kid}"
+            path = f"/api/v1/sync/pull?cursor={cursor}&kid={server_key.kid}&clocks=packed"
             headers = sign_request("GET", path, b"", device.keys, device_id=device.id)
             start = time.perf_counter()
             resp = client.get(path, headers=headers)

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import functools
 import gc
 import json
 import os
@@ -62,13 +63,14 @@ from a0core.envelope import (
     sign_request,
 )
 from a0core.hlc import HybridClock
+from a0core.sync_client import _unpack_clocks
 from bench.ingest import COMMUNE, COMMUNE_NAME, PERIOD, PROVINCE, BenchDevice, Databases
 from server.extensions import db
 from server.models.people import Device
 from server.register.bulk import Writer, load_area, refresh_statistics
 from server.security.keys import keystore_for
 from server.serving import settle_heap
-from server.sync.pull import pull_page
+from server.sync.pull import PACKED, pull_page
 from server.synthetic import generate_area
 from tests.support import pull_reference
 
@@ -97,7 +99,7 @@ def download(app: Any, device: BenchDevice, limit: int, profile: cProfile.Profil
     client = app.test_client()
     cursor, more, times, changes, size, cpu = 0, True, [], 0, 0, 0.0
     while more:
-        path = f"/api/v1/sync/pull?cursor={cursor}&limit={limit}&kid={server_key.kid}"
+        path = f"/api/v1/sync/pull?cursor={cursor}&limit={limit}&kid={server_key.kid}&clocks=packed"
         headers = sign_request("GET", path, b"", device.keys, device_id=device.id)
         start, start_cpu = time.perf_counter(), time.process_time()
         if profile is not None:
@@ -110,6 +112,7 @@ def download(app: Any, device: BenchDevice, limit: int, profile: cProfile.Profil
         start = time.perf_counter()
         page = open_from_server(resp.get_data(), device.keys, server_key, device_id=device.id)
         body = canonical(page)  # the decrypted body, byte for byte
+        _unpack_clocks(page["changes"])  # as the app reads them
         if opened is not None:
             opened["open"].append((time.perf_counter() - start) * 1000)
             for name, read in (("read_before", _canonical_doc),
@@ -129,7 +132,7 @@ def served(app: Any, device_id: str, limit: int, before: bool) -> tuple[list[flo
     prepared pull (``tests/support/pull_reference.py``, and :func:`canonical`'s walk).
     Also the process CPU milliseconds of the whole download."""
     signer = keystore_for(app).current()
-    build = pull_reference.pull_page if before else pull_page
+    build = pull_reference.pull_page if before else functools.partial(pull_page, clocks=PACKED)
     out, cursor, more, cpu = [], 0, True, time.process_time()
     while more:
         start = time.perf_counter()
@@ -152,7 +155,7 @@ def stages(app: Any, device_id: str, limit: int) -> dict[str, list[float]]:
     while more:
         device = db.session.get(Device, device_id)
         start = time.perf_counter()
-        body = pull_page(db.session, device, cursor, limit)
+        body = pull_page(db.session, device, cursor, limit, clocks=PACKED)
         out["pull_page"].append((time.perf_counter() - start) * 1000)
         body.update(server_hlc=1, server_key=signer.public().to_dict(), schemas={"hash": "x"})
         start = time.perf_counter()

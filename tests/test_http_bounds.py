@@ -71,5 +71,8 @@ def test_a_signed_pull_with_a_bad_cursor_is_refused_with_a_code(app: Flask, devi
     for limit in ("0", "-1", "x", "5001", "99999999999999999999"):
         refused = pull(f"cursor=0&limit={limit}")
         assert refused.status_code == 400 and refused.get_json()["error"]["field"] == "limit"
+    for form in ("", "PACKED", "stamps"):
+        refused = pull(f"cursor=0&clocks={form}")
+        assert refused.status_code == 400 and refused.get_json()["error"]["field"] == "clocks"
     assert pull("cursor=9223372036854775807").status_code == 200
-    assert pull("cursor=0&limit=5000").status_code == 200
+    assert pull("cursor=0&limit=5000&clocks=packed").status_code == 200

@@ -2,7 +2,8 @@
 page encoded without a walk over every value first) gives the device the very bytes
 the page was before: every page of a generated area, at several page sizes, with
 every kind of change (aliases, conflicts, verdicts, tombstones, a float and a number-
-like string in the data), against ``tests/support/pull_reference.py``."""
+like string in the data), against ``tests/support/pull_reference.py``; and, asked with
+its clocks packed, the same page with each change's clocks packed by stamp."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select, update
 
+from a0core.clocks import pack
 from a0core.envelope import canonical_decoded, canonical_json
 from a0core.hlc import HybridClock
 from server.extensions import db
@@ -19,7 +21,7 @@ from server.models.register import Household, Member
 from server.models.sync import Alias, Conflict, SyncOp
 from server.register.bulk import Writer, load_area
 from server.register.sequence import allocate
-from server.sync.pull import pull_page
+from server.sync.pull import PACKED, pull_page
 from server.synthetic import generate_area
 from tests.support import pull_reference
 from tests.support import reform as world
@@ -78,6 +80,13 @@ def _pages_match(session, device_id: str, limit: int) -> set[str]:
         after = pull_page(session, device, cursor, limit, now=NOW)
         session.rollback()
         assert canonical_decoded(after) == canonical_json(after) == canonical_json(before)
+        device = session.get(Device, device_id)  # asked packed: the same, clocks packed
+        packed = pull_page(session, device, cursor, limit, now=NOW, clocks=PACKED)
+        session.rollback()
+        for change in before["changes"]:
+            if "clocks" in change:
+                change["clocks"] = pack(change["clocks"])
+        assert canonical_decoded(packed) == canonical_json(packed) == canonical_json(before)
         kinds |= {c["kind"] for c in after["changes"]}
         kinds |= {"verdict"} if after["verdicts"] else set()
         cursor, pages = after["cursor"], pages + 1

@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select, update
 
 from a0core.clocks import pack, unpack
+from a0core.envelope import open_from_server, sign_request
+from a0core.sync_client import _unpack_clocks
 from server.extensions import db
 from server.models import Device, DeviceSync
 from server.models.register import Household, Member
@@ -119,3 +121,27 @@ def test_the_wire_clocks_are_what_unpacking_gives(clocks) -> None:
     stored = {name: list(stamp) for name, stamp in clocks.items()}
     assert _wire_clocks(pack(stored)) == unpack(pack(stored)) == stored
     assert _wire_clocks(stored) == stored and _wire_clocks(None) is None
+
+
+def test_clocks_come_as_the_device_asks(app) -> None:
+    """An app of before issue 19 (no ``clocks=``) reads ``{field: [hlc, device]}``; the
+    app now asks them packed by stamp and unpacks them to the very same clocks."""
+    sim = SimDevice(app)
+    _register(app, sim, households=2)
+    client = app.test_client()
+
+    def page(extra: str) -> dict:
+        path = f"/api/v1/sync/pull?cursor=0&kid={sim.server_key.kid}{extra}"
+        resp = client.get(path, headers=sign_request("GET", path, b"", sim.keys,
+                                                     device_id=sim.id))
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+        return open_from_server(resp.get_data(), sim.keys, sim.server_key, device_id=sim.id)
+
+    fields, packed = page(""), page("&clocks=packed")
+    entities = [c for c in fields["changes"] if c["kind"] in ("household", "member")]
+    assert len(entities) == 6 and all(isinstance(c["clocks"], dict) for c in entities)
+    assert all(isinstance(c["clocks"], list) for c in packed["changes"]
+               if c["kind"] in ("household", "member"))
+    assert page("&clocks=fields")["changes"] == fields["changes"] != packed["changes"]
+    _unpack_clocks(packed["changes"])
+    assert packed["changes"] == fields["changes"]

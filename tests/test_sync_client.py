@@ -409,7 +409,7 @@ def test_network_errors_retry_with_backoff_then_give_up() -> None:
     for attempt, delay in enumerate(sleeps):
         assert 0 <= delay <= min(8.0, 1.0 * 2 ** attempt)
     expected = "https://a0sync.example.vn/api/v1/sync/pull?cursor=0&limit=500&kid="
-    assert script.calls[0][1] == expected + client.server_key.kid
+    assert script.calls[0][1] == expected + client.server_key.kid + "&clocks=packed"
     assert "X-A0-Signature" in script.calls[0][2]
 
 
@@ -596,3 +596,16 @@ def test_urllib_says_whether_the_request_reached_the_server() -> None:
     with pytest.raises(TransportError) as refused:
         send("POST", f"http://127.0.0.1:{port}/x", {}, b"{}", 5.0)
     assert not refused.value.reached
+
+
+@pytest.mark.parametrize("clocks", [[[1]], [5], "x", {"a": 5}, 7])
+def test_clocks_a_page_cannot_mean_are_refused(clocks) -> None:
+    from a0core.sync_client import _unpack_clocks
+
+    with pytest.raises(A0Error) as info:
+        _unpack_clocks([{"kind": "member", "clocks": clocks}])
+    assert info.value.code == "response_malformed"
+    changes = [{"kind": "member", "clocks": [[2, "d", "a", "b"]]}, {"kind": "member",
+                                                                    "clocks": {"a": [1, "e"]}}]
+    _unpack_clocks(changes)
+    assert [c["clocks"] for c in changes] == [{"a": [2, "d"], "b": [2, "d"]}, {"a": [1, "e"]}]

@@ -12,7 +12,7 @@ from server.models.people import Device
 from server.security.keys import keystore_for
 from server.sync.clock import server_clock
 from server.sync.ingest import ingest_batch
-from server.sync.pull import DEFAULT_LIMIT, MAX_LIMIT, pull_page
+from server.sync.pull import CLOCK_FORMS, DEFAULT_LIMIT, FIELDS, MAX_LIMIT, pull_page
 from server.sync.runtime import ingest_context
 from server.web.http import int_arg
 from server.web.openapi import api_doc, protocol_ref, query
@@ -67,7 +67,11 @@ def _signed_device() -> Device:
                                                                            "minimum": 0}),
                  query("limit", "Most changes in the page", {"type": "integer", "minimum": 1,
                                                      "maximum": MAX_LIMIT}),
-                 query("kid", "Server key id to sign with (default: the current key)")],
+                 query("kid", "Server key id to sign with (default: the current key)"),
+                 query("clocks", "How households' and members' field clocks are written: "
+                       "'fields' ({field: [hlc, device]}, the default) or 'packed' (one "
+                       "[hlc, device, field…] group per stamp)",
+                       {"type": "string", "enum": list(CLOCK_FORMS)})],
          security=["deviceSignature"],
          responses={200: ("Envelope sealed to the device (body: pull_page.v1)",
                           protocol_ref("envelope.v1"))},
@@ -81,7 +85,8 @@ def pull():
     signer = keys.get(request.args.get("kid", current.kid))
     clock = server_clock(current_app)
     body = pull_page(db.session, device, int_arg("cursor", 0, code="cursor_invalid"),
-                     int_arg("limit", DEFAULT_LIMIT, low=1, high=MAX_LIMIT))
+                     int_arg("limit", DEFAULT_LIMIT, low=1, high=MAX_LIMIT),
+                     clocks=request.args.get("clocks", FIELDS))
     body.update(server_hlc=clock.now(), server_key=current.public().to_dict(),
                 schemas={"hash": schemas_digest()})
     box_public_key, device_id = device.box_public_key, device.id  # not read again after
