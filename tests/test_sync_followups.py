@@ -6,13 +6,14 @@ from __future__ import annotations
 import time
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from server.extensions import db
 from server.models.duplicates import DuplicateCandidate
 from server.models.rollups import RollupCell
 from server.models.sync import FollowUp
 from server.rollups.jobs import QUEUE, full_recompute
-from server.sync.followups import MAX_ATTEMPTS, THREAD, backlog, retry_failed
+from server.sync.followups import MAX_ATTEMPTS, THREAD, FollowUps, backlog, retry_failed
 from server.sync.runtime import followups_for
 from tests.support.register import distribution, household, member, new_id
 from tests.support.sim import SimDevice
@@ -91,3 +92,42 @@ def test_a_thread_does_the_work_after_the_device_has_its_receipt(app):
     full_recompute(db.session)
     db.session.expire_all()
     assert _cells() == after
+
+
+def _probe(app, delay_s: float, max_delay_s: float, sending_s: float) -> tuple[list, float]:
+    """Commit a queued row every 50 ms for ``sending_s`` with a thread draining a probe
+    kind: the times (since the first commit) of the drains, and when sending ended."""
+    queue = FollowUps(THREAD, delay_s=delay_s, max_delay_s=max_delay_s)
+    drains: list[float] = []
+    queue.handle("probe", lambda session, rows: drains.append(time.monotonic()))
+    engine = db.engine
+    start = time.monotonic()
+    try:
+        while time.monotonic() - start < sending_s:
+            with Session(engine) as session:
+                queue.enqueue(session, "probe", {}, province_code="33", commune_code="12619")
+                session.commit()
+            time.sleep(0.05)
+        ended = time.monotonic() - start
+        deadline = time.monotonic() + 30
+        while db.session.scalar(select(func.count()).select_from(FollowUp)) and \
+                time.monotonic() < deadline:
+            db.session.rollback()
+            time.sleep(0.05)
+    finally:
+        queue.stop()
+    return [d - start for d in drains], ended
+
+
+def test_the_thread_waits_until_batches_stop_coming(app):
+    """While batches keep committing (a month start) the work waits for them, and one
+    drain then does it all: the processor time goes to the devices."""
+    drains, ended = _probe(app, delay_s=1.0, max_delay_s=60, sending_s=2.5)
+    assert drains and drains[0] >= ended  # none while they came (2.5 s > delay_s)
+    assert len(drains) == 1  # all of them at once
+
+
+def test_the_thread_never_waits_longer_than_its_longest_delay(app):
+    """A stream that never stops does not hold the work back for ever."""
+    drains, ended = _probe(app, delay_s=1.0, max_delay_s=1.5, sending_s=5)
+    assert drains and drains[0] < ended and len(drains) >= 2

@@ -10,10 +10,14 @@ exactly when the batch is there) and the server does it after the commit:
 * ``inline`` (the default: the command line, the demo, tests): right after the
   commit, in the committing thread, on a connection of its own;
 * ``thread`` (``a0sync serve``): a thread of each server process, woken by a
-  commit, waits ``A0SYNC_FOLLOWUP_DELAY_S`` (default 1 s) so that the work of many
-  batches is done at once, and looks at the queue every ``A0SYNC_FOLLOWUP_POLL_S``
-  (default 30 s) anyway: work a stopped process left is done by another, and the
-  scheduler process drains it too.
+  commit, waits until the process has committed no batch for
+  ``A0SYNC_FOLLOWUP_DELAY_S`` (default 1 s), but never more than
+  ``A0SYNC_FOLLOWUP_MAX_DELAY_S`` (default 15 s) after the first: while devices
+  keep sending (a month start) the processor time goes to their batches, and one
+  drain then covers them all (an area's roll-ups recomputed once, not once per
+  batch). It looks at the queue every ``A0SYNC_FOLLOWUP_POLL_S`` (default 30 s)
+  anyway: work a stopped process left is done by another, and the scheduler
+  process drains it too.
 
 Exactly once: a drain reads queued rows, does their work and deletes them in one
 transaction, so a crash leaves them queued, and the work itself is idempotent
@@ -65,10 +69,13 @@ Handler = Callable[[Session, list[Queued]], None]
 class FollowUps:
     """The queue's handlers by kind, and how this process drains it."""
 
-    def __init__(self, mode: str = INLINE, delay_s: float = 1.0, poll_s: float = 30.0) -> None:
+    def __init__(self, mode: str = INLINE, delay_s: float = 1.0, poll_s: float = 30.0,
+                 max_delay_s: float = 15.0) -> None:
         if mode not in (INLINE, THREAD):
             raise ValueError(f"A0SYNC_FOLLOWUPS must be {INLINE} or {THREAD}, not {mode!r}")
         self.mode, self.delay_s, self.poll_s = mode, delay_s, poll_s
+        self.max_delay_s = max(max_delay_s, delay_s)
+        self._last_commit = 0.0  # time.monotonic() of this process's last queuing commit
         self.handlers: dict[str, Handler] = {}
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -94,6 +101,7 @@ class FollowUps:
             self.drain(engine)
             return
         self._engine = engine
+        self._last_commit = time.monotonic()
         with self._start:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="a0sync-followups",
@@ -112,9 +120,22 @@ class FollowUps:
             self._wake.clear()
             if self.mode != THREAD:
                 return
-            time.sleep(self.delay_s)  # let the batches of the next moments join this drain
+            self._until_quiet()
+            if self.mode != THREAD:
+                return
             if self._engine is not None:
                 self.drain(self._engine)
+
+    def _until_quiet(self) -> None:
+        """Wait until no batch has committed here for ``delay_s``, at most
+        ``max_delay_s``: the batches of the next moments join this drain."""
+        latest = time.monotonic() + self.max_delay_s
+        while self.mode == THREAD:
+            now = time.monotonic()
+            wait = min(self._last_commit + self.delay_s, latest) - now
+            if wait <= 0:
+                return
+            time.sleep(min(wait, self.delay_s))
 
     # ------------------------------------------------------------------ drain
 

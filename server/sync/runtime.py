@@ -38,13 +38,18 @@ def ingest_context(app: Any) -> IngestContext:
 def followups_for(app: Any) -> FollowUps:
     """The app's queue of work that follows a batch (``server.sync.followups``):
     ``A0SYNC_FOLLOWUPS`` ``inline`` (default) or ``thread`` (``a0sync serve``), with
-    ``A0SYNC_FOLLOWUP_DELAY_S`` and ``A0SYNC_FOLLOWUP_POLL_S``."""
+    ``A0SYNC_FOLLOWUP_DELAY_S``, ``A0SYNC_FOLLOWUP_POLL_S`` and
+    ``A0SYNC_FOLLOWUP_MAX_DELAY_S``."""
     queue = app.extensions.get(FOLLOWUPS_KEY)
     if queue is None:
         config, env = app.config, os.environ
-        queue = FollowUps(
-            config.get("A0SYNC_FOLLOWUPS", env.get("A0SYNC_FOLLOWUPS", "inline")),
-            float(config.get("A0SYNC_FOLLOWUP_DELAY_S", env.get("A0SYNC_FOLLOWUP_DELAY_S", 1))),
-            float(config.get("A0SYNC_FOLLOWUP_POLL_S", env.get("A0SYNC_FOLLOWUP_POLL_S", 30))))
+
+        def seconds(name: str, default: float) -> float:
+            return float(config.get(name, env.get(name, default)))
+
+        queue = FollowUps(config.get("A0SYNC_FOLLOWUPS", env.get("A0SYNC_FOLLOWUPS", "inline")),
+                          seconds("A0SYNC_FOLLOWUP_DELAY_S", 1),
+                          seconds("A0SYNC_FOLLOWUP_POLL_S", 30),
+                          seconds("A0SYNC_FOLLOWUP_MAX_DELAY_S", 15))
         app.extensions[FOLLOWUPS_KEY] = queue
     return queue
