@@ -325,3 +325,27 @@ def test_a_status_recorded_again_moves_the_months_from_its_earlier_date(app):
         full_recompute(db.session)
         assert _cells() == after, recorded
         assert moved == {m for m in MONTHS if m >= min(recorded, "2025-01-10")[:7]}, recorded
+
+
+def test_the_full_window_starts_at_a_status_recorded_before_anything_else(app):
+    """A woman whose status was recorded before anything else in the register is dated
+    (no registration date, no event): the full recompute's window reaches back to it,
+    as the batch's own roll-ups did, so the nightly job does not drop those months."""
+    from server.rollups.jobs import window
+
+    client = app.test_client()
+    device = SimDevice(app, area="12619.09.1")
+    hh, wife = new_id(), new_id()
+    device.upsert("household", hh, household(device.area))
+    device.upsert("member", wife, {k: v for k, v in member(hh).items()
+                                   if k != "registered_on"})
+    device.upsert("woman_status", wife, {"member_id": wife, "recorded_on": "2025-02-10",
+                                         "current_method": "pill", "method_start": "2025-02-10",
+                                         "living_children": 1})
+    body = device.send(client, device.seal())
+    assert [v["verdict"] for v in body["receipt"]["verdicts"]] == ["applied"] * 3
+    assert window(db.session)[0] == "2025-02"
+    after = _cells()
+    assert any(key[1] == device.area and key[2] == "2025-02" for key in after)
+    full_recompute(db.session)
+    assert _cells() == after

@@ -77,11 +77,13 @@ def earliest_month(current: str, max_months: int) -> str:
 def window(session: Session, today: dt.date | None = None,
            max_months: int = DEFAULT_MAX_MONTHS) -> list[str]:
     """Months a full recompute covers: from the first month in which anyone was
-    registered (a person without a registration date: their batch's month) or
-    anything dated happened, at most ``max_months`` back, to the current month."""
+    registered (a person without a registration date: their batch's month), a
+    woman's status recorded or anything dated happened, at most ``max_months`` back,
+    to the current month (the months a batch's own roll-ups reach back to)."""
     current = this_month(today)
     dialect = session.get_bind().dialect.name
     firsts = [session.scalar(select(func.min(Member.registered_on))),
+              session.scalar(select(func.min(Member.recorded_on))),
               session.scalar(select(func.min(Event.event_date))),
               session.scalar(select(func.min(Distribution.distributed_on))),
               session.scalar(select(func.min(P0Report.month))),
