@@ -110,7 +110,8 @@ def keep_hooks(app: Any, chosen: str) -> None:
 
 
 class Databases:
-    """Fresh, migrated databases of one kind, cloned from a template."""
+    """Fresh, migrated databases of one kind, cloned from a template. PostgreSQL
+    flushes every commit to disk, as a real server does (SQLite: ``synchronous=FULL``)."""
 
     def __init__(self, kind: str, folder: Path) -> None:
         self.kind, self.folder, self.n = kind, folder, 0
@@ -118,7 +119,7 @@ class Databases:
         if kind == "postgresql":
             from tests.support import postgres
 
-            self.pg = postgres.start()
+            self.pg = postgres.start(durable=True)
             template = "a0_bench_template"
             self.template_url = self.pg.create_database(template)
             self.template = template

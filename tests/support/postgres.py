@@ -69,7 +69,10 @@ class PostgresServer:
         subprocess.run(cmd, check=check, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def start() -> PostgresServer:
+def start(durable: bool = False) -> PostgresServer:
+    """A PostgreSQL server of its own in a temporary folder (or ``A0SYNC_TEST_PG_URL``'s).
+    Tests run it without flushing to disk; ``durable`` (the benchmarks) keeps
+    PostgreSQL's defaults, every commit flushed, as a real server runs it."""
     url = os.environ.get("A0SYNC_TEST_PG_URL")
     if url:
         return PostgresServer(admin_url=url)
@@ -91,8 +94,9 @@ def start() -> PostgresServer:
                             proc_dir=proc_dir, bin_dir=bin_dir, run_as=run_as)
     server._run([str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
                  "-E", "UTF8", "--locale=C.UTF-8"])
-    options = (f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off "
-               "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+    options = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c max_connections=200"
+    if not durable:
+        options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     server._run([str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-w", "-t", "60",
                  "-l", str(proc_dir / "log"), "start"])
     deadline = time.monotonic() + 30
