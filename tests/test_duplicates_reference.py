@@ -7,7 +7,7 @@ would, the member queue must be exactly what an all-pairs reference gives: every
 pair of live members of which one's stored key is among the other's
 :func:`window_keys`, scored by :func:`score_members` with its households'
 fellows, kept at or above the threshold. The household queue must be what the
-whole-commune scan finds.
+whole-commune scan finds. On both databases (their look-ups are sent differently).
 """
 
 from __future__ import annotations
@@ -70,9 +70,9 @@ def _queue(kind: str) -> dict[tuple[str, str], tuple[float, dict]]:
                                          DuplicateCandidate.status == OPEN))}
 
 
-def test_area_by_area_detection_is_the_all_pairs_reference(sqlite_app) -> None:
+def test_area_by_area_detection_is_the_all_pairs_reference(app) -> None:
     labelled = labelled_set(5, households=160)
-    with sqlite_app.app_context():
+    with app.app_context():
         writer = Writer("test", 1)
         for area in labelled.areas:  # each area's first upload, then its drain
             load_area(db.session, area, "33", labelled.commune_code, writer)
