@@ -49,6 +49,8 @@ INLINE, THREAD = "inline", "thread"
 MAX_ATTEMPTS = 5
 DRAIN_ROWS = 500
 _PENDING = "a0sync.followups"  # session.info: the queue a transaction added to
+# built once, on the table: every batch runs it for each hook (no ORM bulk-insert set-up)
+_ENQUEUE = insert(FollowUp.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +85,9 @@ class FollowUps:
     def enqueue(self, session: Session, kind: str, payload: dict[str, Any], *,
                 province_code: str, commune_code: str) -> None:
         """Queue ``payload`` for ``kind``'s handler, in the caller's transaction."""
-        session.execute(insert(FollowUp).values(
-            kind=kind, province_code=province_code, commune_code=commune_code,
-            payload=payload, attempts=0))
+        session.execute(_ENQUEUE, {"kind": kind, "province_code": province_code,
+                                   "commune_code": commune_code, "payload": payload,
+                                   "attempts": 0})
         session.info[_PENDING] = self
 
     def committed(self, engine: Engine) -> None:
