@@ -272,10 +272,10 @@ def blocked_within(stored: Iterable[tuple[str, Mapping[str, str | None]]],
     return pairs
 
 
-@lru_cache(maxsize=1 << 12)
+@lru_cache(maxsize=256)  # 222 keys of about 60 bytes each: a few MB at most
 def _every_year(sex: str | None, part: str) -> tuple[str, ...]:
     """The keys of every year (and the unknown one): what a record of unknown year
-    looks up (cached: 222 keys a column)."""
+    looks up (cached: 222 keys a column, and first letters recur)."""
     return tuple(_keys(sex, (*YEARS, UNKNOWN_YEAR), part))
 
 
