@@ -37,6 +37,9 @@ _COLUMNS = (StockMovement.id, StockMovement.form, StockMovement.area_code,
 
 
 FEW = 50  # holders looked up one by one (an indexed look-up each) rather than all at once
+# an area's first movement, if any: built once on the table (every batch's hook asks)
+_ANY_MOVEMENT = select(StockMovement.__table__.c.id).where(
+    StockMovement.__table__.c.area_code == bindparam("area")).limit(1)
 
 
 def today() -> str:
@@ -83,8 +86,8 @@ def areas_with_stock(session: Session, areas: Collection[str] | None = None) -> 
     if areas is None:
         return set(session.scalars(query))
     if len(areas) <= FEW:  # one indexed look-up each, not every movement of the areas
-        return {a for a in areas if a and session.scalar(select(StockMovement.id).where(
-            StockMovement.area_code == a).limit(1)) is not None}
+        return {a for a in areas if a and session.execute(
+            _ANY_MOVEMENT, {"area": a}).first() is not None}
     found: set[str] = set()
     for chunk in chunks(sorted(areas), 500):
         found.update(session.scalars(query.where(StockMovement.area_code.in_(chunk))))

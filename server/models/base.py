@@ -271,6 +271,12 @@ def in_values(session: Any, column: Any, values: Any) -> Any:
     on ``column`` is still used.
     """
     dialect = session.get_bind().dialect.name
+    if dialect == "postgresql" and isinstance(column.type, String):
+        # one JSON text, unpacked by the server: psycopg dumps an array parameter
+        # element by element in Python (2 µs each, 11 ms for 5,000 keys), orjson in C
+        texts = bindparam(None, orjson.dumps(list(values)).decode(), type_=String())
+        return column == any_(func.array(select(
+            func.json_array_elements_text(func.cast(texts, JSON))).scalar_subquery()))
     return in_param(column, dialect, bindparam(None, id_list(dialect, values),
                                                type_=_list_type(column, dialect)))
 

@@ -40,7 +40,7 @@ from typing import Any
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
-from server.models.base import chunks
+from server.models.base import chunks, in_values
 from server.models.register import Distribution, Event, Household, Member
 from server.models.reports import P0Report
 from server.models.rollups import JobLock, RollupCell
@@ -310,10 +310,10 @@ def _areas_of(session: Session, touched: Touched
     registered: set[str] = set()
     entered: dict[str, str] = {}
     members = sorted(touched.changed("member", COUNTED_FIELDS["member"]))
-    for chunk in chunks(members, 500):
+    for chunk in chunks(members):  # one statement of one parameter per chunk (in_values)
         for member_id, area, day in session.execute(
                 select(Member.id, Member.area_code, Member.registered_on)
-                .where(Member.id.in_(chunk))):
+                .where(in_values(session, Member.id, chunk))):
             if day:
                 registered.add(day[:7])
             if member_id in touched.created:

@@ -200,7 +200,8 @@ def _ensure(session: Session, tree: str, keys: list[tuple[Unit, str]]) -> None:
              "province_code": unit.province_code, "commune_code": unit.commune_code,
              "area_code": unit.code if unit.level == LEVEL_AREA else None,
              "values": {}, "computed_at": now} for unit, month in keys]
-    session.execute(insert_(RollupCell).on_conflict_do_nothing(
+    # the table, not the entity: the same statement without the ORM's bulk machinery
+    session.execute(insert_(RollupCell.__table__).on_conflict_do_nothing(
         index_elements=["tree", "unit_code", "month"]), rows)
 
 

@@ -25,9 +25,10 @@ household it left are re-scored only when that household is next touched.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -71,6 +72,13 @@ class DetectResult:
 
 
 
+@lru_cache(maxsize=64)
+def _record(names: tuple[str, ...]) -> Any:
+    """A named tuple of these columns: read back field by field many times per row, a
+    tuple's attribute costs a tenth of a result row's."""
+    return namedtuple("Record", names)
+
+
 def _where_in(session: Session, columns: Iterable[Any], key: Any, values: Iterable[Any],
               ) -> Iterator[Any]:
     """Rows whose ``key`` is among ``values``: the one, indexed, condition sent to the database.
@@ -79,8 +87,11 @@ def _where_in(session: Session, columns: Iterable[Any], key: Any, values: Iterab
     deleted AND merged_into IS NULL`` beside it, PostgreSQL working from stale
     statistics (a register that grew since its last ANALYZE) walks another index.
     """
+    columns = tuple(columns)
+    make = _record(tuple(c.key for c in columns))._make
     for chunk in chunks(sorted(set(values))):
-        yield from session.execute(select(*columns).where(in_values(session, key, chunk))).all()
+        yield from map(make, session.execute(
+            select(*columns).where(in_values(session, key, chunk))).all())
 
 
 def _live(rows: Iterable[Any]) -> Iterator[Any]:
@@ -112,26 +123,29 @@ def _blocked_pairs(session: Session, members: list[Any], rows: dict[str, Any],
     pairs come from the focus rows' stored keys alone (:func:`blocked_within`).
     """
     if whole:
-        return blocked_within((r.id, r._mapping) for r in members)
+        return blocked_within((r.id, r._asdict()) for r in members)
     commune = members[0].commune_code
-    windows = {r.id: window_keys(r.full_name, r.sex, r.birth_date, r.id_number, r.bhyt_number)
-               for r in members}
+    windows = [(r.id, window_keys(r.full_name, r.sex, r.birth_date, r.id_number, r.bhyt_number))
+               for r in members]
+    wanted: dict[str, set[str]] = {k: set() for k in _KEYS}
+    for _, window in windows:
+        for column, keys in window.items():
+            wanted[column].update(keys)
     holders: dict[str, dict[str, list[str]]] = {k: defaultdict(list) for k in _KEYS}
     for column in _KEYS:
-        keys = set().union(*(w[column] for w in windows.values()))
         found = holders[column]
-        for chunk in chunks(sorted(keys)):
+        for chunk in chunks(sorted(wanted[column])):
             for member_id, key in session.execute(
                     select(_M.id, _M[column]).where(in_values(session, _M[column], chunk),
                                                     _M.commune_code == commune)).all():
                 found[key].append(member_id)
     pairs: set[tuple[str, str]] = set()
-    for r in members:
-        own, found = r.id, set()
-        for column, keys in windows[own].items():
+    for own, window in windows:
+        found = set()
+        for column, keys in window.items():
             held = holders[column]
-            for key in keys:
-                found.update(held.get(key, ()))
+            for key in held.keys() & keys:  # the few keys someone holds (one's own among them)
+                found.update(held[key])
         found.discard(own)
         pairs.update((own, other) if own < other else (other, own) for other in found)
     wanted = {i for pair in pairs for i in pair} - rows.keys()
@@ -140,12 +154,17 @@ def _blocked_pairs(session: Session, members: list[Any], rows: dict[str, Any],
 
 
 def _household_names(session: Session, focus: dict[str, Any], live_h: set[str],
-                     households: set[str]) -> dict[str, list[tuple[str, str]]]:
-    """(id, name) of the live members of each household; the focus holds live_h's already."""
+                     households: set[str], known: dict[str, list[tuple[str, str]]] | None = None,
+                     ) -> dict[str, list[tuple[str, str]]]:
+    """(id, name) of the live members of each household; the focus holds live_h's already
+    (``known``: what an earlier call made of them)."""
     names: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for r in focus.values():
-        if r.household_id in live_h:
-            names[r.household_id].append((r.id, r.full_name))
+    if known is None:
+        for r in focus.values():
+            if r.household_id in live_h:
+                names[r.household_id].append((r.id, r.full_name))
+    else:
+        names.update((h, known[h]) for h in live_h if h in known)
     for mid, hid, name, *_ in _live(_where_in(
             session, (_M.id, _M.household_id, _M.full_name, _M.deleted, _M.merged_into),
             _M.household_id, households - live_h)):
@@ -196,8 +215,11 @@ def detect(session: Session, member_ids: Iterable[str], household_ids: Iterable[
         bare[p[0]], bare[p[1]], _fellows_at_most(bare[p[0]], bare[p[1]], live_h),
         floor) >= floor)
     involved = {i for pair in hopeful for i in pair}
-    names = _household_names(session, focus, live_h, {rows[i].household_id for i in involved})
-    people = {i: _person(rows[i], names.get(rows[i].household_id, ())) for i in involved}
+    names = _household_names(session, focus, live_h, {rows[i].household_id for i in involved},
+                             known)
+    # a focus household's names are the ones ``bare`` was made with
+    people = {i: bare[i] if rows[i].household_id in live_h
+              else _person(rows[i], names.get(rows[i].household_id, ())) for i in involved}
     scores = {(a, b): score_members(people[a], people[b]) for a, b in hopeful}
     result.pairs_blocked, result.pairs_scored = len(pairs), len(scores)
 

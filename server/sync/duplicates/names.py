@@ -60,7 +60,9 @@ class Name:
         return tuple(t.fold for t in self.tokens)
 
 
+@lru_cache(maxsize=1 << 15)
 def _token(raw: str) -> Token | None:
+    """A word's token; cached, as syllables repeat across names (Nguyễn, Thị, Văn…)."""
     short = raw.endswith(".")
     raw = raw.replace(".", "")
     if not raw:
@@ -100,6 +102,7 @@ def sound(fold: str) -> str:
 _LEADING_CONSONANTS = re.compile(r"^[^aeiouy]+")
 
 
+@lru_cache(maxsize=1 << 15)
 def rime(fold: str) -> str:
     """A syllable without its leading consonants, as it sounds: ``Tráng``/``Chráng`` →
     ``an``, ``Ngọc`` → ``ot`` (a blocking key for a misspelt first letter)."""
@@ -135,12 +138,15 @@ def skeleton(full_name: str) -> str:
     the same for ``Thạch Sô Phal``/``Thạch Sophal``, ``Sùng A Chứ``/``Sùng A Trứ``,
     ``Lan``/``Lang``, ``Lộc``/``Lột``… (a blocking key, coarser than :func:`sound` on
     purpose)."""
-    out = []
-    for text in parse(full_name).folds:
-        for pattern, said in _SKELETON:
-            text = pattern.sub(said, text)
-        out.append(text)
-    return _DOUBLES.sub(r"\1", "".join(out))
+    return _DOUBLES.sub(r"\1", "".join(_skeleton_token(text) for text in parse(full_name).folds))
+
+
+@lru_cache(maxsize=1 << 15)
+def _skeleton_token(text: str) -> str:
+    """One folded syllable with sound-alike letters made one (cached: syllables repeat)."""
+    for pattern, said in _SKELETON:
+        text = pattern.sub(said, text)
+    return text
 
 
 # -- comparing --------------------------------------------------------------------------

@@ -151,15 +151,19 @@ YEARS = range(1880, 2101)  # what a record of unknown birth year looks up
 
 
 def _key(sex: str | None, year: int, part: str) -> str:
-    return _keys(sex, (year,), part)[0]
+    key = f"{sex or ''}|{year}|{part}"
+    return key if len(key) <= KEY_LENGTH else key[:KEY_LENGTH]
 
 
 @lru_cache(maxsize=1 << 16)
 def _name_parts(full_name: str) -> tuple[str, str, str, str]:
-    folds = tokens(full_name)
+    """Initials, :func:`pair_key`, skeleton and given name's rime, from one parse."""
+    folds = names.parse(full_name).folds
+    if not folds:
+        return "", "", names.skeleton(full_name), ""
     initials = "".join(sorted(token[0] for token in folds))
-    return (initials, pair_key(full_name), names.skeleton(full_name),
-            names.rime(folds[-1]) if folds else "")
+    return (initials, " ".join(sorted({folds[0], folds[-1]})), names.skeleton(full_name),
+            names.rime(folds[-1]))
 
 
 def _day(birth_date: str, rime: str) -> str | None:
@@ -207,11 +211,13 @@ def window_keys(full_name: str, sex: str | None, birth_date: str, id_number: str
     initials, pair, sound, rime = _name_parts(full_name)
     day = _day(birth_date, rime)
     if year == UNKNOWN_YEAR:
-        own = near = (*YEARS, UNKNOWN_YEAR)
+        out = {"block_initials": list(_every_year(sex, initials)),
+               "block_pair": list(_every_year(sex, pair)),
+               "block_sound": list(_every_year(sex, sound)), "block_date": []}
     else:
         own, near = (year, UNKNOWN_YEAR), (year - 1, year, year + 1, UNKNOWN_YEAR)
-    out = {"block_initials": _keys(sex, own, initials), "block_pair": _keys(sex, near, pair),
-           "block_sound": _keys(sex, near, sound), "block_date": []}
+        out = {"block_initials": _keys(sex, own, initials), "block_pair": _keys(sex, near, pair),
+               "block_sound": _keys(sex, near, sound), "block_date": []}
     if day and year != UNKNOWN_YEAR:
         swapped = _swapped_year(year)
         out["block_date"] = _keys(sex, (year - 1, year, year + 1, *([swapped] if swapped else ())),
@@ -266,9 +272,18 @@ def blocked_within(stored: Iterable[tuple[str, Mapping[str, str | None]]],
     return pairs
 
 
+@lru_cache(maxsize=256)  # 222 keys of about 60 bytes each: a few MB at most
+def _every_year(sex: str | None, part: str) -> tuple[str, ...]:
+    """The keys of every year (and the unknown one): what a record of unknown year
+    looks up (cached: 222 keys a column, and first letters recur)."""
+    return tuple(_keys(sex, (*YEARS, UNKNOWN_YEAR), part))
+
+
 def _keys(sex: str | None, years: Iterable[int], part: str) -> list[str]:
     head, tail = f"{sex or ''}|", f"|{part}"
-    return [(head + str(y) + tail)[:KEY_LENGTH] for y in years]
+    if len(head) + len(tail) + 5 <= KEY_LENGTH:  # no year is longer: nothing to cut
+        return [f"{head}{y}{tail}" for y in years]
+    return [f"{head}{y}{tail}"[:KEY_LENGTH] for y in years]
 
 
 # -- dates ------------------------------------------------------------------------------
