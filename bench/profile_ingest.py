@@ -78,6 +78,7 @@ def count_statements(app: object, sent: bench.Traffic) -> float:
     from sqlalchemy import event
 
     from server.models.base import db
+    from server.models.pipeline import STATS
 
     seen: Counter[str] = Counter()
     waited: Counter[str] = Counter()  # seconds from sending to the answer, by statement
@@ -99,14 +100,19 @@ def count_statements(app: object, sent: bench.Traffic) -> float:
             waited[key(statement, executemany)] += time.perf_counter() - started[0]
 
     event.listen(db.engine, "before_cursor_execute", count)
+    before = dict(STATS)
     event.listen(db.engine, "after_cursor_execute", answered)
     counting[0] = True  # the devices' enrolment and the final read-back count too: a few
     seconds, _ = bench.ingest_run(app, sent.devices, sent.envelopes)
     counting[0] = False
     batches = len(sent.envelopes)
-    print(f"{sum(seen.values()) / batches:.2f} statements per batch, {batches} batches, "
-          f"{seconds:.3f} s, {sum(waited.values()) / batches * 1000:.2f} ms per batch waiting "
-          "for the database (statements only)")
+    deferred, alone = STATS["deferred"] - before["deferred"], 0
+    print(f"{(sum(seen.values()) + deferred) / batches:.2f} statements per batch "
+          f"({deferred / batches:.2f} of them sent along with a look-up), "
+          f"{(sum(seen.values()) + alone) / batches:.2f} round trips per batch (and each "
+          f"transaction's BEGIN, COMMIT, pool ping), {batches} batches, {seconds:.3f} s, "
+          f"{sum(waited.values()) / batches * 1000:.2f} ms per batch waiting for the "
+          "database")
     print("  per batch   ms/batch  statement")
     for text, n in seen.most_common():
         print(f"{n / batches:7.2f}  {waited[text] / batches * 1000:9.3f}  {text}")

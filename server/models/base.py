@@ -29,6 +29,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import registry as orm_registry
 
+from server.models.pipeline import CUSTOM_PLAN, defer
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -73,26 +75,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-# An execution option: PostgreSQL plans the statement anew each time, with its values
-# and the tables' sizes now (psycopg: not prepared). For look-ups by lists of ids in
-# tables that grow fast (events, hand-outs, the ledger): psycopg prepares a statement
-# run five times, and PostgreSQL may then keep one generic plan made while a table was
-# small — a scan of the whole table, kept until the table is analysed again. A batch
-# on a fresh instance ran such scans for seconds on end.
-CUSTOM_PLAN = "a0_custom_plan"
-
-
-@event.listens_for(Engine, "do_execute")
-def _custom_plan(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
-    if context is not None and context.execution_options.get(CUSTOM_PLAN) and (
-            type(cursor).__module__.startswith("psycopg")):
-        cursor.execute(statement, parameters, prepare=False)
-        return True
-    return False
-
-
 def custom_plan(stmt: Any) -> Any:
-    """``stmt`` planned anew at each run on PostgreSQL (see :data:`CUSTOM_PLAN`)."""
+    """``stmt`` planned anew at each run on PostgreSQL (see
+    :data:`~server.models.pipeline.CUSTOM_PLAN`)."""
     return stmt.execution_options(**{CUSTOM_PLAN: True})
 
 
@@ -109,17 +94,24 @@ def insert_rows(session: Any, model: Any, rows: list[dict[str, Any]]) -> None:
     _execute_many(session, model, rows, "insert")
 
 
-def update_rows(session: Any, model: Any, rows: list[dict[str, Any]]) -> int:
+def update_rows(session: Any, model: Any, rows: list[dict[str, Any]],
+                short: Exception | None = None) -> int:
     """``UPDATE … SET <every other key> WHERE id = …`` for many rows, as :func:`insert_rows`;
     returns the number of rows written.
 
     Rows carry their primary key ``id``; columns not in a row keep their value. A row
-    with :data:`GUARD` is written only if its ``seq`` is still that value.
+    with :data:`GUARD` is written only if its ``seq`` is still that value. ``short``:
+    raised if fewer rows were written than given — at once, or, for a write deferred
+    (:func:`~server.models.pipeline.deferring`), when its answer comes back.
     """
-    return _execute_many(session, model, rows, "update")
+    written = _execute_many(session, model, rows, "update", short)
+    if short is not None and written != len(rows):
+        raise short
+    return written
 
 
-def _execute_many(session: Any, model: Any, rows: list[dict[str, Any]], kind: str) -> int:
+def _execute_many(session: Any, model: Any, rows: list[dict[str, Any]], kind: str,
+                  short: Exception | None = None) -> int:
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault(tuple(row), []).append(row)  # rows built alike share key order
@@ -140,8 +132,20 @@ def _execute_many(session: Any, model: Any, rows: list[dict[str, Any]], kind: st
             written += len(group)
             continue
         sql, params = plan
+        if (kind == "insert" or short is not None) and defer(
+                session, sql, params(group), many=True,
+                check=None if kind == "insert" else _at_least(len(group), short)):
+            written += len(group)  # checked when the answer is back
+            continue
         written += conn.exec_driver_sql(sql, params(group)).rowcount
     return written
+
+
+def _at_least(count: int, short: Exception | None) -> Callable[[Any], None]:
+    def check(cursor: Any) -> None:
+        if cursor.rowcount != count and short is not None:
+            raise short
+    return check
 
 
 def plan_many(dialect: Any, table: Table, keys: tuple[str, ...], kind: str = "insert",

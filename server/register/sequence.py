@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import bindparam, text
@@ -10,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from server.models.base import custom_plan
+from server.models.pipeline import defer_statement
 from server.models.register import ChangeCounter
 
 
@@ -54,6 +56,20 @@ def settle(session: Session, province_code: str, count: int, keys: dict[str, lis
     if ledger:
         params.update({"devices": [d for d, _ in ledger], "seqs": [s for _, s in ledger]})
     return session.execute(_settle_sql(tables, bool(ledger)), params).scalar_one()
+
+
+def settle_later(session: Session, province_code: str, count: int,
+                 keys: dict[str, list[Any]], ledger: list[tuple[str, int]],
+                 check: Callable[[int], None]) -> bool:
+    """:func:`settle`, sent with the next look-up (:func:`~server.models.pipeline.defer`),
+    ``check`` given the number of rows renumbered then; False: not deferred."""
+    params: dict[str, Any] = {"province": province_code, "count": count}
+    tables = tuple(table for table in NUMBERED if keys.get(table))
+    params.update({f"ids_{table}": list(keys[table]) for table in tables})
+    if ledger:
+        params.update({"devices": [d for d, _ in ledger], "seqs": [s for _, s in ledger]})
+    return defer_statement(session, _settle_sql(tables, bool(ledger)), params,
+                           check=lambda cursor: check(cursor.fetchone()[0]))
 
 
 @functools.cache

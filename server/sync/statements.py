@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, literal, null, select, union_all, update
+from sqlalchemy import Select, bindparam, case, func, literal, null, select, union_all, update
 from sqlalchemy.orm import Session
 
 from server.models.base import custom_plan, id_list, in_param, list_param
@@ -46,7 +46,7 @@ class Statements:
     device_state: Select    # :device
     device_state_update: Any  # b_device, b_contiguous, b_max (as read), the columns to set
     open_conflicts: Select  # :ids — open conflicts of these entities
-    still_read: Any         # :ids_<kind>, :ids_alias — (kind, id, seq, survivor)
+    still_read: Any         # :ids_<kind>, :ids_alias, :device — (kind, id, seq, survivor)
 
     def ids(self, values: Iterable[str]) -> dict[str, Any]:
         """The parameters of a look-up by ``:ids``."""
@@ -146,4 +146,10 @@ def _still_read(dialect: str) -> Any:
     parts.append(select(literal("alias"), alias.c.old_id, null(), alias.c.survivor_id)
                  .select_from(ids.join(alias, alias.c.old_id == ids.c.value))
                  .where(alias.c.active))
+    # the batch's device as it is now (:device; None: no row), read in the same round
+    # trip when the batch validates: ("device", province, revoked 0/1, commune)
+    dv = Device.__table__.c
+    parts.append(select(literal("device"), dv.province_code,
+                        case((dv.revoked_at.is_(None), 0), else_=1), dv.commune_code)
+                 .where(dv.id == bindparam("device")))
     return custom_plan(union_all(*parts))
