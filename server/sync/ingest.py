@@ -19,13 +19,15 @@ The HTTPS endpoint and ``a0sync import-batch`` both call :func:`ingest_batch`:
    (likewise only as read with the envelope) and the signed receipt, and queue the
    after-batch work (roll-ups, duplicates: done after the commit,
    :mod:`server.sync.followups`). On PostgreSQL the rows carry provisional change
-   numbers (``-1, -2, …``);
+   numbers (``-1, -2, …``), and the writes are sent along with the next look-up
+   (:mod:`server.models.pipeline`: one round trip for many statements, their
+   checks run when the answers are back);
 5. then the short step that makes the batch visible (issue 19): take the change
    numbers from the province's counter and give them to the rows in one statement
    (:meth:`Sequencer.settle`; SQLite took them in step 3, under its write lock),
    whose row lock is held to the commit, so numbers become visible in order and
    pull cursors never skip; re-read the device (revoked, or moved by a reform
-   meanwhile), check that nothing the batch read and did not write changed
+   meanwhile) with the check that nothing the batch read and did not write changed
    (:meth:`Workset.validate`, :meth:`ConflictFinder.validate`; else it starts
    again) and commit.
 
