@@ -22,6 +22,7 @@ write runs at once.
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -61,11 +62,19 @@ STATS = {"deferred": 0, "pipelines": 0}
 
 
 def _driver(session: Any) -> Any | None:
-    """The session's psycopg connection, or None (another driver: nothing deferred)."""
-    if session.get_bind().dialect.driver != "psycopg":
+    """The session's psycopg connection, or None (another driver, or a libpq without
+    pipeline mode, before 14: nothing deferred)."""
+    if session.get_bind().dialect.driver != "psycopg" or not _pipeline_supported():
         return None
     raw = session.connection().connection.driver_connection
     return raw if type(raw).__module__.startswith("psycopg") else None
+
+
+@functools.cache
+def _pipeline_supported() -> bool:
+    import psycopg
+
+    return bool(psycopg.Pipeline.is_supported())
 
 
 @contextmanager
