@@ -48,6 +48,12 @@ class Statements:
     open_conflicts: Select  # :ids — open conflicts of these entities
     still_read: Any         # :ids_<kind>, :ids_alias, :device — (kind, id, seq, survivor)
 
+    def still_read_of(self, kinds: Iterable[str]) -> Any:
+        """:attr:`still_read` for the tables of ``kinds`` only (with the aliases and the
+        device)."""
+        wanted = set(kinds)
+        return _still_read(self.dialect, tuple(k for k in MODELS if k in wanted))
+
     def ids(self, values: Iterable[str]) -> dict[str, Any]:
         """The parameters of a look-up by ``:ids``."""
         return {"ids": id_list(self.dialect, values)}
@@ -130,12 +136,16 @@ def _id_rows(name: str, column: Any, dialect: str, alias: str | None = None) -> 
     return func.json_each(param).table_valued("value").alias(alias)  # its own column
 
 
-def _still_read(dialect: str) -> Any:
+@functools.cache
+def _still_read(dialect: str, kinds: tuple[str, ...] = tuple(MODELS)) -> Any:
     """Which of these ids exist, by kind, with their change numbers, and the aliases of
     these ids, in one statement (one round trip): what a batch is about to read
-    (:meth:`Workset.prefetch_all`), or has read (:meth:`Workset.validate`)."""
+    (:meth:`Workset.prefetch_all`), or has read (:meth:`Workset.validate`). ``kinds``:
+    only those tables (the others have no ids: PostgreSQL plans this statement at
+    each run, every part of it)."""
     parts = []
-    for kind, model in MODELS.items():
+    for kind in kinds:
+        model = MODELS[kind]
         table = model.__table__
         ids = _id_rows(f"ids_{kind}", table.c.id, dialect)
         parts.append(select(literal(kind).label("kind"), table.c.id, table.c.seq,

@@ -261,12 +261,14 @@ class Workset:
         read = {kind: {i: seq for i, seq in seqs.items() if i not in self.written[kind]}
                 for kind, seqs in read.items()}
         # every table in one statement: on PostgreSQL each statement is a round trip
-        params = {f"ids_{kind}": self.sql.ids(sorted(seqs))["ids"] for kind, seqs in read.items()}
+        params = {f"ids_{kind}": self.sql.ids(sorted(seqs))["ids"]
+                  for kind, seqs in read.items() if seqs}
         params["ids_alias"] = self.sql.ids(sorted(self._alias_checked))["ids"]
         params["device"] = device
         now: dict[str, dict[str, Any]] = {kind: {} for kind in (*read, "alias")}
         device_now = None
-        for kind, entity_id, seq, survivor in self.session.execute(self.sql.still_read, params):
+        stmt = self.sql.still_read_of(kind for kind, seqs in read.items() if seqs)
+        for kind, entity_id, seq, survivor in self.session.execute(stmt, params):
             if kind == "device":
                 device_now = DeviceNow(entity_id, survivor, bool(seq))
             else:
