@@ -304,7 +304,9 @@ def test_a_batch_whose_area_moved_province_while_it_was_opened_lands_in_the_new_
     hid = new_id()
     device.upsert("household", hid, household(area, "31"))
     assert _sent(device, app.test_client()) == ["applied"]
-    assert len(calls) == 3  # opened, checked under the lock (moved), checked again
+    # opened, checked under the lock (moved), checked again; on PostgreSQL the checks
+    # read the device with the batch's validation, and read it whole only when it moved
+    assert len(calls) == (2 if db.engine.dialect.name == "postgresql" else 3)
     row = db.session.get(Household, hid)
     assert (row.province_code, row.commune_code) == ("20", "06010")
     assert db.session.get(ChangeCounter, "99") is None

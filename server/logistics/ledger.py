@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import String, bindparam, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from a0core import stock
@@ -85,9 +85,15 @@ def areas_with_stock(session: Session, areas: Collection[str] | None = None) -> 
     query = select(StockMovement.area_code).distinct().where(StockMovement.area_code != "")
     if areas is None:
         return set(session.scalars(query))
-    if len(areas) <= FEW:  # one indexed look-up each, not every movement of the areas
-        return {a for a in areas if a and session.execute(
-            _ANY_MOVEMENT, {"area": a}).first() is not None}
+    if len(areas) <= FEW:  # one indexed look-up each, not every movement of the areas,
+        # all in one statement (every batch asks, for its area: a round trip each)
+        wanted = sorted({a for a in areas if a})
+        if len(wanted) <= 1:  # a batch's one area: a statement built once
+            return {a for a in wanted if session.execute(_ANY_MOVEMENT, {"area": a}).first()}
+        probes = [select(literal(a, String)).where(
+            select(StockMovement.id).where(StockMovement.area_code == a).exists())
+            for a in wanted]
+        return set(session.scalars(union_all(*probes)))
     found: set[str] = set()
     for chunk in chunks(sorted(areas), 500):
         found.update(session.scalars(query.where(StockMovement.area_code.in_(chunk))))

@@ -29,6 +29,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import registry as orm_registry
 
+from server.models.pipeline import CUSTOM_PLAN, defer
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -73,6 +75,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def custom_plan(stmt: Any) -> Any:
+    """``stmt`` planned anew at each run on PostgreSQL (see
+    :data:`~server.models.pipeline.CUSTOM_PLAN`)."""
+    return stmt.execution_options(**{CUSTOM_PLAN: True})
+
+
 def insert_rows(session: Any, model: Any, rows: list[dict[str, Any]]) -> None:
     """Insert many rows with one ``executemany`` per key set.
 
@@ -86,17 +94,24 @@ def insert_rows(session: Any, model: Any, rows: list[dict[str, Any]]) -> None:
     _execute_many(session, model, rows, "insert")
 
 
-def update_rows(session: Any, model: Any, rows: list[dict[str, Any]]) -> int:
+def update_rows(session: Any, model: Any, rows: list[dict[str, Any]],
+                short: Exception | None = None) -> int:
     """``UPDATE … SET <every other key> WHERE id = …`` for many rows, as :func:`insert_rows`;
     returns the number of rows written.
 
     Rows carry their primary key ``id``; columns not in a row keep their value. A row
-    with :data:`GUARD` is written only if its ``seq`` is still that value.
+    with :data:`GUARD` is written only if its ``seq`` is still that value. ``short``:
+    raised if fewer rows were written than given — at once, or, for a write deferred
+    (:func:`~server.models.pipeline.deferring`), when its answer comes back.
     """
-    return _execute_many(session, model, rows, "update")
+    written = _execute_many(session, model, rows, "update", short)
+    if short is not None and written != len(rows):
+        raise short
+    return written
 
 
-def _execute_many(session: Any, model: Any, rows: list[dict[str, Any]], kind: str) -> int:
+def _execute_many(session: Any, model: Any, rows: list[dict[str, Any]], kind: str,
+                  short: Exception | None = None) -> int:
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault(tuple(row), []).append(row)  # rows built alike share key order
@@ -117,8 +132,20 @@ def _execute_many(session: Any, model: Any, rows: list[dict[str, Any]], kind: st
             written += len(group)
             continue
         sql, params = plan
+        if (kind == "insert" or short is not None) and defer(
+                session, sql, params(group), many=True,
+                check=None if kind == "insert" else _at_least(len(group), short)):
+            written += len(group)  # checked when the answer is back
+            continue
         written += conn.exec_driver_sql(sql, params(group)).rowcount
     return written
+
+
+def _at_least(count: int, short: Exception | None) -> Callable[[Any], None]:
+    def check(cursor: Any) -> None:
+        if cursor.rowcount != count and short is not None:
+            raise short
+    return check
 
 
 def plan_many(dialect: Any, table: Table, keys: tuple[str, ...], kind: str = "insert",

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from server.models.base import custom_plan
+from server.models.pipeline import defer_statement
 from server.models.register import ChangeCounter
 
 
@@ -47,26 +50,46 @@ def settle(session: Session, province_code: str, count: int, keys: dict[str, lis
     ``(device, seq)`` of ledger rows with a provisional ``change_seq``. Returns the
     number of rows renumbered. PostgreSQL only: the counter's row lock is held
     from here to the commit, so this is the batch's whole serial step."""
-    params: dict[str, Any] = {"province": province_code, "count": count,
-                              "devices": [d for d, _ in ledger], "seqs": [s for _, s in ledger]}
-    params.update({f"ids_{table}": list(keys.get(table, ())) for table in NUMBERED})
-    return session.execute(_settle_sql(), params).scalar_one()
+    params: dict[str, Any] = {"province": province_code, "count": count}
+    tables = tuple(table for table in NUMBERED if keys.get(table))
+    params.update({f"ids_{table}": list(keys[table]) for table in tables})
+    if ledger:
+        params.update({"devices": [d for d, _ in ledger], "seqs": [s for _, s in ledger]})
+    return session.execute(_settle_sql(tables, bool(ledger)), params).scalar_one()
+
+
+def settle_later(session: Session, province_code: str, count: int,
+                 keys: dict[str, list[Any]], ledger: list[tuple[str, int]],
+                 check: Callable[[int], None]) -> bool:
+    """:func:`settle`, sent with the next look-up (:func:`~server.models.pipeline.defer`),
+    ``check`` given the number of rows renumbered then; False: not deferred."""
+    params: dict[str, Any] = {"province": province_code, "count": count}
+    tables = tuple(table for table in NUMBERED if keys.get(table))
+    params.update({f"ids_{table}": list(keys[table]) for table in tables})
+    if ledger:
+        params.update({"devices": [d for d, _ in ledger], "seqs": [s for _, s in ledger]})
+    return defer_statement(session, _settle_sql(tables, bool(ledger)), params,
+                           check=lambda cursor: check(cursor.fetchone()[0]))
 
 
 @functools.cache
-def _settle_sql() -> Any:
+def _settle_sql(tables: tuple[str, ...], ledger: bool) -> Any:
+    """The statement for the tables with rows to renumber (and the ledger's, if any): a
+    table without any is not even scanned. Planned anew at each run: the tables grow
+    with every batch, and a plan made while one was small scans it whole."""
     parts = [f"""{table}_n AS (
         UPDATE {table} t SET seq = c.base - t.seq FROM c
-        WHERE t.id = ANY(CAST(:ids_{table} AS {kind}[])) AND t.seq < 0 RETURNING 1)"""
-             for table, kind in NUMBERED.items()]
-    parts.append("""sync_op_n AS (
+        WHERE t.id = ANY(CAST(:ids_{table} AS {NUMBERED[table]}[])) AND t.seq < 0
+        RETURNING 1)""" for table in tables]
+    if ledger:
+        parts.append("""sync_op_n AS (
         UPDATE sync_op t SET change_seq = c.base - t.change_seq
         FROM c, unnest(CAST(:devices AS varchar[]), CAST(:seqs AS bigint[])) AS k(device, seq)
         WHERE t.device_id = k.device AND t.seq = k.seq AND t.change_seq < 0 RETURNING 1)""")
-    counted = " + ".join(f"(SELECT count(*) FROM {name}_n)"
-                         for name in (*NUMBERED, "sync_op"))
-    return text(f"""WITH c AS (
+    counted = " + ".join(["0", *(f"(SELECT count(*) FROM {name}_n)" for name in
+                                 (*tables, *(("sync_op",) if ledger else ())))])
+    return custom_plan(text(f"""WITH c AS (
         INSERT INTO change_counter (province_code, value) VALUES (:province, :count)
         ON CONFLICT (province_code) DO UPDATE SET value = change_counter.value + :count
-        RETURNING value - :count AS base), {", ".join(parts)}
-        SELECT {counted}""")
+        RETURNING value - :count AS base){"".join(", " + p for p in parts)}
+        SELECT {counted}"""))

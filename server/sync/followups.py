@@ -35,7 +35,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,7 +44,7 @@ from sqlalchemy import delete, event, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from server.models.base import chunks
+from server.models.base import chunks, insert_rows, utcnow
 from server.models.sync import FollowUp
 from server.sync.locks import take_write_lock
 
@@ -53,6 +54,7 @@ INLINE, THREAD = "inline", "thread"
 MAX_ATTEMPTS = 5
 DRAIN_ROWS = 500
 _PENDING = "a0sync.followups"  # session.info: the queue a transaction added to
+_GATHERED = "a0sync.followups.gathered"  # session.info: rows queued, not yet inserted
 _QUEUE_ROW = insert(FollowUp.__table__)
 
 
@@ -90,11 +92,15 @@ class FollowUps:
 
     def enqueue(self, session: Session, kind: str, payload: dict[str, Any], *,
                 province_code: str, commune_code: str) -> None:
-        """Queue ``payload`` for ``kind``'s handler, in the caller's transaction (one
-        Core statement built once: a batch queues two or three rows)."""
-        session.connection().execute(_QUEUE_ROW, {
-            "kind": kind, "province_code": province_code, "commune_code": commune_code,
-            "payload": payload, "attempts": 0})
+        """Queue ``payload`` for ``kind``'s handler, in the caller's transaction (inside
+        :func:`gathered`: with the other rows queued there, in one statement)."""
+        row = {"kind": kind, "province_code": province_code, "commune_code": commune_code,
+               "payload": payload, "attempts": 0}
+        gathering = session.info.get(_GATHERED)
+        if gathering is not None:
+            gathering.append(row)
+        else:
+            session.connection().execute(_QUEUE_ROW, row)
         session.info[_PENDING] = self
 
     def committed(self, engine: Engine) -> None:
@@ -216,6 +222,22 @@ def retry_failed(session: Session) -> int:
     result = session.execute(update(FollowUp).where(FollowUp.attempts >= MAX_ATTEMPTS)
                              .values(attempts=0))
     return result.rowcount or 0
+
+
+@contextmanager
+def gathered(session: Session) -> Iterator[None]:
+    """Rows queued inside are inserted together when it ends (not if it raises): a
+    batch's after-batch hooks queue one row each, and on PostgreSQL each statement is
+    a round trip."""
+    rows: list[dict[str, Any]] = []
+    session.info[_GATHERED] = rows
+    try:
+        yield
+    finally:
+        session.info.pop(_GATHERED, None)
+    if rows:  # PostgreSQL: sent along with the batch's next look-up
+        now = utcnow()
+        insert_rows(session, FollowUp, [{**row, "created_at": now} for row in rows])
 
 
 @event.listens_for(Session, "after_commit")

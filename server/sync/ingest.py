@@ -19,13 +19,15 @@ The HTTPS endpoint and ``a0sync import-batch`` both call :func:`ingest_batch`:
    (likewise only as read with the envelope) and the signed receipt, and queue the
    after-batch work (roll-ups, duplicates: done after the commit,
    :mod:`server.sync.followups`). On PostgreSQL the rows carry provisional change
-   numbers (``-1, -2, …``);
+   numbers (``-1, -2, …``), and the writes are sent along with the next look-up
+   (:mod:`server.models.pipeline`: one round trip for many statements, their
+   checks run when the answers are back);
 5. then the short step that makes the batch visible (issue 19): take the change
    numbers from the province's counter and give them to the rows in one statement
    (:meth:`Sequencer.settle`; SQLite took them in step 3, under its write lock),
    whose row lock is held to the commit, so numbers become visible in order and
    pull cursors never skip; re-read the device (revoked, or moved by a reform
-   meanwhile), check that nothing the batch read and did not write changed
+   meanwhile) with the check that nothing the batch read and did not write changed
    (:meth:`Workset.validate`, :meth:`ConflictFinder.validate`; else it starts
    again) and commit.
 
@@ -52,16 +54,18 @@ from a0core.hlc import HybridClock, physical_ms, wall_ms
 from a0core.schemas import FormDef
 from server import formats
 from server.models.base import chunks, insert_rows, utcnow
+from server.models.pipeline import deferring, pipelined
 from server.models.sync import DUPLICATE, REJECTED, WAITING, SyncBatch, SyncOp
 from server.security.keys import KeyStore
 from server.sync.applier import Applier, Place, Touched, Verdict, warned
 from server.sync.clock import check_ahead
 from server.sync.conflicts import ConflictFinder
+from server.sync.followups import gathered
 from server.sync.ledger import DeviceRow, update_device_state
 from server.sync.locks import RETRY_STATES, hold
 from server.sync.ops import DISTRIBUTION, EVENT, STOCK, VOID, Op, parse_op
 from server.sync.statements import statements
-from server.sync.workset import Sequencer, StaleRead, Workset
+from server.sync.workset import DeviceNow, Sequencer, StaleRead, Workset
 
 AfterBatch = Callable[[Session, Touched], None]
 ATTEMPTS = 8  # a batch whose reads went stale starts again, at most this often
@@ -204,8 +208,9 @@ def _apply_until_done(session: Session, sender: list[Sender], opened: Any,
     (another batch, a merge, a reform meanwhile): as if it had waited its turn."""
     for attempt in range(ATTEMPTS):
         try:
-            return _apply_batch(session, sender[-1], opened.header, opened.ops,
-                                opened.body_hash, ctx, carrier, plain=opened.plain)
+            with deferring(session):  # PostgreSQL: writes go with the next look-up
+                return _apply_batch(session, sender[-1], opened.header, opened.ops,
+                                    opened.body_hash, ctx, carrier, plain=opened.plain)
         except _Moved as moved:  # its area went to another commune or province meanwhile
             session.rollback()
             sender.append(moved.sender)
@@ -229,6 +234,20 @@ def _apply_batch(session: Session, device: Sender, header: dict[str, Any],
     hold(session, f"area:{device.area_code}")  # SQLite: the write lock
     sql = statements(session)
     first, last = header["seq"]
+    entries = [Entry(raw["seq"], raw) for raw in raw_ops]
+    for entry in entries:
+        try:
+            entry.op = parse_op(entry.raw, device.id, known_plain=plain)
+        except A0Error as error:
+            entry.verdict = Verdict(REJECTED, error)
+    # PostgreSQL: provisional numbers, the real ones taken in one statement at the end
+    sequencer = Sequencer(session, device.province_code, deferred=sql.dialect == "postgresql")
+    ws = Workset(session, sequencer)
+    # PostgreSQL: the rows the operations may touch are asked for now, sent with the
+    # look-up below, after the lock, in one round trip (unused if the batch is known)
+    early = pipelined(session)
+    if early:
+        _prefetch(ws, [e.op for e in entries if e.op], ctx.forms)
     # the batch seen before (sent again, or twice at once), and which of its operations
     # are stored already: one look-up, under the lock
     stored: dict[int, str] = {}
@@ -244,26 +263,20 @@ def _apply_batch(session: Session, device: Sender, header: dict[str, Any],
     if device.revoked_at is not None:
         sealed_before(device.revoked_at, header, raw_ops)
 
-    entries = [Entry(raw["seq"], raw) for raw in raw_ops]
     for entry in entries:
         if entry.seq in stored:
             same = stored[entry.seq] == entry.raw.get("hash")
+            entry.op, entry.verdict = None, None
             entry.answer = ({"seq": entry.seq, "verdict": DUPLICATE} if same else
                             Verdict(REJECTED, A0Error("op_hash_mismatch", seq=entry.seq))
                             .to_dict(entry.seq))
-            continue
-        try:
-            entry.op = parse_op(entry.raw, device.id, known_plain=plain)
-        except A0Error as error:
-            entry.verdict = Verdict(REJECTED, error)
 
-    # PostgreSQL: provisional numbers, the real ones taken in one statement at the end
-    sequencer = Sequencer(session, device.province_code, deferred=sql.dialect == "postgresql")
-    ws = Workset(session, sequencer)
     finder = ConflictFinder(session)
     applier = Applier(ws, ctx.forms, finder, ctx.now_ms, ctx.max_clock_ahead_ms)
     place = Place(device.area_code, device.commune_code, device.province_code)
-    _prefetch(ws, [e.op for e in entries if e.op], ctx.forms)
+    if not early:
+        _prefetch(ws, [e.op for e in entries if e.op], ctx.forms)
+    _prefetch_survivors(ws)
     for entry in entries:
         if entry.op is not None:
             entry.verdict = applier.apply(entry.op, place)
@@ -303,25 +316,37 @@ def _apply_batch(session: Session, device: Sender, header: dict[str, Any],
         "clock_skew_ms": state.last_clock_skew_ms, "counts": counts, "receipt": receipt}])
     applier.touched.synced.add(device.area_code)
     applier.touched.place = place
-    for hook in ctx.hooks:
-        hook(session, applier.touched)
+    with gathered(session):  # the rows they queue, in one statement
+        for hook in ctx.hooks:
+            hook(session, applier.touched)
 
     # -- from here to the commit: the province's change numbers (its counter's row lock)
     sequencer.settle()
     # under the lock: the device where it was, and nothing the batch read and did not
-    # write changed (what it wrote was checked as it wrote)
-    _moved_or_not(session, device)
-    ws.validate()
+    # write changed (what it wrote was checked as it wrote); in one statement
+    if not ws.validate(device.id, lambda now_at: _moved_or_not(session, device, now_at)):
+        _moved_or_not(session, device)  # SQLite: nothing to validate, the device read here
     finder.validate({(e.op.hlc, e.op.device) for e in entries if e.op}
                     | {(p.op.hlc, p.op.device) for p in released})
     return receipt
 
 
-def _moved_or_not(session: Session, device: Sender) -> None:
+def _moved_or_not(session: Session, device: Sender, now: DeviceNow | bool | None = False,
+                  ) -> None:
     """The device read again: revoked meanwhile, or its area carried to another commune
     or province by a migration of the org-unit tree (docs/orgunits.md), which takes the
-    province's counter like a batch."""
-    now_at = _sender(session, device.id, accept_revoked=device.revoked_at is not None)
+    province's counter like a batch. ``now``: the device as read already with the
+    batch's validation (None: gone); False: read it here."""
+    accept_revoked = device.revoked_at is not None
+    if now is not False:
+        if now is None:
+            raise A0Error("device_unknown")
+        if now.revoked and not accept_revoked:
+            raise A0Error("device_revoked")
+        if (now.province_code, now.commune_code) == (device.province_code,
+                                                     device.commune_code):
+            return
+    now_at = _sender(session, device.id, accept_revoked=accept_revoked)
     if (now_at.province_code, now_at.commune_code) != (device.province_code,
                                                        device.commune_code):
         raise _Moved(now_at)
@@ -356,8 +381,13 @@ def _prefetch(ws: Workset, ops: list[Op], forms: FormSet) -> None:
                 wanted.get(kind or "", every).add(value)
     ids = every.union(*wanted.values())
     ws.prefetch_all({kind: wanted[kind] | every for kind in KINDS}, ids)
-    for kind in KINDS:  # the survivors of merged duplicates, if any (else: nothing to do)
-        ws.prefetch(kind, {ws.aliases.get(i, i) for i in wanted[kind] | every})
+
+
+def _prefetch_survivors(ws: Workset) -> None:
+    """The survivors of merged duplicates among the ids prefetched, if any (else: nothing
+    to do), once the aliases are known (the batch's reads answered)."""
+    for kind, ids in ws.prefetched.items():
+        ws.prefetch(kind, {ws.aliases.get(i, i) for i in ids})
 
 
 def _own_kind(op: Op, form: FormDef | None) -> str | None:

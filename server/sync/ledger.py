@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from a0core.hlc import physical_ms
 from server.models.base import chunks
+from server.models.pipeline import defer_statement
 from server.models.sync import DeviceSync
 from server.sync.statements import statements
 from server.sync.workset import StaleRead
@@ -90,11 +91,16 @@ def update_device_state(session: Session, device_id: str, header_hlc: int, now_m
               "last_hlc": last_hlc}
     if state is None:
         session.execute(insert(DeviceSync).values(device_id=device_id, pull_cursor=0, **values))
-    elif not session.execute(sql.device_state_update, {
-            "b_device": device_id, "b_contiguous": state[0], "b_max": state[1],
-            **values}).rowcount:
-        raise StaleRead("device_sync")  # another batch of the device since it was read
+        return DeviceState(contiguous, skew, gaps)
+    params = {"b_device": device_id, "b_contiguous": state[0], "b_max": state[1], **values}
+    if not defer_statement(session, sql.device_state_update, params, check=_written):
+        _written(session.execute(sql.device_state_update, params))
     return DeviceState(contiguous, skew, gaps)
+
+
+def _written(result: Any) -> None:
+    if not result.rowcount:
+        raise StaleRead("device_sync")  # another batch of the device since it was read
 
 
 def sequence_states(session: Session, device_ids: list[str]) -> dict[str, dict[str, Any]]:

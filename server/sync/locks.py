@@ -22,6 +22,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from server.models.pipeline import defer_statement
 from server.models.rollups import JobLock
 
 _LOCK = select(func.pg_advisory_xact_lock(bindparam("key")))
@@ -40,8 +41,9 @@ def hold(session: Session, *names: str) -> None:
     if session.get_bind().dialect.name != "postgresql":
         take_write_lock(session)
         return
-    for name in sorted(set(names)):
-        session.execute(_LOCK, {"key": lock_key(name)})
+    for name in sorted(set(names)):  # sent with the next look-up if deferring
+        if not defer_statement(session, _LOCK, {"key": lock_key(name)}):
+            session.execute(_LOCK, {"key": lock_key(name)})
 
 
 def take_write_lock(session: Session) -> None:

@@ -1,5 +1,8 @@
 """The SQL of a batch's ingestion, built once per database kind, run with bound values.
 
+The look-ups by lists of ids are planned anew at each run on PostgreSQL
+(:func:`~server.models.base.custom_plan`): their tables grow with every batch.
+
 A batch runs about twenty statements, and for the village-sized batches of the
 steady state, building each statement anew (SQLAlchemy's expression objects and
 their cache keys) cost more than the database took to run it. So every one is
@@ -15,10 +18,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, literal, null, select, union_all, update
+from sqlalchemy import Select, bindparam, case, func, literal, null, select, union_all, update
 from sqlalchemy.orm import Session
 
-from server.models.base import id_list, in_param, list_param
+from server.models.base import custom_plan, id_list, in_param, list_param
 from server.models.logistics import StockMovement
 from server.models.people import Device
 from server.models.register import Distribution, Event, Household, Member
@@ -43,7 +46,13 @@ class Statements:
     device_state: Select    # :device
     device_state_update: Any  # b_device, b_contiguous, b_max (as read), the columns to set
     open_conflicts: Select  # :ids — open conflicts of these entities
-    still_read: Any         # :ids_<kind>, :ids_alias — (kind, id, seq, survivor)
+    still_read: Any         # :ids_<kind>, :ids_alias, :device — (kind, id, seq, survivor)
+
+    def still_read_of(self, kinds: Iterable[str]) -> Any:
+        """:attr:`still_read` for the tables of ``kinds`` only (with the aliases and the
+        device)."""
+        wanted = set(kinds)
+        return _still_read(self.dialect, tuple(k for k in MODELS if k in wanted))
 
     def ids(self, values: Iterable[str]) -> dict[str, Any]:
         """The parameters of a look-up by ``:ids``."""
@@ -75,31 +84,31 @@ def _build(dialect: str) -> Statements:
         .where(dv.id == device),
         # both at once, for a batch under its lock: (body_hash, receipt) of the batch id
         # if known, and (seq, op_hash) of each of its operations stored already
-        seen=union_all(
+        seen=custom_plan(union_all(
             select(SyncBatch.__table__.c.body_hash, SyncBatch.__table__.c.receipt,
                    null().label("seq"), null().label("op_hash"))
             .where(SyncBatch.__table__.c.id == bindparam("batch")),
             select(null(), null(), op.seq, op.op_hash).where(
                 op.device_id == device,
-                op.seq.between(bindparam("first"), bindparam("last")))),
-        rows_by_id={kind: select(model.__table__).where(ids_in(model.__table__.c.id))
-                    for kind, model in MODELS.items()},
+                op.seq.between(bindparam("first"), bindparam("last"))))),
+        rows_by_id={kind: custom_plan(select(model.__table__).where(
+            ids_in(model.__table__.c.id))) for kind, model in MODELS.items()},
         aliases=select(al.old_id, al.survivor_id).where(ids_in(al.old_id), al.active),
-        waiting_for=select(op.payload, op.device_id, op.area_code, op.commune_code,
-                           op.province_code)
-        .where(WAITING_ONLY, ids_in(op.waiting_on)),
+        waiting_for=custom_plan(select(op.payload, op.device_id, op.area_code,
+                                       op.commune_code, op.province_code)
+                                .where(WAITING_ONLY, ids_in(op.waiting_on))),
         # what a refold reads, in one statement: the events of these members (mother
         # NULL) and the deaths of their children (mother: whose child)
-        facts_of=union_all(
+        facts_of=custom_plan(union_all(
             select(null().label("mother"), *event_ref)
             .select_from(own_ids.join(Event.__table__, ev.member_id == own_ids.c.value))
             .where(~ev.voided),
             select(mb.mother_id, *event_ref)
             .select_from(mother_ids.join(Member.__table__, mb.mother_id == mother_ids.c.value)
                          .join(Event.__table__, ev.member_id == mb.id))
-            .where(ev.form == "death", ~ev.voided)),
-        deaths_of=select(*event_ref).where(ids_in(ev.member_id), ev.form == "death",
-                                           ~ev.voided),
+            .where(ev.form == "death", ~ev.voided))),
+        deaths_of=custom_plan(select(*event_ref).where(ids_in(ev.member_id),
+                                                       ev.form == "death", ~ev.voided)),
         seqs_above=select(op.seq).where(op.device_id == device, op.seq > bindparam("above"))
         .order_by(op.seq),
         device_state=select(st.highest_contiguous_seq, st.max_seq, st.last_clock_skew_ms,
@@ -127,12 +136,16 @@ def _id_rows(name: str, column: Any, dialect: str, alias: str | None = None) -> 
     return func.json_each(param).table_valued("value").alias(alias)  # its own column
 
 
-def _still_read(dialect: str) -> Any:
+@functools.cache
+def _still_read(dialect: str, kinds: tuple[str, ...] = tuple(MODELS)) -> Any:
     """Which of these ids exist, by kind, with their change numbers, and the aliases of
     these ids, in one statement (one round trip): what a batch is about to read
-    (:meth:`Workset.prefetch_all`), or has read (:meth:`Workset.validate`)."""
+    (:meth:`Workset.prefetch_all`), or has read (:meth:`Workset.validate`). ``kinds``:
+    only those tables (the others have no ids: PostgreSQL plans this statement at
+    each run, every part of it)."""
     parts = []
-    for kind, model in MODELS.items():
+    for kind in kinds:
+        model = MODELS[kind]
         table = model.__table__
         ids = _id_rows(f"ids_{kind}", table.c.id, dialect)
         parts.append(select(literal(kind).label("kind"), table.c.id, table.c.seq,
@@ -143,4 +156,10 @@ def _still_read(dialect: str) -> Any:
     parts.append(select(literal("alias"), alias.c.old_id, null(), alias.c.survivor_id)
                  .select_from(ids.join(alias, alias.c.old_id == ids.c.value))
                  .where(alias.c.active))
-    return union_all(*parts)
+    # the batch's device as it is now (:device; None: no row), read in the same round
+    # trip when the batch validates: ("device", province, revoked 0/1, commune)
+    dv = Device.__table__.c
+    parts.append(select(literal("device"), dv.province_code,
+                        case((dv.revoked_at.is_(None), 0), else_=1), dv.commune_code)
+                 .where(dv.id == bindparam("device")))
+    return custom_plan(union_all(*parts))

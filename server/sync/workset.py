@@ -20,17 +20,19 @@ as if it had waited.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from a0core.projection import EventRef, member_state
 from server.models.base import GUARD, IN_CHUNK, chunks, insert_rows, update_rows, utcnow
+from server.models.pipeline import defer_read, pipelined
 from server.models.register import Member
 from server.register.materialise import household_columns, member_columns
-from server.register.sequence import allocate, settle
+from server.register.sequence import allocate, settle, settle_later
 from server.sync.statements import MODELS, statements
 
 ENTITY_KINDS = ("household", "member")
@@ -86,10 +88,23 @@ class Sequencer:
             return
         rows = len({(t, k) for t, keys in self._keys.items() for k in keys}) + len(
             set(self._ledger))
-        renumbered = settle(self.session, self.province, max(self._given, 1), self._keys,
-                            self._ledger)
-        if renumbered != rows:  # a provisional number left behind would hide its row
-            raise RuntimeError(f"renumbered {renumbered} rows of {rows}")
+
+        def check(renumbered: int) -> None:
+            if renumbered != rows:  # a provisional number left behind would hide its row
+                raise RuntimeError(f"renumbered {renumbered} rows of {rows}")
+        # sent with the look-up that follows (the batch's validation), if deferring
+        if not settle_later(self.session, self.province, max(self._given, 1), self._keys,
+                            self._ledger, check):
+            check(settle(self.session, self.province, max(self._given, 1), self._keys,
+                         self._ledger))
+
+
+class DeviceNow(NamedTuple):
+    """A batch's device as read again when the batch validates."""
+
+    province_code: str
+    commune_code: str
+    revoked: bool
 
 
 class StaleRead(Exception):
@@ -116,6 +131,7 @@ class Workset:
         # households' and members' columns as loaded: an update writes only what changed
         self._loaded: dict[str, dict[str, Any]] = {}
         self.written: dict[str, set[str]] = {k: set() for k in MODELS}
+        self.prefetched: dict[str, set[str]] = {}  # ids asked for by prefetch_all, by kind
 
     # ------------------------------------------------------------------ reads
 
@@ -125,12 +141,24 @@ class Workset:
             return
         for chunk in chunks(sorted(wanted)):
             result = self.session.execute(self.sql.rows_by_id[kind], self.sql.ids(chunk))
-            names = list(result.keys())
-            for row in result:
-                found = dict(zip(names, row, strict=True))
-                self.rows[kind][found["id"]] = found
-                if kind in ENTITY_KINDS:
-                    self._loaded[found["id"]] = dict(found)
+            self._rows(kind, list(result.keys()), result)
+        self._missing(kind, wanted)
+
+    def _found(self, kind: str, wanted: set[str], names: list[str],
+               rows: Iterable[Any]) -> None:
+        """The answer of a deferred :meth:`prefetch` (see :meth:`prefetch_all`)."""
+        self._rows(kind, names, rows)
+        self._missing(kind, wanted)
+
+    def _rows(self, kind: str, names: list[str], rows: Iterable[Any]) -> None:
+        for row in rows:
+            found = dict(zip(names, row, strict=True))
+            self.rows[kind][found["id"]] = found
+            if kind in ENTITY_KINDS:
+                self._loaded[found["id"]] = dict(found)
+
+    def _missing(self, kind: str, wanted: set[str]) -> None:
+        """Note as missing what was looked up and not found, and what was read."""
         for i in wanted:
             self.rows[kind].setdefault(i, None)
         if self.read is not None:
@@ -145,6 +173,7 @@ class Workset:
 
         In the steady state most ids a batch names are new (events, hand-outs): they
         cost no look-up of their own. Too many ids for one statement: kind by kind."""
+        self.prefetched = wanted
         todo = {kind: {i for i in ids if i not in self.rows[kind]}
                 for kind, ids in wanted.items()}
         fresh = {i for i in aliased if i not in self._alias_checked}
@@ -153,9 +182,20 @@ class Workset:
             for kind, ids in todo.items():
                 self.prefetch(kind, ids)
             return
+        if pipelined(self.session):  # PostgreSQL: every look-up in the next round trip
+            for kind, ids in todo.items():
+                if ids:
+                    defer_read(self.session, self.sql.rows_by_id[kind],
+                               self.sql.ids(sorted(ids)), partial(self._found, kind, ids))
+            if fresh:
+                defer_read(self.session, self.sql.aliases, self.sql.ids(sorted(fresh)),
+                           lambda _names, rows: self.aliases.update(rows))
+                self._alias_checked |= fresh
+            return
         params = {f"ids_{kind}": self.sql.ids(sorted(todo.get(kind, ())))["ids"]
                   for kind in MODELS}
         params["ids_alias"] = self.sql.ids(sorted(fresh))["ids"]
+        params["device"] = None
         found: dict[str, set[str]] = {kind: set() for kind in MODELS}
         for kind, entity_id, _seq, survivor in self.session.execute(self.sql.still_read,
                                                                     params):
@@ -203,23 +243,38 @@ class Workset:
                             if r and r["household_id"] == household_id}
         return [i for i in ids if not (self.get("member", i) or {}).get("deleted")]
 
-    def validate(self) -> None:
+    def validate(self, device: str | None = None,
+                 check_device: Callable[[DeviceNow | None], None] | None = None) -> bool:
         """Raise :class:`StaleRead` if a row read and not written changed (another change
         number, there now, gone), an alias appeared, or a household read has other
         members now than the batch left it with. The rows the batch wrote were checked
         as they were written (:meth:`flush`: an update only of the row as read, an
-        insert only of a row still missing)."""
+        insert only of a row still missing).
+
+        ``device``: the batch's device is read in the same statement and given to
+        ``check_device`` first (None: it has no row). Returns False if nothing was
+        read (SQLite, where the batch held the write lock from the start): then the
+        caller reads the device itself."""
         read, self.read = self.read, None
         if read is None:
-            return
+            return False
         read = {kind: {i: seq for i, seq in seqs.items() if i not in self.written[kind]}
                 for kind, seqs in read.items()}
         # every table in one statement: on PostgreSQL each statement is a round trip
-        params = {f"ids_{kind}": self.sql.ids(sorted(seqs))["ids"] for kind, seqs in read.items()}
+        params = {f"ids_{kind}": self.sql.ids(sorted(seqs))["ids"]
+                  for kind, seqs in read.items() if seqs}
         params["ids_alias"] = self.sql.ids(sorted(self._alias_checked))["ids"]
+        params["device"] = device
         now: dict[str, dict[str, Any]] = {kind: {} for kind in (*read, "alias")}
-        for kind, entity_id, seq, survivor in self.session.execute(self.sql.still_read, params):
-            now[kind][entity_id] = survivor if kind == "alias" else seq
+        device_now = None
+        stmt = self.sql.still_read_of(kind for kind, seqs in read.items() if seqs)
+        for kind, entity_id, seq, survivor in self.session.execute(stmt, params):
+            if kind == "device":
+                device_now = DeviceNow(entity_id, survivor, bool(seq))
+            else:
+                now[kind][entity_id] = survivor if kind == "alias" else seq
+        if check_device is not None:
+            check_device(device_now)
         for kind, seqs in read.items():
             if any(now[kind].get(i) != seq for i, seq in seqs.items()):
                 raise StaleRead(kind)
@@ -237,6 +292,7 @@ class Workset:
             if set(self.session.scalars(select(Member.id).where(
                     Member.household_id == household_id, ~Member.deleted))) != expected:
                 raise StaleRead("member")
+        return True
 
     # ----------------------------------------------------------------- writes
 
@@ -281,8 +337,9 @@ class Workset:
             read = self.read[kind] if self.read is not None else None
             if read is not None:  # only the row as read: else another batch wrote it since
                 changed = [{**row, GUARD: read[row["id"]]} for row in changed]
-            if update_rows(self.session, model, changed) != len(changed) and read is not None:
-                raise StaleRead(kind)
+            # a guarded update that wrote fewer rows: StaleRead (maybe at the next look-up)
+            update_rows(self.session, model, changed,
+                        short=StaleRead(kind) if read is not None else None)
         self.new[kind].clear()
         self.dirty[kind].clear()
 

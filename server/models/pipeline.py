@@ -1,0 +1,243 @@
+"""Writes sent along with the next statement, in one round trip (PostgreSQL, issue 19).
+
+A batch's writes — register rows, ledger rows, its device's state, its receipt, the
+follow-up queue, the settle step — need no answer before the next statement, only
+a check (the rows written, the rows renumbered). Sent one by one, each waited for
+the server: about twenty round trips per batch, half a batch's time on a busy
+machine. Inside :func:`deferring`, such a write is only queued; the next statement
+that needs its answer (a look-up) takes the queued ones with it in psycopg's
+pipeline mode, in the same order, so the server runs exactly what it ran before,
+and their checks run as soon as the answers are back, in that order. The end of
+the block sends what is left.
+
+What changes is when a failed check is seen, not what is stored: a guarded update
+that wrote nothing raises its :class:`~server.sync.workset.StaleRead` at the next
+look-up instead of at once, and the transaction is rolled back either way. Errors
+of the server (a row inserted meanwhile) are raised as SQLAlchemy's exceptions, as
+they were.
+
+SQLite (no round trips, no pipeline): :func:`deferring` does nothing and every
+write runs at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+
+Check = Callable[[Any], None]  # given the write's cursor once its answer is back
+
+# An execution option: PostgreSQL plans the statement anew each time, with its values
+# and the tables' sizes now (psycopg: not prepared). For look-ups by lists of ids in
+# tables that grow fast (events, hand-outs, the ledger): psycopg prepares a statement
+# run five times, and PostgreSQL may then keep one generic plan made while a table was
+# small — a scan of the whole table, kept until the table is analysed again. A batch
+# on a fresh instance ran such scans for seconds on end.
+CUSTOM_PLAN = "a0_custom_plan"
+
+
+@dataclass(slots=True)
+class _Write:
+    sql: str
+    params: Any
+    many: bool
+    check: Check | None
+    prepare: bool | None = None  # False: planned anew (:data:`CUSTOM_PLAN`)
+
+
+# psycopg connection -> the writes queued on it (only inside ``deferring``)
+_QUEUED: weakref.WeakKeyDictionary[Any, list[_Write]] = weakref.WeakKeyDictionary()
+_COMPILED: dict[tuple[Any, ...], Any] = {}  # statements built once, compiled once per keys
+_PROCESSORS: dict[tuple[Any, ...], Any] = {}  # a look-up's result processors, by column
+# how many statements went in pipelines and how many pipelines (bench/profile_ingest.py)
+STATS = {"deferred": 0, "pipelines": 0}
+
+
+def _driver(session: Any) -> Any | None:
+    """The session's psycopg connection, or None (another driver, or a libpq without
+    pipeline mode, before 14: nothing deferred)."""
+    if session.get_bind().dialect.driver != "psycopg" or not _pipeline_supported():
+        return None
+    raw = session.connection().connection.driver_connection
+    return raw if type(raw).__module__.startswith("psycopg") else None
+
+
+@functools.cache
+def _pipeline_supported() -> bool:
+    import psycopg
+
+    return bool(psycopg.Pipeline.is_supported())
+
+
+@contextmanager
+def deferring(session: Any) -> Iterator[None]:
+    """Queue the writes made with :func:`defer` inside, until a look-up or the end."""
+    raw = _driver(session)
+    if raw is None or raw in _QUEUED:
+        yield
+        return
+    _QUEUED[raw] = []
+    try:
+        yield
+        send(raw)
+    finally:
+        _QUEUED.pop(raw, None)
+
+
+def defer(session: Any, sql: str, params: Any, *, many: bool = False,
+          check: Check | None = None, prepare: bool | None = None) -> bool:
+    """Queue a write (driver SQL, psycopg parameters) if inside :func:`deferring`; False:
+    the caller runs it now."""
+    raw = _driver(session)
+    queue = _QUEUED.get(raw) if raw is not None else None
+    if queue is None:
+        return False
+    queue.append(_Write(sql, params, many, check, prepare))
+    return True
+
+
+def defer_statement(session: Any, stmt: Any, params: dict[str, Any],
+                    check: Check | None = None) -> bool:
+    """:func:`defer` a SQLAlchemy Core statement with named ``params``."""
+    raw = _driver(session)
+    if raw is None or _QUEUED.get(raw) is None:
+        return False
+    dialect = session.get_bind().dialect
+    key = (id(stmt), dialect.name, tuple(params))
+    compiled = _COMPILED.get(key)
+    if compiled is None or compiled.statement is not stmt:
+        compiled = stmt.compile(dialect=dialect, column_keys=list(params))
+        _COMPILED[key] = compiled
+    values = compiled.construct_params(params)
+    for name, process in compiled._bind_processors.items():
+        if name in values:
+            values[name] = process(values[name])
+    custom = stmt.get_execution_options().get(CUSTOM_PLAN)
+    return defer(session, compiled.string, values, check=check,
+                 prepare=False if custom else None)
+
+
+def pipelined(session: Any) -> bool:
+    """Inside :func:`deferring` on PostgreSQL: writes and :func:`defer_read` wait for the
+    next look-up."""
+    raw = _driver(session)
+    return raw is not None and _QUEUED.get(raw) is not None
+
+
+def defer_read(session: Any, stmt: Any, params: dict[str, Any],
+               answer: Callable[[list[str], list[tuple[Any, ...]]], None]) -> bool:
+    """A look-up whose rows are not needed before the next one: sent with it, and
+    ``answer`` given the column names and the rows (as SQLAlchemy would make them)
+    then. False: not deferring (the caller runs it now)."""
+    if not pipelined(session):
+        return False
+    dialect = session.get_bind().dialect
+    key = (id(stmt), dialect.name, "rows")
+    processors = _PROCESSORS.get(key)
+    if processors is None or processors[0] is not stmt:
+        compiled = stmt.compile(dialect=dialect)
+        processors = (stmt, [column[3]._cached_result_processor(dialect, None)
+                             for column in compiled._result_columns])
+        _PROCESSORS[key] = processors
+    process = [(i, p) for i, p in enumerate(processors[1]) if p is not None]
+
+    def fetched(cursor: Any) -> None:
+        names = [column.name for column in cursor.description]
+        rows = cursor.fetchall()
+        if process:
+            made = []
+            for row in rows:
+                values = list(row)
+                for i, p in process:
+                    values[i] = p(values[i])
+                made.append(tuple(values))
+            rows = made
+        answer(names, rows)
+    return defer_statement(session, stmt, params, check=fetched)
+
+
+def send(raw: Any, *, then: Callable[[], None] | None = None) -> None:
+    """Send the queued writes (and ``then``'s statement) in one pipeline; run the checks."""
+    queue = _QUEUED.get(raw)
+    if not queue:
+        if then is not None:
+            then()
+        return
+    writes, queue[:] = list(queue), []
+    import psycopg
+
+    cursors = []
+    try:
+        with raw.pipeline():
+            for write in writes:
+                cursor = raw.cursor()
+                if write.many:
+                    cursor.executemany(write.sql, write.params)
+                else:
+                    cursor.execute(write.sql, write.params, prepare=write.prepare)
+                cursors.append(cursor)
+            if then is not None:
+                then()
+    except psycopg.Error as error:
+        if then is not None:
+            raise  # SQLAlchemy wraps it: the statement it was running
+        raise DBAPIError.instance(writes[len(cursors) - 1].sql if cursors else None, None,
+                                  error, psycopg.Error) from error
+    STATS["deferred"] += len(writes)
+    STATS["pipelines"] += 1
+    for write, cursor in zip(writes, cursors, strict=True):
+        if write.check is not None:
+            write.check(cursor)
+        cursor.close()
+
+
+def _queued_on(cursor: Any) -> Any | None:
+    """The psycopg connection of ``cursor`` if writes are queued on it."""
+    if not type(cursor).__module__.startswith("psycopg"):
+        return None
+    raw = cursor.connection
+    return raw if _QUEUED.get(raw) else None
+
+
+@event.listens_for(Engine, "do_execute")
+def _with_queued(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+    """A statement that waits for its answer takes the queued writes along; one asking
+    for a :data:`CUSTOM_PLAN` is not prepared."""
+    if not type(cursor).__module__.startswith("psycopg"):
+        return False
+    custom = context is not None and context.execution_options.get(CUSTOM_PLAN)
+    prepare = False if custom else None
+    raw = cursor.connection
+    if _QUEUED.get(raw):
+        send(raw, then=lambda: cursor.execute(statement, parameters, prepare=prepare))
+        return True
+    if custom:
+        cursor.execute(statement, parameters, prepare=False)
+        return True
+    return False
+
+
+@event.listens_for(Engine, "do_executemany")
+def _many_with_queued(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+    raw = _queued_on(cursor)
+    if raw is None:
+        return False
+    send(raw, then=lambda: cursor.executemany(statement, parameters))
+    return True
+
+
+@event.listens_for(Engine, "do_execute_no_params")
+def _bare_with_queued(cursor: Any, statement: str, context: Any) -> bool:
+    raw = _queued_on(cursor)
+    if raw is None:
+        return False
+    send(raw, then=lambda: cursor.execute(statement))
+    return True
