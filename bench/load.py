@@ -13,8 +13,8 @@ of the month:
    ``Retry-After``).
 
 The phones are threads of ``--phone-processes`` processes (default 8) on the same
-machine: in one process, 200 threads took turns at one interpreter lock and cost
-the server's cores as much as the server itself.
+machine, as phones do not share one interpreter lock; they still take about as much
+processor time as the server (docs/protocol.md, "Month start").
 
 The floor, measured in the same run at the same concurrency: ``/healthz`` (HTTP,
 gunicorn, one query). Every operation is then counted in the ledger: none lost,
@@ -206,9 +206,7 @@ def send(client: SyncClient, envelope: bytes) -> tuple[float, int]:
 
 class Phones:
     """The devices, spread over ``processes`` processes of threads: 200 phones are 200
-    machines, and 200 threads of one process would spend more processor time taking
-    turns at its interpreter lock than opening their pages — time taken from the
-    server on this machine."""
+    machines, not 200 threads taking turns at one interpreter lock."""
 
     def __init__(self, syncs: list[SyncClient], transport: Counting, processes: int) -> None:
         self.syncs, self.transport = syncs, transport
