@@ -50,12 +50,8 @@ def settle(session: Session, province_code: str, count: int, keys: dict[str, lis
     ``(device, seq)`` of ledger rows with a provisional ``change_seq``. Returns the
     number of rows renumbered. PostgreSQL only: the counter's row lock is held
     from here to the commit, so this is the batch's whole serial step."""
-    params: dict[str, Any] = {"province": province_code, "count": count}
-    tables = tuple(table for table in NUMBERED if keys.get(table))
-    params.update({f"ids_{table}": list(keys[table]) for table in tables})
-    if ledger:
-        params.update({"devices": [d for d, _ in ledger], "seqs": [s for _, s in ledger]})
-    return session.execute(_settle_sql(tables, bool(ledger)), params).scalar_one()
+    stmt, params = _settle_statement(province_code, count, keys, ledger)
+    return session.execute(stmt, params).scalar_one()
 
 
 def settle_later(session: Session, province_code: str, count: int,
@@ -63,13 +59,19 @@ def settle_later(session: Session, province_code: str, count: int,
                  check: Callable[[int], None]) -> bool:
     """:func:`settle`, sent with the next look-up (:func:`~server.models.pipeline.defer`),
     ``check`` given the number of rows renumbered then; False: not deferred."""
+    stmt, params = _settle_statement(province_code, count, keys, ledger)
+    return defer_statement(session, stmt, params,
+                           check=lambda cursor: check(cursor.fetchone()[0]))
+
+
+def _settle_statement(province_code: str, count: int, keys: dict[str, list[Any]],
+                      ledger: list[tuple[str, int]]) -> tuple[Any, dict[str, Any]]:
     params: dict[str, Any] = {"province": province_code, "count": count}
     tables = tuple(table for table in NUMBERED if keys.get(table))
     params.update({f"ids_{table}": list(keys[table]) for table in tables})
     if ledger:
         params.update({"devices": [d for d, _ in ledger], "seqs": [s for _, s in ledger]})
-    return defer_statement(session, _settle_sql(tables, bool(ledger)), params,
-                           check=lambda cursor: check(cursor.fetchone()[0]))
+    return _settle_sql(tables, bool(ledger)), params
 
 
 @functools.cache
