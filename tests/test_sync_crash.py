@@ -12,10 +12,10 @@ the app does for batches without a receipt, and each operation is stored once.
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 import random
 import threading
 import time
-import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 
@@ -74,8 +74,8 @@ def _post(url: str, envelope: bytes) -> bool:
     try:
         with urllib.request.urlopen(request, timeout=60) as resp:
             return resp.status == 200 and b'"receipt"' in resp.read()
-    except (OSError, urllib.error.HTTPError):
-        return False  # connection reset by the kill: no receipt, the device keeps the batch
+    except (OSError, http.client.HTTPException):  # HTTPError is an OSError
+        return False  # cut by the kill, before or during the answer: no receipt kept
 
 
 IN_FLIGHT: set[str] = set()  # batches sent whose answer has not come back
