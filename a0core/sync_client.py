@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from a0core import collector
 from a0core.clocks import unpack
 from a0core.envelope import (
     DEFAULT_MAX_BYTES,
@@ -55,6 +56,11 @@ BATCHES_PATH = "/api/v1/sync/batches"
 PULL_PATH = "/api/v1/sync/pull"
 OP_TYPES = frozenset({"upsert", "event", "distribution", "void", "delete", "report", "stock"})
 DEFAULT_MAX_OPS = 500
+# Changes a device asks for in one pull page: a first download of a 150-household area
+# (about 830 changes) is one request, not two; each request has a fixed cost on the
+# server (check, statements, seal) and on the phone (verify, open), and under a month
+# start's load that is a tenth of a download (docs/protocol.md, "Month start").
+PULL_PAGE = 1000
 DEFAULT_TIMEOUT = 30.0
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 BATCH_FILE_SUFFIX = ".a0b"
@@ -471,7 +477,7 @@ class SyncClient:
         self._observe(receipt.get("server_hlc"))
         return receipt
 
-    def pull(self, cursor: int, limit: int = DEFAULT_MAX_OPS) -> dict[str, Any]:
+    def pull(self, cursor: int, limit: int = PULL_PAGE) -> dict[str, Any]:
         """One page of changes from ``cursor``; adopts the server key it announces.
 
         Field clocks are asked packed by stamp (half the page) and handed on as
@@ -483,12 +489,14 @@ class SyncClient:
         response = self.http.request(
             "GET", path, sign=lambda: sign_request("GET", path, b"", self.keys,
                                                    device_id=self.device_id))
-        page = open_from_server(response.body, self.keys, {kid: self.server_key},
-                                device_id=self.device_id, max_bytes=4 * DEFAULT_MAX_BYTES)
-        if not isinstance(page.get("changes"), list) or type(page.get("cursor")) is not int \
-                or not isinstance(page.get("more"), bool):
-            raise A0Error("response_malformed")
-        _unpack_clocks(page["changes"])
+        with collector.paused():  # a page is bounded by ``limit``
+            page = open_from_server(response.body, self.keys, {kid: self.server_key},
+                                    device_id=self.device_id, max_bytes=4 * DEFAULT_MAX_BYTES)
+            if not isinstance(page.get("changes"), list) \
+                    or type(page.get("cursor")) is not int \
+                    or not isinstance(page.get("more"), bool):
+                raise A0Error("response_malformed")
+            _unpack_clocks(page["changes"])
         if "server_key" in page:
             try:
                 announced = ServerPublicKey.from_dict(page["server_key"])

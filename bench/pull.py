@@ -3,7 +3,7 @@
 One database (``--db``), one generated area of ``--households`` households (default
 150, the area of ``bench/load.py``'s devices), one enrolled device. Each of
 ``--repeat`` runs downloads the area from cursor 0 in pages of ``--limit`` changes
-(500, as the app asks) and times, per page:
+(1000, as the app asks: ``a0core.sync_client.PULL_PAGE``) and times, per page:
 
 * ``request``: the whole HTTP request in process (Flask test client: signature
   check, :func:`server.sync.pull.pull_page`, commit, sealing), as a worker serves it;
@@ -63,7 +63,7 @@ from a0core.envelope import (
     sign_request,
 )
 from a0core.hlc import HybridClock
-from a0core.sync_client import _unpack_clocks
+from a0core.sync_client import PULL_PAGE, _unpack_clocks
 from bench.ingest import COMMUNE, COMMUNE_NAME, PERIOD, PROVINCE, BenchDevice, Databases
 from server.extensions import db
 from server.models.people import Device
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--households", type=int, default=150)
-    parser.add_argument("--limit", type=int, default=500)
+    parser.add_argument("--limit", type=int, default=PULL_PAGE)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--profile", help="write a cProfile of the requests to this file")

@@ -37,9 +37,7 @@ A crash anywhere before commit leaves nothing of the batch behind.
 from __future__ import annotations
 
 import datetime as dt
-import gc
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +45,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from a0core import collector
 from a0core.envelope import open_batch, sign_receipt
 from a0core.errors import A0Error
 from a0core.forms import FormSet
@@ -156,24 +155,8 @@ def ingest_batch(session: Session, data: bytes, ctx: IngestContext,
 
     ``accept_revoked``: a revoked device's batch sealed before its revocation is taken
     (:func:`sealed_before`); the caller checked who may and audits it."""
-    with _cycle_collector_paused():
+    with collector.paused():  # bounded by the batch limit
         return _ingest(session, data, ctx, carrier, accept_revoked)
-
-
-@contextmanager
-def _cycle_collector_paused() -> Iterator[None]:
-    """A batch allocates many short-lived objects, all freed by reference counting;
-    the cyclic collector would walk every live object again and again (~15% of the
-    time). Paused for the batch only — its size is bounded by the batch limit — and
-    resumed after, so any cycle is collected then (with several threads, whoever
-    paused it resumes it)."""
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _ingest(session: Session, data: bytes, ctx: IngestContext, carrier: str,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from a0core import collector
 from a0core.envelope import request_device, request_target, seal_to_device, verify_request
 from a0core.errors import A0Error
 from server.extensions import db
@@ -84,13 +85,15 @@ def pull():
     current = keys.current()
     signer = keys.get(request.args.get("kid", current.kid))
     clock = server_clock(current_app)
-    body = pull_page(db.session, device, int_arg("cursor", 0, code="cursor_invalid"),
-                     int_arg("limit", DEFAULT_LIMIT, low=1, high=MAX_LIMIT),
-                     clocks=request.args.get("clocks", FIELDS))
-    body.update(server_hlc=clock.now(), server_key=current.public().to_dict(),
-                schemas={"hash": schemas_digest()})
-    box_public_key, device_id = device.box_public_key, device.id  # not read again after
-    db.session.commit()
-    sealed = seal_to_device(body, box_public_key, signer.sign_private, signer.kid,
-                            device_id=device_id, hlc=body["server_hlc"], decoded=True)
+    cursor = int_arg("cursor", 0, code="cursor_invalid")
+    limit = int_arg("limit", DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
+    with collector.paused():  # a page is bounded by MAX_LIMIT
+        body = pull_page(db.session, device, cursor, limit,
+                         clocks=request.args.get("clocks", FIELDS))
+        body.update(server_hlc=clock.now(), server_key=current.public().to_dict(),
+                    schemas={"hash": schemas_digest()})
+        box_public_key, device_id = device.box_public_key, device.id  # not read again after
+        db.session.commit()
+        sealed = seal_to_device(body, box_public_key, signer.sign_private, signer.kid,
+                                device_id=device_id, hlc=body["server_hlc"], decoded=True)
     return Response(sealed, mimetype="application/json")

@@ -57,7 +57,6 @@ if TYPE_CHECKING:
 
 STORE_FILE = "a0sync-app.sqlite"
 MAX_BATCH_OPS = 200
-PULL_PAGE = 500
 OFFLINE_CODES = {"network_unavailable"}
 # the batch left whole, but no answer (or no valid receipt) came back: the server may have it
 ANSWER_LOST = {"server_no_answer", "receipt_signature_invalid", "receipt_mismatch",
@@ -760,7 +759,7 @@ class AppCore:
             raise A0Error("app_not_enrolled")
         store = self._store()
         while max_pages is None or report.pages < max_pages:
-            page = client.pull(int(store.get_clear("cursor", 0)), PULL_PAGE)
+            page = client.pull(int(store.get_clear("cursor", 0)))
             with store.transaction():
                 report.notices += self.apply_page(page)
                 store.put_clear("cursor", page["cursor"])
