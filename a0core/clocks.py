@@ -29,13 +29,25 @@ def pack(clocks: Mapping[str, Any] | Packed | None) -> Packed | None:
     return [[hlc, device, *sorted(names)] for (hlc, device), names in sorted(groups.items())]
 
 
-def unpack(value: Packed | Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """The packed groups (or a value in the old form) → ``{field: [hlc, device]}``."""
+def unpack(value: Packed | Mapping[str, Any] | None, *,
+           shared: bool = False) -> dict[str, Any] | None:
+    """The packed groups (or a value in the old form) → ``{field: [hlc, device]}``.
+
+    ``shared``: the fields of one stamp share one ``[hlc, device]`` list, for readers
+    that replace a field's stamp and never change one in place (a pull page, which is
+    only serialised or read; the app's register, whose merges replace stamps). Most of
+    the time of unpacking a page goes to making a list per field otherwise."""
     if value is None:
         return None
     if isinstance(value, Mapping):
         return {name: [stamp[0], stamp[1]] for name, stamp in value.items()}
     out: dict[str, Any] = {}
+    if shared:
+        for group in value:
+            if type(group) is not list or len(group) < 2:
+                raise ValueError("a clock group is [hlc, device, field, …]")
+            out.update(dict.fromkeys(group[2:], group[:2]))
+        return out
     for hlc, device, *names in value:
         for name in names:
             out[name] = [hlc, device]

@@ -385,11 +385,12 @@ class _Http:
 
 def _unpack_clocks(changes: list[Any]) -> None:
     """Each change's packed field clocks as ``{field: [hlc, device]}``, in place (a
-    server that wrote them so already is read as it is)."""
+    server that wrote them so already is read as it is). The fields of one stamp share
+    one list: whoever reads a page replaces stamps, never changes one in place."""
     try:
         for change in changes:
             if change.get("clocks") is not None:
-                change["clocks"] = unpack(change["clocks"])
+                change["clocks"] = unpack(change["clocks"], shared=True)
     except (AttributeError, TypeError, ValueError):
         raise A0Error("response_malformed") from None
 

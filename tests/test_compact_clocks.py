@@ -35,6 +35,17 @@ def test_packing_keeps_every_stamp_and_is_canonical(clocks: dict) -> None:
     assert unpack(clocks) == clocks  # the old form still reads
 
 
+@given(clock_maps)
+def test_shared_unpacking_reads_the_same_stamps_one_list_per_stamp(clocks: dict) -> None:
+    packed = pack(clocks)
+    shared = unpack(packed, shared=True)
+    assert shared == unpack(packed) == clocks
+    by_stamp = {}
+    for stamp in shared.values():  # one list per stamp, whatever its fields
+        assert by_stamp.setdefault(tuple(stamp), stamp) is stamp
+    assert unpack(clocks, shared=True) == clocks and unpack(None, shared=True) is None
+
+
 def _member_clocks(fields: list[str]) -> dict:
     created = {name: [112233445566 << 16, DEVICE_A] for name in fields}
     created["full_name"] = [(112233445999 << 16) + 3, DEVICE_B]  # a later correction

@@ -44,7 +44,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from a0core.clocks import pack
+from a0core.clocks import pack, unpack
 from a0core.errors import A0Error
 from server.models.logistics import StockMovement
 from server.models.people import Device
@@ -147,17 +147,9 @@ def _seq(table: Any) -> Any:
 
 def _wire_clocks(value: Any) -> dict[str, Any] | None:
     """Stored clocks (packed by stamp, or a row still in the old form) as the wire has
-    them, ``{field: [hlc, device]}``. Unlike :func:`a0core.clocks.unpack` the fields of
-    one stamp share one list: the page is only serialised, never changed, and this is
-    most of a first download's Python time otherwise."""
-    if value is None:
-        return None
-    if isinstance(value, dict):
-        return {name: [stamp[0], stamp[1]] for name, stamp in value.items()}
-    out: dict[str, Any] = {}
-    for group in value:
-        out.update(dict.fromkeys(group[2:], group[:2]))
-    return out
+    them, ``{field: [hlc, device]}``; the page is only serialised, never changed, so the
+    fields of one stamp share one list (most of a first download's Python time else)."""
+    return unpack(value, shared=True)
 
 
 # Each source's rows (tuples, in its statement's column order) as the wire's changes,

@@ -52,9 +52,10 @@ class Entity:
         """An entity from :meth:`to_blob`'s form, or from the plain form of earlier versions
         (a store written before keeps working; :meth:`AppCore.repack` packs it)."""
         packed = bool(blob.get("v"))
-        clocks_of = _stamps if packed else unpack
         data = blob["data"]
-        clocks = clocks_of(blob["clocks"]) or {}
+        # packed: the fields of a group share one stamp list (merges replace a field's
+        # stamp, never change one in place)
+        clocks = unpack(blob["clocks"], shared=packed) or {}
         remote = blob.get("remote")
         if remote is None:
             # the server's copy is what the record holds: its own dicts (merges change
@@ -63,7 +64,7 @@ class Entity:
                 {"data": {}, "clocks": {}}
         else:
             remote = {"data": remote.get("data") or {},
-                      "clocks": clocks_of(remote.get("clocks")) or {}}
+                      "clocks": unpack(remote.get("clocks"), shared=packed) or {}}
         return cls(kind, id_, data, clocks, blob.get("deleted", False),
                    blob.get("merged_into"), remote, blob.get("local_only", False))
 
@@ -88,15 +89,6 @@ class Entity:
         """A local write settled: the server's copy applies again to what is no longer kept."""
         return merge_remote(self.data, self.clocks, self.remote["data"], self.remote["clocks"],
                             keep)
-
-
-def _stamps(packed: list[list[Any]] | None) -> dict[str, Any]:
-    """Packed clocks → ``{field: [hlc, device]}``, the fields of a group sharing one stamp
-    list (merges replace a field's stamp, never change one in place)."""
-    out: dict[str, Any] = {}
-    for group in packed or ():
-        out.update(dict.fromkeys(group[2:], group[:2]))
-    return out
 
 
 @dataclass(frozen=True)
