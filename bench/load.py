@@ -13,8 +13,10 @@ of the month:
    ``Retry-After``).
 
 The phones are threads of ``--phone-processes`` processes (default 8) on the same
-machine, as phones do not share one interpreter lock; they still take about as much
-processor time as the server (docs/protocol.md, "Month start").
+machine, as phones do not share one interpreter lock, forked from a bench whose own
+heap is frozen first (a phone has none of it); during the downloads they still take
+about three quarters of the server's processor time (docs/protocol.md, "Month
+start").
 
 The floor, measured in the same run at the same concurrency: ``/healthz`` (HTTP,
 gunicorn, one query). Every operation is then counted in the ledger: none lost,
