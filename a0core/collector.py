@@ -1,10 +1,10 @@
-"""Python's cycle collector paused around work that makes many short-lived objects.
+"""Python's cycle collector paused around work that makes many objects and no cycles.
 
 Ingesting a batch, building a pull page and opening one allocate tens of thousands of
-objects that reference counting frees; the cycle collector would meanwhile walk every
-live object again and again (about 15% of a batch's time, 6% of a page's). Every such
-piece of work is bounded by a size limit, so pausing the collector for it bounds the
-garbage left for later too; any cycle is collected once it is resumed.
+objects that reference counting frees; a roll-up computation keeps millions to its end.
+Meanwhile the cycle collector would walk every live object again and again (about 15%
+of a batch's time, 6% of a page's, a fifth of a roll-up shard's). Such work makes no
+cycles worth collecting; any it makes is collected once the collector is resumed.
 """
 
 from __future__ import annotations

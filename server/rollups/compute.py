@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-import gc
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -35,7 +34,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from a0core import p0
+from a0core import collector, p0
 from a0core.projection import MOTHER, PREGNANCY_SEEN, SELF, Fact, base_facts, fold_until
 from server.models.base import chunks
 from server.reporting import deadline_day
@@ -61,7 +60,10 @@ def compute_areas(session: Session, months: Sequence[str],
     if not months:
         return cells
     conn = session.connection()  # Core rows: no ORM bookkeeping
-    with without_gc(), _mapped(conn, mapped):
+    # the computation keeps millions of small objects (rows, facts, payloads, keys) to
+    # its end and makes no cycles worth collecting: each of the collector's full passes
+    # walked them all for nothing, about a fifth of a shard's CPU at a million persons
+    with collector.paused(), _mapped(conn, mapped):
         # no stocks to compute: the events of the months computed are enough (no fold)
         events = _read_events(conn, areas, None if stocks_of is None or stocks_of
                               else f"{months[0]}-01")
@@ -79,25 +81,6 @@ def compute_areas(session: Session, months: Sequence[str],
         _reporting(conn, months, areas, events, cells)
         _synced(conn, months, areas, cells)
     return cells
-
-
-@contextmanager
-def without_gc() -> Iterator[None]:
-    """No cyclic garbage collection meanwhile (turned back on after, when it was on).
-
-    The computation allocates millions of small objects (rows, facts, payloads, keys)
-    and keeps most of them to its end, so each of the collector's full passes walks
-    them all again for nothing: about a fifth of a shard's CPU at a million persons
-    (1.2–2 s of 6–8 s, measured). It makes no cycles worth collecting; whatever it
-    does make is collected after. Process-wide: another thread computing at the same
-    time only loses the gain (the first to finish turns it back on)."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
 
 
 MMAP_BYTES = 1 << 36  # address space, not memory; SQLite caps it at its build limit (2 GB)

@@ -40,13 +40,14 @@ from typing import Any
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
+from a0core import collector
 from server.models.base import chunks, in_values
 from server.models.register import Distribution, Event, Household, Member
 from server.models.reports import P0Report
 from server.models.rollups import JobLock, RollupCell
 from server.models.sync import SyncBatch
 from server.rollups import sources, store
-from server.rollups.compute import Cells, area_starts, compute_areas, without_gc
+from server.rollups.compute import Cells, area_starts, compute_areas
 from server.rollups.indicators import index_month, month_index
 from server.rollups.parallel import compute_all
 from server.rollups.queries import month_of_timestamp
@@ -130,7 +131,7 @@ def full_recompute(session: Session, months: list[str] | None = None,
     take_table(session)
     tree = store.tree_name(session)
     months = sorted(set(months or window(session, today, max_months)))
-    with without_gc():  # the workers' cells, the sums and the rows: many small objects
+    with collector.paused():  # the workers' cells, the sums and the rows: many small objects
         cells = compute_all(session, months, workers)
         areas = store.expected_areas(session, tree) | set(cells)
         areas |= sources.add_area_values(session, cells, months)
