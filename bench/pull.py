@@ -3,7 +3,7 @@
 One database (``--db``), one generated area of ``--households`` households (default
 150, the area of ``bench/load.py``'s devices), one enrolled device. Each of
 ``--repeat`` runs downloads the area from cursor 0 in pages of ``--limit`` changes
-(1000, as the app asks: ``a0core.sync_client.PULL_PAGE``) and times, per page:
+(2000, as the app asks: ``a0core.sync_client.PULL_PAGE``) and times, per page:
 
 * ``request``: the whole HTTP request in process (Flask test client: signature
   check, :func:`server.sync.pull.pull_page`, commit, sealing), as a worker serves it;

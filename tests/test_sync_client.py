@@ -408,7 +408,7 @@ def test_network_errors_retry_with_backoff_then_give_up() -> None:
     assert len(script.calls) == 4 and len(sleeps) == 3
     for attempt, delay in enumerate(sleeps):
         assert 0 <= delay <= min(8.0, 1.0 * 2 ** attempt)
-    expected = "https://a0sync.example.vn/api/v1/sync/pull?cursor=0&limit=1000&kid="
+    expected = "https://a0sync.example.vn/api/v1/sync/pull?cursor=0&limit=2000&kid="
     assert script.calls[0][1] == expected + client.server_key.kid + "&clocks=packed"
     assert "X-A0-Signature" in script.calls[0][2]
 
