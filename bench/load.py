@@ -33,8 +33,8 @@ With ``--json`` the last line is ``{"devices", "workers", "threads", "ops",
 (ratio: sends per second ÷ floor requests per second). ``*_cpu_s``: the processor
 seconds (user and system) the phase took of the server (gunicorn and its workers), of
 PostgreSQL (every process of it) and of the phones; ``*_machine_ms``: all three, per
-download or per batch. 200 of them on 2 cores take at least 100 × that in
-milliseconds: what a p99 can be, whatever the order of the requests.
+download or per batch. All 200 come at once, and on 2 cores they take at least 100 ×
+that many milliseconds: about what the last of them waits, whatever the order.
 """
 
 from __future__ import annotations
