@@ -131,3 +131,29 @@ def test_the_thread_never_waits_longer_than_its_longest_delay(app):
     """A stream that never stops does not hold the work back for ever."""
     drains, ended = _probe(app, delay_s=1.0, max_delay_s=1.5, sending_s=5)
     assert drains and drains[0] < ended and len(drains) >= 2
+
+
+def test_stock_work_is_queued_only_for_an_area_that_keeps_stock(app):
+    """The stock hook lets the database decide, as it writes the queue row, whether the
+    batch's area has any stock movement (no look-up of its own on the batch's way)."""
+    from server.logistics.hook import QUEUE as STOCK
+
+    device = SimDevice(app, area="12619.01.1")
+    other = SimDevice(app, area="12619.01.2")
+    queue = followups_for(app)
+    real, seen = queue.handlers[STOCK], []
+    queue.handle(STOCK, lambda session, rows: seen.extend(r.payload["synced"] for r in rows))
+    try:
+        _batch(app, device)
+        assert seen == []  # no stock kept in the area: nothing queued
+        device.stock("stock_adjustment", {"id": new_id(), "area_code": device.area,
+                                          "method": "condom", "counted_on": "2025-03-09",
+                                          "book_balance": 0, "counted": 40,
+                                          "reason": "physical_count"})
+        device.send(app.test_client(), device.seal())
+        _batch(app, device, "Trần Văn Nam")
+        _batch(app, other, "Lê Văn Tám")
+    finally:
+        queue.handle(STOCK, real)
+    # the batch with the movement and the next one of that area; none of the other area
+    assert seen == [[device.area], [device.area]]

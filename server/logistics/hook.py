@@ -26,40 +26,57 @@ again changes nothing (a durable queue of hooks may replay it).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from server.logistics import balances, flags, ledger
 from server.logistics.cells import STATION, STATION_LEVEL, figures, station_code
+from server.models.base import id_list, in_param, list_param
 from server.models.logistics import StockMovement
 from server.models.rollups import RollupCell
 from server.rollups import jobs, store
 from server.rollups.indicators import index_month, month_index
 from server.rollups.sources import Leaf, leaf_chains
 from server.sync.applier import Touched
-from server.sync.followups import FollowUps, Queued
+from server.sync.followups import FollowUps, Queued, queued_if
 from server.sync.locks import hold
 
 QUEUE = "stock"  # the follow-up kind
 
 
+@functools.cache
+def _if_stock(dialect: str) -> Any:
+    """Queue the row only if one of the ``areas`` has a stock movement."""
+    table = StockMovement.__table__
+    return queued_if(select(table.c.id).where(in_param(
+        table.c.area_code, dialect, list_param("areas", table.c.area_code, dialect)))
+        .exists())
+
+
 def queue_after_batch(queue: FollowUps) -> Callable[[Session, Touched], None]:
     """The after-batch hook: queue the stations and the areas with stock the batch
-    touched (nothing for a batch of an area that never kept stock)."""
+    touched (nothing for a batch of an area that never kept stock: the database
+    decides, as it would write the row)."""
 
     def hook(session: Session, touched: Touched) -> None:
-        areas = {a for a, _ in touched.months} | touched.synced
-        if not touched.stations and not ledger.areas_with_stock(session, areas):
-            return
+        areas = sorted({a for a, _ in touched.months} | touched.synced)
+        when = None
+        if not touched.stations:
+            if not areas:
+                return
+            dialect = session.get_bind().dialect.name
+            when = (_if_stock(dialect), {"areas": id_list(dialect, areas)})
         place = touched.place
         queue.enqueue(session, QUEUE, {"stations": sorted(touched.stations),
                                        "months": sorted(touched.months),
                                        "synced": sorted(touched.synced)},
                       province_code=place.province_code if place else "",
-                      commune_code=place.commune_code if place else "")
+                      commune_code=place.commune_code if place else "", when=when)
     return hook
 
 

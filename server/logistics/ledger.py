@@ -37,7 +37,7 @@ _COLUMNS = (StockMovement.id, StockMovement.form, StockMovement.area_code,
 
 
 FEW = 50  # holders looked up one by one (an indexed look-up each) rather than all at once
-# an area's first movement, if any: built once on the table (every batch's hook asks)
+# an area's first movement, if any: built once on the table
 _ANY_MOVEMENT = select(StockMovement.__table__.c.id).where(
     StockMovement.__table__.c.area_code == bindparam("area")).limit(1)
 
@@ -86,9 +86,9 @@ def areas_with_stock(session: Session, areas: Collection[str] | None = None) -> 
     if areas is None:
         return set(session.scalars(query))
     if len(areas) <= FEW:  # one indexed look-up each, not every movement of the areas,
-        # all in one statement (every batch asks, for its area: a round trip each)
+        # all in one statement
         wanted = sorted({a for a in areas if a})
-        if len(wanted) <= 1:  # a batch's one area: a statement built once
+        if len(wanted) <= 1:  # one area: a statement built once
             return {a for a in wanted if session.execute(_ANY_MOVEMENT, {"area": a}).first()}
         probes = [select(literal(a, String)).where(
             select(StockMovement.id).where(StockMovement.area_code == a).exists())

@@ -40,11 +40,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, event, func, insert, select, update
+from sqlalchemy import bindparam, delete, event, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from server.models.base import chunks, insert_rows, utcnow
+from server.models.pipeline import defer_statement
 from server.models.sync import FollowUp
 from server.sync.locks import take_write_lock
 
@@ -56,6 +57,16 @@ DRAIN_ROWS = 500
 _PENDING = "a0sync.followups"  # session.info: the queue a transaction added to
 _GATHERED = "a0sync.followups.gathered"  # session.info: rows queued, not yet inserted
 _QUEUE_ROW = insert(FollowUp.__table__)
+_COLUMNS = ("kind", "province_code", "commune_code", "payload", "attempts", "created_at")
+
+
+def queued_if(condition: Any) -> Any:
+    """An insert of one queue row (its columns as parameters) that writes it only if
+    ``condition`` (an EXISTS, built once, with parameters of its own) holds when it
+    runs: for :meth:`FollowUps.enqueue`'s ``when``."""
+    table = FollowUp.__table__
+    return insert(table).from_select(_COLUMNS, select(
+        *(bindparam(name, type_=table.c[name].type) for name in _COLUMNS)).where(condition))
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,13 +102,23 @@ class FollowUps:
     # ------------------------------------------------------------------ queue
 
     def enqueue(self, session: Session, kind: str, payload: dict[str, Any], *,
-                province_code: str, commune_code: str) -> None:
+                province_code: str, commune_code: str,
+                when: tuple[Any, dict[str, Any]] | None = None) -> None:
         """Queue ``payload`` for ``kind``'s handler, in the caller's transaction (inside
-        :func:`gathered`: with the other rows queued there, in one statement)."""
+        :func:`gathered`: with the other rows queued there, in one statement).
+
+        ``when``: a :func:`queued_if` statement and its condition's parameters: the
+        database decides, as it writes the row, whether there is work at all (PostgreSQL:
+        sent with the batch's next look-up, not a round trip of its own to ask)."""
         row = {"kind": kind, "province_code": province_code, "commune_code": commune_code,
                "payload": payload, "attempts": 0}
         gathering = session.info.get(_GATHERED)
-        if gathering is not None:
+        if when is not None:
+            stmt, params = when
+            params = {**params, **row, "created_at": utcnow()}
+            if not defer_statement(session, stmt, params):
+                session.execute(stmt, params)
+        elif gathering is not None:
             gathering.append(row)
         else:
             session.connection().execute(_QUEUE_ROW, row)
