@@ -86,3 +86,39 @@ def test_a_household_written_during_a_batch_makes_it_start_again(postgresql_app,
     assert len(merges) == 2  # the guarded update wrote nothing: made again
     db.session.rollback()
     assert db.session.scalars(select(Household.address)).all() == ["Thôn Tây"]
+
+
+def test_a_household_read_and_not_written_meanwhile_makes_it_start_again(
+        postgresql_app, monkeypatch):
+    """A person joining a household reads the household and does not write it: the
+    batch's last round trip (its change numbers, this check and its COMMIT at once)
+    fails in the database when the household changed meanwhile, and the batch starts
+    again, committing nothing the first time."""
+    from server.models.register import Member
+    from server.models.sync import SyncBatch
+    from tests.support.register import member
+
+    app = postgresql_app
+    device = SimDevice(app)
+    household_id, member_id = new_id(), new_id()
+    device.upsert("household", household_id, household(device.area))
+    device.send(app.test_client(), device.seal())
+    device.upsert("member", member_id, member(household_id))
+    committed: list[int] = []
+    real = ingest.commit
+
+    def counted(session):
+        done = real(session)
+        committed.append(done)
+        return done
+
+    monkeypatch.setattr(ingest, "commit", counted)
+    merges = _meanwhile(monkeypatch, {"seq": Household.seq + 1000}, table=Household)
+    before = db.session.scalar(select(Household.seq))
+    body = device.send(app.test_client(), device.seal())
+    assert body["receipt"]["verdicts"][0]["verdict"] == "applied", body
+    assert len(merges) == 2 and committed == [True]  # the first attempt never committed
+    db.session.rollback()
+    assert db.session.scalar(select(Household.seq)) == before + 1000  # not written
+    assert db.session.scalar(select(func.count()).select_from(Member)) == 1
+    assert db.session.scalar(select(func.count()).select_from(SyncBatch)) == 2

@@ -164,8 +164,22 @@ def defer_read(session: Any, stmt: Any, params: dict[str, Any],
     return defer_statement(session, stmt, params, check=fetched)
 
 
-def send(raw: Any, *, then: Callable[[], None] | None = None) -> None:
-    """Send the queued writes (and ``then``'s statement) in one pipeline; run the checks."""
+def commit(session: Any) -> bool:
+    """Send the queued statements and COMMIT in one round trip (inside :func:`deferring`);
+    False: not deferring (the caller commits). A statement that fails there fails the
+    transaction, which is not committed: its checks must be statements that fail in
+    the database, as the answers come after the commit. SQLAlchemy's own commit
+    afterwards finds nothing to do (psycopg: no transaction open)."""
+    raw = _driver(session)
+    if raw is None or not _QUEUED.get(raw):
+        return False
+    send(raw, then=raw.commit, wrap=True)
+    return True
+
+
+def send(raw: Any, *, then: Callable[[], None] | None = None, wrap: bool = False) -> None:
+    """Send the queued writes (and ``then``'s statement) in one pipeline; run the checks.
+    ``wrap``: an error of ``then`` is raised as SQLAlchemy's, as the writes' are."""
     queue = _QUEUED.get(raw)
     if not queue:
         if then is not None:
@@ -187,7 +201,7 @@ def send(raw: Any, *, then: Callable[[], None] | None = None) -> None:
             if then is not None:
                 then()
     except psycopg.Error as error:
-        if then is not None:
+        if then is not None and not wrap:
             raise  # SQLAlchemy wraps it: the statement it was running
         raise DBAPIError.instance(writes[len(cursors) - 1].sql if cursors else None, None,
                                   error, psycopg.Error) from error

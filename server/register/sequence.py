@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import bindparam, text
@@ -42,36 +41,31 @@ NUMBERED = {"household": "varchar", "member": "varchar", "event": "varchar",
             "conflict": "integer"}
 
 
+# PostgreSQL: a check that fails in the database (migration 0024); its SQLSTATE
+ASSERT_FAILED = "A0001"
+
+
 def settle(session: Session, province_code: str, count: int, keys: dict[str, list[Any]],
-           ledger: list[tuple[str, int]]) -> int:
+           ledger: list[tuple[str, int]]) -> None:
     """Take ``count`` numbers from the province's counter and give them, in one statement,
     to the rows written with provisional numbers ``-1 … -count``: ``-k`` becomes the
     ``k``-th number taken. ``keys``: the ids of such rows by table; ``ledger``: the
-    ``(device, seq)`` of ledger rows with a provisional ``change_seq``. Returns the
-    number of rows renumbered. PostgreSQL only: the counter's row lock is held
-    from here to the commit, so this is the batch's whole serial step."""
-    stmt, params = _settle_statement(province_code, count, keys, ledger)
-    return session.execute(stmt, params).scalar_one()
-
-
-def settle_later(session: Session, province_code: str, count: int,
-                 keys: dict[str, list[Any]], ledger: list[tuple[str, int]],
-                 check: Callable[[int], None]) -> bool:
-    """:func:`settle`, sent with the next look-up (:func:`~server.models.pipeline.defer`),
-    ``check`` given the number of rows renumbered then; False: not deferred."""
-    stmt, params = _settle_statement(province_code, count, keys, ledger)
-    return defer_statement(session, stmt, params,
-                           check=lambda cursor: check(cursor.fetchone()[0]))
-
-
-def _settle_statement(province_code: str, count: int, keys: dict[str, list[Any]],
-                      ledger: list[tuple[str, int]]) -> tuple[Any, dict[str, Any]]:
+    ``(device, seq)`` of ledger rows with a provisional ``change_seq``. Every one of
+    them must be renumbered (a provisional number left behind would hide its row):
+    else the statement fails in the database (``a0_assert``, message ``renumbered``).
+    PostgreSQL only: the counter's row lock is held from here to the commit, so this
+    is the batch's whole serial step. Sent with the next look-up
+    (:func:`~server.models.pipeline.defer`) when writes are deferred."""
     params: dict[str, Any] = {"province": province_code, "count": count}
     tables = tuple(table for table in NUMBERED if keys.get(table))
     params.update({f"ids_{table}": list(keys[table]) for table in tables})
     if ledger:
         params.update({"devices": [d for d, _ in ledger], "seqs": [s for _, s in ledger]})
-    return _settle_sql(tables, bool(ledger)), params
+    params["rows"] = len({(table, k) for table in tables for k in keys[table]}) + len(
+        set(ledger))
+    stmt = _settle_sql(tables, bool(ledger))
+    if not defer_statement(session, stmt, params):
+        session.execute(stmt, params)
 
 
 @functools.cache
@@ -94,4 +88,4 @@ def _settle_sql(tables: tuple[str, ...], ledger: bool) -> Any:
         INSERT INTO change_counter (province_code, value) VALUES (:province, :count)
         ON CONFLICT (province_code) DO UPDATE SET value = change_counter.value + :count
         RETURNING value - :count AS base){"".join(", " + p for p in parts)}
-        SELECT {counted}"""))
+        SELECT a0_assert({counted} = :rows, 'renumbered')"""))

@@ -94,6 +94,11 @@ class ConflictFinder:
         self.found.extend(found)
         return found
 
+    @property
+    def history_read(self) -> bool:
+        """Whether an entity's history was read (then :meth:`validate` reads it again)."""
+        return bool(self._read)
+
     def validate(self, own: Collection[tuple[int, str]] = ()) -> None:
         """Raise :class:`~server.sync.workset.StaleRead` if the history of an entity read
         so far has another write now than those of ``own`` (the stamps of the operations

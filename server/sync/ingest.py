@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from a0core import collector
@@ -53,7 +53,7 @@ from a0core.hlc import HybridClock, physical_ms, wall_ms
 from a0core.schemas import FormDef
 from server import formats
 from server.models.base import chunks, insert_rows, utcnow
-from server.models.pipeline import deferring, pipelined
+from server.models.pipeline import commit, deferring, pipelined
 from server.models.sync import DUPLICATE, REJECTED, WAITING, SyncBatch, SyncOp
 from server.security.keys import KeyStore
 from server.sync.applier import Applier, Place, Touched, Verdict, warned
@@ -64,7 +64,7 @@ from server.sync.ledger import DeviceRow, update_device_state
 from server.sync.locks import RETRY_STATES, hold
 from server.sync.ops import DISTRIBUTION, EVENT, STOCK, VOID, Op, parse_op
 from server.sync.statements import statements
-from server.sync.workset import DeviceNow, Sequencer, StaleRead, Workset
+from server.sync.workset import ASSERT_FAILED, DeviceNow, Sequencer, StaleRead, Workset
 
 AfterBatch = Callable[[Session, Touched], None]
 ATTEMPTS = 8  # a batch whose reads went stale starts again, at most this often
@@ -197,18 +197,28 @@ def _apply_until_done(session: Session, sender: list[Sender], opened: Any,
         except _Moved as moved:  # its area went to another commune or province meanwhile
             session.rollback()
             sender.append(moved.sender)
-        except (StaleRead, IntegrityError) as stale:
+        except OperationalError as error:
+            if getattr(error.orig, "sqlstate", None) not in RETRY_STATES:
+                raise
+            session.rollback()
+        except (StaleRead, DatabaseError) as stale:
+            if not _stale(stale):
+                raise
             session.rollback()
             if attempt == ATTEMPTS - 1:
                 raise A0Error("server_busy") from stale
             # the device too may have moved on (its sequence state: another of its batches)
             sender.append(_sender(session, sender[-1].id, sender[-1].revoked_at is not None))
             session.rollback()  # SQLite: the next attempt starts with its write lock
-        except OperationalError as error:
-            if getattr(error.orig, "sqlstate", None) not in RETRY_STATES:
-                raise
-            session.rollback()
     raise A0Error("server_busy")
+
+
+def _stale(error: Exception) -> bool:
+    """Something the batch read changed before it could commit: a row checked in Python
+    (:class:`StaleRead`) or in the database (``a0_assert``), or a row it inserted that
+    another batch inserted first."""
+    return isinstance(error, StaleRead | IntegrityError) or getattr(
+        getattr(error, "orig", None), "sqlstate", None) == ASSERT_FAILED
 
 
 def _apply_batch(session: Session, device: Sender, header: dict[str, Any],
@@ -306,7 +316,14 @@ def _apply_batch(session: Session, device: Sender, header: dict[str, Any],
     # -- from here to the commit: the province's change numbers (its counter's row lock)
     sequencer.settle()
     # under the lock: the device where it was, and nothing the batch read and did not
-    # write changed (what it wrote was checked as it wrote); in one statement
+    # write changed (what it wrote was checked as it wrote). PostgreSQL, in the common
+    # case: checks that fail in the database, sent with the settle step and the COMMIT
+    # in one round trip (a failure: StaleRead, and a device moved or revoked meanwhile
+    # is found as the batch starts again)
+    if not finder.history_read and ws.validate_later(
+            device.id, device.province_code, device.commune_code,
+            revoked_ok=device.revoked_at is not None) and commit(session):
+        return receipt
     if not ws.validate(device.id, lambda now_at: _moved_or_not(session, device, now_at)):
         _moved_or_not(session, device)  # SQLite: nothing to validate, the device read here
     finder.validate({(e.op.hlc, e.op.device) for e in entries if e.op}

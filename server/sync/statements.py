@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, bindparam, case, func, literal, null, select, union_all, update
+from sqlalchemy import Select, bindparam, case, func, literal, null, select, text, union_all, update
 from sqlalchemy.orm import Session
 
 from server.models.base import custom_plan, id_list, in_param, list_param
@@ -44,7 +44,9 @@ class Statements:
     deaths_of: Select       # :ids — not voided
     seqs_above: Select      # :device, :above
     device_state: Select    # :device
-    device_state_update: Any  # b_device, b_contiguous, b_max (as read), the columns to set
+    # b_device, b_contiguous, b_max (as read), the columns to set (:data:`STATE_COLUMNS`);
+    # PostgreSQL: fails in the database (``a0_assert``, ``stale``) if it wrote no row
+    device_state_update: Any
     open_conflicts: Select  # :ids — open conflicts of these entities
     still_read: Any         # :ids_<kind>, :ids_alias, :device — (kind, id, seq, survivor)
 
@@ -113,16 +115,59 @@ def _build(dialect: str) -> Statements:
         .order_by(op.seq),
         device_state=select(st.highest_contiguous_seq, st.max_seq, st.last_clock_skew_ms,
                             st.last_hlc).where(st.device_id == device),
-        device_state_update=update(DeviceSync.__table__)
-        .where(st.device_id == bindparam("b_device"),
-               st.highest_contiguous_seq == bindparam("b_contiguous"),
-               st.max_seq == bindparam("b_max")),
+        device_state_update=_device_state_update(dialect),
         open_conflicts=select(Conflict.__table__).where(
             in_param(Conflict.__table__.c.entity_id, dialect,
                      list_param("ids", Conflict.__table__.c.entity_id, dialect)),
             Conflict.__table__.c.status == "open"),
         still_read=_still_read(dialect),
     )
+
+
+STATE_COLUMNS = ("highest_contiguous_seq", "max_seq", "gaps", "last_batch_at",
+                 "last_clock_skew_ms", "last_hlc")
+
+
+def _device_state_update(dialect: str) -> Any:
+    """The device's sequence state, written only as it was read (else another batch of the
+    device wrote it since). PostgreSQL: a statement that fails in the database if it
+    wrote nothing, so the check needs no answer before the commit (see
+    :func:`unchanged`)."""
+    st = DeviceSync.__table__.c
+    stmt = update(DeviceSync.__table__).where(
+        st.device_id == bindparam("b_device"),
+        st.highest_contiguous_seq == bindparam("b_contiguous"),
+        st.max_seq == bindparam("b_max"))
+    if dialect != "postgresql":
+        return stmt
+    written = (stmt.values({c: bindparam(c, type_=st[c].type) for c in STATE_COLUMNS})
+               .returning(st.device_id).cte("written"))
+    return select(func.a0_assert(
+        select(func.count()).select_from(written).scalar_subquery() == 1, "stale"))
+
+
+@functools.cache
+def unchanged(kinds: tuple[str, ...]) -> Any:
+    """PostgreSQL: a statement that fails in the database (``a0_assert``, ``stale``)
+    unless every row a batch read and did not write is as it was read — for each of
+    ``kinds``, ``:ids_<kind>`` with ``:seqs_<kind>``, their change numbers (NULL: it
+    was missing) —, the aliases of ``:alias_ids`` are still ``:alias_survivors``
+    (NULL: none), and the batch's ``:device`` is still in ``:province`` and
+    ``:commune`` and not revoked (unless ``:revoked_ok``): :meth:`Workset.validate`
+    as a check that needs no answer, for the batch's last round trip, with its
+    COMMIT. Run after the settle step, it sees every batch committed before."""
+    parts = [f"""NOT EXISTS (SELECT 1 FROM unnest(CAST(:ids_{kind} AS varchar[]),
+                 CAST(:seqs_{kind} AS bigint[])) AS r(id, seq)
+             LEFT JOIN {MODELS[kind].__tablename__} t ON t.id = r.id
+             WHERE t.seq IS DISTINCT FROM r.seq)""" for kind in kinds]
+    parts.append("""NOT EXISTS (SELECT 1 FROM unnest(CAST(:alias_ids AS varchar[]),
+                 CAST(:alias_survivors AS varchar[])) AS r(id, survivor)
+             LEFT JOIN alias a ON a.old_id = r.id AND a.active
+             WHERE a.survivor_id IS DISTINCT FROM r.survivor)""")
+    parts.append("""EXISTS (SELECT 1 FROM device d WHERE d.id = :device
+             AND d.province_code = :province AND d.commune_code = :commune
+             AND (d.revoked_at IS NULL OR :revoked_ok))""")
+    return custom_plan(text(f"SELECT a0_assert({' AND '.join(parts)}, 'stale')"))
 
 
 def _id_rows(name: str, column: Any, dialect: str, alias: str | None = None) -> Any:

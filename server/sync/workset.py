@@ -29,11 +29,11 @@ from sqlalchemy.orm import Session
 
 from a0core.projection import EventRef, member_state
 from server.models.base import GUARD, IN_CHUNK, chunks, insert_rows, update_rows, utcnow
-from server.models.pipeline import defer_read, pipelined
+from server.models.pipeline import defer_read, defer_statement, pipelined
 from server.models.register import Member
 from server.register.materialise import household_columns, member_columns
-from server.register.sequence import allocate, settle, settle_later
-from server.sync.statements import MODELS, statements
+from server.register.sequence import allocate, settle
+from server.sync.statements import MODELS, statements, unchanged
 
 ENTITY_KINDS = ("household", "member")
 
@@ -84,19 +84,9 @@ class Sequencer:
     def settle(self) -> None:
         """Deferred: take the numbers now and give them to the rows they went to (the
         counter's row lock is held from here to the commit)."""
-        if not self.deferred:
-            return
-        rows = len({(t, k) for t, keys in self._keys.items() for k in keys}) + len(
-            set(self._ledger))
-
-        def check(renumbered: int) -> None:
-            if renumbered != rows:  # a provisional number left behind would hide its row
-                raise RuntimeError(f"renumbered {renumbered} rows of {rows}")
-        # sent with the look-up that follows (the batch's validation), if deferring
-        if not settle_later(self.session, self.province, max(self._given, 1), self._keys,
-                            self._ledger, check):
-            check(settle(self.session, self.province, max(self._given, 1), self._keys,
-                         self._ledger))
+        if self.deferred:
+            settle(self.session, self.province, max(self._given, 1), self._keys,
+                   self._ledger)
 
 
 class DeviceNow(NamedTuple):
@@ -109,6 +99,11 @@ class DeviceNow(NamedTuple):
 
 class StaleRead(Exception):
     """A row the batch read changed before the batch took its change numbers."""
+
+
+# PostgreSQL: the SQLSTATE of a check that failed in the database (``a0_assert``,
+# migration 0024): a row the batch read or wrote changed meanwhile, as StaleRead
+ASSERT_FAILED = "A0001"
 
 
 class Workset:
@@ -255,11 +250,9 @@ class Workset:
         ``check_device`` first (None: it has no row). Returns False if nothing was
         read (SQLite, where the batch held the write lock from the start): then the
         caller reads the device itself."""
-        read, self.read = self.read, None
+        read = self._unwritten()
         if read is None:
             return False
-        read = {kind: {i: seq for i, seq in seqs.items() if i not in self.written[kind]}
-                for kind, seqs in read.items()}
         # every table in one statement: on PostgreSQL each statement is a round trip
         params = {f"ids_{kind}": self.sql.ids(sorted(seqs))["ids"]
                   for kind, seqs in read.items() if seqs}
@@ -293,6 +286,39 @@ class Workset:
                     Member.household_id == household_id, ~Member.deleted))) != expected:
                 raise StaleRead("member")
         return True
+
+    def validate_later(self, device: str, province: str, commune: str,
+                       revoked_ok: bool) -> bool:
+        """:meth:`validate` as a statement that fails in the database
+        (:func:`~server.sync.statements.unchanged`), sent with the statements queued
+        (PostgreSQL, deferring): the batch's settle step, this check and its COMMIT then
+        go in one round trip, and the province's counter is held by the database alone,
+        not while a worker wakes up to read an answer. The device is where it was when
+        the batch began (``province``, ``commune``; revoked only if ``revoked_ok``).
+        False, nothing done: the caller validates (SQLite; or a household's members were
+        read, which are compared here)."""
+        if self.read is None or self._members_read or not pipelined(self.session):
+            return False
+        read = self._unwritten()
+        assert read is not None
+        kinds = tuple(kind for kind, seqs in read.items() if seqs)
+        params: dict[str, Any] = {"device": device, "province": province,
+                                  "commune": commune, "revoked_ok": revoked_ok}
+        for kind in kinds:
+            ids = sorted(read[kind])
+            params[f"ids_{kind}"], params[f"seqs_{kind}"] = ids, [read[kind][i] for i in ids]
+        aliased = sorted(self._alias_checked)
+        params["alias_ids"] = aliased
+        params["alias_survivors"] = [self.aliases.get(i) for i in aliased]
+        return defer_statement(self.session, unchanged(kinds), params)
+
+    def _unwritten(self) -> dict[str, dict[str, int | None]] | None:
+        """What was read and not written, once (None: nothing to check, SQLite)."""
+        read, self.read = self.read, None
+        if read is None:
+            return None
+        return {kind: {i: seq for i, seq in seqs.items() if i not in self.written[kind]}
+                for kind, seqs in read.items()}
 
     # ----------------------------------------------------------------- writes
 
