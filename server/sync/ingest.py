@@ -29,7 +29,10 @@ The HTTPS endpoint and ``a0sync import-batch`` both call :func:`ingest_batch`:
    pull cursors never skip; re-read the device (revoked, or moved by a reform
    meanwhile) with the check that nothing the batch read and did not write changed
    (:meth:`Workset.validate`, :meth:`ConflictFinder.validate`; else it starts
-   again) and commit.
+   again) and commit. On PostgreSQL, unless the batch read a household's members
+   or a field's history, these checks are statements that fail in the database
+   (:meth:`Workset.validate_later`), sent with the settle step and the COMMIT in
+   one round trip: the counter is held by the database alone.
 
 A crash anywhere before commit leaves nothing of the batch behind.
 """
