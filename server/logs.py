@@ -19,3 +19,9 @@ class CurrentStderr(logging.StreamHandler):
     @stream.setter
     def stream(self, _value) -> None:
         pass
+
+
+def error_line(error: BaseException) -> str:
+    """The first line of what the driver said (no traceback): for a log line per incident."""
+    orig = getattr(error, "orig", None) or error
+    return (str(orig).strip().splitlines() or [type(orig).__name__])[0][:200]

@@ -15,6 +15,7 @@ import socket
 import threading
 from contextlib import suppress
 
+import pytest
 from sqlalchemy import func, select
 
 from a0core.sync_client import HttpResponse, RetryPolicy, SyncClient
@@ -138,6 +139,119 @@ def test_database_away_gives_coded_503s_and_the_device_backs_off(
         assert [r.getMessage().split(" (")[0].split(" after")[0] for r in said] == [
             "database unreachable", "database back"], [r.getMessage() for r in said]
         assert not [r for r in caplog.records if r.exc_info]
+        db.session.remove()
+        db.engine.dispose()
+    relay.cut()
+    relay.listener.close()
+
+
+def test_follow_up_work_waits_for_the_database_without_counting_a_failure(
+        pg_server, pg_template, tmp_path, caplog):
+    """The database going away in the middle of the work after a batch: its rows stay
+    queued with no attempt counted (else a few restarts would set them aside for an
+    administrator), the log says so once however often the drain tries, with no
+    traceback, and the work is done once the database is back."""
+    from urllib.parse import urlsplit
+
+    from server.models.sync import FollowUp
+    from server.sync.runtime import followups_for
+
+    url = pg_server.create_database(f"a0_outage_followups_{os.getpid()}", pg_template)
+    parts = urlsplit(url)
+    relay = Relay((parts.hostname or "127.0.0.1", parts.port or 5432))
+    relayed = url.replace(f"{parts.hostname}:{parts.port}", f"127.0.0.1:{relay.port}")
+    app = make_app(relayed, tmp_path / "instance")
+    with app.app_context():
+        queue = followups_for(app)
+        real = dict(queue.handlers)
+
+        def cut_first(kind):
+            def handler(session, rows):
+                relay.cut()  # the database goes away as the work starts
+                real[kind](session, rows)
+            return handler
+
+        for kind in real:
+            queue.handle(kind, cut_first(kind))
+        caplog.set_level(logging.INFO)
+        device = SimDevice(app, area="12619.01.1")
+        hh = new_id()
+        device.upsert("household", hh, household(device.area))
+        body = device.send(app.test_client(), device.seal())  # the drain follows the commit
+        assert body["receipt"]["verdicts"][0]["verdict"] == "applied"
+        for _ in range(3):  # the drain tries again while the database is away
+            assert sum(queue.drain(db.engine).values()) == 0
+        relay.restore()
+        db.session.remove()
+        queued = db.session.execute(select(FollowUp.kind, FollowUp.attempts)).all()
+        assert queued and {attempts for _, attempts in queued} == {0}
+        for kind, handler in real.items():
+            queue.handle(kind, handler)
+        assert sum(queue.drain(db.engine).values()) == len(queued)
+        assert db.session.scalar(select(func.count()).select_from(FollowUp)) == 0
+
+        said = [r.getMessage() for r in caplog.records if r.name == "a0sync.followups"]
+        assert [m.split(" (")[0].split(":")[0] for m in said] == [
+            "follow-up work waits for the database", "follow-up work goes on"], said
+        assert not [r for r in caplog.records if r.exc_info]
+        db.session.remove()
+        db.engine.dispose()
+    relay.cut()
+    relay.listener.close()
+
+
+@pytest.mark.parametrize("how", ["cut", "terminated"])
+def test_a_connection_lost_in_a_batchs_last_round_trip(pg_server, pg_template, tmp_path,
+                                                       caplog, monkeypatch, how):
+    """The database going away while a batch's settle step, checks and COMMIT are on
+    their way (one round trip, outside SQLAlchemy's own statements) — the network cut,
+    or the server ending the connection as a restart does: the device is answered 503,
+    the connection is dropped from the pool without a traceback in the log, and the
+    batch sent again is stored once."""
+    from urllib.parse import urlsplit
+
+    import psycopg
+
+    from server.sync import ingest
+
+    url = pg_server.create_database(f"a0_outage_commit_{os.getpid()}", pg_template)
+    parts = urlsplit(url)
+    relay = Relay((parts.hostname or "127.0.0.1", parts.port or 5432))
+    relayed = url.replace(f"{parts.hostname}:{parts.port}", f"127.0.0.1:{relay.port}")
+    app = make_app(relayed, tmp_path / "instance")
+    real, cuts = ingest.commit, []
+
+    def cut_then_commit(session):
+        if not cuts:
+            cuts.append(1)
+            if how == "cut":
+                relay.cut()
+            else:  # as `pg_ctl restart -m fast` does to every session
+                pid = session.connection().connection.driver_connection.info.backend_pid
+                plain = url.replace("postgresql+psycopg:", "postgresql:", 1)
+                with psycopg.connect(plain, autocommit=True) as admin:
+                    admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+        return real(session)
+
+    monkeypatch.setattr(ingest, "commit", cut_then_commit)
+    with app.app_context():
+        device = SimDevice(app, area="12619.01.1")
+        client = app.test_client()
+        app.testing = False
+        caplog.set_level(logging.INFO)
+        device.upsert("household", new_id(), household(device.area))
+        envelope = device.seal()
+        refused = client.post("/api/v1/sync/batches", data=envelope,
+                              headers={"Content-Type": "application/json"})
+        assert refused.status_code == 503 and cuts == [1]
+        assert refused.get_json()["error"]["code"] == "database_unavailable"
+        relay.restore()
+        body = device.send(client, envelope)
+        assert body["receipt"]["verdicts"][0]["verdict"] == "applied", body
+        db.session.remove()
+        assert db.session.scalar(select(func.count()).select_from(SyncOp)) == 1
+        assert not [r for r in caplog.records if r.exc_info], [
+            r.getMessage() for r in caplog.records if r.exc_info]
         db.session.remove()
         db.engine.dispose()
     relay.cut()

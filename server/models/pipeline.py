@@ -87,7 +87,7 @@ def deferring(session: Any) -> Iterator[None]:
     _QUEUED[raw] = []
     try:
         yield
-        send(raw)
+        _send_own(session, raw)
     finally:
         _QUEUED.pop(raw, None)
 
@@ -173,8 +173,22 @@ def commit(session: Any) -> bool:
     raw = _driver(session)
     if raw is None or not _QUEUED.get(raw):
         return False
-    send(raw, then=raw.commit, wrap=True)
+    _send_own(session, raw, then=raw.commit)
     return True
+
+
+def _send_own(session: Any, raw: Any, then: Callable[[], None] | None = None) -> None:
+    """:func:`send` outside a statement of SQLAlchemy's: a connection lost meanwhile, or
+    left in pipeline mode by an error it could not get past, is invalidated here, as
+    SQLAlchemy does for its own statements (else the pool tries to reset it, fails, and
+    logs a traceback for it: seen during a database restart in ``bench/load.py``)."""
+    try:
+        send(raw, then=then, wrap=True)
+    except DBAPIError as error:
+        if raw.closed or raw.pgconn.pipeline_status:
+            error.connection_invalidated = True
+            session.connection().invalidate(error.orig)
+        raise
 
 
 def send(raw: Any, *, then: Callable[[], None] | None = None, wrap: bool = False) -> None:

@@ -27,7 +27,10 @@ that drain, so they are done again later, after the batch. Several processes
 drain at once (PostgreSQL ``FOR UPDATE SKIP LOCKED``; each kind's handler takes
 the narrow lock its work needs). A row whose work fails is retried on its own
 and set aside after :data:`MAX_ATTEMPTS`, with its error, for an administrator
-(``a0sync followups``), instead of holding up the rows behind it.
+(``a0sync followups``), instead of holding up the rows behind it. A database that
+does not answer (down, restarting, its connections used up) is not the rows' failure:
+they stay queued, no attempt counted, and the log says so once, not at every drain,
+until a drain gets through again.
 """
 
 from __future__ import annotations
@@ -42,8 +45,11 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, event, func, insert, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
+from server.logs import error_line
 from server.models.base import chunks, insert_rows, utcnow
 from server.models.pipeline import defer_statement
 from server.models.sync import FollowUp
@@ -95,6 +101,7 @@ class FollowUps:
         self._thread: threading.Thread | None = None
         self._engine: Engine | None = None
         self._start = threading.Lock()
+        self._down_since: float | None = None  # the database not answering the drains
 
     def handle(self, kind: str, handler: Handler) -> None:
         self.handlers[kind] = handler
@@ -178,9 +185,19 @@ class FollowUps:
             while True:
                 try:
                     count = self._drain_some(engine, kind)
-                except Exception:  # the database went away: the rows stay queued
-                    log.warning("follow-up work %s stays queued", kind, exc_info=True)
-                    break
+                except Exception as error:  # the rows stay queued
+                    if not unreachable(error):
+                        log.warning("follow-up work %s stays queued", kind, exc_info=True)
+                        break
+                    if self._down_since is None:
+                        self._down_since = time.monotonic()
+                        log.warning("follow-up work waits for the database (%s)",
+                                    error_line(error))
+                    return done
+                if self._down_since is not None:
+                    log.warning("follow-up work goes on: the database answers again after "
+                                "%.0f s", time.monotonic() - self._down_since)
+                    self._down_since = None
                 if count == 0:
                     break
                 done[kind] += count
@@ -204,6 +221,8 @@ class FollowUps:
             try:
                 self.handlers[kind](session, rows)
             except Exception as error:  # recorded, and retried row by row
+                if unreachable(error):
+                    raise  # not the rows' failure: they wait for the database
                 session.rollback()
                 if only is None and len(rows) > 1:
                     return sum(self._one_by_one(engine, kind, [r.id for r in rows]))
@@ -225,6 +244,12 @@ class FollowUps:
             session.execute(update(FollowUp).where(FollowUp.id == row_id).values(
                 attempts=FollowUp.attempts + 1, last_error=repr(error)[:500]))
             session.commit()
+
+
+def unreachable(error: BaseException) -> bool:
+    """The database not answering now (down, restarting, a connection lost, the pool's
+    connections all taken, a deadlock broken): work that met it is tried again later."""
+    return isinstance(error, OperationalError | InterfaceError | PoolTimeout)
 
 
 def backlog(session: Session) -> dict[str, dict[str, int]]:

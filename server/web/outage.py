@@ -29,6 +29,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from a0core.errors import A0Error
 from server.extensions import db
+from server.logs import error_line
 
 log = logging.getLogger("a0sync.database")
 RETRY_AFTER_S = {"database_unavailable": 15, "server_busy": 3}
@@ -63,7 +64,7 @@ class Incident:
             if self.since is None:
                 self.since, self._logged_at = now, now
                 log.error("database unreachable (%s): answering 503 until it is back",
-                          _reason(error))
+                          error_line(error))
             elif now - self._logged_at >= QUIET_S:
                 self._logged_at = now
                 log.error("database still unreachable after %.0f s (%d requests answered 503)",
@@ -83,11 +84,6 @@ class Incident:
                 log.warning("database back after %.0f s (%d requests answered 503)",
                             time.monotonic() - self.since, self.refused)
                 self.since, self.refused = None, 0
-
-
-def _reason(error: BaseException) -> str:
-    orig = getattr(error, "orig", None) or error
-    return (str(orig).strip().splitlines() or [type(orig).__name__])[0][:200]
 
 
 def unavailable_response(code: str) -> Response:
