@@ -25,3 +25,24 @@ def error_line(error: BaseException) -> str:
     """The first line of what the driver said (no traceback): for a log line per incident."""
     orig = getattr(error, "orig", None) or error
     return (str(orig).strip().splitlines() or [type(orig).__name__])[0][:200]
+
+
+class _PipelineTeardown(logging.Filter):
+    """psycopg's warning for a pipeline ended by the error that ended its connection (one
+    a request during a database restart): the incident is logged once already
+    (:mod:`server.web.outage`), not once per request."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not (record.msg == "error ignored terminating %r: %s" and args
+                    and type(args[0]).__name__ == "Pipeline")
+
+
+_TEARDOWN = _PipelineTeardown()
+
+
+def quiet_pipeline_teardown() -> None:
+    """Drop psycopg's per-request warnings of a lost pipeline (see :class:`_PipelineTeardown`)."""
+    psycopg_log = logging.getLogger("psycopg")
+    if _TEARDOWN not in psycopg_log.filters:
+        psycopg_log.addFilter(_TEARDOWN)

@@ -29,7 +29,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from a0core.errors import A0Error
 from server.extensions import db
-from server.logs import error_line
+from server.logs import error_line, quiet_pipeline_teardown
 
 log = logging.getLogger("a0sync.database")
 RETRY_AFTER_S = {"database_unavailable": 15, "server_busy": 3}
@@ -103,6 +103,7 @@ def unavailable_response(code: str) -> Response:
 
 
 def register(app: Flask) -> None:
+    quiet_pipeline_teardown()
     incident = Incident()
     app.extensions["a0sync.outage"] = incident
 
