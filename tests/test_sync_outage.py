@@ -13,7 +13,9 @@ import os
 import random
 import socket
 import threading
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select
@@ -75,6 +77,26 @@ class Relay:
         self.up.set()
 
 
+@contextmanager
+def _through_relay(pg_server, pg_template, tmp_path, name: str) -> Iterator[tuple]:
+    """A fresh database, and an app whose connections to it go through a :class:`Relay`
+    the test can cut: ``(relay, the database's own URL, app)``, inside the app's
+    context."""
+    url = pg_server.create_database(f"a0_{name}_{os.getpid()}", pg_template)
+    parts = urlsplit(url)
+    relay = Relay((parts.hostname or "127.0.0.1", parts.port or 5432))
+    relayed = url.replace(f"{parts.hostname}:{parts.port}", f"127.0.0.1:{relay.port}")
+    app = make_app(relayed, tmp_path / "instance")
+    try:
+        with app.app_context():
+            yield relay, url, app
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        relay.cut()
+        relay.listener.close()
+
+
 def _transport(client):
     def send(method, url, headers, body, timeout):
         path = url.split("://", 1)[1].split("/", 1)[1]
@@ -85,14 +107,7 @@ def _transport(client):
 
 def test_database_away_gives_coded_503s_and_the_device_backs_off(
         pg_server, pg_template, tmp_path, caplog):
-    from urllib.parse import urlsplit
-
-    url = pg_server.create_database(f"a0_outage_{os.getpid()}", pg_template)
-    parts = urlsplit(url)
-    relay = Relay((parts.hostname or "127.0.0.1", parts.port or 5432))
-    relayed = url.replace(f"{parts.hostname}:{parts.port}", f"127.0.0.1:{relay.port}")
-    app = make_app(relayed, tmp_path / "instance")
-    with app.app_context():
+    with _through_relay(pg_server, pg_template, tmp_path, "outage") as (relay, _, app):
         device = SimDevice(app, area="12619.01.1")
         client = app.test_client()
         app.testing = False  # errors are answered as in production, not raised
@@ -139,10 +154,6 @@ def test_database_away_gives_coded_503s_and_the_device_backs_off(
         assert [r.getMessage().split(" (")[0].split(" after")[0] for r in said] == [
             "database unreachable", "database back"], [r.getMessage() for r in said]
         assert not [r for r in caplog.records if r.exc_info]
-        db.session.remove()
-        db.engine.dispose()
-    relay.cut()
-    relay.listener.close()
 
 
 def test_follow_up_work_waits_for_the_database_without_counting_a_failure(
@@ -151,17 +162,11 @@ def test_follow_up_work_waits_for_the_database_without_counting_a_failure(
     queued with no attempt counted (else a few restarts would set them aside for an
     administrator), the log says so once however often the drain tries, with no
     traceback, and the work is done once the database is back."""
-    from urllib.parse import urlsplit
-
     from server.models.sync import FollowUp
     from server.sync.runtime import followups_for
 
-    url = pg_server.create_database(f"a0_outage_followups_{os.getpid()}", pg_template)
-    parts = urlsplit(url)
-    relay = Relay((parts.hostname or "127.0.0.1", parts.port or 5432))
-    relayed = url.replace(f"{parts.hostname}:{parts.port}", f"127.0.0.1:{relay.port}")
-    app = make_app(relayed, tmp_path / "instance")
-    with app.app_context():
+    with _through_relay(pg_server, pg_template, tmp_path, "outage_followups") as (
+            relay, _, app):
         queue = followups_for(app)
         real = dict(queue.handlers)
 
@@ -194,10 +199,6 @@ def test_follow_up_work_waits_for_the_database_without_counting_a_failure(
         assert [m.split(" (")[0].split(":")[0] for m in said] == [
             "follow-up work waits for the database", "follow-up work goes on"], said
         assert not [r for r in caplog.records if r.exc_info]
-        db.session.remove()
-        db.engine.dispose()
-    relay.cut()
-    relay.listener.close()
 
 
 @pytest.mark.parametrize("how", ["cut", "terminated"])
@@ -208,17 +209,10 @@ def test_a_connection_lost_in_a_batchs_last_round_trip(pg_server, pg_template, t
     or the server ending the connection as a restart does: the device is answered 503,
     the connection is dropped from the pool without a traceback in the log, and the
     batch sent again is stored once."""
-    from urllib.parse import urlsplit
-
     import psycopg
 
     from server.sync import ingest
 
-    url = pg_server.create_database(f"a0_outage_commit_{os.getpid()}", pg_template)
-    parts = urlsplit(url)
-    relay = Relay((parts.hostname or "127.0.0.1", parts.port or 5432))
-    relayed = url.replace(f"{parts.hostname}:{parts.port}", f"127.0.0.1:{relay.port}")
-    app = make_app(relayed, tmp_path / "instance")
     real, cuts = ingest.commit, []
 
     def cut_then_commit(session):
@@ -234,7 +228,8 @@ def test_a_connection_lost_in_a_batchs_last_round_trip(pg_server, pg_template, t
         return real(session)
 
     monkeypatch.setattr(ingest, "commit", cut_then_commit)
-    with app.app_context():
+    with _through_relay(pg_server, pg_template, tmp_path, "outage_commit") as (
+            relay, url, app):
         device = SimDevice(app, area="12619.01.1")
         client = app.test_client()
         app.testing = False
@@ -255,7 +250,3 @@ def test_a_connection_lost_in_a_batchs_last_round_trip(pg_server, pg_template, t
         # the incident logged once by the server, not a line per request from psycopg
         assert not [r for r in caplog.records if r.name == "psycopg"], [
             r.getMessage() for r in caplog.records if r.name == "psycopg"]
-        db.session.remove()
-        db.engine.dispose()
-    relay.cut()
-    relay.listener.close()
