@@ -41,10 +41,6 @@ NUMBERED = {"household": "varchar", "member": "varchar", "event": "varchar",
             "conflict": "integer"}
 
 
-# PostgreSQL: a check that fails in the database (migration 0024); its SQLSTATE
-ASSERT_FAILED = "A0001"
-
-
 def settle(session: Session, province_code: str, count: int, keys: dict[str, list[Any]],
            ledger: list[tuple[str, int]]) -> None:
     """Take ``count`` numbers from the province's counter and give them, in one statement,
