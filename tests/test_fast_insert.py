@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import delete, select, text, update
 
 from server.extensions import db
-from server.models.base import _PLANS, insert_rows, update_rows
+from server.models.base import _PLANS, ROWS_PER_INSERT, insert_rows, update_rows
+from server.models.pipeline import STATS, deferring
 from server.models.register import Household
 
 
@@ -71,7 +75,6 @@ def test_insert_rows_stores_what_core_stores(session):
 
 
 def test_insert_rows_refuses_a_value_too_long_like_core(session):
-    import pytest
     from sqlalchemy.exc import DBAPIError
 
     row = _rows("x")[1]
@@ -120,3 +123,48 @@ def test_update_rows_stores_what_core_stores(session):
     assert fast == core and len(fast) >= 7
     assert {r[0] for r in fast[:7]} == {f"u-{n:04d}" for n in range(7)}
     db.session.rollback()
+
+
+def _many(prefix: str, count: int) -> list[dict]:
+    base = _dated(_rows(prefix))
+    return [{**base[n % 7], "id": f"{prefix}-{n:04d}", "number": str(n), "seq": n + 1}
+            for n in range(count)]
+
+
+@given(count=st.integers(min_value=1, max_value=75))
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_deferred_inserts_in_multi_row_statements_store_every_row_once(postgresql_app, count):
+    """PostgreSQL, writes deferred (as a batch writes): rows go as multi-row statements of
+    a few fixed sizes (33 rows: 32 + 1). Whatever the count, every row is stored once,
+    as Core stores it, and a statement per size is sent, not one per row."""
+    session = db.session
+    rows = _many("m", count)
+    deferred_before = STATS["deferred"]
+    with deferring(session):
+        insert_rows(session, Household, rows)
+    expected_statements, left = 0, count
+    while left:
+        left -= next(n for n in ROWS_PER_INSERT if n <= left)
+        expected_statements += 1
+    assert STATS["deferred"] - deferred_before == (1 if count == 1 else expected_statements)
+    fast = _stored(session)
+    session.execute(delete(Household))
+    session.execute(Household.__table__.insert(), _many("m", count))
+    assert fast == _stored(session) and len(fast) == count
+    session.rollback()
+
+
+def test_a_deferred_multi_row_insert_that_fails_stores_nothing(postgresql_app):
+    """A key inserted meanwhile, in the middle of a multi-row statement: the batch's
+    transaction fails as a whole, as with one statement per row."""
+    from sqlalchemy.exc import IntegrityError
+
+    session = db.session
+    insert_rows(session, Household, _many("d", 1)[:1])
+    session.commit()
+    rows = _many("d", 20)[1:] + _many("d", 1)  # the last one is already there
+    with pytest.raises(IntegrityError), deferring(session):
+        insert_rows(session, Household, rows)
+    session.rollback()
+    assert [r[0] for r in _stored(session)] == ["d-0000"]

@@ -44,6 +44,32 @@ def test_batch_applies_and_receipt_is_signed(app, client, device) -> None:
     assert child.commune_code == "12619" and child.province_code == "33"
 
 
+def test_a_child_born_and_dying_in_one_batch_counts_against_the_mother(client, device) -> None:
+    """The child's death is read with the batch's own events (the child's row is not
+    written yet when the mother is refolded): the same state as with the death sent in a
+    later batch."""
+    hh, mum = new_id(), new_id()
+    device.upsert("household", hh, household(device.area))
+    device.upsert("member", mum, member(hh))
+    device.upsert("woman_status", mum, {"recorded_on": "2025-01-01", "current_method": "iud",
+                                        "method_start": "2020-01-01", "living_children": 1})
+    assert verdicts(device.send(client, device.seal())) == ["applied"] * 3
+    together, apart = birth(hh, mum), birth(hh, mum)
+    for b in (together, apart):
+        device.event("birth", b)
+    device.event("death", {"id": new_id(), "household_id": hh,
+                           "member_id": together["child_id"], "event_date": "2025-09-02"})
+    assert verdicts(device.send(client, device.seal())) == ["applied"] * 3
+    db.session.expire_all()
+    assert db.session.get(Member, mum).living_children == 2  # 1 + 2 born - 1 died
+    device.event("death", {"id": new_id(), "household_id": hh,
+                           "member_id": apart["child_id"], "event_date": "2025-09-03"})
+    assert verdicts(device.send(client, device.seal())) == ["applied"]
+    db.session.expire_all()
+    assert db.session.get(Member, mum).living_children == 1
+    assert db.session.get(Member, together["child_id"]).residence_status == "deceased"
+
+
 def test_resending_a_batch_changes_nothing_and_returns_the_same_receipt(client, device) -> None:
     hh = new_id()
     ops = [device.upsert("household", hh, household(device.area))]

@@ -51,6 +51,7 @@ class _Write:
     many: bool
     check: Check | None
     prepare: bool | None = None  # False: planned anew (:data:`CUSTOM_PLAN`)
+    numbered: bool = False  # placeholders ``$1, $2, …`` (psycopg's RawCursor)
 
 
 # psycopg connection -> the writes queued on it (only inside ``deferring``)
@@ -93,14 +94,16 @@ def deferring(session: Any) -> Iterator[None]:
 
 
 def defer(session: Any, sql: str, params: Any, *, many: bool = False,
-          check: Check | None = None, prepare: bool | None = None) -> bool:
+          check: Check | None = None, prepare: bool | None = None,
+          numbered: bool = False) -> bool:
     """Queue a write (driver SQL, psycopg parameters) if inside :func:`deferring`; False:
-    the caller runs it now."""
+    the caller runs it now. ``numbered``: ``sql`` has PostgreSQL's own placeholders
+    (``$1``…), which psycopg passes on without parsing the text."""
     raw = _driver(session)
     queue = _QUEUED.get(raw) if raw is not None else None
     if queue is None:
         return False
-    queue.append(_Write(sql, params, many, check, prepare))
+    queue.append(_Write(sql, params, many, check, prepare, numbered))
     return True
 
 
@@ -206,7 +209,7 @@ def send(raw: Any, *, then: Callable[[], None] | None = None, wrap: bool = False
     try:
         with raw.pipeline():
             for write in writes:
-                cursor = raw.cursor()
+                cursor = psycopg.RawCursor(raw) if write.numbered else raw.cursor()
                 if write.many:
                     cursor.executemany(write.sql, write.params)
                 else:

@@ -67,7 +67,14 @@ from server.sync.ledger import DeviceRow, update_device_state
 from server.sync.locks import RETRY_STATES, hold
 from server.sync.ops import DISTRIBUTION, EVENT, STOCK, VOID, Op, parse_op
 from server.sync.statements import statements
-from server.sync.workset import ASSERT_FAILED, DeviceNow, Sequencer, StaleRead, Workset
+from server.sync.workset import (
+    ASSERT_FAILED,
+    ENTITY_KINDS,
+    DeviceNow,
+    Sequencer,
+    StaleRead,
+    Workset,
+)
 
 AfterBatch = Callable[[Session, Touched], None]
 ATTEMPTS = 8  # a batch whose reads went stale starts again, at most this often
@@ -382,8 +389,9 @@ def _prefetch(ws: Workset, ops: list[Op], forms: FormSet) -> None:
             value = op.fields.get(name)
             if isinstance(value, str):
                 wanted.get(kind or "", every).add(value)
-    ids = every.union(*wanted.values())
-    ws.prefetch_all({kind: wanted[kind] | every for kind in KINDS}, ids)
+    # only households and persons are merged as duplicates: the ids that may have an alias
+    aliased = every.union(*(wanted[kind] for kind in ENTITY_KINDS))
+    ws.prefetch_all({kind: wanted[kind] | every for kind in KINDS}, aliased)
 
 
 def _prefetch_survivors(ws: Workset) -> None:

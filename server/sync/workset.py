@@ -395,13 +395,22 @@ class Workset:
                 ref = EventRef(row.form, row.payload, row.hlc, row.device_id)
                 (own[row.member_id] if row.mother is None
                  else child_deaths[row.mother]).append(ref)
-            mothers = set(chunk)  # children arriving with this batch: not written yet
-            mother_of = {i: r["mother_id"] for i, r in self.rows["member"].items()
-                         if r and r.get("mother_id") in mothers and i in self.new["member"]}
-            if mother_of:
-                for row in self.session.execute(self.sql.deaths_of, self.sql.ids(mother_of)):
-                    child_deaths[mother_of[row.member_id]].append(
-                        EventRef(row.form, row.payload, row.hlc, row.device_id))
+        # children arriving with this batch (not written yet): a member the batch creates
+        # is refolded too, so its deaths are among its own events, read just now
+        folded = set(ids)
+        unread: dict[str, str] = {}
+        for child_id in self.new["member"]:
+            mother = (self.rows["member"].get(child_id) or {}).get("mother_id")
+            if mother not in folded:
+                continue
+            if child_id in folded:
+                child_deaths[mother] += [e for e in own.get(child_id, ()) if e.form == "death"]
+            else:
+                unread[child_id] = mother
+        for chunk in chunks(sorted(unread)):
+            for row in self.session.execute(self.sql.deaths_of, self.sql.ids(chunk)):
+                child_deaths[unread[row.member_id]].append(
+                    EventRef(row.form, row.payload, row.hlc, row.device_id))
         for member_id in ids:
             row = self.rows["member"].get(member_id)
             if row is None:
