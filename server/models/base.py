@@ -133,9 +133,7 @@ def _execute_many(session: Any, model: Any, rows: list[dict[str, Any]], kind: st
             written += len(group)
             continue
         sql, params = plan
-        if (kind == "insert" and len(group) > 1 and _values_rows(sql, 1) is not None
-                and pipelined(session)):
-            _defer_rows(session, sql, params(group))
+        if kind == "insert" and _defer_rows(session, sql, params, group):
             written += len(group)
             continue
         if (kind == "insert" or short is not None) and defer(
@@ -152,18 +150,24 @@ def _execute_many(session: Any, model: Any, rows: list[dict[str, Any]], kind: st
 ROWS_PER_INSERT = (32, 16, 8, 4, 2, 1)
 
 
-def _defer_rows(session: Any, sql: str, rows: list[tuple[Any, ...]]) -> None:
-    """Queue ``rows`` as multi-row ``INSERT … VALUES (…), (…)`` statements of
-    :data:`ROWS_PER_INSERT` rows (PostgreSQL, deferring). An ``executemany`` costs
-    psycopg about 14 µs of Python a row (a statement each, in the pipeline) and the
-    server a protocol round of its own; 33 ledger rows go as 2 statements instead."""
+def _defer_rows(session: Any, sql: str, params: Params, group: list[dict[str, Any]]) -> bool:
+    """Queue ``group`` as multi-row ``INSERT … VALUES (…), (…)`` statements of
+    :data:`ROWS_PER_INSERT` rows (PostgreSQL, deferring; False: not so, the caller
+    inserts). An ``executemany`` costs psycopg about 14 µs of Python a row (an
+    execution each, in the pipeline) and the server a bind and execute of its own:
+    a batch's 33 ledger rows go as 2 statements instead."""
+    if len(group) < 2 or _values_rows(sql, 1) is None or not pipelined(session):
+        return False
+    rows = params(group)
     start = 0
     while start < len(rows):
         size = next(n for n in ROWS_PER_INSERT if n <= len(rows) - start)
-        chunk = rows[start:start + size]
-        defer(session, str(_values_rows(sql, size)), [v for row in chunk for v in row],
+        statement = _values_rows(sql, size)
+        assert statement is not None
+        defer(session, statement, [v for row in rows[start:start + size] for v in row],
               numbered=True)
         start += size
+    return True
 
 
 @functools.cache
