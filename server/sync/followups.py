@@ -5,7 +5,10 @@ write shared rows (a province's and the country's roll-up cells, a commune's
 review queue). Run inside the batch, they held those locks, and the batch's,
 while every other device waited. Now a batch only queues what they must look at
 (:class:`~server.models.sync.FollowUp`, in its own transaction: the work is queued
-exactly when the batch is there) and the server does it after the commit:
+exactly when the batch is there) and the server does it after the commit. So are
+the refolds of persons an event changed (:mod:`server.sync.refold`), which drain
+before the roll-ups (kinds drain in name order) and hand them their months again.
+Modes:
 
 * ``inline`` (the default: the command line, the demo, tests): right after the
   commit, in the committing thread, on a connection of its own;

@@ -59,10 +59,11 @@ from server.models.base import chunks, insert_rows, utcnow
 from server.models.pipeline import commit, deferring, pipelined
 from server.models.sync import DUPLICATE, REJECTED, WAITING, SyncBatch, SyncOp
 from server.security.keys import KeyStore
+from server.sync import refold
 from server.sync.applier import Applier, Place, Touched, Verdict, warned
 from server.sync.clock import check_ahead
 from server.sync.conflicts import ConflictFinder
-from server.sync.followups import gathered
+from server.sync.followups import FollowUps, gathered
 from server.sync.ledger import DeviceRow, update_device_state
 from server.sync.locks import RETRY_STATES, hold
 from server.sync.ops import DISTRIBUTION, EVENT, STOCK, VOID, Op, parse_op
@@ -89,6 +90,9 @@ class IngestContext:
     max_clock_ahead_ms: int
     now_ms: Callable[[], int] = wall_ms
     hooks: Sequence[AfterBatch] = field(default_factory=tuple)
+    # the queue of work after the commit: persons refolded there (server.sync.refold);
+    # None: with the batch
+    followups: FollowUps | None = None
 
 
 @dataclass(slots=True)
@@ -246,6 +250,8 @@ def _apply_batch(session: Session, device: Sender, header: dict[str, Any],
     # PostgreSQL: provisional numbers, the real ones taken in one statement at the end
     sequencer = Sequencer(session, device.province_code, deferred=sql.dialect == "postgresql")
     ws = Workset(session, sequencer)
+    if ctx.followups is not None:
+        ws.later = set()
     # PostgreSQL: the rows the operations may touch are asked for now, sent with the
     # look-up below, after the lock, in one round trip (unused if the batch is known)
     early = pipelined(session)
@@ -320,6 +326,11 @@ def _apply_batch(session: Session, device: Sender, header: dict[str, Any],
     applier.touched.synced.add(device.area_code)
     applier.touched.place = place
     with gathered(session):  # the rows they queue, in one statement
+        if ws.later and ctx.followups is not None:
+            ctx.followups.enqueue(session, refold.QUEUE,
+                                  refold.payload(ws.later, applier.touched.months),
+                                  province_code=place.province_code,
+                                  commune_code=place.commune_code or "")
         for hook in ctx.hooks:
             hook(session, applier.touched)
 

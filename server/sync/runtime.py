@@ -11,6 +11,7 @@ from typing import Any
 
 from server.forms import formset
 from server.security.keys import keystore_for
+from server.sync import refold
 from server.sync.clock import server_clock
 from server.sync.followups import FollowUps
 from server.sync.ingest import AfterBatch, IngestContext
@@ -32,6 +33,7 @@ def ingest_context(app: Any) -> IngestContext:
         max_batch_bytes=app.config["A0SYNC_MAX_BATCH_BYTES"],
         max_clock_ahead_ms=app.config["A0SYNC_MAX_CLOCK_AHEAD_S"] * 1000,
         hooks=tuple(app.extensions.get(HOOKS_KEY, ())),
+        followups=followups_for(app),
     )
 
 
@@ -51,5 +53,7 @@ def followups_for(app: Any) -> FollowUps:
                           seconds("A0SYNC_FOLLOWUP_DELAY_S", 1),
                           seconds("A0SYNC_FOLLOWUP_POLL_S", 30),
                           seconds("A0SYNC_FOLLOWUP_MAX_DELAY_S", 15))
+        # persons refolded after their batch: part of every ingestion, not a hook
+        queue.handle(refold.QUEUE, refold.drainer(lambda: app.extensions.get(HOOKS_KEY, ())))
         app.extensions[FOLLOWUPS_KEY] = queue
     return queue

@@ -117,6 +117,11 @@ class Workset:
         self.aliases: dict[str, str] = {}
         self._alias_checked: set[str] = set()
         self.reproject: set[str] = set()
+        # persons whose facts changed, refolded after the commit (server.sync.refold), or
+        # None: refolded with the batch. A batch's own writes need only the household a
+        # person lives in from the refold, and an event other than a household change
+        # does not move it: the rest (method, children, residence…) can be seconds late
+        self.later: set[str] | None = None
         self.created: list[str] = []  # ids that came into existence, for waiting operations
         # what was read, for validate(): change numbers (None: missing) and live members;
         # nothing to check on SQLite, where the batch holds the write lock from the start
@@ -336,6 +341,8 @@ class Workset:
         movements, then members refolded."""
         for kind in ("household", "event", "distribution", "p0_report", "stock_movement"):
             self._write(kind)
+        if self.later:
+            self.later -= self.reproject  # refolded now anyway
         self._refold()
         self._write("member")
 
@@ -381,8 +388,19 @@ class Workset:
         return {k: v for k, v in row.items() if k == "id" or isinstance(v, dict | list)
                 or k not in loaded or loaded[k] != v}
 
-    def _refold(self) -> None:
-        """Fold every member whose facts changed, from the events now in the database."""
+    def refold_now(self, members: set[str]) -> set[str]:
+        """Refold ``members`` (not deleted, not merged away) outside a batch and write those
+        whose row the fold changes; return their ids (:mod:`server.sync.refold`)."""
+        self.prefetch("member", members)
+        self.reproject = {i for i in members if (row := self.rows["member"].get(i))
+                          and not row["deleted"] and not row.get("merged_into")}
+        self._refold(changed_only=True)
+        self._write("member")
+        return set(self.written["member"])
+
+    def _refold(self, changed_only: bool = False) -> None:
+        """Fold every member whose facts changed, from the events now in the database
+        (``changed_only``: write only those whose columns the fold changes)."""
         ids = sorted(self.reproject)
         if not ids:
             return
@@ -417,7 +435,10 @@ class Workset:
                 continue
             state = member_state(member_id, row["data"], row["clocks"], own.get(member_id, []),
                                  child_deaths.get(member_id, []))
-            row.update(member_columns(row["data"], state))
+            columns = member_columns(row["data"], state)
+            if changed_only and all(row.get(k) == v for k, v in columns.items()):
+                continue
+            row.update(columns)
             self.touch("member", member_id)
         self.reproject.clear()
 
