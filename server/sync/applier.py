@@ -359,17 +359,16 @@ class Applier:
         no one's identity (so no duplicate re-scoring) and only the months from its
         date on, which the caller records."""
         subject = event["member_id"]
-        # after the commit if the workset allows (a batch's): all but the household the
-        # person lives in, which a household's deletion reads (Workset.later)
-        later = self.ws.later if form_id != "household_change" else None
-        (later if later is not None else self.ws.reproject).add(subject)
+        if form_id == "household_change":  # where a person lives: never late
+            self.ws.reproject.add(subject)
+        else:
+            self.ws.refold_after(subject)
         if form_id == "birth":
             self.ws.reproject.add(event["payload"]["child_id"])
         if form_id == "death":
             row = self.ws.get("member", subject)
             if row and row.get("mother_id"):
-                mother = self.ws.resolve(row["mother_id"])
-                (self.ws.later if self.ws.later is not None else self.ws.reproject).add(mother)
+                self.ws.refold_after(self.ws.resolve(row["mother_id"]))
 
     # -------------------------------------------------------- distributions
 

@@ -388,6 +388,11 @@ class Workset:
         return {k: v for k, v in row.items() if k == "id" or isinstance(v, dict | list)
                 or k not in loaded or loaded[k] != v}
 
+    def refold_after(self, member_id: str) -> None:
+        """Refold ``member_id`` after the commit (:attr:`later`) if this workset may,
+        else with its writes."""
+        (self.later if self.later is not None else self.reproject).add(member_id)
+
     def refold_now(self, members: set[str]) -> set[str]:
         """Refold ``members`` (not deleted, not merged away) outside a batch and write those
         whose row the fold changes; return their ids (:mod:`server.sync.refold`)."""
