@@ -79,16 +79,20 @@ def refold(session: Session, members: set[str]) -> set[str]:
 
 
 def _refold_province(session: Session, province: str, members: set[str]) -> set[str]:
-    deferred = session.get_bind().dialect.name == "postgresql"
-    for attempt in range(ATTEMPTS):
+    for _ in range(ATTEMPTS - 1):
         try:
-            with session.begin_nested():
-                sequencer = Sequencer(session, province, deferred=deferred)
-                ws = Workset(session, sequencer)
-                written = ws.refold_now(members)
-                sequencer.settle()
-                return {ws.rows["member"][i]["area_code"] for i in written}  # type: ignore[index]
-        except (StaleRead, IntegrityError):
-            if attempt == ATTEMPTS - 1:
-                raise
-    raise AssertionError("unreachable")
+            return _refold_once(session, province, members)
+        except (StaleRead, IntegrityError):  # a batch wrote a row meanwhile: again
+            continue
+    return _refold_once(session, province, members)
+
+
+def _refold_once(session: Session, province: str, members: set[str]) -> set[str]:
+    """One attempt, in a savepoint (undone whole if a row changed meanwhile)."""
+    with session.begin_nested():
+        sequencer = Sequencer(session, province,
+                              deferred=session.get_bind().dialect.name == "postgresql")
+        ws = Workset(session, sequencer)
+        written = ws.refold_now(members)
+        sequencer.settle()
+        return {ws.rows["member"][i]["area_code"] for i in written}  # type: ignore[index]
