@@ -10,12 +10,13 @@ from sqlalchemy.orm import Session
 
 from server.extensions import db
 from server.models.duplicates import DuplicateCandidate
+from server.models.register import Member
 from server.models.rollups import RollupCell
 from server.models.sync import FollowUp
 from server.rollups.jobs import QUEUE, full_recompute
 from server.sync.followups import MAX_ATTEMPTS, THREAD, FollowUps, backlog, retry_failed
 from server.sync.runtime import followups_for
-from tests.support.register import distribution, household, member, new_id
+from tests.support.register import birth, distribution, household, member, new_id
 from tests.support.sim import SimDevice
 
 
@@ -157,3 +158,36 @@ def test_stock_work_is_queued_only_for_an_area_that_keeps_stock(app):
         queue.handle(STOCK, real)
     # the batch with the movement and the next one of that area; none of the other area
     assert seen == [[device.area], [device.area]]
+
+
+def test_a_refold_after_the_batch_queues_no_stock_work(app):
+    """A person refolded after the batch changes figures the roll-ups count, never a
+    stock: the refold hands its months to the hooks again, and the stock hook, which
+    does not read months, queues nothing for them (before: a row per refold, drained
+    under the roll-ups' lock to do nothing)."""
+    from server.logistics.hook import QUEUE as STOCK
+
+    device, client = SimDevice(app, area="12619.01.1"), app.test_client()
+    device.stock("stock_adjustment", {"id": new_id(), "area_code": device.area,
+                                      "method": "condom", "counted_on": "2025-03-09",
+                                      "book_balance": 0, "counted": 40,
+                                      "reason": "physical_count"})
+    hh, mum = new_id(), new_id()
+    device.upsert("household", hh, household(device.area))
+    device.upsert("member", mum, member(hh))
+    device.upsert("woman_status", mum, {"recorded_on": "2025-01-01", "current_method": "iud",
+                                        "method_start": "2020-01-01", "living_children": 1})
+    device.send(client, device.seal())
+    queue = followups_for(app)
+    real, seen = queue.handlers[STOCK], []
+    queue.handle(STOCK, lambda session, rows: seen.extend(r.payload for r in rows))
+    try:
+        device.event("birth", birth(hh, mum, day="2025-06-01"))
+        body = device.send(client, device.seal())
+    finally:
+        queue.handle(STOCK, real)
+    assert {v["verdict"] for v in body["receipt"]["verdicts"]} == {"applied"}
+    db.session.expire_all()
+    assert db.session.get(Member, mum).living_children == 2  # the refold was done
+    assert db.session.scalar(select(func.count()).select_from(FollowUp)) == 0
+    assert [p["synced"] for p in seen] == [[device.area]]  # the batch's own, no other

@@ -59,21 +59,22 @@ def _if_stock(dialect: str) -> Any:
 
 
 def queue_after_batch(queue: FollowUps) -> Callable[[Session, Touched], None]:
-    """The after-batch hook: queue the stations and the areas with stock the batch
-    touched (nothing for a batch of an area that never kept stock: the database
-    decides, as it would write the row)."""
+    """The after-batch hook: queue the stations the batch touched and the area that
+    synced (nothing for a batch of an area that never kept stock: the database decides,
+    as it would write the row). The months of the batch's facts are not the stock's
+    business: an area's stock is in its own roll-up cell, which the roll-ups' hook
+    recounts; so a refold after the batch (:mod:`server.sync.refold`), which only
+    hands on months, queues nothing here."""
 
     def hook(session: Session, touched: Touched) -> None:
-        areas = sorted({a for a, _ in touched.months} | touched.synced)
         when = None
         if not touched.stations:
-            if not areas:
+            if not touched.synced:
                 return
             dialect = session.get_bind().dialect.name
-            when = (_if_stock(dialect), {"areas": id_list(dialect, areas)})
+            when = (_if_stock(dialect), {"areas": id_list(dialect, sorted(touched.synced))})
         place = touched.place
         queue.enqueue(session, QUEUE, {"stations": sorted(touched.stations),
-                                       "months": sorted(touched.months),
                                        "synced": sorted(touched.synced)},
                       province_code=place.province_code if place else "",
                       commune_code=place.commune_code if place else "", when=when)
@@ -87,7 +88,6 @@ def drain_queued(session: Session, rows: list[Queued]) -> None:
     touched = Touched()
     for row in rows:
         touched.stations.update((c, m) for c, m in row.payload.get("stations", ()))
-        touched.months.update((a, m) for a, m in row.payload.get("months", ()))
         touched.synced.update(row.payload.get("synced", ()))
     after_batch(session, touched)
 
