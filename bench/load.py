@@ -1,9 +1,14 @@
 """Month start: a province's devices on gunicorn and PostgreSQL (issue 19).
 
 ``--devices`` collaborators (default 200), one area each, registers bulk-loaded
-beforehand (about 150 households an area). Then, against ``a0sync serve``
-(``--workers`` processes, ``--threads`` each), all devices at once, as on the 1st
-of the month:
+beforehand (about 150 households an area). The server has been serving before the
+month starts, as a real one has for days: ``--warm-devices`` collaborators of other
+areas (default 25) download their areas and send ``--warm-months`` months each
+(default 8, one batch a month, 200 batches), and the work after their batches is
+let finish (``--warm-devices 0``: a server started just now; each new database
+connection's first batches cost about a fifth more, docs/protocol.md, "Month
+start"). Then, against ``a0sync serve`` (``--workers`` processes, ``--threads``
+each), all devices at once, as on the 1st of the month:
 
 1. **first downloads**: every device pulls its whole area from cursor 0;
 2. **month-start sends**: every device sends its month's batch (about 26
@@ -28,8 +33,9 @@ none twice. Sealing and key work is done before the clock starts.
 With ``--json`` the last line is ``{"devices", "workers", "threads", "ops",
 "send_batches_per_s", "send_ops_per_s", "send_p50_s", "send_p99_s",
 "download_p50_s", "download_p99_s", "download_wall_s", "floor_requests_per_s",
-"ratio", "errors", "outage_batches", "outage_retries", "outage_errors", "lost",
-"duplicated", "download_cpu_s", "send_cpu_s", "download_machine_ms", "send_machine_ms"}``
+"ratio", "errors", "warmup_batches", "outage_batches", "outage_retries", "outage_errors",
+"lost", "duplicated", "download_cpu_s", "send_cpu_s", "download_machine_ms",
+"send_machine_ms"}``
 (ratio: sends per second ÷ floor requests per second). ``*_cpu_s``: the processor
 seconds (user and system) the phase took of the server (gunicorn and its workers), of
 PostgreSQL (every process of it) and of the phones; ``*_machine_ms``: all three, per
@@ -59,6 +65,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +85,7 @@ from a0core.sync_client import (
 )
 from server import create_app
 from server.extensions import db
-from server.models.sync import SyncOp
+from server.models.sync import FollowUp, SyncOp
 from server.register.bulk import Writer, load_area, refresh_statistics
 from server.rollups.jobs import full_recompute
 from server.security.keys import keystore_for
@@ -125,39 +132,72 @@ def communes(seed: int) -> Iterator[tuple[str, Any]]:
             yield commune, area
 
 
-def prepare(dbs: Databases, n: int, seed: int) -> tuple[str, list[BenchDevice], list[list[bytes]],
-                                                     int]:
+@dataclass
+class Prepared:
+    """The bench's database, its devices and their sealed batches."""
+
+    url: str
+    devices: list[BenchDevice]
+    batches: list[list[bytes]]  # per device: month start, outage
+    ops: int
+    warm_devices: list[BenchDevice]
+    warm_batches: list[list[bytes]]  # per device: its earlier months, one batch each
+    warm_ops: int
+
+
+def _months(area: Any, start: str, device: BenchDevice, loader: Writer, limit: int,
+            server_key: Any) -> tuple[list[bytes], int]:
+    """The area's changes from ``start``, one sealed batch a month, the first ``limit``
+    months: (batches, operations)."""
+    clock = HybridClock()
+    months: dict[str, list[dict[str, Any]]] = {}
+    month = ""
+    for op in change_operations(area, start, clock, device.id, (loader.hlc, loader.device)):
+        month = (record_day(op["form"], op["fields"]) or "")[:7] or month
+        months.setdefault(month, []).append(op)
+    ordered = [months[m] for m in sorted(months)][:limit]
+    return ([seal(ops, device_id=device.id, keys=device.keys, server_key=server_key,
+                  hlc=clock.now()).envelope for ops in ordered],
+            sum(len(ops) for ops in ordered))
+
+
+def prepare(dbs: Databases, n: int, seed: int, warm: int, warm_months: int) -> Prepared:
     """Registers as they stood two months ago, devices, and two sealed batches per
     device: the changes of the month before last (sent at month start) and of last
-    month (sent during the outage)."""
+    month (sent during the outage). And ``warm`` more areas of the province, whose
+    devices have synced every month for ``warm_months`` months: the server's traffic
+    before the month starts (their registers as they stood then)."""
     start = (TODAY.replace(day=1) - dt.timedelta(days=32)).replace(day=1).isoformat()
+    warm_start = (TODAY.replace(day=1) - dt.timedelta(days=31 * (warm_months + 2))
+                  ).replace(day=1).isoformat()
     loader = Writer("bench-loader", HybridClock().now())
     devices: list[BenchDevice] = []
     batches: list[list[bytes]] = []
-    preload, sizes = [], []
+    warm_devices: list[BenchDevice] = []
+    warm_batches: list[list[bytes]] = []
+    preload, ops, warm_ops = [], 0, 0
     with dbs.fresh() as app:
         url = str(db.engine.url.render_as_string(hide_password=False))
         server_key = keystore_for(app).public()
         for commune, area in communes(seed):
-            if len(devices) == n:
+            if len(devices) == n and len(warm_devices) == warm:
                 break
             device = BenchDevice(area.area_code, commune)
-            clock = HybridClock()
-            months: dict[str, list[dict[str, Any]]] = {}
-            month = ""
-            for op in change_operations(area, start, clock, device.id,
-                                        (loader.hlc, loader.device)):
-                month = (record_day(op["form"], op["fields"]) or "")[:7] or month
-                months.setdefault(month, []).append(op)
-            ordered = [months[m] for m in sorted(months)]
-            if len(ordered) < 2:
-                continue
-            sealed = [seal(ops, device_id=device.id, keys=device.keys, server_key=server_key,
-                           hlc=clock.now()).envelope for ops in ordered[:2]]
-            devices.append(device)
-            batches.append(sealed)
-            sizes.append(sum(len(ops) for ops in ordered[:2]))
-            preload.append((register_at(area, start), device))
+            if len(devices) < n:
+                sealed, count = _months(area, start, device, loader, 2, server_key)
+                if len(sealed) < 2:
+                    continue
+                devices.append(device)
+                batches.append(sealed)
+                ops += count
+                preload.append((register_at(area, start), device))
+            else:
+                sealed, count = _months(area, warm_start, device, loader, warm_months,
+                                        server_key)
+                warm_devices.append(device)
+                warm_batches.append(sealed)
+                warm_ops += count
+                preload.append((register_at(area, warm_start), device))
         for area, device in preload:
             load_area(db.session, area, PROVINCE, device.commune, loader)
             device.register()
@@ -165,10 +205,9 @@ def prepare(dbs: Databases, n: int, seed: int) -> tuple[str, list[BenchDevice], 
         full_recompute(db.session)  # the nightly job's window, as at any month start
         refresh_statistics(db.session)  # as autovacuum would have long since
         db.session.commit()
-        ops = sum(sizes)
         db.session.remove()
         db.engine.dispose()
-    return url, devices, batches, ops
+    return Prepared(url, devices, batches, ops, warm_devices, warm_batches, warm_ops)
 
 
 def serve(url: str, instance: Path, port: int, workers: int, threads: int,
@@ -328,6 +367,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--phone-processes", type=int, default=8,
                         help="processes the simulated phones are spread over")
+    parser.add_argument("--warm-devices", type=int, default=25,
+                        help="devices of other areas that sync before the month starts "
+                             "(0: a server started just now)")
+    parser.add_argument("--warm-months", type=int, default=8,
+                        help="months each of them sends, one batch a month")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", action="store_true", help="print a JSON summary last")
     args = parser.parse_args(argv)
@@ -335,7 +379,8 @@ def main(argv: list[str] | None = None) -> int:
     dbs = Databases("postgresql", folder)
     proc = None
     try:
-        url, devices, batches, ops = prepare(dbs, args.devices, args.seed)
+        prep = prepare(dbs, args.devices, args.seed, args.warm_devices, args.warm_months)
+        url, devices, batches, ops = prep.url, prep.devices, prep.batches, prep.ops
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": str(folder)})
         with app.app_context():
             server_key = keystore_for(app).public()
@@ -346,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         phones = Phones(clients(base, devices, server_key, transport), transport,
                         args.phone_processes)
         floor_rps = statistics.median(floor(phones, base) for _ in range(3))
+        warm_errors = warm_up(base, prep, server_key, transport, args.phone_processes, app)
         cpu = Processors(proc.pid, dbs.pg.proc_dir / "data")
         before = cpu.now()
         downloads, download_errors, download_wall = phones.at_once(download)
@@ -395,16 +441,45 @@ def main(argv: list[str] | None = None) -> int:
         "download_wall_s": round(download_wall, 2),
         "floor_requests_per_s": round(floor_rps, 1),
         "ratio": round(len(sends) / send_wall / floor_rps, 3),
-        "errors": download_errors + send_errors + rejected,
+        "errors": download_errors + send_errors + rejected + warm_errors,
+        "warmup_batches": sum(len(b) for b in prep.warm_batches),
         "outage_batches": len(batches), "outage_retries": phones.waits - waits_before,
         "outage_errors": outage_errors,
-        "lost": max(0, ops - stored), "duplicated": stored - distinct,
+        "lost": max(0, ops + prep.warm_ops - stored), "duplicated": stored - distinct,
         "download_cpu_s": download_cpu, "send_cpu_s": send_cpu,
         "download_machine_ms": round(sum(download_cpu.values()) / len(devices) * 1000, 1),
         "send_machine_ms": round(sum(send_cpu.values()) / len(devices) * 1000, 1),
     }
     print(json.dumps(result))
     return 0
+
+
+def warm_up(base: str, prep: Prepared, server_key: Any, transport: Counting,
+            processes: int, app: Any) -> int:
+    """The months before: the warm-up devices download their areas, then send their
+    months one after another, all at once; then the server's work after those batches
+    is let finish, as it has before a month starts. A month start finds a server that
+    has been serving for days (gunicorn restarts a worker only after about 2,000
+    requests): its connections' statements prepared, PostgreSQL's caches filled. Its
+    errors count as errors."""
+    if not prep.warm_devices:
+        return 0
+
+    def months(client: SyncClient, envelopes: list[bytes]) -> int:
+        download(client)
+        return sum(send(client, envelope)[1] for envelope in envelopes)
+
+    phones = Phones(clients(base, prep.warm_devices, server_key, transport), transport,
+                    processes)
+    rejected, errors, _ = phones.at_once(months, prep.warm_batches)
+    with app.app_context():
+        deadline = time.monotonic() + 120
+        while db.session.scalar(select(func.count()).select_from(FollowUp)) \
+                and time.monotonic() < deadline:
+            db.session.rollback()
+            time.sleep(0.5)
+        db.session.remove()
+    return errors + sum(rejected)
 
 
 def _free_port() -> int:
