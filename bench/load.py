@@ -85,10 +85,11 @@ from a0core.sync_client import (
 )
 from server import create_app
 from server.extensions import db
-from server.models.sync import FollowUp, SyncOp
+from server.models.sync import SyncOp
 from server.register.bulk import Writer, load_area, refresh_statistics
 from server.rollups.jobs import full_recompute
 from server.security.keys import keystore_for
+from server.sync.followups import backlog
 from server.synthetic import generate_commune
 from server.synthetic.operations import change_operations, record_day, register_at
 
@@ -461,7 +462,7 @@ def warm_up(base: str, prep: Prepared, server_key: Any, transport: Counting,
     is let finish, as it has before a month starts. A month start finds a server that
     has been serving for days (gunicorn restarts a worker only after about 2,000
     requests): its connections' statements prepared, PostgreSQL's caches filled. Its
-    errors count as errors."""
+    errors, and follow-up work that failed, count as errors."""
     if not prep.warm_devices:
         return 0
 
@@ -474,12 +475,13 @@ def warm_up(base: str, prep: Prepared, server_key: Any, transport: Counting,
     rejected, errors, _ = phones.at_once(months, prep.warm_batches)
     with app.app_context():
         deadline = time.monotonic() + 120
-        while db.session.scalar(select(func.count()).select_from(FollowUp)) \
+        while any(k["queued"] for k in backlog(db.session).values()) \
                 and time.monotonic() < deadline:
             db.session.rollback()
             time.sleep(0.5)
+        failed = sum(k["failed"] for k in backlog(db.session).values())
         db.session.remove()
-    return errors + sum(rejected)
+    return errors + sum(rejected) + failed
 
 
 def _free_port() -> int:
