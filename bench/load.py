@@ -34,9 +34,10 @@ With ``--json`` the last line is ``{"devices", "workers", "threads", "ops",
 "send_batches_per_s", "send_ops_per_s", "send_p50_s", "send_p99_s",
 "download_p50_s", "download_p99_s", "download_wall_s", "floor_requests_per_s",
 "ratio", "errors", "warmup_batches", "outage_batches", "outage_retries", "outage_errors",
-"lost", "duplicated", "download_cpu_s", "send_cpu_s", "download_machine_ms",
+"failures", "lost", "duplicated", "download_cpu_s", "send_cpu_s", "download_machine_ms",
 "send_machine_ms"}``
-(ratio: sends per second ÷ floor requests per second). ``*_cpu_s``: the processor
+(ratio: sends per second ÷ floor requests per second; ``failures``: why devices
+failed, the first five, in any phase). ``*_cpu_s``: the processor
 seconds (user and system) the phase took of the server (gunicorn and its workers), of
 PostgreSQL (every process of it) and of the phones; ``*_machine_ms``: all three, per
 download or per batch. All 200 come at once, and on 2 cores they take at least 100 ×
@@ -262,6 +263,7 @@ class Phones:
         n = max(1, min(processes, len(syncs)))
         self.slices = [list(range(k, len(syncs), n)) for k in range(n)]
         self.waits = 0  # answers that made a device wait, in every process
+        self.failures: list[str] = []  # why devices failed, in every phase
 
     def at_once(self, fn: Any, *columns: list[Any]) -> tuple[list[Any], int, float]:
         """Run ``fn(device, *column values)`` for every device at once, each process its
@@ -298,6 +300,7 @@ class Phones:
                 results.append(value)
             else:  # counted; the bench goes on
                 errors += 1
+                self.failures.append(value)
                 print(f"error: {value}", file=sys.stderr)
         return results, errors, wall
 
@@ -392,7 +395,8 @@ def main(argv: list[str] | None = None) -> int:
         phones = Phones(clients(base, devices, server_key, transport), transport,
                         args.phone_processes)
         floor_rps = statistics.median(floor(phones, base) for _ in range(3))
-        warm_errors = warm_up(base, prep, server_key, transport, args.phone_processes, app)
+        warm_errors, failures = warm_up(base, prep, server_key, transport,
+                                        args.phone_processes, app)
         cpu = Processors(proc.pid, dbs.pg.proc_dir / "data")
         before = cpu.now()
         downloads, download_errors, download_wall = phones.at_once(download)
@@ -446,6 +450,7 @@ def main(argv: list[str] | None = None) -> int:
         "warmup_batches": sum(len(b) for b in prep.warm_batches),
         "outage_batches": len(batches), "outage_retries": phones.waits - waits_before,
         "outage_errors": outage_errors,
+        "failures": (failures + phones.failures)[:5],
         "lost": max(0, ops + prep.warm_ops - stored), "duplicated": stored - distinct,
         "download_cpu_s": download_cpu, "send_cpu_s": send_cpu,
         "download_machine_ms": round(sum(download_cpu.values()) / len(devices) * 1000, 1),
@@ -456,15 +461,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def warm_up(base: str, prep: Prepared, server_key: Any, transport: Counting,
-            processes: int, app: Any) -> int:
+            processes: int, app: Any) -> tuple[int, list[str]]:
     """The months before: the warm-up devices download their areas, then send their
     months one after another, all at once; then the server's work after those batches
     is let finish, as it has before a month starts. A month start finds a server that
     has been serving for days (gunicorn restarts a worker only after about 2,000
     requests): its connections' statements prepared, PostgreSQL's caches filled. Its
-    errors, and follow-up work that failed, count as errors."""
+    errors, and follow-up work that failed, count as errors: (errors, why devices
+    failed)."""
     if not prep.warm_devices:
-        return 0
+        return 0, []
 
     def months(client: SyncClient, envelopes: list[bytes]) -> int:
         download(client)
@@ -481,7 +487,7 @@ def warm_up(base: str, prep: Prepared, server_key: Any, transport: Counting,
             time.sleep(0.5)
         failed = sum(k["failed"] for k in backlog(db.session).values())
         db.session.remove()
-    return errors + sum(rejected) + failed
+    return errors + sum(rejected) + failed, phones.failures
 
 
 def _free_port() -> int:

@@ -21,5 +21,6 @@ def test_the_month_start_benchmark_runs_and_counts_every_operation_once() -> Non
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["devices"] == 4 and result["warmup_batches"] == 4
     assert (result["errors"], result["lost"], result["duplicated"]) == (0, 0, 0)
+    assert len(result["failures"]) == min(5, result["errors"] + result["outage_errors"])
     assert result["ops"] > 0 and result["send_p99_s"] > 0 and result["download_p99_s"] > 0
     assert result["outage_batches"] == 4
