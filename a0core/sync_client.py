@@ -195,13 +195,13 @@ def urllib_transport(ssl_context: ssl.SSLContext | None = None,
              timeout: float) -> HttpResponse:
         request = urllib.request.Request(url, data=body, headers=dict(headers), method=method)
         try:
-            with opener.open(request, timeout=timeout) as resp:
+            try:
+                resp = opener.open(request, timeout=timeout)
+            except urllib.error.HTTPError as error:
+                resp = error  # a refusal is an answer, read like any other
+            with resp:
                 return HttpResponse(resp.status, dict(resp.headers.items()),
                                     _read_capped(resp, max_response_bytes))
-        except urllib.error.HTTPError as error:
-            with error:
-                return HttpResponse(error.code, dict(error.headers.items()),
-                                    _read_capped(error, max_response_bytes))
         except urllib.error.URLError as error:  # urllib wraps what fails before the answer
             if isinstance(error.reason, ssl.SSLCertVerificationError):
                 # not transient, and most often a phone whose date is wrong: say so at once
@@ -224,6 +224,11 @@ def _read_capped(resp: Any, limit: int) -> bytes:
     data = resp.read(limit + 1)
     if len(data) > limit:
         raise A0Error("response_malformed")
+    if getattr(resp, "length", None):
+        # the line broke before the body's announced length: ``http.client`` hands on
+        # what came (a worker killed while answering, a mobile line dropped). A broken
+        # line, not a damaged answer: it is sent again (a batch's receipt is the same)
+        raise http.client.IncompleteRead(data, resp.length)
     return data
 
 

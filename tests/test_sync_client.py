@@ -609,3 +609,40 @@ def test_clocks_a_page_cannot_mean_are_refused(clocks) -> None:
                                                                     "clocks": {"a": [1, "e"]}}]
     _unpack_clocks(changes)
     assert [c["clocks"] for c in changes] == [{"a": [2, "d"], "b": [2, "d"]}, {"a": [1, "e"]}]
+
+
+@pytest.mark.parametrize("status", [b"200 OK", b"503 Service Unavailable"])
+def test_an_answer_cut_short_is_a_broken_line_not_a_damaged_answer(status: bytes) -> None:
+    """A worker killed (or a mobile line dropped) while it sends its answer leaves the
+    status and headers and part of the body. ``http.client`` hands the part on as if it
+    were whole; the app must retry it like any broken line (the server may have acted,
+    and a re-sent batch gets the same receipt), not call the server's answer damaged."""
+    import socket
+    import threading
+
+    body = json.dumps({"receipt": "x" * 4000}).encode()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+
+    def cut_short() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            request = b""
+            while not request.endswith(b"\r\n\r\n{}"):
+                request += conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n" % len(body) + body[:1000])
+            conn.shutdown(socket.SHUT_WR)  # the line ends here, cleanly: no reset
+            conn.settimeout(5)
+            while conn.recv(65536):
+                pass
+
+    thread = threading.Thread(target=cut_short, daemon=True)
+    thread.start()
+    with pytest.raises(TransportError) as cut:
+        urllib_transport()("POST", f"http://127.0.0.1:{port}/x", {}, b"{}", 5.0)
+    assert cut.value.reached
+    thread.join(5)
+    listener.close()
