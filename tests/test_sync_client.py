@@ -11,10 +11,12 @@ import datetime as dt
 import ipaddress
 import json
 import random
+import socket
 import ssl
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -569,33 +571,62 @@ def test_a_request_that_left_whole_but_got_no_answer_is_said_so() -> None:
     assert info.value.code == "server_unavailable"  # it answered: busy, nothing kept
 
 
-def test_urllib_says_whether_the_request_reached_the_server() -> None:
-    """A refused connection never left; a server that read the request and hung up
-    without answering did receive it."""
-    import socket
-    import threading
-
+@contextmanager
+def _one_connection(answer: Callable[[socket.socket], None]) -> Iterator[str]:
+    """A server on this machine that takes one connection and ``answer``s it: its URL."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
-    port = listener.getsockname()[1]
 
-    def swallow() -> None:
+    def serve() -> None:
         conn, _ = listener.accept()
         with conn:
-            conn.recv(65536)  # the whole request, then no answer
+            answer(conn)
 
-    thread = threading.Thread(target=swallow, daemon=True)
+    thread = threading.Thread(target=serve, daemon=True)
     thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/x"
+    finally:
+        thread.join(5)
+        listener.close()
+
+
+def test_urllib_says_whether_the_request_reached_the_server() -> None:
+    """A refused connection never left; a server that read the request and hung up
+    without answering did receive it."""
     send = urllib_transport()
-    with pytest.raises(TransportError) as reached:
-        send("POST", f"http://127.0.0.1:{port}/x", {}, b"{}", 5.0)
-    assert reached.value.reached
-    thread.join(5)
-    listener.close()
+    with _one_connection(lambda conn: conn.recv(65536)) as url:  # the request, no answer
+        with pytest.raises(TransportError) as reached:
+            send("POST", url, {}, b"{}", 5.0)
+        assert reached.value.reached
     with pytest.raises(TransportError) as refused:
-        send("POST", f"http://127.0.0.1:{port}/x", {}, b"{}", 5.0)
+        send("POST", url, {}, b"{}", 5.0)
     assert not refused.value.reached
+
+
+@pytest.mark.parametrize("status", [b"200 OK", b"503 Service Unavailable"])
+def test_an_answer_cut_short_is_a_broken_line_not_a_damaged_answer(status: bytes) -> None:
+    """A worker killed (or a mobile line dropped) while it sends its answer leaves the
+    status and headers and part of the body. ``http.client`` hands the part on as if it
+    were whole; the app must retry it like any broken line (the server may have acted,
+    and a re-sent batch gets the same receipt), not call the server's answer damaged."""
+    body = json.dumps({"receipt": "x" * 4000}).encode()
+
+    def cut_short(conn: socket.socket) -> None:
+        request = b""
+        while not request.endswith(b"\r\n\r\n{}"):
+            request += conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(body) + body[:1000])
+        conn.shutdown(socket.SHUT_WR)  # the line ends here, cleanly: no reset
+        conn.settimeout(5)
+        while conn.recv(65536):
+            pass
+
+    with _one_connection(cut_short) as url, pytest.raises(TransportError) as cut:
+        urllib_transport()("POST", url, {}, b"{}", 5.0)
+    assert cut.value.reached
 
 
 @pytest.mark.parametrize("clocks", [[[1]], [5], "x", {"a": 5}, 7])
@@ -609,40 +640,3 @@ def test_clocks_a_page_cannot_mean_are_refused(clocks) -> None:
                                                                     "clocks": {"a": [1, "e"]}}]
     _unpack_clocks(changes)
     assert [c["clocks"] for c in changes] == [{"a": [2, "d"], "b": [2, "d"]}, {"a": [1, "e"]}]
-
-
-@pytest.mark.parametrize("status", [b"200 OK", b"503 Service Unavailable"])
-def test_an_answer_cut_short_is_a_broken_line_not_a_damaged_answer(status: bytes) -> None:
-    """A worker killed (or a mobile line dropped) while it sends its answer leaves the
-    status and headers and part of the body. ``http.client`` hands the part on as if it
-    were whole; the app must retry it like any broken line (the server may have acted,
-    and a re-sent batch gets the same receipt), not call the server's answer damaged."""
-    import socket
-    import threading
-
-    body = json.dumps({"receipt": "x" * 4000}).encode()
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-    port = listener.getsockname()[1]
-
-    def cut_short() -> None:
-        conn, _ = listener.accept()
-        with conn:
-            request = b""
-            while not request.endswith(b"\r\n\r\n{}"):
-                request += conn.recv(65536)
-            conn.sendall(b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\n"
-                         b"Content-Length: %d\r\n\r\n" % len(body) + body[:1000])
-            conn.shutdown(socket.SHUT_WR)  # the line ends here, cleanly: no reset
-            conn.settimeout(5)
-            while conn.recv(65536):
-                pass
-
-    thread = threading.Thread(target=cut_short, daemon=True)
-    thread.start()
-    with pytest.raises(TransportError) as cut:
-        urllib_transport()("POST", f"http://127.0.0.1:{port}/x", {}, b"{}", 5.0)
-    assert cut.value.reached
-    thread.join(5)
-    listener.close()
