@@ -615,8 +615,11 @@ def test_an_answer_cut_short_is_a_broken_line_not_a_damaged_answer(status: bytes
 
     def cut_short(conn: socket.socket) -> None:
         request = b""
-        while not request.endswith(b"\r\n\r\n{}"):
-            request += conn.recv(65536)
+        while not request.endswith(b"\r\n\r\n{}"):  # the whole request
+            chunk = conn.recv(65536)
+            if not chunk:
+                return
+            request += chunk
         conn.sendall(b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\n"
                      b"Content-Length: %d\r\n\r\n" % len(body) + body[:1000])
         conn.shutdown(socket.SHUT_WR)  # the line ends here, cleanly: no reset
