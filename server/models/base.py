@@ -30,6 +30,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import registry as orm_registry
 
+from server.models import arrays
 from server.models.pipeline import CUSTOM_PLAN, defer, pipelined
 
 NAMING = {
@@ -59,13 +60,17 @@ db = SQLAlchemy(model_class=Base)
 
 
 @event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """Foreign keys on; WAL so the dashboard reads while a batch commits.
+def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    """psycopg: lists bound by :mod:`server.models.arrays`. SQLite: foreign keys on;
+    WAL so the dashboard reads while a batch commits.
 
     ``synchronous=FULL``: a receipt tells the device it may drop its outbox, so a
     committed batch must survive a power cut too, not only a process crash.
     """
     module = type(dbapi_connection).__module__
+    if module.startswith("psycopg"):
+        arrays.register(dbapi_connection)
+        return
     if not module.startswith("sqlite3"):
         return
     cursor = dbapi_connection.cursor()
