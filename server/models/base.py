@@ -81,6 +81,16 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def end_read(session: Any) -> None:
+    """End a transaction that only read with a COMMIT rather than the ROLLBACK a session
+    sends as it closes. At a rollback psycopg forgets every statement it prepared on the
+    connection (a schema change rolled back could make them wrong), so the requests
+    and batches that get the connection next parse and plan each statement again:
+    with the follow-up drains rolling back their last, empty look-up, every statement
+    of a monthly batch was planned at each run (issue 19)."""
+    session.commit()
+
+
 def custom_plan(stmt: Any) -> Any:
     """``stmt`` planned anew at each run on PostgreSQL (see
     :data:`~server.models.pipeline.CUSTOM_PLAN`)."""

@@ -53,7 +53,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
 from server.logs import error_line
-from server.models.base import chunks, insert_rows, utcnow
+from server.models.base import chunks, end_read, insert_rows, utcnow
 from server.models.pipeline import defer_statement
 from server.models.sync import FollowUp
 from server.sync.locks import take_write_lock
@@ -220,6 +220,7 @@ class FollowUps:
                 query = query.with_for_update(skip_locked=True)
             rows = [Queued(*row) for row in session.execute(query)]
             if not rows:
+                end_read(session)
                 return 0
             try:
                 self.handlers[kind](session, rows)

@@ -6,6 +6,7 @@ from flask import Blueprint, jsonify, redirect, url_for
 from sqlalchemy import text
 
 from server.extensions import db
+from server.models.base import end_read
 from server.security.session import current_user
 from server.sync.followups import backlog
 
@@ -18,7 +19,9 @@ def healthz():
     backlog or failed rows need an administrator: ``a0sync followups``). A database
     that does not answer gives a 503 with ``database_unavailable`` (server.web.outage)."""
     db.session.execute(text("SELECT 1"))
-    return jsonify(status="ok", database="ok", follow_ups=backlog(db.session))
+    follow_ups = backlog(db.session)
+    end_read(db.session)
+    return jsonify(status="ok", database="ok", follow_ups=follow_ups)
 
 
 @bp.get("/")
