@@ -11,9 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select, text
 
+from a0core.merge import merge_fields
 from server import MIGRATIONS_DIR
 from server.extensions import db
-from server.models.clocks import pack, unpack
+from server.models.clocks import PackedClocks, pack, unpack
 from server.models.register import Household, Member
 from tests.conftest import make_app
 
@@ -44,6 +45,25 @@ def test_shared_unpacking_reads_the_same_stamps_one_list_per_stamp(clocks: dict)
     for stamp in shared.values():  # one list per stamp, whatever its fields
         assert by_stamp.setdefault(tuple(stamp), stamp) is stamp
     assert unpack(clocks, shared=True) == clocks and unpack(None, shared=True) is None
+
+
+# few stamps, so that fields share one (a record's fields mostly come from one write)
+shared_clock_maps = st.dictionaries(
+    st.text(min_size=1, max_size=20),
+    st.sampled_from([[5, DEVICE_A], [5, DEVICE_B], [9, DEVICE_A]]).map(list), max_size=30)
+
+
+@given(shared_clock_maps, st.data())
+def test_a_merge_of_stored_clocks_moves_only_the_fields_it_won(clocks: dict, data) -> None:
+    """Clocks read from the column share a list per stamp: a merge must replace a won
+    field's stamp, not change the list, or every field of that stamp would move."""
+    stored = PackedClocks().process_result_value(pack(clocks), None)
+    won_fields = data.draw(st.sets(st.sampled_from(sorted(clocks)))) if clocks else set()
+    newer = (2**63, "server")  # greater than any stamp drawn
+    won = merge_fields({}, stored, dict.fromkeys(won_fields, 1), newer)
+    assert set(won) == won_fields
+    assert stored == {name: [*newer] if name in won_fields else stamp
+                      for name, stamp in clocks.items()}
 
 
 def _member_clocks(fields: list[str]) -> dict:

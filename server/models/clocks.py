@@ -40,4 +40,7 @@ class PackedClocks(TypeDecorator):
         return pack(value)
 
     def process_result_value(self, value: Any, dialect: Any) -> Any:
-        return unpack(value)
+        """The fields of one stamp share one ``[hlc, device]`` list: the server replaces
+        a field's stamp (:func:`a0core.merge.merge_fields`), never changes one in
+        place, and a list per field was most of reading a batch's rows' clocks."""
+        return unpack(value, shared=True)
