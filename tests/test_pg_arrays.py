@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from psycopg import DataError
 from psycopg.adapt import PyFormat
 from sqlalchemy import text
 
@@ -42,6 +43,8 @@ def test_the_server_binds_lists_with_its_own_dumper(postgresql_app: Flask) -> No
     assert dumped([3, None, -1]) == b"{3,NULL,-1}"
     # a quote or a backslash: psycopg's own code
     assert dumped(['a"b', "c"]) == b'{"a\\"b",c}'
+    with pytest.raises(DataError):  # a NUL: psycopg's own refusal, as before
+        dumped(["a\x00b", "c"])
 
 
 @ONCE

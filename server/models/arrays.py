@@ -7,7 +7,7 @@ quotes: 0.7 ms of the batch's 17 ms of Python (``bench/profile_ingest.py``). The
 server binds lists of strings (ids, codes) and of integers (change numbers, NULL for
 a row that was missing); those are written here in one join: every string quoted
 (a quoted element means the same in any array, so no test is needed), integers
-bare. Anything else, or a string holding a quote or a backslash, is left to
+bare. Anything else, or a string holding a quote, a backslash or a NUL, is left to
 psycopg's own code.
 """
 
@@ -30,7 +30,8 @@ class JoinedListDumper(ListDumper):
         types = set(map(type, obj))
         if sub.cls is str and types == {str}:
             text = '","'.join(obj)  # a quote in a value: one more than the joins made
-            if text.count('"') == 2 * len(obj) - 2 and "\\" not in text:
+            if (text.count('"') == 2 * len(obj) - 2 and "\\" not in text
+                    and "\x00" not in text):  # NUL: psycopg's own refusal
                 return ('{"' + text + '"}').encode()
         elif types <= {int, _NONE}:  # exactly int: not bool
             if _NONE in types:
