@@ -22,6 +22,7 @@ from sqlalchemy import (
     bindparam,
     event,
     func,
+    literal_column,
     select,
     update,
 )
@@ -97,7 +98,8 @@ def custom_plan(stmt: Any) -> Any:
     return stmt.execution_options(**{CUSTOM_PLAN: True})
 
 
-def insert_rows(session: Any, model: Any, rows: list[dict[str, Any]]) -> None:
+def insert_rows(session: Any, model: Any, rows: list[dict[str, Any]],
+                at_settle: bool = False) -> None:
     """Insert many rows with one ``executemany`` per key set.
 
     Faster than the ORM's bulk insert (no per-row unit-of-work bookkeeping), and
@@ -106,12 +108,16 @@ def insert_rows(session: Any, model: Any, rows: list[dict[str, Any]]) -> None:
     very bind processors SQLAlchemy would apply (JSON, dates), without building a
     parameter dict per row. Rows with different keys go in separate groups so
     column defaults still apply.
+
+    ``at_settle`` (PostgreSQL, deferring): the rows' ``seq`` is provisional (``-k``); the
+    statements wait for the batch's settle step and write the ``k``-th number it took
+    (:data:`SETTLED_SEQ`), so each row is written once, with its final number.
     """
-    _execute_many(session, model, rows, "insert")
+    _execute_many(session, model, rows, "insert", at_settle=at_settle)
 
 
 def update_rows(session: Any, model: Any, rows: list[dict[str, Any]],
-                short: Exception | None = None) -> int:
+                short: Exception | None = None, at_settle: bool = False) -> int:
     """``UPDATE … SET <every other key> WHERE id = …`` for many rows, as :func:`insert_rows`;
     returns the number of rows written.
 
@@ -119,15 +125,17 @@ def update_rows(session: Any, model: Any, rows: list[dict[str, Any]],
     with :data:`GUARD` is written only if its ``seq`` is still that value. ``short``:
     raised if fewer rows were written than given — at once, or, for a write deferred
     (:func:`~server.models.pipeline.deferring`), when its answer comes back.
+    ``at_settle``: as :func:`insert_rows` (a check that needs the rows written must
+    then be a statement after them: their answers come after the COMMIT).
     """
-    written = _execute_many(session, model, rows, "update", short)
+    written = _execute_many(session, model, rows, "update", short, at_settle)
     if short is not None and written != len(rows):
         raise short
     return written
 
 
 def _execute_many(session: Any, model: Any, rows: list[dict[str, Any]], kind: str,
-                  short: Exception | None = None) -> int:
+                  short: Exception | None = None, at_settle: bool = False) -> int:
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault(tuple(row), []).append(row)  # rows built alike share key order
@@ -137,9 +145,9 @@ def _execute_many(session: Any, model: Any, rows: list[dict[str, Any]], kind: st
     table = model.__table__
     written = 0
     for keys, group in groups.items():
-        plan = _plan(conn.dialect, table, keys, kind)
+        plan = _plan(conn.dialect, table, keys, kind, at_settle)
         if plan is None:  # a default computed per row, or an unknown key: Core does it
-            if GUARD in keys:
+            if GUARD in keys or at_settle:
                 raise ValueError(f"no guarded update for {table.name} with keys {keys}")
             if kind == "insert":
                 session.execute(table.insert(), group)
@@ -148,14 +156,16 @@ def _execute_many(session: Any, model: Any, rows: list[dict[str, Any]], kind: st
             written += len(group)
             continue
         sql, params = plan
-        if kind == "insert" and _defer_rows(session, sql, params, group):
+        if kind == "insert" and _defer_rows(session, sql, params, group, at_settle):
             written += len(group)
             continue
-        if (kind == "insert" or short is not None) and defer(
-                session, sql, params(group), many=True,
+        if (kind == "insert" or short is not None or at_settle) and defer(
+                session, sql, params(group), many=True, at_settle=at_settle,
                 check=None if kind == "insert" else _at_least(len(group), short)):
             written += len(group)  # checked when the answer is back
             continue
+        if at_settle:
+            raise ValueError("rows numbered at the settle step wait for it: deferring only")
         written += conn.exec_driver_sql(sql, params(group)).rowcount
     return written
 
@@ -165,7 +175,8 @@ def _execute_many(session: Any, model: Any, rows: list[dict[str, Any]], kind: st
 ROWS_PER_INSERT = (32, 16, 8, 4, 2, 1)
 
 
-def _defer_rows(session: Any, sql: str, params: Params, group: list[dict[str, Any]]) -> bool:
+def _defer_rows(session: Any, sql: str, params: Params, group: list[dict[str, Any]],
+                at_settle: bool = False) -> bool:
     """Queue ``group`` as multi-row ``INSERT … VALUES (…), (…)`` statements of
     :data:`ROWS_PER_INSERT` rows (PostgreSQL, deferring; False: not so, the caller
     inserts). An ``executemany`` costs psycopg about 14 µs of Python a row (an
@@ -180,7 +191,7 @@ def _defer_rows(session: Any, sql: str, params: Params, group: list[dict[str, An
         statement = _values_rows(sql, size)
         assert statement is not None
         defer(session, statement, [v for row in rows[start:start + size] for v in row],
-              numbered=True)
+              numbered=True, at_settle=at_settle)
         start += size
     return True
 
@@ -230,28 +241,42 @@ _KEY_BIND = "key_"  # bind names of an update: the key, and ``set_<column>``
 # a key of an update's rows: the change number each row must still have, else it is
 # not written (the caller compares the rows written with the rows given)
 GUARD = "expected_seq"
+# PostgreSQL: the number a row with the provisional ``seq`` ``-k`` takes, written after its
+# batch's settle step, which left the number before the batch's first in the setting
+# ``a0.base`` (:func:`server.register.sequence.settle`; unset, the statement fails)
+SETTLED_SEQ = literal_column("current_setting('a0.base')::bigint", BigInteger)
+_SETTLE_BIND = "settle_seq"
 
 
 def _plan(dialect: Any, table: Table, keys: tuple[str, ...], kind: str,
-          ) -> tuple[str, Params] | None:
-    """A positional statement for rows with ``keys``, and how to get each parameter of a row."""
-    cache_key = (dialect, table, keys, kind)
+          at_settle: bool = False) -> tuple[str, Params] | None:
+    """A positional statement for rows with ``keys``, and how to get each parameter of a
+    row (``at_settle``: its ``seq`` as :data:`SETTLED_SEQ` minus the row's)."""
+    cache_key = (dialect, table, keys, kind, at_settle)
     if cache_key in _PLANS:
         return _PLANS[cache_key]
     plan = None
     guarded = kind == "update" and GUARD in keys
+    numbered = at_settle and "seq" in keys
     if set(keys) - {GUARD} <= set(table.c.keys()) and (kind == "insert" or "id" in keys):
+        settled = {"seq": SETTLED_SEQ - bindparam(_SETTLE_BIND, type_=BigInteger)}
         if kind == "insert":
-            stmt: Any = table.insert()
+            stmt: Any = table.insert().values(settled) if numbered else table.insert()
             column_of = {name: name for name in keys}
-            compiled = stmt.compile(dialect=dialect, column_keys=list(keys))
+            if numbered:
+                column_of[_SETTLE_BIND] = column_of.pop("seq")
+            compiled = stmt.compile(dialect=dialect, column_keys=[
+                name for name in keys if not (numbered and name == "seq")])
         else:
             column_of = {f"set_{name}": name for name in keys if name not in ("id", GUARD)}
             where = table.c.id == bindparam(_KEY_BIND)
             if guarded:
                 where = where & (table.c.seq == bindparam(GUARD))
-            stmt = table.update().where(where).values(
-                {name: bindparam(bind) for bind, name in column_of.items()})
+            values = {name: bindparam(bind) for bind, name in column_of.items()}
+            if numbered:
+                values.update(settled)
+                column_of[_SETTLE_BIND] = column_of.pop("set_seq")
+            stmt = table.update().where(where).values(values)
             column_of[_KEY_BIND] = "id"
             compiled = stmt.compile(dialect=dialect)
         binds = compiled.positiontup if compiled.positional else _named_order(compiled.string)

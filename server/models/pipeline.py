@@ -57,6 +57,8 @@ class _Write:
 
 # psycopg connection -> the writes queued on it (only inside ``deferring``)
 _QUEUED: weakref.WeakKeyDictionary[Any, list[_Write]] = weakref.WeakKeyDictionary()
+# psycopg connection -> the writes that wait for the batch's settle step (``at_settle``)
+_AT_SETTLE: weakref.WeakKeyDictionary[Any, list[_Write]] = weakref.WeakKeyDictionary()
 _COMPILED: dict[tuple[Any, ...], Any] = {}  # statements built once, compiled once per keys
 _PROCESSORS: dict[tuple[Any, ...], Any] = {}  # a look-up's result processors, by column
 # this thread's :func:`deferring` block: (its session, the session's psycopg connection)
@@ -93,32 +95,52 @@ def deferring(session: Any) -> Iterator[None]:
     if raw is None or raw in _QUEUED:
         yield
         return
-    _QUEUED[raw] = []
+    _QUEUED[raw], _AT_SETTLE[raw] = [], []
     outer, _HELD.session = getattr(_HELD, "session", None), (session, raw)
     try:
         yield
+        _never_settled(raw)
         _send_own(session, raw)
     finally:
         _QUEUED.pop(raw, None)
+        _AT_SETTLE.pop(raw, None)
         _HELD.session = outer
 
 
 def defer(session: Any, sql: str, params: Any, *, many: bool = False,
           check: Check | None = None, prepare: bool | None = None,
-          numbered: bool = False) -> bool:
+          numbered: bool = False, at_settle: bool = False) -> bool:
     """Queue a write (driver SQL, psycopg parameters) if inside :func:`deferring`; False:
     the caller runs it now. ``numbered``: ``sql`` has PostgreSQL's own placeholders
-    (``$1``…), which psycopg passes on without parsing the text."""
+    (``$1``…), which psycopg passes on without parsing the text. ``at_settle``: held
+    back, look-ups or not, until :func:`release_at_settle` queues it after the batch's
+    settle step."""
     raw = _driver(session)
-    queue = _QUEUED.get(raw) if raw is not None else None
+    queue = (_AT_SETTLE if at_settle else _QUEUED).get(raw) if raw is not None else None
     if queue is None:
         return False
     queue.append(_Write(sql, params, many, check, prepare, numbered))
     return True
 
 
+def release_at_settle(session: Any) -> None:
+    """Queue the writes held back for the settle step, queued just before (they read the
+    numbers it took, in the same round trip)."""
+    raw = _driver(session)
+    held = _AT_SETTLE.get(raw) if raw is not None else None
+    if held:
+        _QUEUED[raw] += held
+        held.clear()
+
+
+def _never_settled(raw: Any) -> None:
+    """Writes held for a settle step that never came would be lost: a bug, said loudly."""
+    if _AT_SETTLE.get(raw):
+        raise RuntimeError("writes held for the settle step, which was never queued")
+
+
 def defer_statement(session: Any, stmt: Any, params: dict[str, Any],
-                    check: Check | None = None) -> bool:
+                    check: Check | None = None, at_settle: bool = False) -> bool:
     """:func:`defer` a SQLAlchemy Core statement with named ``params``."""
     raw = _driver(session)
     if raw is None or _QUEUED.get(raw) is None:
@@ -135,7 +157,7 @@ def defer_statement(session: Any, stmt: Any, params: dict[str, Any],
             values[name] = process(values[name])
     custom = stmt.get_execution_options().get(CUSTOM_PLAN)
     return defer(session, compiled.string, values, check=check,
-                 prepare=False if custom else None)
+                 prepare=False if custom else None, at_settle=at_settle)
 
 
 def pipelined(session: Any) -> bool:
@@ -186,8 +208,18 @@ def commit(session: Any) -> bool:
     raw = _driver(session)
     if raw is None or not _QUEUED.get(raw):
         return False
+    _never_settled(raw)
     _send_own(session, raw, then=raw.commit)
     return True
+
+
+def send_queued(session: Any) -> None:
+    """Send what is queued now, in one round trip (inside :func:`deferring`): its failures
+    are then raised here, not by the statement that would have taken it along."""
+    raw = _driver(session)
+    if raw is not None and _QUEUED.get(raw):
+        _never_settled(raw)
+        _send_own(session, raw)
 
 
 def _send_own(session: Any, raw: Any, then: Callable[[], None] | None = None) -> None:

@@ -119,14 +119,15 @@ class FollowUps:
 
         ``when``: a :func:`queued_if` statement and its condition's parameters: the
         database decides, as it writes the row, whether there is work at all (PostgreSQL:
-        sent with the batch's next look-up, not a round trip of its own to ask)."""
+        sent after the batch's settle step, which its register rows wait for, not a
+        round trip of its own to ask)."""
         row = {"kind": kind, "province_code": province_code, "commune_code": commune_code,
                "payload": payload, "attempts": 0}
         gathering = session.info.get(_GATHERED)
         if when is not None:
             stmt, params = when
             params = {**params, **row, "created_at": utcnow()}
-            if not defer_statement(session, stmt, params):
+            if not defer_statement(session, stmt, params, at_settle=True):
                 session.execute(stmt, params)
         elif gathering is not None:
             gathering.append(row)

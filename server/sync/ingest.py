@@ -18,15 +18,16 @@ The HTTPS endpoint and ``a0sync import-batch`` both call :func:`ingest_batch`:
    meanwhile and this one starts again), the ledger, the device's sequence state
    (likewise only as read with the envelope) and the signed receipt, and queue the
    after-batch work (roll-ups, duplicates: done after the commit,
-   :mod:`server.sync.followups`). On PostgreSQL the rows carry provisional change
-   numbers (``-1, -2, …``), and the writes are sent along with the next look-up
-   (:mod:`server.models.pipeline`: one round trip for many statements, their
-   checks run when the answers are back);
+   :mod:`server.sync.followups`). On PostgreSQL the register rows carry provisional
+   change numbers (``-1, -2, …``) and wait for step 5; the other writes are sent along
+   with the next look-up (:mod:`server.models.pipeline`: one round trip for many
+   statements, their checks run when the answers are back);
 5. then the short step that makes the batch visible (issue 19): take the change
-   numbers from the province's counter and give them to the rows in one statement
-   (:meth:`Sequencer.settle`; SQLite took them in step 3, under its write lock),
-   whose row lock is held to the commit, so numbers become visible in order and
-   pull cursors never skip; re-read the device (revoked, or moved by a reform
+   numbers from the province's counter in one statement, the register rows written
+   right after it, in the same round trip, each once and with its final number
+   (:meth:`Sequencer.settle`; SQLite took them in step 3, under its write lock);
+   the counter's row lock is held to the commit, so numbers become visible in order
+   and pull cursors never skip; re-read the device (revoked, or moved by a reform
    meanwhile) with the check that nothing the batch read and did not write changed
    (:meth:`Workset.validate`, :meth:`ConflictFinder.validate`; else it starts
    again) and commit. On PostgreSQL, unless the batch read a household's members
@@ -77,6 +78,9 @@ from server.sync.workset import (
     Workset,
 )
 
+# an after-batch hook queues work (server.sync.followups). It runs before the settle
+# step: on PostgreSQL the batch's register rows are not written yet, so a statement of
+# its own that reads them waits for that step (``at_settle``, as ``queued_if`` does)
 AfterBatch = Callable[[Session, Touched], None]
 ATTEMPTS = 8  # a batch whose reads went stale starts again, at most this often
 

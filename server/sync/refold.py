@@ -26,14 +26,15 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DatabaseError, IntegrityError
 from sqlalchemy.orm import Session
 
 from server.models.base import chunks
+from server.models.pipeline import deferring, send_queued
 from server.models.register import Member
 from server.sync.applier import Touched
 from server.sync.followups import Handler, Queued, gathered
-from server.sync.workset import Sequencer, StaleRead, Workset
+from server.sync.workset import ASSERT_FAILED, Sequencer, StaleRead, Workset
 
 QUEUE = "refold"  # the follow-up kind
 ATTEMPTS = 8  # a refold whose rows another batch wrote meanwhile starts again
@@ -84,15 +85,23 @@ def _refold_province(session: Session, province: str, members: set[str]) -> set[
             return _refold_once(session, province, members)
         except (StaleRead, IntegrityError):  # a batch wrote a row meanwhile: again
             continue
+        except DatabaseError as error:  # the same, found in the database (``a0_assert``)
+            if getattr(error.orig, "sqlstate", None) != ASSERT_FAILED:
+                raise
     return _refold_once(session, province, members)
 
 
 def _refold_once(session: Session, province: str, members: set[str]) -> set[str]:
-    """One attempt, in a savepoint (undone whole if a row changed meanwhile)."""
-    with session.begin_nested():
+    """One attempt, in a savepoint (undone whole if a row changed meanwhile). PostgreSQL:
+    the rows are written with their numbers after the province's counter is taken, as
+    a batch writes them (:meth:`Sequencer.holds`): every writer takes the counter
+    before the rows, so none waits for a row another holds while it waits for the
+    counter."""
+    with deferring(session), session.begin_nested():
         sequencer = Sequencer(session, province,
                               deferred=session.get_bind().dialect.name == "postgresql")
         ws = Workset(session, sequencer)
         written = ws.refold_now(members)
         sequencer.settle()
+        send_queued(session)  # a row written meanwhile fails here, inside the savepoint
         return {ws.rows["member"][i]["area_code"] for i in written}  # type: ignore[index]

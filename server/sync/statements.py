@@ -72,7 +72,7 @@ def _build(dialect: str) -> Statements:
 
     ev, dv, st = Event.__table__.c, Device.__table__.c, DeviceSync.__table__.c
     op, al, mb = SyncOp.__table__.c, Alias.__table__.c, Member.__table__.c
-    event_ref = (ev.member_id, ev.form, ev.payload, ev.hlc, ev.device_id)
+    event_ref = (ev.id, ev.member_id, ev.form, ev.payload, ev.hlc, ev.device_id)
     device = bindparam("device")
     own_ids, mother_ids = (_id_rows("ids", mb.id, dialect, n) for n in ("own", "mothers"))
     return Statements(

@@ -4,7 +4,7 @@ Ingestion is the hot path (DESIGN §3, issue target ≥ 20,000 operations/s on
 SQLite), so a batch never loads or writes row by row: ids are prefetched per
 kind in one query, rows live here as plain dicts, and :meth:`Workset.flush`
 writes them with one ``executemany`` per table. Members whose facts changed are
-refolded at flush time, once each, from the events in the database.
+refolded at flush time, once each, from the events stored and the batch's own.
 
 A batch reads, merges and writes before it takes its province's change numbers
 (:mod:`server.sync.ingest`), so what it read may have changed by then. Every
@@ -42,11 +42,14 @@ class Sequencer:
     """Hands out change-sequence numbers, reserving them from the province counter in blocks.
 
     ``deferred`` (a batch on PostgreSQL): the numbers handed out are provisional,
-    ``-1, -2, …``, and whoever takes one says which row it went to
-    (:meth:`numbered`); :meth:`settle` then takes the real numbers and renumbers
-    those rows in one statement, at the end of the transaction. So the counter's row
-    lock, which serialises a province's commits, is held for that statement and the
-    commit only, not for the batch's writes."""
+    ``-1, -2, …``, and :meth:`settle` takes the real numbers at the end of the
+    transaction: ``-k`` becomes the ``k``-th. Rows written inside a pipeline
+    (:meth:`holds`) wait for it and are written once, with their final number, in the
+    same round trip; a row written before (a conflict, whose id is needed at once; any
+    row outside a pipeline) is renumbered by it, and whoever wrote it says which row
+    it was (:meth:`numbered`). So the counter's row lock, which serialises a
+    province's commits, is held by the database for the batch's last round trip only,
+    never while Python works."""
 
     def __init__(self, session: Session, province_code: str, block: int = 256,
                  deferred: bool = False) -> None:
@@ -56,6 +59,7 @@ class Sequencer:
         self._given = 0
         self._keys: dict[str, list[Any]] = defaultdict(list)
         self._ledger: list[tuple[str, int]] = []
+        self._updated: dict[str, list[tuple[str, int]]] = defaultdict(list)
 
     def reserve(self, count: int) -> None:
         """Take the counter's row lock now, for about ``count`` numbers (deferred: none
@@ -75,6 +79,16 @@ class Sequencer:
         self._next += 1
         return value
 
+    def holds(self) -> bool:
+        """Whether rows written now wait for :meth:`settle` (``at_settle`` writes)."""
+        return self.deferred and pipelined(self.session)
+
+    def updated(self, table: str, rows: Iterable[tuple[str, int]]) -> None:
+        """Rows of ``table`` (id, provisional number) updated at the settle step only as
+        they were read: the settle step checks that each was written (else the batch
+        starts again)."""
+        self._updated[table].extend(rows)
+
     def numbered(self, table: str, key: Any) -> None:
         """A deferred number went to ``table``'s row ``key`` (``sync_op``: its
         ``(device, seq)``, the number its ``change_seq``)."""
@@ -86,7 +100,7 @@ class Sequencer:
         counter's row lock is held from here to the commit)."""
         if self.deferred:
             settle(self.session, self.province, max(self._given, 1), self._keys,
-                   self._ledger)
+                   self._ledger, self._updated)
 
 
 class DeviceNow(NamedTuple):
@@ -337,25 +351,29 @@ class Workset:
             self.dirty[kind].add(entity_id)
 
     def flush(self) -> None:
-        """Write every change: households, events, distributions, slips and stock
-        movements, then members refolded."""
-        for kind in ("household", "event", "distribution", "p0_report", "stock_movement"):
-            self._write(kind)
+        """Refold the members whose facts changed (from the events stored and the batch's
+        own, in memory), then write every change. Nothing is written before the refold's
+        look-up, so on PostgreSQL every write can wait for the batch's settle step
+        (:meth:`Sequencer.holds`)."""
         if self.later:
             self.later -= self.reproject  # refolded now anyway
         self._refold()
-        self._write("member")
+        for kind in ("household", "event", "distribution", "p0_report", "stock_movement",
+                     "member"):
+            self._write(kind)
 
     def _write(self, kind: str) -> None:
         model = MODELS[kind]
         now = utcnow()
         inserts, updates = [], []
+        held = self.next_seq.holds()  # written once, with the final numbers
         for entity_id in sorted(self.new[kind] | self.dirty[kind]):
             row = self.rows[kind][entity_id]
             if row is None:
                 continue
             row["seq"] = self.next_seq()
-            self.next_seq.numbered(kind, entity_id)
+            if not held:
+                self.next_seq.numbered(kind, entity_id)
             row["updated_at"] = now
             if kind == "household":
                 row.update(household_columns(row["data"]))
@@ -364,15 +382,18 @@ class Workset:
         if inserts:
             for row in inserts:
                 row.setdefault("created_at", now)
-            insert_rows(self.session, model, inserts)
+            insert_rows(self.session, model, inserts, at_settle=held)
         if updates:
             changed = [self._changed(row) for row in updates]
             read = self.read[kind] if self.read is not None else None
             if read is not None:  # only the row as read: else another batch wrote it since
                 changed = [{**row, GUARD: read[row["id"]]} for row in changed]
-            # a guarded update that wrote fewer rows: StaleRead (maybe at the next look-up)
+            # a guarded update that wrote fewer rows: StaleRead (maybe at the next look-up;
+            # held for the settle step, a check there that fails in the database)
             update_rows(self.session, model, changed,
-                        short=StaleRead(kind) if read is not None else None)
+                        short=StaleRead(kind) if read is not None else None, at_settle=held)
+            if held and read is not None:
+                self.next_seq.updated(kind, [(row["id"], row["seq"]) for row in changed])
         self.new[kind].clear()
         self.dirty[kind].clear()
 
@@ -404,36 +425,51 @@ class Workset:
         return set(self.written["member"])
 
     def _refold(self, changed_only: bool = False) -> None:
-        """Fold every member whose facts changed, from the events now in the database
-        (``changed_only``: write only those whose columns the fold changes)."""
+        """Fold every member whose facts changed, from their events: those stored, and the
+        batch's own, not written yet (``changed_only``: write only those whose columns
+        the fold changes)."""
         ids = sorted(self.reproject)
         if not ids:
             return
         self.prefetch("member", ids)
+        # the batch's events, new or changed (a void), as they will be written: these ids
+        # as stored are left out of what the database answers
+        mine = {i: self.rows["event"][i] for i in self.new["event"] | self.dirty["event"]}
+        by_member: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for event in mine.values():
+            if event is not None and not event["voided"]:
+                by_member[event["member_id"]].append(event)
         own: dict[str, list[EventRef]] = defaultdict(list)
         child_deaths: dict[str, list[EventRef]] = defaultdict(list)
         for chunk in chunks(ids):
-            # their events, and the deaths of their children already in the database
+            # their events, and the deaths of their children, as stored
             for row in self.session.execute(self.sql.facts_of, self.sql.ids(chunk)):
-                ref = EventRef(row.form, row.payload, row.hlc, row.device_id)
-                (own[row.member_id] if row.mother is None
-                 else child_deaths[row.mother]).append(ref)
-        # children arriving with this batch (not written yet): a member the batch creates
-        # is refolded too, so its deaths are among its own events, read just now
+                if row.id not in mine:
+                    (own[row.member_id] if row.mother is None
+                     else child_deaths[row.mother]).append(_ref(row))
         folded = set(ids)
+        for member_id in ids:
+            own[member_id] += [_ref(e) for e in by_member.get(member_id, ())]
+        # deaths of children arriving with this batch: of a child stored (its stored deaths
+        # came with the look-up above), or of one the batch creates, refolded too (its
+        # events are in ``own`` already) or not (its stored deaths looked up)
         unread: dict[str, str] = {}
-        for child_id in self.new["member"]:
+        for child_id in self.new["member"] | by_member.keys():
             mother = (self.rows["member"].get(child_id) or {}).get("mother_id")
             if mother not in folded:
                 continue
-            if child_id in folded:
-                child_deaths[mother] += [e for e in own.get(child_id, ()) if e.form == "death"]
+            deaths = [_ref(e) for e in by_member.get(child_id, ()) if e["form"] == "death"]
+            if child_id not in self.new["member"]:
+                child_deaths[mother] += deaths
+            elif child_id in folded:
+                child_deaths[mother] += [e for e in own[child_id] if e.form == "death"]
             else:
                 unread[child_id] = mother
+                child_deaths[mother] += deaths
         for chunk in chunks(sorted(unread)):
             for row in self.session.execute(self.sql.deaths_of, self.sql.ids(chunk)):
-                child_deaths[unread[row.member_id]].append(
-                    EventRef(row.form, row.payload, row.hlc, row.device_id))
+                if row.id not in mine:
+                    child_deaths[unread[row.member_id]].append(_ref(row))
         for member_id in ids:
             row = self.rows["member"].get(member_id)
             if row is None:
@@ -447,3 +483,9 @@ class Workset:
             self.touch("member", member_id)
         self.reproject.clear()
 
+
+def _ref(event: Any) -> EventRef:
+    """An event (a row as stored, or one of the batch's) as the fold takes it."""
+    if isinstance(event, dict):
+        return EventRef(event["form"], event["payload"], event["hlc"], event["device_id"])
+    return EventRef(event.form, event.payload, event.hlc, event.device_id)
