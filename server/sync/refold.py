@@ -102,6 +102,7 @@ def _refold_once(session: Session, province: str, members: set[str]) -> set[str]
                               deferred=session.get_bind().dialect.name == "postgresql")
         ws = Workset(session, sequencer)
         written = ws.refold_now(members)
-        sequencer.settle()
-        send_queued(session)  # a row written meanwhile fails here, inside the savepoint
+        if written:  # else no number to take: the province's counter is left alone
+            sequencer.settle()
+            send_queued(session)  # a row written meanwhile fails here, in the savepoint
         return {ws.rows["member"][i]["area_code"] for i in written}  # type: ignore[index]
