@@ -34,14 +34,20 @@ def _log_writes() -> None:
     db.session.commit()
 
 
-def test_a_batch_writes_each_row_once_with_its_final_number(postgresql_app):
-    app = postgresql_app
+def _a_mother_stored(app) -> tuple[SimDevice, str, str]:
+    """A device, and a household with a woman in it, stored and refolded."""
     device = SimDevice(app)
     hh, mum = new_id(), new_id()
     device.upsert("household", hh, household(device.area))
     device.upsert("member", mum, member(hh))
     assert device.send(app.test_client(), device.seal())["receipt"]
     followups_for(app).drain(db.engine)
+    return device, hh, mum
+
+
+def test_a_batch_writes_each_row_once_with_its_final_number(postgresql_app):
+    app = postgresql_app
+    device, hh, mum = _a_mother_stored(app)
     before = db.session.scalar(select(ChangeCounter.value))
     _log_writes()
 
@@ -119,12 +125,7 @@ def test_a_refold_whose_row_changed_meanwhile_starts_again(postgresql_app, monke
     another session since the refold read it fails the check in the database, and the
     refold starts again from the row as it is now."""
     app = postgresql_app
-    device = SimDevice(app)
-    hh, mum = new_id(), new_id()
-    device.upsert("household", hh, household(device.area))
-    device.upsert("member", mum, member(hh))
-    assert device.send(app.test_client(), device.seal())["receipt"]
-    followups_for(app).drain(db.engine)
+    device, _, mum = _a_mother_stored(app)
     db.session.execute(update(Member).where(Member.id == mum).values(living_children=9))
     db.session.commit()  # a row that is not the fold of what is stored
     attempts: list[int] = []
