@@ -94,9 +94,9 @@ def _refold_province(session: Session, province: str, members: set[str]) -> set[
 def _refold_once(session: Session, province: str, members: set[str]) -> set[str]:
     """One attempt, in a savepoint (undone whole if a row changed meanwhile). PostgreSQL:
     the rows are written with their numbers after the province's counter is taken, as
-    a batch writes them (:meth:`Sequencer.holds`): every writer takes the counter
-    before the rows, so none waits for a row another holds while it waits for the
-    counter."""
+    a batch writes them (:meth:`Sequencer.holds`): batches, reviews and merges all
+    take the counter before the register's rows, so none waits for a row another
+    holds while holding the counter that one waits for."""
     with deferring(session), session.begin_nested():
         sequencer = Sequencer(session, province,
                               deferred=session.get_bind().dialect.name == "postgresql")
