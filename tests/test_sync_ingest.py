@@ -188,6 +188,31 @@ def test_concurrent_edits_make_one_conflict_and_a_resolution_flows_back(app, cli
         assert dev.replica.entities[mum]["data"]["full_name"] == "Trần Thị Lan Anh"
 
 
+
+def test_an_edit_that_saw_both_sides_closes_the_conflict(app, client) -> None:
+    """A collaborator who pulled the winner of a conflict and edits the field again has
+    seen both values: the conflict is closed (superseded), with the value chosen."""
+    a, b = SimDevice(app), SimDevice(app)
+    hh, mum = new_id(), new_id()
+    a.upsert("household", hh, household(a.area))
+    a.upsert("member", mum, member(hh))
+    a.send(client, a.seal())
+    b.pull(client)
+    a.upsert("member", mum, {"full_name": "Trần Thị Lan Anh"})
+    b.upsert("member", mum, {"full_name": "Trần Thị Lanh"})
+    b.send(client, b.seal())
+    assert verdicts(a.send(client, a.seal())) == ["conflict"]
+    conflict_id = db.session.scalars(select(Conflict.id)).one()
+    db.session.rollback()
+    b.pull(client)  # the winner, whichever it is
+    b.upsert("member", mum, {"full_name": "Trần Thị Lan"})
+    b.upsert("member", mum, {"ethnicity": "tay"})  # another field: no conflict of its own
+    assert verdicts(b.send(client, b.seal())) == ["applied", "applied"]
+    db.session.expire_all()
+    conflict = db.session.get(Conflict, conflict_id)
+    assert (conflict.status, conflict.resolved_value) == ("superseded", "Trần Thị Lan")
+    assert db.session.get(Member, mum).full_name == "Trần Thị Lan"
+
 def test_sequential_edits_are_not_conflicts(app, client) -> None:
     a, b = SimDevice(app), SimDevice(app)
     hh = new_id()

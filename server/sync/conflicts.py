@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from a0core.merge import Write, conflicting, stamp_of
+from server.models.pipeline import defer_read
 from server.models.sync import APPLIED, CONFLICT, UPSERTS_ONLY, Conflict, SyncOp
 from server.sync.statements import statements
 from server.sync.workset import Sequencer, StaleRead
@@ -48,6 +49,24 @@ class ConflictFinder:
         # nothing to check
         self._read: dict[str, set[tuple[int, str]]] | None = (
             {} if session.get_bind().dialect.name == "postgresql" else None)
+        # open conflicts of entities, asked for with the batch's first look-ups
+        self._open: dict[str, list[Any]] = {}
+
+    def prefetch_open(self, ids: Collection[str]) -> None:
+        """Ask for the open conflicts of ``ids`` (the entities the batch edits on a base)
+        with the batch's next look-up (PostgreSQL, deferring; else nothing: :meth:`flush`
+        looks them up), not a round trip of their own at the end of the merge."""
+        if not ids:
+            return
+        sql = statements(self.session)
+        wanted = sorted(ids)
+
+        def found(names: list[str], rows: list[tuple[Any, ...]]) -> None:
+            self._open.update((i, []) for i in wanted)
+            for row in rows:
+                conflict = dict(zip(names, row, strict=True))
+                self._open[conflict["entity_id"]].append(conflict)
+        defer_read(self.session, sql.open_conflicts, sql.ids(wanted), found)
 
     def _earlier(self, entity_id: str, row: Mapping[str, Any], field: str) -> list[Write]:
         if entity_id not in self._ledger:
@@ -126,19 +145,27 @@ class ConflictFinder:
                 next_seq.numbered("conflict", new_id)
             record["id"] = new_id
         based = {eid: ws for eid, ws in self._pending.items() if any(w.base[0] for w in ws)}
-        if based:
-            sql = statements(self.session)
-            for conflict in self.session.execute(sql.open_conflicts, sql.ids(based)).all():
-                newer = [w for w in based[conflict.entity_id] if w.field == conflict.field
-                         and w.base >= (conflict.b_hlc, conflict.b_device)]
-                if newer:
-                    self.session.execute(update(Conflict).where(Conflict.id == conflict.id)
-                                         .values(status=RESOLVED if resolved_by else SUPERSEDED,
-                                                 resolved_value=newer[-1].value,
-                                                 resolved_by=resolved_by, seq=next_seq()))
-                    next_seq.numbered("conflict", conflict.id)
+        for conflict in self._open_of(based):
+            newer = [w for w in based[conflict["entity_id"]] if w.field == conflict["field"]
+                     and w.base >= (conflict["b_hlc"], conflict["b_device"])]
+            if newer:
+                self.session.execute(update(Conflict).where(Conflict.id == conflict["id"])
+                                     .values(status=RESOLVED if resolved_by else SUPERSEDED,
+                                             resolved_value=newer[-1].value,
+                                             resolved_by=resolved_by, seq=next_seq()))
+                next_seq.numbered("conflict", conflict["id"])
         for entity_id, writes in self._pending.items():
             if entity_id in self._ledger:
                 self._ledger[entity_id].extend(writes)
         self._pending.clear()
         self.found.clear()
+
+    def _open_of(self, ids: Collection[str]) -> list[dict[str, Any]]:
+        """The open conflicts of ``ids``: those asked for already, and the rest now."""
+        rest = sorted(i for i in ids if i not in self._open)
+        out = [c for i in ids if i in self._open for c in self._open.pop(i)]
+        if rest:
+            sql = statements(self.session)
+            out += [dict(row._mapping) for row in self.session.execute(
+                sql.open_conflicts, sql.ids(rest))]
+        return out

@@ -56,8 +56,8 @@ from a0core.forms import FormSet
 from a0core.hlc import HybridClock, physical_ms, wall_ms
 from a0core.schemas import FormDef
 from server import formats
-from server.models.base import chunks, insert_rows, utcnow
-from server.models.pipeline import commit, deferring, pipelined
+from server.models.base import IN_CHUNK, chunks, insert_rows, utcnow
+from server.models.pipeline import commit, defer_read, deferring, pipelined
 from server.models.sync import DUPLICATE, REJECTED, WAITING, SyncBatch, SyncOp
 from server.security.keys import KeyStore
 from server.sync import refold
@@ -67,7 +67,7 @@ from server.sync.conflicts import ConflictFinder
 from server.sync.followups import FollowUps, gathered
 from server.sync.ledger import DeviceRow, update_device_state
 from server.sync.locks import RETRY_STATES, hold
-from server.sync.ops import DISTRIBUTION, EVENT, STOCK, VOID, Op, parse_op
+from server.sync.ops import DISTRIBUTION, EVENT, STOCK, UPSERT, VOID, Op, parse_op
 from server.sync.statements import statements
 from server.sync.workset import (
     ASSERT_FAILED,
@@ -259,8 +259,11 @@ def _apply_batch(session: Session, device: Sender, header: dict[str, Any],
     # PostgreSQL: the rows the operations may touch are asked for now, sent with the
     # look-up below, after the lock, in one round trip (unused if the batch is known)
     early = pipelined(session)
-    if early:
-        _prefetch(ws, [e.op for e in entries if e.op], ctx.forms)
+    finder, stored_waiting = ConflictFinder(session), Waiting(session, ws)
+    if early:  # and the operations waiting for what the batch may create, open conflicts
+        stored_waiting.prefetch(_prefetch(ws, [e.op for e in entries if e.op], ctx.forms))
+        finder.prefetch_open({e.op.id for e in entries if e.op and e.op.type == UPSERT
+                              and any(stamp[0] for stamp in e.op.base.values())})
     # the batch seen before (sent again, or twice at once), and which of its operations
     # are stored already: one look-up, under the lock
     stored: dict[int, str] = {}
@@ -284,7 +287,6 @@ def _apply_batch(session: Session, device: Sender, header: dict[str, Any],
                             Verdict(REJECTED, A0Error("op_hash_mismatch", seq=entry.seq))
                             .to_dict(entry.seq))
 
-    finder = ConflictFinder(session)
     applier = Applier(ws, ctx.forms, finder, ctx.now_ms, ctx.max_clock_ahead_ms)
     place = Place(device.area_code, device.commune_code, device.province_code)
     if not early:
@@ -296,7 +298,7 @@ def _apply_batch(session: Session, device: Sender, header: dict[str, Any],
 
     # SQLite: the province's change numbers now (the batch holds the write lock anyway)
     sequencer.reserve(3 * len(raw_ops) + 8)
-    released = _release_waiting(session, ws, applier, [
+    released = _release_waiting(stored_waiting, ws, applier, [
         Pending(e.op, place, entry=e) for e in entries
         if e.op and e.verdict and e.verdict.verdict == WAITING])
     for entry in entries:
@@ -384,8 +386,9 @@ def _at(ms: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
 
 
-def _prefetch(ws: Workset, ops: list[Op], forms: FormSet) -> None:
-    """Load, in a handful of queries, every row the batch's operations may touch.
+def _prefetch(ws: Workset, ops: list[Op], forms: FormSet) -> set[str]:
+    """Load, in a handful of queries, every row the batch's operations may touch; return
+    every id the operations name.
 
     Each id is looked up in the table(s) its place in the operation says it can be
     in (the operation's own id: its form's entity; a reference field: that field's
@@ -407,6 +410,7 @@ def _prefetch(ws: Workset, ops: list[Op], forms: FormSet) -> None:
     # only households and persons are merged as duplicates: the ids that may have an alias
     aliased = every.union(*(wanted[kind] for kind in ENTITY_KINDS))
     ws.prefetch_all({kind: wanted[kind] | every for kind in KINDS}, aliased)
+    return every.union(*wanted.values())
 
 
 def _prefetch_survivors(ws: Workset) -> None:
@@ -437,9 +441,44 @@ def _ref_kinds(form: FormDef) -> dict[str, str | None]:
     return cached[1]
 
 
-def _release_waiting(session: Session, ws: Workset, applier: Applier,
+class Waiting:
+    """Operations of earlier batches waiting for a record, by the id they wait for.
+    PostgreSQL: asked for with the batch's first look-ups, for every id its operations
+    name, so that releasing them after the merge takes no round trip of its own unless
+    the batch created a record none of them names (a child of a birth, say)."""
+
+    def __init__(self, session: Session, ws: Workset) -> None:
+        self.session, self.ws = session, ws
+        self.asked: set[str] = set()
+        self.rows: dict[str, list[dict[str, Any]]] = {}
+
+    def prefetch(self, ids: set[str]) -> None:
+        if not ids or len(ids) > IN_CHUNK:
+            return
+        wanted = sorted(ids)
+
+        def found(names: list[str], rows: list[tuple[Any, ...]]) -> None:
+            self.asked.update(wanted)
+            for row in rows:
+                op = dict(zip(names, row, strict=True))
+                self.rows.setdefault(op["waiting_on"], []).append(op)
+        defer_read(self.session, self.ws.sql.waiting_for, self.ws.sql.ids(wanted), found)
+
+    def on(self, ids: list[str]) -> list[dict[str, Any]]:
+        """The operations waiting for ``ids`` (each asked once)."""
+        rest = [i for i in ids if i not in self.asked]
+        out = [op for i in ids if i in self.asked for op in self.rows.pop(i, ())]
+        for chunk in chunks(rest):
+            out += [dict(row._mapping) for row in self.session.execute(
+                self.ws.sql.waiting_for, self.ws.sql.ids(chunk))]
+        self.asked.update(rest)
+        return out
+
+
+def _release_waiting(stored: Waiting, ws: Workset, applier: Applier,
                      here: list[Pending]) -> list[Pending]:
-    """Apply operations (of any device) that waited for a record this batch created.
+    """Apply operations (of any device) that waited for a record this batch created
+    (``here``: the batch's own; ``stored``: earlier batches').
 
     Released operations run in stamp order; a release may create what others wait
     for, so this repeats until nothing more is released. Returns the ledger rows
@@ -454,10 +493,10 @@ def _release_waiting(session: Session, ws: Workset, applier: Applier,
         arrived = ws.created[done:]
         done = len(ws.created)
         ready = [item for key in arrived for item in waiting.pop(key, [])]
-        for chunk in chunks(arrived):
-            for row in session.execute(ws.sql.waiting_for, ws.sql.ids(chunk)):
-                ready.append(Pending(parse_op(row.payload, row.device_id),
-                                     Place(row.area_code, row.commune_code, row.province_code)))
+        for row in stored.on(arrived):
+            ready.append(Pending(parse_op(row["payload"], row["device_id"]),
+                                 Place(row["area_code"], row["commune_code"],
+                                       row["province_code"])))
         for item in sorted(ready, key=lambda p: (p.op.hlc, p.op.device, p.op.seq)):
             verdict = applier.apply(item.op, item.place)
             if item.entry is not None:

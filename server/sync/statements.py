@@ -39,7 +39,7 @@ class Statements:
     seen: Any               # :batch, :device, :first, :last
     rows_by_id: dict[str, Select]  # kind -> :ids
     aliases: Select         # :ids
-    waiting_for: Select     # :ids — waiting operations of any device
+    waiting_for: Select     # :ids — waiting operations of any device, by what they wait on
     facts_of: Any           # :ids — (mother, member_id, event_ref…): see below
     deaths_of: Select       # :ids — not voided
     seqs_above: Select      # :device, :above
@@ -96,7 +96,7 @@ def _build(dialect: str) -> Statements:
         rows_by_id={kind: custom_plan(select(model.__table__).where(
             ids_in(model.__table__.c.id))) for kind, model in MODELS.items()},
         aliases=select(al.old_id, al.survivor_id).where(ids_in(al.old_id), al.active),
-        waiting_for=custom_plan(select(op.payload, op.device_id, op.area_code,
+        waiting_for=custom_plan(select(op.waiting_on, op.payload, op.device_id, op.area_code,
                                        op.commune_code, op.province_code)
                                 .where(WAITING_ONLY, ids_in(op.waiting_on))),
         # what a refold reads, in one statement: the events of these members (mother
