@@ -155,8 +155,9 @@ def test_gap_is_recorded_until_the_missing_operations_arrive(client, device) -> 
     assert db.session.get(Household, hh).number == "6"
 
 
-def test_concurrent_edits_make_one_conflict_and_a_resolution_flows_back(app, client) -> None:
-    a, b = SimDevice(app), SimDevice(app)
+def _names_crossed(client, a: SimDevice, b: SimDevice) -> tuple[str, dict, dict]:
+    """Two devices rename one woman from the same value; ``b`` sends first. Returns her
+    id and the answers to ``a`` and ``b``."""
     hh, mum = new_id(), new_id()
     a.upsert("household", hh, household(a.area))
     a.upsert("member", mum, member(hh))
@@ -165,7 +166,12 @@ def test_concurrent_edits_make_one_conflict_and_a_resolution_flows_back(app, cli
     a.upsert("member", mum, {"full_name": "Trần Thị Lan Anh"})
     b.upsert("member", mum, {"full_name": "Trần Thị Lanh"})
     body_b = b.send(client, b.seal())
-    body_a = a.send(client, a.seal())
+    return mum, a.send(client, a.seal()), body_b
+
+
+def test_concurrent_edits_make_one_conflict_and_a_resolution_flows_back(app, client) -> None:
+    a, b = SimDevice(app), SimDevice(app)
+    mum, body_a, body_b = _names_crossed(client, a, b)
     assert verdicts(body_b) == ["applied"]
     assert verdicts(body_a) == ["conflict"]
     conflict = db.session.scalars(select(Conflict)).one()
@@ -193,15 +199,8 @@ def test_an_edit_that_saw_both_sides_closes_the_conflict(app, client) -> None:
     """A collaborator who pulled the winner of a conflict and edits the field again has
     seen both values: the conflict is closed (superseded), with the value chosen."""
     a, b = SimDevice(app), SimDevice(app)
-    hh, mum = new_id(), new_id()
-    a.upsert("household", hh, household(a.area))
-    a.upsert("member", mum, member(hh))
-    a.send(client, a.seal())
-    b.pull(client)
-    a.upsert("member", mum, {"full_name": "Trần Thị Lan Anh"})
-    b.upsert("member", mum, {"full_name": "Trần Thị Lanh"})
-    b.send(client, b.seal())
-    assert verdicts(a.send(client, a.seal())) == ["conflict"]
+    mum, body_a, _ = _names_crossed(client, a, b)
+    assert verdicts(body_a) == ["conflict"]
     conflict_id = db.session.scalars(select(Conflict.id)).one()
     db.session.rollback()
     b.pull(client)  # the winner, whichever it is
