@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
+from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session
 
 from a0core import collector
@@ -69,14 +69,7 @@ from server.sync.ledger import DeviceRow, update_device_state
 from server.sync.locks import RETRY_STATES, hold
 from server.sync.ops import DISTRIBUTION, EVENT, STOCK, UPSERT, VOID, Op, parse_op
 from server.sync.statements import statements
-from server.sync.workset import (
-    ASSERT_FAILED,
-    ENTITY_KINDS,
-    DeviceNow,
-    Sequencer,
-    StaleRead,
-    Workset,
-)
+from server.sync.workset import ENTITY_KINDS, DeviceNow, Sequencer, StaleRead, Workset, stale
 
 # an after-batch hook queues work (server.sync.followups). It runs before the settle
 # step: on PostgreSQL the batch's register rows are not written yet, so a statement of
@@ -219,24 +212,16 @@ def _apply_until_done(session: Session, sender: list[Sender], opened: Any,
             if getattr(error.orig, "sqlstate", None) not in RETRY_STATES:
                 raise
             session.rollback()
-        except (StaleRead, DatabaseError) as stale:
-            if not _stale(stale):
+        except (StaleRead, DatabaseError) as error:
+            if not stale(error):
                 raise
             session.rollback()
             if attempt == ATTEMPTS - 1:
-                raise A0Error("server_busy") from stale
+                raise A0Error("server_busy") from error
             # the device too may have moved on (its sequence state: another of its batches)
             sender.append(_sender(session, sender[-1].id, sender[-1].revoked_at is not None))
             session.rollback()  # SQLite: the next attempt starts with its write lock
     raise A0Error("server_busy")
-
-
-def _stale(error: Exception) -> bool:
-    """Something the batch read changed before it could commit: a row checked in Python
-    (:class:`StaleRead`) or in the database (``a0_assert``), or a row it inserted that
-    another batch inserted first."""
-    return isinstance(error, StaleRead | IntegrityError) or getattr(
-        getattr(error, "orig", None), "sqlstate", None) == ASSERT_FAILED
 
 
 def _apply_batch(session: Session, device: Sender, header: dict[str, Any],

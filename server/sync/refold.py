@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import DatabaseError, IntegrityError
+from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session
 
 from server.models.base import chunks
@@ -34,7 +34,7 @@ from server.models.pipeline import deferring, send_queued
 from server.models.register import Member
 from server.sync.applier import Touched
 from server.sync.followups import Handler, Queued, gathered
-from server.sync.workset import ASSERT_FAILED, Sequencer, StaleRead, Workset
+from server.sync.workset import Sequencer, StaleRead, Workset, stale
 
 QUEUE = "refold"  # the follow-up kind
 ATTEMPTS = 8  # a refold whose rows another batch wrote meanwhile starts again
@@ -83,10 +83,8 @@ def _refold_province(session: Session, province: str, members: set[str]) -> set[
     for _ in range(ATTEMPTS - 1):
         try:
             return _refold_once(session, province, members)
-        except (StaleRead, IntegrityError):  # a batch wrote a row meanwhile: again
-            continue
-        except DatabaseError as error:  # the same, found in the database (``a0_assert``)
-            if getattr(error.orig, "sqlstate", None) != ASSERT_FAILED:
+        except (StaleRead, DatabaseError) as error:  # a batch wrote a row meanwhile: again
+            if not stale(error):
                 raise
     return _refold_once(session, province, members)
 

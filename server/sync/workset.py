@@ -25,6 +25,7 @@ from functools import partial
 from typing import Any, NamedTuple
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from a0core.projection import EventRef, member_state
@@ -118,6 +119,14 @@ class StaleRead(Exception):
 # PostgreSQL: the SQLSTATE of a check that failed in the database (``a0_assert``,
 # migration 0024): a row the batch read or wrote changed meanwhile, as StaleRead
 ASSERT_FAILED = "A0001"
+
+
+def stale(error: Exception) -> bool:
+    """Something a batch (or a refold) read changed before it could commit: a row checked
+    in Python (:class:`StaleRead`) or in the database (``a0_assert``), or a row it
+    inserted that another inserted first. It starts again."""
+    return isinstance(error, StaleRead | IntegrityError) or getattr(
+        getattr(error, "orig", None), "sqlstate", None) == ASSERT_FAILED
 
 
 class Workset:
