@@ -11,9 +11,11 @@ from pathlib import Path
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from flask import Flask
+from markupsafe import escape
 from sqlalchemy import func, select
 
 from a0core.envelope import DeviceKeys
+from a0core.errors import A0Error
 from a0core.hlc import HybridClock
 from a0core.op_states import state_word
 from a0core.schemas import registry
@@ -64,9 +66,12 @@ def _conflict_on_its_page(app: Flask):
     browser = Browser(app)
     browser.login("canboxa")
     conflict = db.session.get(Conflict, world.conflicts["C"])
-    page = browser.get("/dashboard/conflicts").get_data(as_text=True)
-    section = page.split(f'id="conflict-{conflict.id}"')[1].split("</section>")[0]
+    section = _section(browser.get("/dashboard/conflicts").get_data(as_text=True), conflict.id)
     return world, browser, conflict, section
+
+
+def _section(page: str, conflict_id: int) -> str:
+    return page.split(f'id="conflict-{conflict_id}"')[1].split("</section>")[0]
 
 
 def test_resolving_a_conflict_applies_the_choice_once(app: Flask) -> None:
@@ -102,12 +107,20 @@ def test_a_reviewer_may_type_a_value_neither_device_wrote(app: Flask) -> None:
     assert all(f'<option value="{c.code}">' in section for c in codes.codes if not c.retired)
     before = db.session.get(Member, conflict.entity_id).marital_status
 
-    for refused in ({"choice": "other", "other": "  "}, {"choice": "other", "other": "engaged"}):
-        assert browser.post(f"/dashboard/conflicts/{conflict.id}/resolve",
-                            refused).status_code == 400
+    label = registry().form("member").field("marital_status").label["vi"]
+    for refused, why in (({"choice": "other", "other": "  "}, A0Error("other_value_missing").vi),
+                         ({"choice": "other", "other": "engaged"},  # which field, and why
+                          A0Error("code_unknown", value="engaged", label_vi=label).vi)):
+        answer = browser.post(f"/dashboard/conflicts/{conflict.id}/resolve", refused)
+        assert answer.status_code == 400
         db.session.expire_all()
         assert db.session.get(Conflict, conflict.id).status == "open"
         assert db.session.get(Member, conflict.entity_id).marital_status == before
+        # the queue again, the refusal in the conflict's own section, the choice as made
+        again = _section(answer.get_data(as_text=True), conflict.id)
+        assert 'role="alert"' in again and str(escape(why)) in again, again
+        assert 'value="other" required checked' in again
+        assert 'value="a" required checked' not in again
 
     assert browser.post(f"/dashboard/conflicts/{conflict.id}/resolve",
                         {"choice": "other", "other": "married"}).status_code == 302

@@ -127,8 +127,12 @@ def staff_page(action: str = VIEW_SYNC) -> Callable[[Callable[..., Any]], Callab
 
 
 def message(error: A0Error) -> str:
-    """The refusal's text in the page's language (codes stay visible for support)."""
-    return error.en if str(get_locale()) == "en" else error.vi
+    """The refusal's text in the page's language (codes stay visible for support); a
+    record that failed its form says which fields and why, not only how many."""
+    english = str(get_locale()) == "en"
+    text = error.en if english else error.vi
+    inner = [e.en if english else e.vi for e in getattr(error, "errors", ())]
+    return f"{text}: {'; '.join(inner)}" if inner else text
 
 
 def error_page(error: A0Error, status: int | None = None):

@@ -5,6 +5,7 @@ call the query or domain module, commit, render."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
@@ -26,6 +27,7 @@ from server.sync.locks import again_if_crossed
 from server.sync.review import resolve_conflict, typed_value
 from server.sync.runtime import ingest_context
 from server.web.dashboard.shell import (
+    STATUS,
     add_nav,
     audit_page,
     bp,
@@ -114,27 +116,43 @@ def _described(batch, verdicts) -> dict[int, str]:
 @bp.get("/conflicts")
 @staff_page(REVIEW)
 def conflicts():
+    return _conflicts_page()
+
+
+@dataclass(frozen=True)
+class _Refused:
+    """A reviewer's choice refused: shown in its conflict's section, as they made it."""
+    conflict_id: int
+    error: A0Error
+    choice: str
+    other: str
+
+
+def _conflicts_page(refused: _Refused | None = None):
     page, per_page = page_args(20)
     commune = _commune_arg()
     shown = conflict_queries.open_conflicts(db.session, scope(), page, per_page, commune)
     audit_page("conflicts.view", (v.conflict.entity_id for v in shown.items), commune)
     return render_template("conflicts.html", commune=commune, conflicts=shown,
-                           communes=status_queries.communes_in_scope(db.session, scope()))
+                           communes=status_queries.communes_in_scope(db.session, scope()),
+                           refused=refused), 400 if refused else 200
 
 
 @bp.post("/conflicts/<int:conflict_id>/resolve")
 @staff_page(REVIEW)
 def resolve(conflict_id: int):
     found = require(conflict_queries.conflict_in_scope(db.session, scope(), conflict_id))
-    choice = request.form.get("choice")
+    choice, other = request.form.get("choice", ""), request.form.get("other", "")[:200]
     if choice == "other":  # neither side is right: the reviewer types the value
-        value = typed_value(found.entity, found.field, request.form.get("other", ""))
+        value = typed_value(found.entity, found.field, other)
         if value is None:
-            return error_page(A0Error("choice_invalid"))
+            return _conflicts_page(_Refused(conflict_id, A0Error("other_value_missing"),
+                                            choice, other))
     elif choice in ("a", "b"):
         value = found.a_value if choice == "a" else found.b_value
     else:
         return error_page(A0Error("choice_invalid"))
+
     def once() -> None:
         resolve_conflict(db.session, ingest_context(current_app), conflict_id, value,
                          scope().actor, scope())
@@ -143,9 +161,13 @@ def resolve(conflict_id: int):
     try:
         again_if_crossed(db.session, once)
     except A0Error as error:
-        return error_page(error)
+        if STATUS.get(error.code, 400) != 400:  # closed meanwhile, out of scope: no section
+            return error_page(error)
+        db.session.rollback()
+        return _conflicts_page(_Refused(conflict_id, error, choice, other))
     flash(gettext("Đã lưu lựa chọn cho xung đột #%(id)s.", id=conflict_id))
-    return redirect(url_for("dashboard.conflicts", page=request.args.get("page", 1)))
+    return redirect(url_for("dashboard.conflicts", page=request.args.get("page", 1),
+                            commune=_commune_arg()))
 
 
 @bp.route("/devices/enrol", methods=["GET", "POST"])
