@@ -18,6 +18,7 @@ from sqlalchemy import select
 from a0core import p0
 from server.extensions import db
 from server.models.rollups import RollupCell
+from server.reporting.forms import sections, shown
 from tests.support.rollups_web import rollup_world
 from tests.support.web import Browser
 
@@ -106,3 +107,23 @@ def test_commune_report_opens_on_the_last_closed_month(app: Flask) -> None:
     with open(STATIC, encoding="utf-8") as handle:
         css = handle.read()
     assert "@page wide{size:A4 landscape}" in css and "break-after:page" in css
+
+
+def test_handed_out_sub_rows_add_up_when_no_source_was_recorded() -> None:
+    """Row 19: every hand-out appears under one source, those without a recorded source
+    (form version 1) under "Không rõ nguồn", so each method's sub-rows add up to it."""
+    cell = {"distributed.condom": 30, "distributed.free.condom": 10,
+            "distributed.unstated.condom": 20, "distributed.pill": 4,
+            "distributed.unstated.pill": 4}
+    rows = {row.number: row for section in sections() for row in section.rows}
+    methods = [row for number, row in rows.items() if re.fullmatch(r"19\.\d+", number)]
+    assert methods and rows["19"].value(cell) == 34
+    for method in methods:
+        parts = [row for number, row in rows.items() if number.startswith(method.number + ".")]
+        assert sum(row.value(cell) for row in parts) == method.value(cell), method.key
+    unstated = [row for row in rows.values() if (row.key or "").startswith("distributed.unstated.")]
+    assert len(unstated) == len(methods)
+    assert all(row.vi.endswith("không rõ nguồn") for row in unstated)
+    table = dict(shown(sections(), ["x"], {"x": cell})[4][1])
+    condom = next(row for row in unstated if row.key == "distributed.unstated.condom")
+    assert table[condom] == ["20"]
