@@ -44,6 +44,12 @@ def _vn(number: float) -> str:
     return f"{int(number):,}".replace(",", ".")
 
 
+def _rate(number: float) -> str:
+    """How the page writes a rate: always one decimal (68,0; 76,9)."""
+    whole, frac = f"{number:.1f}".split(".")
+    return f"{int(whole):,}".replace(",", ".") + "," + frac
+
+
 def test_district_report_for_a_quarter_and_its_workbook(app: Flask) -> None:
     rollup_world(app)
     district, communes = _cells("001"), {c: _cells(c) for c in ("00001", "00004")}
@@ -72,7 +78,7 @@ def test_district_report_for_a_quarter_and_its_workbook(app: Flask) -> None:
     boys = sum(district.get(m, {}).get("births.male", 0) for m in quarter)
     girls = sum(district.get(m, {}).get("births.female", 0) for m in quarter)
     if girls:
-        assert _row(html, "srb")[0] == _vn(round(100 * boys / girls, 1))  # not a sum of ratios
+        assert _row(html, "srb")[0] == _rate(round(100 * boys / girls, 1))  # not a sum of ratios
     # rows the project does not collect keep the form's shape, empty; assumed rows marked
     assert _row(html, "6-1")[0] == "—"
     assert '<span class="assumed"' in html.split('id="r-moves_out"')[1].split("</tr>")[0]
@@ -87,6 +93,9 @@ def test_district_report_for_a_quarter_and_its_workbook(app: Flask) -> None:
     assert rows["4"][3] == flows["births"] and rows["4"][4:6] == tuple(births)
     assert rows["2"][3] == district["2025-06"]["population"]
     assert rows["10"][-1] == "*" and rows["4"][-1] is None  # an empty cell
+    # rates with one decimal, as on the page; counts as whole numbers
+    formats = {r[0].value: r[3].number_format for r in sheet.iter_rows() if r[0].value}
+    assert formats["31"] == formats["4.6"] == "0.0" and formats["4"] == "General"
     labels_html = re.findall(r'<tr id="r-[^"]+"[^>]*><td>([^<]*)</td>', html)
     numbers = [str(r[0]) for r in sheet.iter_rows(values_only=True) if r[0] and r[1] and r[2]]
     assert numbers[0] == "STT" and numbers[1:] == list(dict.fromkeys(labels_html))

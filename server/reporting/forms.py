@@ -292,12 +292,14 @@ def shown(sections: Sequence[Section], codes: Sequence[str],
           values: Mapping[str, Mapping[str, Any]], lang: str = "vi"
           ) -> list[tuple[Section, list[tuple[Row, list[str]]]]]:
     """Each section's rows with their cells as a person reads them, one per code
-    (``5.083``, ``76,9``, "—" for a row not collected). Formatted once here rather
+    (``5.083``, a rate always with its decimal: ``76,9``, ``68,0``; "—" for a row not
+    collected). Formatted once here rather
     than cell by cell in the template: a province's form has over ten thousand."""
     empty: Mapping[str, Any] = {}
     cells = [values.get(code, empty) for code in codes]
-    num = formats.num
-    return [(section, [(row, [num(row.value(cell), lang) for cell in cells])
+    num, rate = formats.num, formats.rate
+    return [(section, [(row, [(rate if row.unit == "percent" and row.collected else num)(
+                                  row.value(cell), lang) for cell in cells])
                        for row in section.rows])
             for section in sections]
 
