@@ -1,7 +1,8 @@
 """How numbers, dates, months and times read to a person: one place, for the dashboard,
 the report forms and the command line (Babel, in Vietnam's time zone).
 
-Vietnamese (the default): ``5.083``, ``76,9``, ``03/12/2026``, ``11/2026``,
+Vietnamese (the default): ``5.083``, ``76,9`` (a rate always with its decimal:
+``68,0``), ``03/12/2026``, ``11/2026``,
 ``03/12/2026 23:28``, chart months ``T11/26``. English: ``5,083``, ``76.9``,
 ``3 Dec 2026``, ``Nov 2026``, ``3 Dec 2026, 23:28``, ``Nov 26``. Every time is shown
 in ``Asia/Ho_Chi_Minh`` (stored times are UTC; SQLite hands them back naive) and a
@@ -9,7 +10,7 @@ page or a command says so once (:func:`zone_note`).
 
 Each function takes the language; ``lang=None`` means the page's language inside a
 request (Flask-Babel's locale) and Vietnamese anywhere else. Templates use them as
-filters (``num``, ``day``, ``month``, ``when``; registered by
+filters (``num``, ``rate``, ``day``, ``month``, ``when``; registered by
 ``server.web.dashboard.init_app``); new pages need nothing more.
 """
 
@@ -67,6 +68,15 @@ def num(value: Any, lang: str | None = None, digits: int = 1) -> str:
     # Python groups and points the English way; the language's own symbols from Babel's
     # locale data (a report page shows thousands of numbers: format_decimal costs 40 µs)
     return text.translate(_symbols(language(lang)))
+
+
+def rate(value: Any, lang: str | None = None, digits: int = 1) -> str:
+    """A rate or a ratio, always with ``digits`` decimals so that a column reads alike:
+    ``68,0``, ``68,4`` (``68.0`` in English); "—" when it has no value (nothing to
+    divide by)."""
+    if value is None or value == "" or isinstance(value, bool):
+        return NOTHING
+    return f"{float(value):,.{digits}f}".translate(_symbols(language(lang)))
 
 
 @cache

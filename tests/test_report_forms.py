@@ -18,6 +18,7 @@ from sqlalchemy import select
 from a0core import p0
 from server.extensions import db
 from server.models.rollups import RollupCell
+from server.reporting.forms import sections, shown
 from tests.support.rollups_web import rollup_world
 from tests.support.web import Browser
 
@@ -41,6 +42,12 @@ def _vn(number: float) -> str:
         whole, frac = f"{number:.1f}".split(".")
         return f"{int(whole):,}".replace(",", ".") + "," + frac
     return f"{int(number):,}".replace(",", ".")
+
+
+def _rate(number: float) -> str:
+    """How the page writes a rate: always one decimal (68,0; 76,9)."""
+    whole, frac = f"{number:.1f}".split(".")
+    return f"{int(whole):,}".replace(",", ".") + "," + frac
 
 
 def test_district_report_for_a_quarter_and_its_workbook(app: Flask) -> None:
@@ -71,7 +78,7 @@ def test_district_report_for_a_quarter_and_its_workbook(app: Flask) -> None:
     boys = sum(district.get(m, {}).get("births.male", 0) for m in quarter)
     girls = sum(district.get(m, {}).get("births.female", 0) for m in quarter)
     if girls:
-        assert _row(html, "srb")[0] == _vn(round(100 * boys / girls, 1))  # not a sum of ratios
+        assert _row(html, "srb")[0] == _rate(round(100 * boys / girls, 1))  # not a sum of ratios
     # rows the project does not collect keep the form's shape, empty; assumed rows marked
     assert _row(html, "6-1")[0] == "—"
     assert '<span class="assumed"' in html.split('id="r-moves_out"')[1].split("</tr>")[0]
@@ -86,6 +93,9 @@ def test_district_report_for_a_quarter_and_its_workbook(app: Flask) -> None:
     assert rows["4"][3] == flows["births"] and rows["4"][4:6] == tuple(births)
     assert rows["2"][3] == district["2025-06"]["population"]
     assert rows["10"][-1] == "*" and rows["4"][-1] is None  # an empty cell
+    # rates with one decimal, as on the page; counts as whole numbers
+    formats = {r[0].value: r[3].number_format for r in sheet.iter_rows() if r[0].value}
+    assert formats["31"] == formats["4.6"] == "0.0" and formats["4"] == "General"
     labels_html = re.findall(r'<tr id="r-[^"]+"[^>]*><td>([^<]*)</td>', html)
     numbers = [str(r[0]) for r in sheet.iter_rows(values_only=True) if r[0] and r[1] and r[2]]
     assert numbers[0] == "STT" and numbers[1:] == list(dict.fromkeys(labels_html))
@@ -106,3 +116,23 @@ def test_commune_report_opens_on_the_last_closed_month(app: Flask) -> None:
     with open(STATIC, encoding="utf-8") as handle:
         css = handle.read()
     assert "@page wide{size:A4 landscape}" in css and "break-after:page" in css
+
+
+def test_handed_out_sub_rows_add_up_when_no_source_was_recorded() -> None:
+    """Row 19: every hand-out appears under one source, those without a recorded source
+    (form version 1) under "Không rõ nguồn", so each method's sub-rows add up to it."""
+    cell = {"distributed.condom": 30, "distributed.free.condom": 10,
+            "distributed.unstated.condom": 20, "distributed.pill": 4,
+            "distributed.unstated.pill": 4}
+    rows = {row.number: row for section in sections() for row in section.rows}
+    methods = [row for number, row in rows.items() if re.fullmatch(r"19\.\d+", number)]
+    assert methods and rows["19"].value(cell) == 34
+    for method in methods:
+        parts = [row for number, row in rows.items() if number.startswith(method.number + ".")]
+        assert sum(row.value(cell) for row in parts) == method.value(cell), method.key
+    unstated = [row for row in rows.values() if (row.key or "").startswith("distributed.unstated.")]
+    assert len(unstated) == len(methods)
+    assert all(row.vi.endswith("không rõ nguồn") for row in unstated)
+    table = dict(shown(sections(), ["x"], {"x": cell})[4][1])
+    condom = next(row for row in unstated if row.key == "distributed.unstated.condom")
+    assert table[condom] == ["20"]

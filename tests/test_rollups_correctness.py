@@ -398,3 +398,48 @@ def test_year_only_birth_counts_from_january(app):
     assert national["2025-12"]["population"] == 1
     assert national["2026-01"]["population"] == 2
     assert national["2026-01"]["population.male.00-04"] == 1
+
+
+def test_a_birth_ends_the_mothers_pregnancy(app):
+    """Hand-written: a birth ends the mother's pregnancy, so it counts as a pregnancy
+    ended with a live birth (once, when the collaborator also recorded the outcome);
+    the pregnant women at the end of a month are those at the end of the month
+    before, plus the pregnancies newly seen, minus those ended."""
+    from tests.support.register import birth, household, member
+
+    device = SimDevice(app, area="12619.01.1")
+    hh = new_id()
+    device.upsert("household", hh, household("12619.01.1"))
+    women = {name: new_id() for name in ("births", "both", "miscarries", "new")}
+    for n, (name, woman) in enumerate(women.items()):
+        device.upsert("member", woman, member(hh, f"Trần Thị {name}", born="1995-03-0" + str(n + 1),
+                                              relation="head" if n == 0 else "other_relative"))
+
+    def pregnancy(woman: str, day: str, outcome: str, **extra) -> None:
+        device.event("pregnancy", {"id": new_id(), "household_id": hh, "member_id": woman,
+                                   "event_date": day, "outcome": outcome, **extra})
+
+    for name in ("births", "both", "miscarries"):
+        pregnancy(women[name], "2025-09-10", "pregnant", expected_date="2026-02-01")
+    device.event("birth", birth(hh, women["births"], "2025-11-12", order=1))
+    # the same delivery recorded twice: as the pregnancy's outcome and as the birth
+    pregnancy(women["both"], "2025-11-20", "live_birth")
+    device.event("birth", birth(hh, women["both"], "2025-11-20", order=1))
+    pregnancy(women["miscarries"], "2025-11-03", "miscarriage")
+    pregnancy(women["new"], "2025-11-05", "pregnant", expected_date="2026-06-01")
+    verdicts = device.send(app.test_client(), device.seal())["receipt"]["verdicts"]
+    assert all(v["verdict"] == "applied" for v in verdicts), verdicts
+    full_recompute(db.session, months=["2025-10", "2025-11"])
+    cells = {c.month: c.values for c in db.session.scalars(
+        select(RollupCell).where(RollupCell.unit_code == "VN"))}
+    october, november = cells["2025-10"], cells["2025-11"]
+    assert november["births"] == 2
+    assert november.get("pregnancy_outcomes.live_birth", 0) == 2
+    assert november.get("pregnancy_outcomes.miscarriage", 0) == 1
+    assert november.get("pregnancy_outcomes", 0) == 3
+    assert november["pregnancy_outcomes"] == sum(
+        v for k, v in november.items() if k.startswith("pregnancy_outcomes."))
+    assert (october["pregnant"], november.get("pregnancies.new", 0), november["pregnant"]) \
+        == (3, 1, 1)
+    assert october["pregnant"] + november["pregnancies.new"] \
+        - november["pregnancy_outcomes"] == november["pregnant"]

@@ -118,3 +118,12 @@ def test_dates_and_times_read_as_babel_writes_them(moment: dt.datetime, lang: st
         moment.date(), formats._DAY[lang], locale=lang)
     assert formats.month(moment.date(), lang) == formats.month(f"{moment:%Y-%m}", lang) \
         == format_date(moment.date(), formats._MONTH[lang], locale=lang)
+
+
+def test_a_rate_always_has_its_decimal() -> None:
+    """A column of rates reads alike: 68,0 beside 68,4, not 68; "—" only for none."""
+    assert [formats.rate(v, "vi") for v in (68.0, 68, 68.44, 1234.56, 0, 0.0)] \
+        == ["68,0", "68,0", "68,4", "1.234,6", "0,0", "0,0"]
+    assert [formats.rate(v, "en") for v in (68.0, 1234.56)] == ["68.0", "1,234.6"]
+    assert formats.rate(None, "vi") == formats.rate("", "en") == "—"
+    assert formats.num(0, "vi") == "0"  # a count of nothing is a number, not "—"

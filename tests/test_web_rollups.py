@@ -146,3 +146,25 @@ def test_charts_escape_and_scale() -> None:
     assert gap.count("<circle") == 2 and "<polyline" not in gap
     bars = horizontal_bars("m", [("<x>", 50), ("y", 100)], maximum=100, suffix="%")
     assert "&lt;x&gt;" in bars and "50%" in bars
+
+
+def test_drill_down_writes_zero_and_rates_with_their_decimal(app: Flask) -> None:
+    """A sub-unit with no births that month shows 0 (collected), not "—" (which the
+    report keeps for what is not collected); every rate has one decimal (100,0)."""
+    rollup_world(app)
+    months = db.session.execute(select(RollupCell.month, RollupCell.values).where(
+        RollupCell.unit_code == "00001", RollupCell.month.like("2025-%"))).all()
+    month = next(m for m, v in sorted(months) if not v.get("births") and v.get("population"))
+    district = cell("001", month)
+    browser = Browser(app)
+    browser.login("huyen")
+    html = browser.get(f"/dashboard/rollups/001?month={month}").get_data(as_text=True)
+    summary = re.findall(r'<th[^>]*>([^<]*)</th>', html.split('id="below"')[1].split("</thead>")[0])
+    births = summary.index("Số sinh") - 1  # the first heading is the unit's name
+    assert row_values(html, "unit-00001")[births] == "0"
+    for name in ("completeness", "timeliness", "cpr", "mcpr"):
+        if name in district:
+            value = district[name]
+            shown = row_values(html, f"ind-{name}")[-1]
+            assert re.fullmatch(r"\d{1,3}(\.\d{3})*,\d", shown), (name, shown)
+            assert shown == f"{value:.1f}".replace(".", ","), name

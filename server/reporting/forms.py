@@ -33,12 +33,14 @@ from a0core import p0
 from a0core.errors import A0Error
 from a0core.schemas import registry
 from server import formats
-from server.rollups.indicators import CATALOGUE, add_into, with_derived
+from server.rollups.indicators import CATALOGUE, UNSTATED, add_into, with_derived
 
 PERIOD = re.compile(r"^(\d{4})-(?:(0[1-9]|1[0-2])|Q([1-4]))$")
 UNITS = {"households": ("Hộ", "Households"), "persons": ("Người", "Persons"),
          "couples": ("Cặp", "Couples"), "percent": ("%", "%"), "times": ("Lượt", "Times"),
          "areas": ("Địa bàn", "Areas"), "pieces": ("Đơn vị", "Units")}
+# the label of ``distributed.unstated`` (the logistics report's wording)
+UNSTATED_LABEL = ("Không rõ nguồn", "Source not stated")
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,9 @@ def sections() -> tuple[Section, ...]:
     methods = [(c, vi, en) for c, vi, en in _codes("contraceptive_method")
                if not registry().codelist("contraceptive_method").get(c).attrs.get("is_none")]
     supplied = _codes("contraceptive_method", distributable=True)
-    sources = _codes("distribution_source")
+    # hand-outs recorded before the form had a source (version 1) are shown as such, as
+    # the logistics report does, so that a method's sub-rows add up to its row
+    sources = [*_codes("distribution_source"), (UNSTATED, *UNSTATED_LABEL)]
     distributed: list[Row] = []
     for i, (code, vi, en) in enumerate(supplied, 1):
         distributed.append(Row(f"19.{i}", vi, en, "pieces", f"distributed.{code}", depth=1))
@@ -288,12 +292,14 @@ def shown(sections: Sequence[Section], codes: Sequence[str],
           values: Mapping[str, Mapping[str, Any]], lang: str = "vi"
           ) -> list[tuple[Section, list[tuple[Row, list[str]]]]]:
     """Each section's rows with their cells as a person reads them, one per code
-    (``5.083``, ``76,9``, "—" for a row not collected). Formatted once here rather
+    (``5.083``, a rate always with its decimal: ``76,9``, ``68,0``; "—" for a row not
+    collected). Formatted once here rather
     than cell by cell in the template: a province's form has over ten thousand."""
     empty: Mapping[str, Any] = {}
     cells = [values.get(code, empty) for code in codes]
-    num = formats.num
-    return [(section, [(row, [num(row.value(cell), lang) for cell in cells])
+    num, rate = formats.num, formats.rate
+    return [(section, [(row, [(rate if row.unit == "percent" and row.collected else num)(
+                                  row.value(cell), lang) for cell in cells])
                        for row in section.rows])
             for section in sections]
 

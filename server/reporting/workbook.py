@@ -39,6 +39,12 @@ def write_report(out: BinaryIO, *, title: Sequence[str], period: Period,
             cell.font = font
         return cell
 
+    def rate(value: Any) -> WriteOnlyCell:
+        """A rate: a number shown with one decimal, as on the page (68,0)."""
+        cell = styled(value)
+        cell.number_format = "0.0"
+        return cell
+
     def label(value: Any, font: Font | None = None) -> WriteOnlyCell:
         """A cell of column B (wrapped)."""
         cell = styled(value, font)
@@ -59,7 +65,9 @@ def write_report(out: BinaryIO, *, title: Sequence[str], period: Period,
         sheet.append([section.number, label(section.label(lang), bold)])
         for row in section.rows:
             sheet.append([row.number, label(("   " * row.depth) + row.label(lang)),
-                          row.unit_label(lang), *(row.value(cell) for cell in cells),
+                          row.unit_label(lang),
+                          *((rate if row.unit == "percent" and row.collected else styled)(
+                              row.value(cell)) for cell in cells),
                           "" if row.official else "*"])
     notes_sheet = book.create_sheet("Ghi chú" if vi else "Notes")
     notes_sheet.column_dimensions["A"].width = 120

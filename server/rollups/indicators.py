@@ -49,7 +49,14 @@ Definitions (written down here once; the tests compute them independently):
   ``to_scope``; ``marriages``, ``divorces``; ``household_changes`` by reason;
   ``new_acceptors.<method>`` (``method_start``); ``method_stops`` by reason and
   method; ``method_switches`` by new method (and ``.from.<method>``);
-  ``pregnancies.new`` (pregnancies seen) and ``pregnancy_outcomes.<outcome>``;
+  ``pregnancies.new`` (pregnancies seen) and ``pregnancy_outcomes.<outcome>``
+  (pregnancies ended: a ``pregnancy`` event with an outcome, or a ``birth`` event,
+  which ends the mother's pregnancy in the fold too and counts as ``live_birth``;
+  once per woman and month, so that twins, or a delivery recorded both as the
+  outcome and as the birth, end one pregnancy. So ``pregnant`` at the end of ``M``
+  = at the end of ``M-1`` + ``pregnancies.new`` − ``pregnancy_outcomes``, except
+  for a birth whose pregnancy was never recorded, a pregnancy that ran over, and a
+  pregnant woman who died, moved or came into the register);
   ``newborn_screenings.<kind>`` (tests) and ``newborns_screened`` (children with
   one or more tests in the month), ``newborns_screened.positive`` (one of them
   abnormal); ``prenatal_screenings.<kind>`` and ``prenatal_screenings.positive``;
@@ -86,6 +93,7 @@ ELDERLY_GROUP = 12  # 60-64 and above
 STATE_FORMS = ("death", "move_in", "move_out", "marriage", "divorce", "method_start",
                "method_stop", "method_switch", "pregnancy", "household_change")
 PREGNANCY_DAYS, POSTPARTUM_DAYS = 280, 42  # the pregnant stock's run-over rule
+LIVE_BIRTH = "live_birth"  # the pregnancy outcome a birth event stands for
 UNSTATED = "unstated"  # the source of a distribution recorded before form version 2
 
 DERIVED = ("srb", "mcpr", "cpr", "completeness", "timeliness")
@@ -272,7 +280,9 @@ def flow_names(form: str, record: Mapping[str, Any], sex: str, born: str,
             names.append("births.order3plus")
         if age_on(born, day) < 20:
             names.append("births.mother_under20")
-        return names, []
+        # a birth ends the mother's pregnancy (as in the fold): once per mother and month,
+        # so twins, or the outcome also recorded as a pregnancy event, end one pregnancy
+        return names, ["pregnancy_outcomes", f"pregnancy_outcomes.{LIVE_BIRTH}"]
     if form == "death":
         return ["deaths", f"deaths.{sex}"], []
     if form in ("move_in", "move_out"):
@@ -295,7 +305,7 @@ def flow_names(form: str, record: Mapping[str, Any], sex: str, born: str,
         outcome = get("outcome")
         if outcome == "pregnant":
             return ["pregnancies.new"], []
-        return ["pregnancy_outcomes", f"pregnancy_outcomes.{outcome}"], []
+        return [], ["pregnancy_outcomes", f"pregnancy_outcomes.{outcome}"]
     if form == "newborn_screening":
         positive = get("result") in abnormal_results()
         return (["newborn_screenings", f"newborn_screenings.{get('screening')}"],

@@ -220,6 +220,8 @@ def area_cells(raw: Raw, months: list[str]) -> dict[str, dict[str, dict[str, flo
 def _flows(raw: Raw, live: dict[str, dict[str, Any]], events: list[dict[str, Any]],
            wanted: set[str], cells: Any) -> None:
     screened: set[tuple[str, str, str, str]] = set()
+    # pregnancies ended (an outcome, or a birth: live), once per woman and month
+    ended: list[tuple[str, str, str, str]] = []
     for e in events:
         m = e["event_date"][:7]
         subject = live.get(e["member_id"])
@@ -238,6 +240,7 @@ def _flows(raw: Raw, live: dict[str, dict[str, Any]], events: list[dict[str, Any
             age = int(d[:4]) - int(b[:4]) - (1 if len(b) == 10 and b[5:] > d[5:] else 0)
             if age < 20:
                 _bump(cell, "births.mother_under20")
+            ended.append((area, m, e["member_id"], "live_birth"))
         elif form == "death":
             _bump(cell, "deaths", f"deaths.{subject['sex']}")
         elif form == "move_in":
@@ -260,7 +263,7 @@ def _flows(raw: Raw, live: dict[str, dict[str, Any]], events: list[dict[str, Any
             if e["outcome"] == "pregnant":
                 _bump(cell, "pregnancies.new")
             else:
-                _bump(cell, "pregnancy_outcomes", f"pregnancy_outcomes.{e['outcome']}")
+                ended.append((area, m, e["member_id"], e["outcome"]))
         elif form == "newborn_screening":
             _bump(cell, "newborn_screenings", f"newborn_screenings.{e['screening']}")
             names = ["newborns_screened"] + (
@@ -275,6 +278,10 @@ def _flows(raw: Raw, live: dict[str, dict[str, Any]], events: list[dict[str, Any
                 _bump(cell, "prenatal_screenings.positive")
         elif form == "elderly_check":
             _bump(cell, "elderly_checks", f"elderly_checks.{e['result']}")
+    for area, m, _woman, outcome in set(ended):
+        _bump(cells[area][m], f"pregnancy_outcomes.{outcome}")
+    for area, m, _woman in {(area, m, woman) for area, m, woman, _ in ended}:
+        _bump(cells[area][m], "pregnancy_outcomes")
     for d in raw.distributions:
         m = d["distributed_on"][:7]
         if m in wanted and d["id"] not in raw.voided:

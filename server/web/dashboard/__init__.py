@@ -36,6 +36,7 @@ def _env_flag(name: str, default: bool) -> bool:
 
 def init_app(app: Flask) -> None:
     from server import formats
+    from server.rollups.indicators import DERIVED
     from server.web.dashboard import (  # noqa: F401  (routes)
         api_pages,
         auth,
@@ -65,9 +66,12 @@ def init_app(app: Flask) -> None:
     i18n.init_app(app)
     # how numbers, dates and times read: server/formats.py, in the page's language
     app.jinja_env.filters.update(
-        num=formats.num, vnnum=formats.num, score=formats.fixed, day=formats.day,
-        birth=formats.day, month=formats.month, when=formats.when)
+        num=formats.num, vnnum=formats.num, rate=formats.rate, score=formats.fixed,
+        day=formats.day, birth=formats.day, month=formats.month, when=formats.when)
     app.jinja_env.globals["zone_note"] = formats.zone_note
+    # roll-up values that are ratios (written with their decimal; "—" when undefined):
+    # every other value is a count, 0 when the cell does not hold it
+    app.jinja_env.globals["RATIOS"] = frozenset(DERIVED)
     csrf.init_app(app)
     for name in ("api_sync", "api_devices"):
         blueprint = app.blueprints.get(name)
