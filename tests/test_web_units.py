@@ -131,6 +131,15 @@ def test_old_codes_and_former_districts_after_the_reform(app) -> None:
     page = province.get(f"/dashboard/rollups/former-districts?month={month}").get_data(
         as_text=True)
     assert 'id="district-180"' in page and 'id="district-189"' in page
+    # the heading names the province; a province code that is none is refused, not empty
+    name = db.session.scalar(select(OrgUnit.full_name).where(
+        OrgUnit.code == "20", OrgUnit.level == "province", OrgUnit.tree == world.NEW))
+    assert f"<h1>Số liệu {name} theo huyện cũ, tháng " in page
+    admin = _as(app, ids, "quan.tri")
+    assert f"<h1>Số liệu {name} theo huyện cũ" in admin.get(
+        f"/dashboard/rollups/former-districts?province=20&month={month}").get_data(as_text=True)
+    assert admin.get("/dashboard/rollups/former-districts?province=abc").status_code == 404
+    assert admin.get("/dashboard/rollups/former-districts").status_code == 200
     from server.orgunits.former import by_former_district
 
     groups, total = by_former_district(db.session, Scope("t", "province", "20"), "20", month)
