@@ -9,6 +9,8 @@ field error, and version 1 of the form is still accepted.
 
 from __future__ import annotations
 
+from html import unescape
+
 from sqlalchemy import select
 
 from a0core.sync_client import verdict_warnings
@@ -117,3 +119,23 @@ def test_commune_staff_see_the_warning_on_the_receipt(app) -> None:
     page = browser.get(f"/dashboard/batches/{body['receipt']['batch']}").get_data(as_text=True)
     assert "Máy chủ giữ bản ghi, nhưng có 1 điều cần kiểm tra" in page and "record_warnings" in page
     assert f"Số định danh {MAN_1990} là của một người nam, nhưng giới tính ghi là nữ." in page
+
+
+def test_commune_staff_read_why_a_record_was_refused(app) -> None:
+    """The receipt and the device page say what the field error was (its label and
+    value), not only "record invalid" and its code."""
+    from tests.support.web import Browser, build_world
+
+    world = build_world(app)
+    device = world.devices["C"]
+    h, m = new_id(), new_id()
+    device.upsert("household", h, household(device.area, "91"))
+    device.upsert("member", m, {**member(h, "Trần Thị Hoa"), "ethnicity": "dan_toc_cu"})
+    body = device.send(app.test_client(), device.seal())
+    browser = Browser(app)
+    browser.login("canboxa")
+    why = '"dan_toc_cu" không có trong danh mục của "Dân tộc"'
+    receipt = browser.get(f"/dashboard/batches/{body['receipt']['batch']}")
+    assert why in unescape(receipt.get_data(as_text=True))
+    page = unescape(browser.get(f"/dashboard/devices/{device.id}").get_data(as_text=True))
+    assert "Bản ghi không hợp lệ (1 lỗi)" in page and why in page

@@ -50,6 +50,9 @@ def test_status_shows_gaps_and_drills_down_to_receipts(app: Flask) -> None:
     device = world.devices["C2"]
     page = browser.get(f"/dashboard/devices/{device.id}").get_data(as_text=True)
     assert "thao tác 2–3 chưa nhận được" in page
+    # the label already says "Máy …" (as the demo's do): the heading says it once
+    label = db.session.get(Device, device.id).label
+    assert label.startswith("Máy ") and f"<h1>{label} " in page and "Máy Máy" not in page
     assert page.count("/dashboard/batches/") == 2  # both batches, newest first
     batch_id = world.batches["C2"]
     receipt = browser.get(f"/dashboard/batches/{batch_id}").get_data(as_text=True)

@@ -10,8 +10,11 @@ import re
 
 from flask import Flask
 from openpyxl import load_workbook
+from sqlalchemy import func, select
 
 from server.extensions import db
+from server.models.logistics import StockMovement
+from server.models.orgunits import OrgUnit
 from server.rollups.jobs import full_recompute
 from tests.support.register import household, new_id
 from tests.support.web import AREAS, Browser, build_world
@@ -99,3 +102,31 @@ def test_who_sees_and_records_stock(app: Flask) -> None:
         assert browser.post("/dashboard/stock/00001/record", RECEIPT).status_code == record, user
         assert browser.get("/dashboard/stock/report/00001").status_code == report, user
         browser.post("/logout")
+
+
+def test_station_page_names_the_commune_and_leaves_the_expiry_blank(app: Flask) -> None:
+    """Names where codes stood, a blank expiry (a lot of unknown expiry, not one that
+    expires today), a lot already expired when received refused in words."""
+    build_world(app)
+    name = db.session.scalar(select(OrgUnit.full_name).where(OrgUnit.code == "00001"))
+    browser = Browser(app)
+    browser.login("canboxa")
+    page = browser.get("/dashboard/stock/00001?month=2025-03").get_data(as_text=True)
+    assert f"<h1>Hậu cần phương tiện tránh thai — {name}</h1>" in page
+    assert f"<title>Hậu cần phương tiện tránh thai — {name} ·" in page
+    assert "Số ngày hết hàng" in page and "xã 00001" not in page
+    receipt = page.split('id="record-stock_receipt"')[1].split("</form>")[0]
+    assert re.search(r'<input type="date" name="expiry">', receipt)
+    assert re.search(r'<input type="date" name="received_on" value="\d{4}-\d{2}-\d{2}"', receipt)
+
+    expired = browser.post("/dashboard/stock/00001/record", {**RECEIPT, "expiry": "2025-03-02"})
+    assert expired.status_code == 400
+    assert "Hạn sử dụng trước ngày nhận" in expired.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(StockMovement)) == 0
+    unknown = {k: v for k, v in RECEIPT.items() if k != "expiry"}
+    assert browser.post("/dashboard/stock/00001/record", unknown).status_code == 302
+    assert browser.post("/dashboard/stock/00001/record", RECEIPT).status_code == 302
+
+    report = browser.get("/dashboard/stock/report/00001?month=2025-03").get_data(as_text=True)
+    assert f"<title>Báo cáo hậu cần tháng 03/2025 — {name} ·" in report
+    assert "Số ngày hết hàng" in report

@@ -7,8 +7,16 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from server.extensions import db
-from server.models import Collaborator, MigrationChoice, OrgUnit, RollupCell, User
-from server.orgunits.local import add
+from server.models import (
+    Collaborator,
+    Household,
+    Member,
+    MigrationChoice,
+    OrgUnit,
+    RollupCell,
+    User,
+)
+from server.orgunits.local import add, list_units
 from server.orgunits.plan import build_plan
 from server.security.scope import NATIONAL, Scope
 from tests.support import reform as world
@@ -61,6 +69,30 @@ def test_commune_staff_keep_their_villages(app) -> None:
     assert "Thôn Nà Pàn Mới" in page and "Hoàng Thị Mai" in page
 
 
+def test_units_count_the_people_who_live_here(app) -> None:
+    """Households and persons as the roll-ups count them: the deceased and those moved
+    out are not the population, nor a household whose only person moved out."""
+    world.build(db.session, {"06010": 6}, villages=1)
+    cli = Scope("cli", NATIONAL)
+    village = add(db.session, cli, "06010", "Thôn Đếm", by="cli")
+    area = add(db.session, cli, village.code, "Địa bàn đếm", by="cli")
+    place = {"area_code": area.code, "commune_code": "06010", "province_code": "20"}
+    for household in ("count-h1", "count-h2"):
+        db.session.add(Household(id=household, number=household[-1], data={}, clocks={},
+                                 **place))
+    for person, household, status in (("count-1", "count-h1", "present"),
+                                      ("count-2", "count-h1", "deceased"),
+                                      ("count-3", "count-h1", "moved_out"),
+                                      ("count-4", "count-h2", "moved_out")):
+        db.session.add(Member(id=person, household_id=household, full_name=person,
+                              sex="female", birth_date="1990", birth_year=1990,
+                              residence_status=status, data={}, clocks={}, **place))
+    db.session.commit()
+    rows = {r.code: r for r in list_units(db.session, cli, "06010")}
+    assert (rows[area.code].households, rows[area.code].persons) == (1, 1)
+    assert (rows[village.code].households, rows[village.code].persons) == (1, 1)
+
+
 def test_province_staff_choose_where_a_split_commune_goes(app) -> None:
     world.build(db.session, {"06622": 8}, villages=2)
     ids = world.staff(db.session)
@@ -99,6 +131,15 @@ def test_old_codes_and_former_districts_after_the_reform(app) -> None:
     page = province.get(f"/dashboard/rollups/former-districts?month={month}").get_data(
         as_text=True)
     assert 'id="district-180"' in page and 'id="district-189"' in page
+    # the heading names the province; a province code that is none is refused, not empty
+    name = db.session.scalar(select(OrgUnit.full_name).where(
+        OrgUnit.code == "20", OrgUnit.level == "province", OrgUnit.tree == world.NEW))
+    assert f"<h1>Số liệu {name} theo huyện cũ, tháng " in page
+    admin = _as(app, ids, "quan.tri")
+    assert f"<h1>Số liệu {name} theo huyện cũ" in admin.get(
+        f"/dashboard/rollups/former-districts?province=20&month={month}").get_data(as_text=True)
+    assert admin.get("/dashboard/rollups/former-districts?province=abc").status_code == 404
+    assert admin.get("/dashboard/rollups/former-districts").status_code == 200
     from server.orgunits.former import by_former_district
 
     groups, total = by_former_district(db.session, Scope("t", "province", "20"), "20", month)

@@ -11,12 +11,14 @@ No Flask: the page parses, calls these, commits.
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from a0core import stock
 from a0core.envelope import finalize_op
 from a0core.errors import A0Error
 from server.logistics import flags
@@ -35,6 +37,8 @@ from server.sync.ingest import Entry, IngestContext, write_ledger
 from server.sync.ops import parse_op
 from server.sync.review import SERVER_DEVICE, SERVER_OPS_COUNTER
 from server.sync.workset import Sequencer, Workset
+
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def commune_place(session: Session, scope: Scope, commune: str) -> Place:
@@ -72,11 +76,22 @@ def record(session: Session, ctx: IngestContext, scope: Scope, commune: str, for
     area = values.get("area_code")
     if area and area not in commune_areas(session, commune):
         raise A0Error("stock_area_unknown", record=str(area)[:32])
+    if form.id == stock.RECEIPT:
+        _check_expiry(values)
     record_id = str(uuid.uuid4())
     _apply(session, ctx, scope, place, {
         "type": "stock", "form": form.id, "version": form.version, "id": record_id,
         "fields": {**values, "id": record_id}}, f"stock.{form.id}", record_id)
     return record_id
+
+
+def _check_expiry(values: dict[str, Any]) -> None:
+    """A lot received already expired (its expiry before the day it was received) is
+    refused; a receipt without an expiry is a lot of unknown expiry (it leaves last)."""
+    expiry, received = values.get("expiry"), values.get("received_on")
+    if all(isinstance(v, str) and _DAY.match(v) for v in (expiry, received)) \
+            and expiry < received:  # type: ignore[operator]
+        raise A0Error("stock_expired_on_receipt", field="expiry")
 
 
 def void(session: Session, ctx: IngestContext, scope: Scope, movement_id: str,

@@ -56,6 +56,7 @@ from server.orgunits.relocate import (
     record_move,
     renumber,
 )
+from server.rollups.queries import counted
 from server.security import audit
 from server.security.enrolment import new_collaborator, revoke_device
 from server.security.scope import MANAGE_UNITS, Scope
@@ -375,15 +376,19 @@ def list_units(session: Session, scope: Scope, commune_code: str | None = None,
 
 
 def _per_area(session: Session, areas: list[str]) -> dict[str, tuple[int, int]]:
-    out: dict[str, list[int]] = {}
+    """Area → (households, persons) as the roll-ups count them: persons who live here
+    (:func:`server.rollups.queries.counted`), and the households one of them lives in
+    (a merged household as its survivor)."""
+    household = func.coalesce(Household.merged_into, Member.household_id)
+    out: dict[str, tuple[int, int]] = {}
     for i in range(0, len(areas), 500):
-        chunk = areas[i:i + 500]
-        for position, model in enumerate((Household, Member)):
-            for area, n in session.execute(select(model.area_code, func.count()).where(
-                    model.area_code.in_(chunk), ~model.deleted, model.merged_into.is_(None))
-                    .group_by(model.area_code)):
-                out.setdefault(area, [0, 0])[position] = n
-    return {k: (v[0], v[1]) for k, v in out.items()}
+        for area, households, persons in session.execute(
+                select(Member.area_code, func.count(household.distinct()), func.count())
+                .outerjoin(Household, Household.id == Member.household_id)
+                .where(Member.area_code.in_(areas[i:i + 500]), *counted())
+                .group_by(Member.area_code)):
+            out[area] = (households, persons)
+    return out
 
 
 def _moved_from(session: Session, ids: list[int]) -> dict[int, str]:

@@ -150,10 +150,15 @@ def _stable_token() -> ColumnElement[str]:
             + func.substr(Member.birth_date, 1, 7) + ":" + woman)
 
 
-def _counted(by_area: bool) -> list[ColumnElement[bool]]:
-    """A live person with a birth date whose residence status now "lives here"."""
+def counted() -> list[ColumnElement[bool]]:
+    """A live person with a birth date whose residence status now "lives here": the
+    population (also the units page's, :func:`server.orgunits.local.list_units`)."""
     return [live(), func.length(Member.birth_date) >= 4,
-            Member.residence_status.in_(ind.lives_here()), _in_areas(Member.area_code, by_area)]
+            Member.residence_status.in_(ind.lives_here())]
+
+
+def _counted(by_area: bool) -> list[ColumnElement[bool]]:
+    return [*counted(), _in_areas(Member.area_code, by_area)]
 
 
 @cache

@@ -17,8 +17,9 @@ from sqlalchemy import select
 from a0core import p0
 from a0core.errors import A0Error
 from server.extensions import db
-from server.models.orgunits import OrgLineage, OrgMigration, OrgTree
+from server.models.orgunits import LEVEL_PROVINCE, OrgLineage, OrgMigration, OrgTree
 from server.orgunits import former
+from server.orgunits.lineage import where
 from server.orgunits.plan import PlanRow, build_plan, choose
 from server.orgunits.queries import current_tree
 from server.security.scope import NATIONAL, PLAN_MIGRATION, PROVINCE, VIEW_ROLLUPS
@@ -27,12 +28,15 @@ from server.web.dashboard.shell import (
     add_nav,
     bp,
     error_page,
+    not_found,
     page_args,
     require,
     scope,
     staff_page,
 )
+from server.web.queries import rollups as rollup_queries
 from server.web.queries.paging import page_of
+from server.web.queries.sync_status import unit_names
 
 add_nav("dashboard.migration", lazy_gettext("Chuyển đổi đơn vị hành chính"), PLAN_MIGRATION, 45)
 
@@ -119,13 +123,23 @@ def former_districts():
     province = s.code if s.level == PROVINCE else (request.args.get("province") or "")[:8]
     if s.level not in (PROVINCE, NATIONAL):
         raise A0Error("forbidden")
+    # a national user chooses the province first; a code that is no province is refused
+    # as other pages refuse an unknown unit (an old code says where it went)
+    if province and s.level == NATIONAL:
+        unit = rollup_queries.find_unit(db.session, s, province)
+        if unit is None or unit.level != LEVEL_PROVINCE:
+            found = where(db.session, province)
+            if found.current is None and found.old is not None:
+                return redirect(url_for("dashboard.unit_lookup", code=province))
+            raise not_found()
     month = request.args.get("month", "")
     month = month if _MONTH.match(month) else p0.last_closed_month(p0.vn_day())
-    # a national user chooses the province first
     groups, total = former.by_former_district(db.session, s, province, month) \
         if province else ([], {})
     labels = dict(INDICATORS)
     return render_template("former_districts.html", province=province, month=month,
+                           province_name=unit_names(db.session, {province}).get(province,
+                                                                                province),
                            national=s.level == NATIONAL,
                            groups=groups, total=total,
                            columns=[(name, labels.get(name, name)) for name in SHOWN])

@@ -71,6 +71,7 @@ def stock_home():
 def stock_station(commune: str):
     month = _month(this_month())
     page = report.station_page(db.session, scope(), commune[:8], month, current_app.config)
+    unit = queries.find_unit(db.session, scope(), page.commune)
     methods = [m for m in _labels()["methods"] if m in cell_methods()]
     fields = {f: {x.name: x for x in registry().form(f).fields} for f in STATION_FORMS}
     lang = _lang()
@@ -79,7 +80,8 @@ def stock_station(commune: str):
                    for name, x in by_name.items() if x.type == "code" and x.codelist}
                for f, by_name in fields.items()}
     return render_template(
-        "stock_station.html", page=page, labels=_labels(), methods=methods,
+        "stock_station.html", page=page, commune_name=unit.name if unit else page.commune,
+        labels=_labels(), methods=methods,
         areas=station.commune_areas(db.session, page.commune), forms=STATION_FORMS,
         fields=fields, options=options, lang=lang, may_record=scope().may(MANAGE_STOCK),
         today=vn_day().isoformat(),
@@ -167,7 +169,7 @@ def headings() -> dict[str, Any]:
         "distributed.unstated": lazy_gettext("Không rõ nguồn"),
         "value.social_marketing": lazy_gettext("Tiền tiếp thị xã hội (đồng)"),
         "value.sold": lazy_gettext("Tiền bán (đồng)"),
-        "days_out": lazy_gettext("Ngày hết hàng"), "stocked_out": lazy_gettext("Nơi hết hàng"),
+        "days_out": lazy_gettext("Số ngày hết hàng"), "stocked_out": lazy_gettext("Nơi hết hàng"),
         "holders": lazy_gettext("Số nơi giữ hàng"), "mos": lazy_gettext("Số tháng dự trữ"),
         "ctv": lazy_gettext("Cộng tác viên"), "station": lazy_gettext("Trạm y tế xã"),
     }
