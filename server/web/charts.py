@@ -173,8 +173,8 @@ def horizontal_bars(label: str, items: Sequence[tuple[str, float]], *, width: in
     body, y = [], 4
     for i, (name, value) in enumerate(items):
         lines = wrap(name, per_line, break_long_words=False) or [""]
-        body.append(f'<text x="0" y="{y}" {FONT}>' + "".join(
-            f'<tspan x="0" dy="{line_h}">{escape(text)}</tspan>' for text in lines)
+        body.append(f'<text x="2" y="{y}" {FONT}>' + "".join(
+            f'<tspan x="2" dy="{line_h}">{escape(text)}</tspan>' for text in lines)
             + "</text>")
         y += line_h * len(lines) + 4
         w = plot_w * min(value, peak) / peak
