@@ -12,7 +12,7 @@ from sqlalchemy import select
 from server.extensions import db
 from server.models.rollups import RollupCell
 from server.security.api_tokens import create_token
-from server.web.charts import grouped_bars, horizontal_bars, line
+from server.web.charts import CHAR, SIZE, WIDTH, grouped_bars, horizontal_bars, line
 from tests.support.rollups_web import rollup_world
 from tests.support.web import Browser
 
@@ -168,3 +168,18 @@ def test_drill_down_writes_zero_and_rates_with_their_decimal(app: Flask) -> None
             shown = row_values(html, f"ind-{name}")[-1]
             assert re.fullmatch(r"\d{1,3}(\.\d{3})*,\d", shown), (name, shown)
             assert shown == f"{value:.1f}".replace(".", ","), name
+
+
+def test_chart_names_are_whole_and_wrapped_between_words() -> None:
+    long = "Dụng cụ tử cung (vòng tránh thai) " * 3
+    bars = horizontal_bars("m", [(long.strip(), 64), ("Bao cao su", 41)])
+    lines = re.findall(r"<tspan[^>]*>([^<]*)</tspan>", bars)
+    assert " ".join(lines[:-1]) == long.strip() and lines[-1] == "Bao cao su"
+    assert len(lines) > 2  # the long name wrapped, every line short enough for the width
+    assert all(len(text) * CHAR <= WIDTH for text in lines)
+    assert not re.search(r'font-size="(\d+)"', bars.replace(f'font-size="{SIZE}"', ""))
+    # twelve months: every other labelled, the last (the month asked for) always
+    months = [f"2025-{m:02d}" for m in range(1, 13)]
+    axis = re.findall(r'text-anchor="middle"[^>]*>([^<]*)</text>', grouped_bars(
+        "b", months, [("Trai", [1] * 12)]))
+    assert axis == ["T2/25", "T4/25", "T6/25", "T8/25", "T10/25", "T12/25"]

@@ -1,0 +1,117 @@
+"""The demo at a phone's 390×844 in real headless Chromium: what a finger needs is
+reachable and big enough, and chart text reads.
+
+- the units page: every action button lies inside the screen, no sideways scrolling
+  (the table turns into one card a row at phone width);
+- tap targets (WCAG 2.5.5): the menu's links and its button at least 44 px high,
+  check boxes and radio buttons at least 24 px with a label at least 44 px high;
+- the roll-up charts: every label drawn at 11 px or more once the SVG is scaled down
+  to the phone (its font size times the drawing's scale), and inside its chart.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import make_app
+from tests.support.pages import DEMO_COMMUNE, demo_values
+from tests.support.web import served_in_thread
+from tests.test_web_e2e import ARGS, CHROMIUM, _need_chromium
+
+PHONE = {"width": 390, "height": 844}
+
+# boxes of what is given, rounded to the pixel, as [what, left, top, right, bottom]
+BOXES = """sel => [...document.querySelectorAll(sel)].filter(e => e.getClientRects().length)
+  .map(e => { const r = e.getBoundingClientRect();
+              return [e.tagName + ' ' + (e.innerText || e.name || e.value || '').trim()
+                        .slice(0, 30), r.left, r.top, r.right, r.bottom]; })"""
+
+# check boxes and radios (not the menu's hidden toggle), each with its label's height
+CHOICES = """() => [...document.querySelectorAll(
+    'main input[type=checkbox], main input[type=radio]')].filter(e => e.getClientRects().length)
+  .map(e => { const r = e.getBoundingClientRect(), l = e.closest('label');
+              return {name: e.name, width: r.width, height: r.height,
+                      label: l ? l.getBoundingClientRect().height : 0}; })"""
+
+# each chart text as drawn: its font size in the drawing times the drawing's scale
+CHART_TEXT = """() => [...document.querySelectorAll('svg.chart text')].map(t => {
+  const svg = t.ownerSVGElement.getBoundingClientRect(), r = t.getBoundingClientRect();
+  return {text: t.textContent, px: parseFloat(getComputedStyle(t).fontSize) *
+                                   t.getScreenCTM().a,
+          inside: r.left >= svg.left - 0.5 && r.right <= svg.right + 0.5}; })"""
+
+
+@pytest.fixture(scope="module")
+def phone(demo_built: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """A logged-in tab at 390×844 on a served copy of the demo."""
+    _need_chromium()
+    from playwright.sync_api import sync_playwright
+
+    folder = tmp_path_factory.mktemp("phone")
+    shutil.copy(demo_built["database"], folder / "demo.sqlite")
+    app = make_app(f"sqlite:///{folder / 'demo.sqlite'}", folder / "instance",
+                   A0SYNC_SECURE_COOKIES=False)
+    with app.app_context(), served_in_thread(app) as url, sync_playwright() as playwright:
+        values = demo_values()
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            tab = browser.new_context(viewport=PHONE).new_page()
+            tab.set_default_timeout(30_000)
+            tab.goto(f"{url}/lang/vi")
+            tab.goto(f"{url}/login")
+            tab.fill("input[name=username]", "demo")
+            tab.fill("input[name=password]", demo_built["accounts"]["demo"])
+            with tab.expect_navigation():
+                tab.click("main button[type=submit]")
+            assert "/login" not in tab.url, tab.inner_text("main")
+            yield {"tab": tab, "url": url, "values": values}
+        finally:
+            browser.close()
+
+
+def test_units_actions_within_a_phone_screen(phone: dict) -> None:
+    tab = phone["tab"]
+    tab.goto(f"{phone['url']}/dashboard/units?commune={DEMO_COMMUNE}")
+    buttons = tab.evaluate(BOXES, "#units button")
+    names = {b[0].split(" ", 1)[1] for b in buttons}
+    assert {"Đổi tên", "Giao địa bàn", "Chuyển sang thôn này", "Ngừng"} <= names, names
+    outside = [b for b in buttons if b[1] < 0 or b[3] > PHONE["width"]]
+    assert not outside, outside
+    fields = tab.evaluate(BOXES, "#units input:not([type=hidden]), #units select")
+    assert not [f for f in fields if f[3] > PHONE["width"]]
+    assert tab.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert tab.evaluate("document.querySelector('.scroll').scrollWidth "
+                        "<= document.querySelector('.scroll').clientWidth")
+
+
+def test_tap_targets_on_a_phone(phone: dict) -> None:
+    tab, url, values = phone["tab"], phone["url"], phone["values"]
+    tab.goto(f"{url}/dashboard/units?commune={DEMO_COMMUNE}")
+    tab.click("label.menu-button")
+    small = [b for b in tab.evaluate(BOXES, "nav#menu a, label.menu-button")
+             if b[4] - b[2] < 44 or b[3] - b[1] < 44]
+    assert not small, small
+    seen = 0
+    for path in (f"/dashboard/units?commune={DEMO_COMMUNE}", "/dashboard/",
+                 "/dashboard/conflicts", f"/dashboard/duplicates/{values['candidate_id']}"):
+        tab.goto(url + path)
+        choices = tab.evaluate(CHOICES)
+        seen += len(choices)
+        small = [c for c in choices if min(c["width"], c["height"]) < 24 or c["label"] < 44]
+        assert not small, (path, small)
+    assert seen >= 4  # the units page's two boxes, the status filter, the radios
+
+
+def test_chart_text_reads_on_a_phone(phone: dict) -> None:
+    tab = phone["tab"]
+    tab.goto(f"{phone['url']}/dashboard/rollups/{DEMO_COMMUNE}")
+    texts = tab.evaluate(CHART_TEXT)
+    assert len(texts) > 10
+    small = [t for t in texts if t["px"] < 11]
+    assert not small, small[:5]
+    cut = [t["text"] for t in texts if not t["inside"]]
+    assert not cut, cut
+    assert "Dụng cụ tử cung (vòng tránh thai)" in tab.text_content("#chart-methods")
