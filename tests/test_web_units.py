@@ -4,8 +4,10 @@ figures group by former district."""
 
 from __future__ import annotations
 
+from markupsafe import escape
 from sqlalchemy import func, select
 
+from a0core.errors import A0Error
 from server.extensions import db
 from server.models import (
     Collaborator,
@@ -16,7 +18,7 @@ from server.models import (
     RollupCell,
     User,
 )
-from server.orgunits.local import add, list_units
+from server.orgunits.local import MAX_NAME, add, list_units
 from server.orgunits.plan import build_plan
 from server.security.scope import NATIONAL, Scope
 from tests.support import reform as world
@@ -163,3 +165,50 @@ def test_old_codes_and_former_districts_after_the_reform(app) -> None:
     assert 'id="district-180"' in page and 'id="district-189"' not in page
     assert district.get("/dashboard/rollups/06613").status_code == 404
     assert district.get("/dashboard/rollups/06001").status_code == 200
+
+
+def test_a_refused_unit_change_comes_back_beside_its_form(app) -> None:
+    """A name of spaces, a collaborator already there: the units page again (400), the
+    refusal in words inside the form that was sent, what was typed still there, and
+    nothing written."""
+    world.build(db.session, {"06010": 6}, villages=2)
+    ids = world.staff(db.session)
+    browser = _as(app, ids, "xa.caominh")
+    before = {u.code: u.name for u in db.session.scalars(select(OrgUnit).where(
+        OrgUnit.commune_code == "06010"))}
+
+    def row(page: str, code: str) -> str:
+        return page.split(f'<tr id="unit-{code.replace(".", "-")}"')[1].split("</tr>")[0]
+
+    invalid = escape(A0Error("unit_name_invalid", max_length=MAX_NAME).vi)
+    answer = browser.post("/dashboard/units/06010.01/rename", {"commune": "06010",
+                                                              "name": "   "})
+    assert answer.status_code == 400
+    page = answer.get_data(as_text=True)
+    mine = row(page, "06010.01").split('action="/dashboard/units/06010.01/rename')[1]
+    mine = mine.split("</form>")[0]
+    assert mine.startswith("#unit-06010-01") and 'role="alert"' in mine
+    assert str(invalid) in mine and 'name="name" value="   "' in mine
+    assert 'role="alert"' not in row(page, "06010.02")  # only beside the form sent
+
+    answer = browser.post("/dashboard/units/add", {"commune": "06010", "parent": "06010",
+                                                  "name": "x" * 201})
+    assert answer.status_code == 400
+    top = answer.get_data(as_text=True).split('id="add-village"')[1].split("</form>")[0]
+    assert 'role="alert"' in top and str(invalid) in top and 'value="' + "x" * 200 in top
+
+    area = next(c for c in before if c.startswith("06010.01."))
+    assert browser.post(f"/dashboard/units/{area}/assign", {
+        "commune": "06010", "collaborator_name": "Hoàng Thị Mai"}).status_code == 302
+    held = db.session.scalar(select(func.count()).where(Collaborator.area_code == area))
+    answer = browser.post(f"/dashboard/units/{area}/assign", {
+        "commune": "06010", "collaborator_name": "Hoang Thi Mai", "revoke_devices": "1"})
+    assert answer.status_code == 400
+    mine = row(answer.get_data(as_text=True), area).split("/assign")[1].split("</form>")[0]
+    assert 'role="alert"' in mine and "collaborator_exists" in mine
+    assert 'value="Hoang Thi Mai"' in mine and 'name="revoke_devices" value="1" checked' in mine
+
+    db.session.expire_all()
+    assert {u.code: u.name for u in db.session.scalars(select(OrgUnit).where(
+        OrgUnit.commune_code == "06010"))} == before
+    assert db.session.scalar(select(func.count()).where(Collaborator.area_code == area)) == held

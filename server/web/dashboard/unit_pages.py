@@ -4,6 +4,8 @@ collaborator; look up where a code — an old one too — is now. Thin handlers:
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
 
@@ -15,7 +17,7 @@ from server.rollups.jobs import DEFAULT_WORKERS, full_recompute
 from server.security.enrolment import find_collaborator
 from server.security.scope import MANAGE_UNITS, NATIONAL, VIEW_SYNC
 from server.sync.clock import server_clock
-from server.web.dashboard.shell import add_nav, bp, error_page, scope, staff_page
+from server.web.dashboard.shell import STATUS, add_nav, bp, error_page, scope, staff_page
 from server.web.http import form_id
 from server.web.queries import enrolment as enrolment_queries
 from server.web.queries import units as queries
@@ -27,21 +29,47 @@ def _back(commune: str | None):
     return redirect(url_for("dashboard.units", commune=commune or None))
 
 
+@dataclass(frozen=True)
+class _Refused:
+    """A change refused for what was typed: shown beside the form that sent it (``form``
+    of unit ``code``; the new village form is ``add`` of the commune), as it was typed."""
+    form: str
+    code: str
+    error: A0Error
+    values: dict[str, str] = field(default_factory=dict)
+
+
 @bp.get("/units")
 @staff_page(MANAGE_UNITS)
 def units():
+    return _units_page((request.args.get("commune") or "").strip()[:8])
+
+
+def _units_page(code: str, refused: _Refused | None = None):
     communes = queries.communes(db.session, scope())
-    code = (request.args.get("commune") or "").strip()[:8] or (
-        communes[0][0] if communes and len(communes) == 1 else "")
+    code = code or (communes[0][0] if communes and len(communes) == 1 else "")
     found = queries.commune(db.session, scope(), code) if code else None
     if code and found is None:  # an old or unknown code: say where it went
+        if refused:
+            return error_page(refused.error)
         return redirect(url_for("dashboard.unit_lookup", code=code))
     rows = local.list_units(db.session, scope(), code, include_retired=True) if found else []
     return render_template(
         "units.html", communes=communes, commune=found, rows=rows,
         villages=queries.villages(db.session, scope(), code) if found else [],
         collaborators=enrolment_queries.collaborators_of(db.session, scope(), code)
-        if found else [], national=scope().level == NATIONAL)
+        if found else [], national=scope().level == NATIONAL,
+        refused=refused), 400 if refused else 200
+
+
+def _refused(error: A0Error, form: str, code: str):
+    """A refusal of what was typed comes back beside its form; others (out of scope,
+    unknown) on the error page."""
+    if STATUS.get(error.code, 400) != 400:
+        return error_page(error)
+    db.session.rollback()
+    typed = {k: v[:200] for k, v in request.form.items() if k != "csrf_token"}
+    return _units_page(_commune_of_form() or "", _Refused(form, code, error, typed))
 
 
 def _commune_of_form() -> str | None:
@@ -57,7 +85,7 @@ def unit_add():
                          request.form.get("name", ""), by=scope().actor)
         db.session.commit()
     except A0Error as error:
-        return error_page(error)
+        return _refused(error, "add", request.form.get("parent", "")[:32])
     flash(gettext("Đã thêm %(name)s (%(code)s).", name=unit.name, code=unit.code))
     return _back(commune)
 
@@ -69,7 +97,7 @@ def unit_rename(code: str):
         local.rename(db.session, scope(), code, request.form.get("name", ""), by=scope().actor)
         db.session.commit()
     except A0Error as error:
-        return error_page(error)
+        return _refused(error, "rename", code)
     flash(gettext("Đã đổi tên %(code)s.", code=code))
     return _back(_commune_of_form())
 
@@ -81,7 +109,7 @@ def unit_retire(code: str):
         local.retire(db.session, scope(), code, by=scope().actor)
         db.session.commit()
     except A0Error as error:
-        return error_page(error)
+        return _refused(error, "retire", code)
     flash(gettext("Đã ngừng %(code)s.", code=code))
     return _back(_commune_of_form())
 
@@ -95,7 +123,7 @@ def unit_move(code: str):
         number = migration.id
         db.session.commit()
     except A0Error as error:
-        return error_page(error)
+        return _refused(error, "move", code)
     full_recompute(db.session, workers=DEFAULT_WORKERS)  # the figures follow the move
     flash(gettext("Đã chuyển %(code)s cùng mọi hộ của nó (lần chuyển %(n)s).", code=code,
                   n=number))
@@ -110,7 +138,7 @@ def unit_move_households(code: str):
                                       by=scope().actor, hlc=server_clock(current_app).now())
         db.session.commit()
     except A0Error as error:
-        return error_page(error)
+        return _refused(error, "move_households", code)
     full_recompute(db.session, workers=DEFAULT_WORKERS)
     flash(gettext("Đã chuyển %(n)s hộ của %(code)s.", n=moved, code=code))
     return _back(_commune_of_form())
@@ -132,7 +160,7 @@ def unit_assign(code: str):
         name = who.full_name
         db.session.commit()
     except A0Error as error:
-        return error_page(error)
+        return _refused(error, "assign", code)
     flash(gettext("%(name)s phụ trách địa bàn %(code)s.", name=name, code=code))
     return _back(_commune_of_form())
 
