@@ -9,9 +9,12 @@ import io
 import re
 
 from flask import Flask
+from markupsafe import escape
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
+from a0core.errors import A0Error
+from a0core.schemas import registry
 from server.extensions import db
 from server.models.logistics import StockMovement
 from server.models.orgunits import OrgUnit
@@ -60,6 +63,8 @@ def test_station_records_collaborator_confirms_and_report_adds_up(app: Flask) ->
     assert "Nhận khác số giao" in row and "110" in row and "06/03/2025" in row
     alerts = page.split('id="alerts"')[1].split("</ul>")[0]
     assert "stock_negative" in alerts and "stock_confirm_mismatch" in alerts
+    # in words; the code only as a small note for support
+    assert "tồn bị âm" in alerts and "<code>stock_negative</code>)</small>" in alerts
     ctv = page.split('id="bal-00001-01-1-condom"')[1].split("</tr>")[0]
     assert "-20" in ctv and "Hết hàng" in ctv
     station = page.split('id="bal-station-condom"')[1].split("</tr>")[0]
@@ -130,3 +135,64 @@ def test_station_page_names_the_commune_and_leaves_the_expiry_blank(app: Flask) 
     report = browser.get("/dashboard/stock/report/00001?month=2025-03").get_data(as_text=True)
     assert f"<title>Báo cáo hậu cần tháng 03/2025 — {name} ·" in report
     assert "Số ngày hết hàng" in report
+
+
+def test_a_refused_station_form_comes_back_as_typed(app: Flask) -> None:
+    """A quantity of nothing, a lot expired before it came, no method: the station page
+    again (400), the refusal in words inside that form, what was typed still there, and
+    nothing written."""
+    build_world(app)
+    browser = Browser(app)
+    browser.login("canboxa")
+
+    def form(page: str, form_id: str) -> str:
+        return page.split(f'id="record-{form_id}"')[1].split("</form>")[0]
+
+    expired = browser.post("/dashboard/stock/00001/record", {**RECEIPT, "expiry": "2025-03-02"})
+    assert expired.status_code == 400
+    receipt = form(expired.get_data(as_text=True), "stock_receipt")
+    assert receipt.startswith(" open>") and "#record-stock_receipt" in receipt
+    assert 'role="alert"' in receipt
+    assert str(escape(A0Error("stock_expired_on_receipt").vi)) in receipt
+    assert 'name="expiry" value="2025-03-02"' in receipt and 'value="K-17"' in receipt
+    assert 'name="quantity" value="300"' in receipt and 'value="2025-03-03"' in receipt
+    assert '<option value="district" selected>' in receipt
+    assert 'role="alert"' not in form(expired.get_data(as_text=True), "stock_transfer")
+
+    label = registry().form("stock_transfer").field("quantity").label["vi"]
+    range_vi = A0Error("field_range", label_vi=label).vi
+    zero = browser.post("/dashboard/stock/00001/record", {
+        "form": "stock_transfer", "area_code": AREAS["C"], "method": "condom",
+        "quantity": "0", "issued_on": "2025-03-05", "note": "cấp \"gấp\""})
+    assert zero.status_code == 400
+    transfer = form(zero.get_data(as_text=True), "stock_transfer")
+    assert 'role="alert"' in transfer and str(escape(range_vi)) in transfer
+    assert 'name="quantity" value="0"' in transfer and 'value="cấp &#34;gấp&#34;"' in transfer
+    assert f'<option value="{AREAS["C"]}" selected>' in transfer
+
+    count = browser.post("/dashboard/stock/00001/record", {
+        "form": "stock_adjustment", "counted_on": "2025-03-05", "book_balance": "5",
+        "counted": "4", "reason": "physical_count"})
+    assert count.status_code == 400
+    adjustment = form(count.get_data(as_text=True), "stock_adjustment")
+    assert 'role="alert"' in adjustment and 'name="counted" value="4"' in adjustment
+    method = registry().form("stock_adjustment").field("method").label["vi"]
+    assert str(escape(A0Error("field_required", label_vi=method).vi)) in adjustment
+    assert '<option value=""></option>' in adjustment  # no method chosen stays unchosen
+    assert db.session.scalar(select(func.count()).select_from(StockMovement)) == 0
+
+
+def test_station_page_names_the_areas(app: Flask) -> None:
+    build_world(app)
+    browser = Browser(app)
+    browser.login("canboxa")
+    assert browser.post("/dashboard/stock/00001/record", RECEIPT).status_code == 302
+    assert browser.post("/dashboard/stock/00001/record", {
+        "form": "stock_transfer", "area_code": AREAS["C"], "method": "condom",
+        "quantity": "12", "issued_on": "2025-03-05"}).status_code == 302
+    name = db.session.scalar(select(OrgUnit.full_name).where(OrgUnit.code == AREAS["C"]))
+    assert name and name != AREAS["C"]
+    page = browser.get("/dashboard/stock/00001?month=2025-03").get_data(as_text=True)
+    row = page.split('<table class="list" id="transfers">')[1].split("</table>")[0]
+    assert f"<td>{name} <small>{AREAS['C']}</small></td>" in row
+    assert f'<option value="{AREAS["C"]}">{name} ({AREAS["C"]})</option>' in page

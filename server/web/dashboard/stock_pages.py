@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
@@ -25,8 +26,17 @@ from server.logistics.cells import methods as cell_methods
 from server.rollups.jobs import this_month
 from server.security.scope import MANAGE_STOCK, VIEW_ROLLUPS
 from server.sync.runtime import ingest_context
-from server.web.dashboard.shell import add_nav, bp, error_page, require, scope, staff_page
+from server.web.dashboard.shell import (
+    STATUS,
+    add_nav,
+    bp,
+    error_page,
+    require,
+    scope,
+    staff_page,
+)
 from server.web.queries import rollups as queries
+from server.web.queries.sync_status import unit_names
 
 add_nav("dashboard.stock_home", lazy_gettext("Hậu cần phương tiện tránh thai"), VIEW_ROLLUPS, 45)
 
@@ -66,9 +76,21 @@ def stock_home():
         queries.home_code(where))))
 
 
+@dataclass(frozen=True)
+class _Refused:
+    """A station form refused for what was typed: shown inside that form, as typed."""
+    form: str
+    error: A0Error
+    values: dict[str, str] = field(default_factory=dict)
+
+
 @bp.get("/stock/<commune>")
 @staff_page(VIEW_ROLLUPS)
 def stock_station(commune: str):
+    return _station_page(commune)
+
+
+def _station_page(commune: str, refused: _Refused | None = None):
     month = _month(this_month())
     page = report.station_page(db.session, scope(), commune[:8], month, current_app.config)
     unit = queries.find_unit(db.session, scope(), page.commune)
@@ -79,15 +101,16 @@ def stock_station(commune: str):
                           registry().codelist(x.codelist).active_codes() if x.allows_code(c)]
                    for name, x in by_name.items() if x.type == "code" and x.codelist}
                for f, by_name in fields.items()}
+    areas = station.commune_areas(db.session, page.commune)
     return render_template(
         "stock_station.html", page=page, commune_name=unit.name if unit else page.commune,
-        labels=_labels(), methods=methods,
-        areas=station.commune_areas(db.session, page.commune), forms=STATION_FORMS,
+        labels=_labels(), methods=methods, areas=areas, forms=STATION_FORMS, refused=refused,
+        area_names=unit_names(db.session, {*areas, *(t.area for t in page.transfers)}),
         fields=fields, options=options, lang=lang, may_record=scope().may(MANAGE_STOCK),
         today=vn_day().isoformat(),
         low_ctv=current_app.config["A0SYNC_STOCK_LOW_MONTHS_CTV"],
         low_station=current_app.config["A0SYNC_STOCK_LOW_MONTHS_STATION"],
-        expiry_days=current_app.config["A0SYNC_STOCK_EXPIRY_DAYS"])
+        expiry_days=current_app.config["A0SYNC_STOCK_EXPIRY_DAYS"]), 400 if refused else 200
 
 
 def _values(form_id: str) -> dict[str, Any]:
@@ -113,7 +136,11 @@ def stock_record(commune: str):
                        _values(form_id))
         db.session.commit()
     except A0Error as error:
-        return error_page(error)
+        if STATUS.get(error.code, 400) != 400:  # out of scope, unknown: no form to go back to
+            return error_page(error)
+        db.session.rollback()  # what was typed comes back inside its form
+        typed = {k: v[:200] for k, v in request.form.items() if k not in ("csrf_token", "form")}
+        return _station_page(commune, _Refused(form_id, error, typed))
     flash(gettext("Đã ghi phiếu «%(form)s».", form=_labels()["forms"][form_id]))
     return redirect(url_for("dashboard.stock_station", commune=commune[:8]))
 
