@@ -15,6 +15,7 @@ from a0core.enrol_uri import build_enrol_uri
 from a0core.errors import A0Error
 from server import formats
 from server.extensions import db
+from server.models.people import Device
 from server.models.sync import REJECTED, WAITING
 from server.reporting import deadline_day
 from server.reporting.status import area_months
@@ -104,6 +105,7 @@ def batch(batch_id: str):
     page, per_page = page_args(100)
     verdicts = status_queries.receipt_verdicts(found, page, per_page)
     return render_template("batch.html", batch=found, verdicts=verdicts,
+                           device=db.session.get(Device, found.device_id),
                            described=_described(found, verdicts))
 
 
