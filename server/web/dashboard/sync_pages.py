@@ -23,7 +23,7 @@ from server.security import enrolment
 from server.security.scope import IMPORT_BATCHES, MANAGE_DEVICES, NATIONAL, REVIEW, VIEW_SYNC
 from server.security.totp import qr_svg
 from server.sync.carried import import_carried_batch
-from server.sync.describe import describe_ops
+from server.sync.describe import describe_ops, waits
 from server.sync.locks import again_if_crossed
 from server.sync.review import resolve_conflict, typed_value
 from server.sync.runtime import ingest_context
@@ -95,7 +95,8 @@ def device(device_id: str):
         batches=status_queries.batch_history(db.session, found, page, per_page),
         rejected=rejected, waiting=waiting, may_manage=scope().may(MANAGE_DEVICES),
         described=describe_ops(db.session, found.id, (op.seq for op in rejected + waiting),
-                               formats.language()))
+                               formats.language()),
+        waits=waits(db.session, waiting, formats.language()))
 
 
 @bp.get("/batches/<batch_id>")
