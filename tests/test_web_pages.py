@@ -277,3 +277,14 @@ def test_english_catalogue_translates_every_message() -> None:
     assert len(used) > 50
     assert sorted(used - {k for k, v in catalogue.items() if v}) == []
     assert sorted(set(catalogue) - used) == []
+
+
+def test_without_a_new_list_the_migration_page_says_who_imports_it(app: Flask) -> None:
+    """A command only with words around it: who runs it, where; the command as code."""
+    build_world(app)
+    browser = Browser(app)
+    browser.login("quantri")
+    page = browser.get("/dashboard/migration").get_data(as_text=True)
+    note = page.split('id="no-target">')[1].split("</p>")[0]
+    assert "Quản trị viên máy chủ nhập chúng trên máy chủ" in note
+    assert "<code>a0sync orgunits import</code>" in note
