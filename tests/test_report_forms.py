@@ -111,6 +111,9 @@ def test_commune_report_opens_on_the_last_closed_month(app: Flask) -> None:
     assert f"Tháng {p0.vietnamese_month(last)}" in html
     assert "Phụ lục II" in html and "05 ngày làm việc" in html
     assert html.count("<th>Số lượng</th>") >= 6  # the commune's form: one column
+    # the notes speak to the reader: no pointer to a developer's file
+    notes = html.split('id="report-notes"')[1].split("</section>")[0]
+    assert "sổ A0 điện tử" in notes and not re.search(r"docs/|\.md\b", html)
     bad = browser.get("/dashboard/rollups/00001/report?period=2025-13")
     assert bad.status_code == 400 and "2025-13" in bad.get_data(as_text=True)
     with open(STATIC, encoding="utf-8") as handle:

@@ -139,3 +139,32 @@ def test_commune_staff_read_why_a_record_was_refused(app) -> None:
     assert why in unescape(receipt.get_data(as_text=True))
     page = unescape(browser.get(f"/dashboard/devices/{device.id}").get_data(as_text=True))
     assert "Bản ghi không hợp lệ (1 lỗi)" in page and why in page
+
+
+def test_the_device_page_says_what_a_waiting_operation_waits_for(app) -> None:
+    """Not ``waiting_on <id>``: the person or household by name when the server has been
+    told it (a record on its way, waiting itself), else a plain sentence."""
+    from tests.support.web import Browser, build_world
+
+    world = build_world(app)
+    device = world.devices["C"]
+    h, m = new_id(), new_id()
+    device.upsert("household", h, household(device.area, "77"))
+    device.upsert("member", m, member(h, "Đinh Văn Tâm", "male", "1979-01-02"))
+    device.upsert("member", m, {"education": "primary"}, version=2)
+    held, sent = list(device.outbox[:1]), list(device.outbox[1:])
+    device.send(app.test_client(), device.seal(sent))  # the household held back
+    assert {op.waiting_on for op in db.session.scalars(select(SyncOp).where(
+        SyncOp.device_id == device.id, SyncOp.status == "waiting"))} == {h, m}
+    browser = Browser(app)
+    browser.login("canboxa")
+    page = unescape(browser.get(f"/dashboard/devices/{device.id}").get_data(as_text=True))
+    assert "waiting_on" not in page and f">{h}<" not in page and f">{m}<" not in page
+    assert "Chờ hồ sơ của Đinh Văn Tâm được gửi lên máy chủ" in page  # the edit
+    assert "Chờ hộ hoặc người mà thao tác này cần được gửi lên máy chủ" in page  # the member
+    browser.get("/lang/en")
+    english = unescape(browser.get(f"/dashboard/devices/{device.id}").get_data(as_text=True))
+    assert "Waiting for the record of Đinh Văn Tâm to reach the server" in english
+    device.send(app.test_client(), device.seal(held))
+    page = unescape(browser.get(f"/dashboard/devices/{device.id}").get_data(as_text=True))
+    assert "Chờ hồ sơ" not in page

@@ -32,6 +32,13 @@ def state(twice) -> tuple:
     return pairs, merged, aliases
 
 
+def shown_text(html: str) -> str:
+    """What a person reads on a page: without attributes (a title, a link, a form's
+    value), the small print where a record's id is kept for quoting, and the tags."""
+    html = re.sub(r"<small\b.*?</small>", " ", html, flags=re.S)
+    return re.sub(r"<[^>]*>", " ", html)
+
+
 def audit_actions(action: str) -> list[str]:
     return list(db.session.scalars(select(AuditLog.actor_id).where(AuditLog.action == action)))
 
@@ -59,6 +66,9 @@ def test_merge_a_duplicate_and_undo_it(app: Flask) -> None:
     assert "04/03/1985" in why and "03/04/1985" in why
     assert re.search(r"điểm 0,\d\d", page)  # the score written the Vietnamese way
     assert "Hộ số 501" in page and "Hộ số 502" in page       # and both households
+    # records by their names, areas by theirs; the ids only in small print
+    assert all(i not in shown_text(page) for i in twice.members + twice.households)
+    assert "Địa bàn 1 – Thôn 01" in page and "00001.01.1" not in shown_text(page)
     assert audit_actions("duplicate.view") == ["canboxa"]
     version = re.search(r'name="version" value="([^"]+)"', page).group(1)
 
@@ -85,7 +95,10 @@ def test_merge_a_duplicate_and_undo_it(app: Flask) -> None:
     assert db.session.get(Alias, loser).active and db.session.get(Alias, loser).survivor_id \
         == survivor
     after = browser.get(merged.headers["Location"]).get_data(as_text=True)
-    assert f'<code id="survivor">{survivor}</code>' in after and 'id="undo"' in after
+    kept = re.search(r'<strong id="survivor" title="([^"]+)">([^<]+)</strong>', after)
+    assert kept.group(1) == survivor and 'id="undo"' in after
+    assert db.session.get(Member, survivor).full_name in kept.group(2)
+    assert all(i not in shown_text(after) for i in twice.members + twice.households)
     assert "Đã gộp cặp" in after
     assert f'id="pair-{twice.member_pair}"' not in browser.get(
         "/dashboard/duplicates").get_data(as_text=True)
@@ -112,8 +125,13 @@ def test_reject_takes_the_pair_out_of_the_queue(app: Flask) -> None:
     browser.login("canboxa")
     households = browser.get("/dashboard/duplicates?kind=household").get_data(as_text=True)
     assert re.findall(r'<tr id="pair-(\d+)"', households) == [str(twice.household_pair)]
+    # a household by its number, its head and its village's name, not by codes
+    assert "Hộ số 501, chủ hộ Nguyễn Văn Hùng, Thôn Đông" in households
+    assert "Địa bàn 1 – Thôn 01" in households and "00001.01.1" not in shown_text(households)
     page = browser.get(f"/dashboard/duplicates/{twice.household_pair}").get_data(as_text=True)
     assert "Nguyễn Văn Hùng (04/03/1985)" in page and "Nguyen Van Hung (03/04/1985)" in page
+    assert "Chủ hộ: Nguyễn Văn Hùng" in page and "Chủ hộ: Nguyen Van Hung" in page
+    assert all(i not in shown_text(page) for i in twice.households)
     assert browser.post(f"/dashboard/duplicates/{twice.household_pair}/reject").status_code \
         == 302
     db.session.expire_all()
@@ -169,6 +187,12 @@ def test_api_page_and_own_tokens(app: Flask) -> None:
     assert "/api/v1/openapi.json" in help_page and "/api/v1/district/members" in help_page
     assert "Authorization: Bearer a0t_" in help_page
     assert district.get("/api/v1/openapi.json").status_code == 200
+    # every endpoint of the district API is listed, each with words saying what it gives
+    listed = dict(re.findall(r"<tr><td><code>GET (/api/v1/district/[^<]+)</code></td>"
+                             r"<td>([^<]*)</td>", help_page))
+    documented = {path for path in district.get("/api/v1/openapi.json").get_json()["paths"]
+                  if path.startswith("/api/v1/district/")}
+    assert set(listed) == documented and all(text.strip() for text in listed.values()), listed
 
     made = district.post("/dashboard/api/tokens", {"label": "DHIS2 huyện"})
     assert made.status_code == 200

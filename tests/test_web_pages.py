@@ -57,6 +57,10 @@ def test_status_shows_gaps_and_drills_down_to_receipts(app: Flask) -> None:
     batch_id = world.batches["C2"]
     receipt = browser.get(f"/dashboard/batches/{batch_id}").get_data(as_text=True)
     stored = db.session.get(SyncBatch, batch_id)
+    # the heading names the device and the time, the batch's id is small print to quote
+    heading = receipt.split("<h1>")[1].split("</h1>")[0]
+    assert label in heading and batch_id not in heading
+    assert f'<small class="muted" id="batch-id">Mã gói: {batch_id}</small>' in receipt
     # the words of schemas/protocol/op_states.json, as the app says them
     assert f"{state_word('applied')}: {stored.counts['applied']}" in receipt
     assert receipt.count(f'<span class="tag applied">{state_word("applied")}</span>') \
@@ -273,3 +277,14 @@ def test_english_catalogue_translates_every_message() -> None:
     assert len(used) > 50
     assert sorted(used - {k for k, v in catalogue.items() if v}) == []
     assert sorted(set(catalogue) - used) == []
+
+
+def test_without_a_new_list_the_migration_page_says_who_imports_it(app: Flask) -> None:
+    """A command only with words around it: who runs it, where; the command as code."""
+    build_world(app)
+    browser = Browser(app)
+    browser.login("quantri")
+    page = browser.get("/dashboard/migration").get_data(as_text=True)
+    note = page.split('id="no-target">')[1].split("</p>")[0]
+    assert "Quản trị viên máy chủ nhập chúng trên máy chủ" in note
+    assert "<code>a0sync orgunits import</code>" in note

@@ -18,13 +18,21 @@ from sqlalchemy.orm import Session
 from a0core.schemas import registry
 from server import formats
 from server.models.register import Household, Member
-from server.models.sync import SyncOp
+from server.models.sync import UPSERTS_ONLY, SyncOp
 
 _VOID = {"vi": "Huỷ một bản ghi đã gửi", "en": "Cancel a record sent before"}
 _CHILD = {"vi": "con của {mother}", "en": "child of {mother}"}
 _HOUSEHOLD = {"vi": "hộ số {n}", "en": "household no. {n}"}
 _MONTH = {"vi": "tháng {m}", "en": "{m}"}
 _PERSON_KEYS = ("member_id", "recipient_member_id", "mother_id")
+_WAIT_PERSON = {"vi": "Chờ hồ sơ của {name} được gửi lên máy chủ",
+                "en": "Waiting for the record of {name} to reach the server"}
+_WAIT_HOUSEHOLD = {"vi": "Chờ hộ số {n} được gửi lên máy chủ",
+                   "en": "Waiting for household no. {n} to reach the server"}
+_WAIT_UNKNOWN = {"vi": "Chờ hộ hoặc người mà thao tác này cần được gửi lên máy chủ "
+                       "(máy sẽ gửi ở lần đồng bộ sau)",
+                 "en": "Waiting for the household or person it needs to reach the server "
+                       "(the device sends it at its next sync)"}
 
 
 def _title(form: str | None, version: int | None, lang: str) -> str:
@@ -93,3 +101,39 @@ def describe_ops(session: Session, device_id: str, seqs: Iterable[int],
                                                     SyncOp.seq.in_(wanted))))
     members, numbers = _people(session, ops)
     return {op.seq: describe(op, members, numbers, lang) for op in ops}
+
+
+def waits(session: Session, ops: Iterable[SyncOp], lang: str) -> dict[int, str]:
+    """What each waiting operation waits for, in words, by sequence number: the person or
+    household by name when the register or an operation already stored (one still on
+    its way, waiting itself) says it, else a plain sentence. Two or three queries."""
+    waiting = [op for op in ops if op.waiting_on]
+    if not waiting:
+        return {}
+    ids = sorted({op.waiting_on for op in waiting if op.waiting_on})
+    people: dict[str, str] = dict(session.execute(
+        select(Member.id, Member.full_name).where(Member.id.in_(ids))).all())
+    households: dict[str, str] = dict(session.execute(
+        select(Household.id, Household.number).where(Household.id.in_(ids))).all())
+    missing = [i for i in ids if i not in people and i not in households]
+    if missing:
+        communes = sorted({op.commune_code for op in waiting})
+        for form, entity_id, payload in session.execute(
+                select(SyncOp.form, SyncOp.entity_id, SyncOp.payload)
+                .where(UPSERTS_ONLY, SyncOp.entity_id.in_(missing),
+                       SyncOp.commune_code.in_(communes)).order_by(SyncOp.hlc)):
+            fields = (payload or {}).get("fields") or {}
+            if form == "member" and fields.get("full_name"):
+                people.setdefault(entity_id, str(fields["full_name"]))
+            elif form == "household" and fields.get("number"):
+                households.setdefault(entity_id, str(fields["number"]))
+    out: dict[int, str] = {}
+    for op in waiting:
+        key = op.waiting_on or ""
+        if key in people:
+            out[op.seq] = _WAIT_PERSON[lang].format(name=people[key])
+        elif key in households:
+            out[op.seq] = _WAIT_HOUSEHOLD[lang].format(n=households[key])
+        else:
+            out[op.seq] = _WAIT_UNKNOWN[lang]
+    return out

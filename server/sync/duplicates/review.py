@@ -104,10 +104,28 @@ def labels(session: Session, pairs: list[DuplicateCandidate]) -> dict[str, str]:
             select(Member.id, Member.full_name, Member.birth_date)
             .where(Member.id.in_(ids["member"]))))
     if ids["household"]:
-        out.update((i, f"Hộ số {number}, {address or ''}".rstrip(", "))
-                   for i, number, address in session.execute(
+        heads = head_names(session, ids["household"])
+        out.update((i, ", ".join(part for part in (
+            f"Hộ số {number}", f"chủ hộ {heads[i]}" if heads.get(i) else "", address or "")
+            if part)) for i, number, address in session.execute(
             select(Household.id, Household.number, Household.address)
             .where(Household.id.in_(ids["household"]))))
+    return out
+
+
+def head_names(session: Session, household_ids: list[str]) -> dict[str, str]:
+    """Household id → its head's name: the member the household names as its head, else
+    the live member whose relation is "head" (one query)."""
+    out: dict[str, str] = {}
+    rows = session.execute(
+        select(Member.household_id, Member.full_name, Member.id == Household.head_member_id)
+        .join(Household, Household.id == Member.household_id)
+        .where(Member.household_id.in_(household_ids), ~Member.deleted,
+               Member.merged_into.is_(None),
+               (Member.id == Household.head_member_id) | (Member.relation == "head"))
+        .order_by(Member.birth_date)).all()
+    for household_id, name, _named in sorted(rows, key=lambda r: not r[2]):  # named first
+        out.setdefault(household_id, name)
     return out
 
 
@@ -132,6 +150,7 @@ def _household_card(session: Session, h: Household) -> dict[str, Any]:
         Member.household_id == h.id, ~Member.deleted, Member.merged_into.is_(None))
         .order_by(Member.birth_date)).all()
     return {"id": h.id, "kind": "household", "data": h.data, "number": h.number,
+            "head": head_names(session, [h.id]).get(h.id),
             "address": h.address, "area_code": h.area_code, "deleted": h.deleted,
             "merged_into": h.merged_into, "seq": h.seq,
             "members": [{"id": m.id, "full_name": m.full_name, "sex": m.sex,

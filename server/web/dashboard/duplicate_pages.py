@@ -70,7 +70,8 @@ def duplicate(candidate_id: int):
     kind = view["candidate"]["kind"]
     why = explain(view["candidate"]["reasons"], view["a"], view["b"]) if kind == "member" else []
     return render_template("duplicate.html", view=view, c=view["candidate"], kind=kind,
-                           rows=queries.compare(kind, view["a"], view["b"]), why=why,
+                           rows=queries.compare(kind, view["a"], view["b"], queries.area_names(
+                               db.session, view["a"], view["b"])), why=why,
                            OPEN=OPEN, MERGED=MERGED)
 
 

@@ -249,6 +249,6 @@ def report_notes() -> list[Any]:
                      "pháp tránh thai, phụ nữ mang thai) tính đến ngày cuối kỳ; chỉ tiêu thời "
                      "kỳ cộng các tháng của kỳ."),
         lazy_gettext("Dòng để trống (—): dự án chưa thu thập thông tin này."),
-        lazy_gettext("Số liệu từ sổ A0 điện tử và phiếu thu tin P0 của cộng tác viên dân số, "
-                     "tổng hợp theo định nghĩa trong docs/rollups.md."),
+        lazy_gettext("Số liệu tổng hợp từ sổ A0 điện tử và phiếu thu tin P0 của cộng tác viên "
+                     "dân số."),
     ]

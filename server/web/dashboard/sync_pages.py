@@ -15,6 +15,7 @@ from a0core.enrol_uri import build_enrol_uri
 from a0core.errors import A0Error
 from server import formats
 from server.extensions import db
+from server.models.people import Device
 from server.models.sync import REJECTED, WAITING
 from server.reporting import deadline_day
 from server.reporting.status import area_months
@@ -22,7 +23,7 @@ from server.security import enrolment
 from server.security.scope import IMPORT_BATCHES, MANAGE_DEVICES, NATIONAL, REVIEW, VIEW_SYNC
 from server.security.totp import qr_svg
 from server.sync.carried import import_carried_batch
-from server.sync.describe import describe_ops
+from server.sync.describe import describe_ops, waits
 from server.sync.locks import again_if_crossed
 from server.sync.review import resolve_conflict, typed_value
 from server.sync.runtime import ingest_context
@@ -94,7 +95,8 @@ def device(device_id: str):
         batches=status_queries.batch_history(db.session, found, page, per_page),
         rejected=rejected, waiting=waiting, may_manage=scope().may(MANAGE_DEVICES),
         described=describe_ops(db.session, found.id, (op.seq for op in rejected + waiting),
-                               formats.language()))
+                               formats.language()),
+        waits=waits(db.session, waiting, formats.language()))
 
 
 @bp.get("/batches/<batch_id>")
@@ -104,6 +106,7 @@ def batch(batch_id: str):
     page, per_page = page_args(100)
     verdicts = status_queries.receipt_verdicts(found, page, per_page)
     return render_template("batch.html", batch=found, verdicts=verdicts,
+                           device=db.session.get(Device, found.device_id),
                            described=_described(found, verdicts))
 
 

@@ -24,6 +24,7 @@ from server.security.scope import Scope
 from server.sync.duplicates import review
 from server.sync.duplicates.explain import vn_date
 from server.web.queries.paging import Page, paginate
+from server.web.queries.sync_status import unit_names
 
 
 def clean_filters(status: str | None, kind: str | None) -> tuple[str, str | None]:
@@ -44,10 +45,12 @@ def _filtered(stmt: Select, scope: Scope, status: str, kind: str | None,
 
 @dataclass(frozen=True)
 class PairRow:
-    """A line of the list: the pair and what its two records are called."""
+    """A line of the list: the pair, what its two records are called and where they live."""
     pair: DuplicateCandidate
     a_label: str
     b_label: str
+    area: str = ""
+    b_area: str = ""
 
 
 def pair_page(session: Session, scope: Scope, status: str, kind: str | None,
@@ -63,7 +66,10 @@ def pair_page(session: Session, scope: Scope, status: str, kind: str | None,
     pairs = list(session.scalars(select(t).where(t.id.in_(ids.items)).order_by(*order))) \
         if ids.items else []
     labels = review.labels(session, pairs)
-    rows = [PairRow(p, labels.get(p.a_id, p.a_id), labels.get(p.b_id, p.b_id)) for p in pairs]
+    areas = unit_names(session, {c for p in pairs for c in (p.area_code, p.b_area_code) if c})
+    rows = [PairRow(p, labels.get(p.a_id, p.a_id), labels.get(p.b_id, p.b_id),
+                    areas.get(p.area_code, p.area_code),
+                    areas.get(p.b_area_code or "", p.b_area_code or "")) for p in pairs]
     return Page(rows, ids.page, ids.per_page, ids.total)
 
 
@@ -101,9 +107,15 @@ class ComparedRow:
     differ: bool
 
 
-def compare(kind: str, a: dict[str, Any], b: dict[str, Any]) -> list[ComparedRow]:
+def area_names(session: Session, *cards: dict[str, Any]) -> dict[str, str]:
+    """The names of the cards' areas (village or collaborator area) by code."""
+    return unit_names(session, {c["area_code"] for c in cards if c.get("area_code")})
+
+
+def compare(kind: str, a: dict[str, Any], b: dict[str, Any],
+            areas: dict[str, str] | None = None) -> list[ComparedRow]:
     """The two cards of :func:`~server.sync.duplicates.review.candidate_view` field by
-    field, with labels and code-list values from ``schemas/``."""
+    field, with labels and code-list values from ``schemas/``, areas by name."""
     rows = []
     for name in COMPARED[kind]:
         fdef = registry().field_def(kind, name)
@@ -111,6 +123,9 @@ def compare(kind: str, a: dict[str, Any], b: dict[str, Any]) -> list[ComparedRow
         if name == "area_code":
             label = {"vi": "Địa bàn", "en": "Area"}
         label = {"vi": label.get("vi", name), "en": label.get("en", name)}
-        rows.append(ComparedRow(name, label, _shown(fdef, a.get(name)), _shown(fdef, b.get(name)),
-                                a.get(name) != b.get(name)))
+        shown_a, shown_b = _shown(fdef, a.get(name)), _shown(fdef, b.get(name))
+        if name == "area_code" and areas:
+            shown_a, shown_b = (_shown(None, areas.get(r.get(name) or "", r.get(name)))
+                                for r in (a, b))
+        rows.append(ComparedRow(name, label, shown_a, shown_b, a.get(name) != b.get(name)))
     return rows
