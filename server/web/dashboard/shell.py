@@ -141,6 +141,26 @@ def error_page(error: A0Error, status: int | None = None):
     return render_template("error.html", error=error, text=message(error)), status
 
 
+@dataclass(frozen=True)
+class Refused:
+    """A form refused for what was typed in it: its page comes back (400) with the
+    refusal beside that form (``form``: which one of the page's) and the values as typed."""
+    form: str
+    error: A0Error
+    values: dict[str, str]
+
+
+def refused_form(error: A0Error, form: str) -> Refused | None:
+    """``error`` as a refusal of what was typed into ``form`` (nothing written: the
+    transaction is rolled back); ``None`` when there is no form to go back to (out of
+    scope, unknown, closed meanwhile: :func:`error_page`)."""
+    if STATUS.get(error.code, 400) != 400:
+        return None
+    db.session.rollback()
+    return Refused(form, error, {k: v[:200] for k, v in request.form.items()
+                                 if k not in ("csrf_token", "form")})
+
+
 def audit_page(action: str, records: Iterable[str], commune: str | None = None) -> None:
     """A page showing person-level records was read: one audit row saying how many and
     which (``a0sync person report`` finds a person's readers by id), committed before

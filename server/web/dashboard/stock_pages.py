@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
@@ -27,10 +26,11 @@ from server.rollups.jobs import this_month
 from server.security.scope import MANAGE_STOCK, VIEW_ROLLUPS
 from server.sync.runtime import ingest_context
 from server.web.dashboard.shell import (
-    STATUS,
+    Refused,
     add_nav,
     bp,
     error_page,
+    refused_form,
     require,
     scope,
     staff_page,
@@ -76,21 +76,13 @@ def stock_home():
         queries.home_code(where))))
 
 
-@dataclass(frozen=True)
-class _Refused:
-    """A station form refused for what was typed: shown inside that form, as typed."""
-    form: str
-    error: A0Error
-    values: dict[str, str] = field(default_factory=dict)
-
-
 @bp.get("/stock/<commune>")
 @staff_page(VIEW_ROLLUPS)
 def stock_station(commune: str):
     return _station_page(commune)
 
 
-def _station_page(commune: str, refused: _Refused | None = None):
+def _station_page(commune: str, refused: Refused | None = None):
     month = _month(this_month())
     page = report.station_page(db.session, scope(), commune[:8], month, current_app.config)
     unit = queries.find_unit(db.session, scope(), page.commune)
@@ -135,12 +127,9 @@ def stock_record(commune: str):
         station.record(db.session, ingest_context(current_app), scope(), commune[:8], form_id,
                        _values(form_id))
         db.session.commit()
-    except A0Error as error:
-        if STATUS.get(error.code, 400) != 400:  # out of scope, unknown: no form to go back to
-            return error_page(error)
-        db.session.rollback()  # what was typed comes back inside its form
-        typed = {k: v[:200] for k, v in request.form.items() if k not in ("csrf_token", "form")}
-        return _station_page(commune, _Refused(form_id, error, typed))
+    except A0Error as error:  # what was typed comes back inside its form
+        refused = refused_form(error, form_id)
+        return _station_page(commune, refused) if refused else error_page(error)
     flash(gettext("Đã ghi phiếu «%(form)s».", form=_labels()["forms"][form_id]))
     return redirect(url_for("dashboard.stock_station", commune=commune[:8]))
 

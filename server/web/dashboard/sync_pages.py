@@ -5,7 +5,6 @@ call the query or domain module, commit, render."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
@@ -28,12 +27,13 @@ from server.sync.locks import again_if_crossed
 from server.sync.review import resolve_conflict, typed_value
 from server.sync.runtime import ingest_context
 from server.web.dashboard.shell import (
-    STATUS,
+    Refused,
     add_nav,
     audit_page,
     bp,
     error_page,
     page_args,
+    refused_form,
     require,
     scope,
     staff_page,
@@ -122,16 +122,7 @@ def conflicts():
     return _conflicts_page()
 
 
-@dataclass(frozen=True)
-class _Refused:
-    """A reviewer's choice refused: shown in its conflict's section, as they made it."""
-    conflict_id: int
-    error: A0Error
-    choice: str
-    other: str
-
-
-def _conflicts_page(refused: _Refused | None = None):
+def _conflicts_page(refused: Refused | None = None):
     page, per_page = page_args(20)
     commune = _commune_arg()
     shown = conflict_queries.open_conflicts(db.session, scope(), page, per_page, commune)
@@ -145,12 +136,12 @@ def _conflicts_page(refused: _Refused | None = None):
 @staff_page(REVIEW)
 def resolve(conflict_id: int):
     found = require(conflict_queries.conflict_in_scope(db.session, scope(), conflict_id))
-    choice, other = request.form.get("choice", ""), request.form.get("other", "")[:200]
+    choice = request.form.get("choice")
     if choice == "other":  # neither side is right: the reviewer types the value
-        value = typed_value(found.entity, found.field, other)
+        value = typed_value(found.entity, found.field, request.form.get("other", ""))
         if value is None:
-            return _conflicts_page(_Refused(conflict_id, A0Error("other_value_missing"),
-                                            choice, other))
+            return _conflicts_page(refused_form(A0Error("other_value_missing"),
+                                                str(conflict_id)))
     elif choice in ("a", "b"):
         value = found.a_value if choice == "a" else found.b_value
     else:
@@ -164,10 +155,8 @@ def resolve(conflict_id: int):
     try:
         again_if_crossed(db.session, once)
     except A0Error as error:
-        if STATUS.get(error.code, 400) != 400:  # closed meanwhile, out of scope: no section
-            return error_page(error)
-        db.session.rollback()
-        return _conflicts_page(_Refused(conflict_id, error, choice, other))
+        refused = refused_form(error, str(conflict_id))
+        return _conflicts_page(refused) if refused else error_page(error)
     flash(gettext("Đã lưu lựa chọn cho xung đột #%(id)s.", id=conflict_id))
     return redirect(url_for("dashboard.conflicts", page=request.args.get("page", 1),
                             commune=_commune_arg()))

@@ -4,8 +4,6 @@ collaborator; look up where a code — an old one too — is now. Thin handlers:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
 
@@ -17,7 +15,15 @@ from server.rollups.jobs import DEFAULT_WORKERS, full_recompute
 from server.security.enrolment import find_collaborator
 from server.security.scope import MANAGE_UNITS, NATIONAL, VIEW_SYNC
 from server.sync.clock import server_clock
-from server.web.dashboard.shell import STATUS, add_nav, bp, error_page, scope, staff_page
+from server.web.dashboard.shell import (
+    Refused,
+    add_nav,
+    bp,
+    error_page,
+    refused_form,
+    scope,
+    staff_page,
+)
 from server.web.http import form_id
 from server.web.queries import enrolment as enrolment_queries
 from server.web.queries import units as queries
@@ -29,23 +35,13 @@ def _back(commune: str | None):
     return redirect(url_for("dashboard.units", commune=commune or None))
 
 
-@dataclass(frozen=True)
-class _Refused:
-    """A change refused for what was typed: shown beside the form that sent it (``form``
-    of unit ``code``; the new village form is ``add`` of the commune), as it was typed."""
-    form: str
-    code: str
-    error: A0Error
-    values: dict[str, str] = field(default_factory=dict)
-
-
 @bp.get("/units")
 @staff_page(MANAGE_UNITS)
 def units():
     return _units_page((request.args.get("commune") or "").strip()[:8])
 
 
-def _units_page(code: str, refused: _Refused | None = None):
+def _units_page(code: str, refused: Refused | None = None):
     communes = queries.communes(db.session, scope())
     code = code or (communes[0][0] if communes and len(communes) == 1 else "")
     found = queries.commune(db.session, scope(), code) if code else None
@@ -63,13 +59,12 @@ def _units_page(code: str, refused: _Refused | None = None):
 
 
 def _refused(error: A0Error, form: str, code: str):
-    """A refusal of what was typed comes back beside its form; others (out of scope,
-    unknown) on the error page."""
-    if STATUS.get(error.code, 400) != 400:
+    """A refusal of what was typed comes back beside its form (``form`` of unit
+    ``code``; the new village form is ``add`` of the commune); others on the error page."""
+    refused = refused_form(error, f"{form}:{code}")
+    if refused is None:
         return error_page(error)
-    db.session.rollback()
-    typed = {k: v[:200] for k, v in request.form.items() if k != "csrf_token"}
-    return _units_page(_commune_of_form() or "", _Refused(form, code, error, typed))
+    return _units_page(_commune_of_form() or "", refused)
 
 
 def _commune_of_form() -> str | None:
