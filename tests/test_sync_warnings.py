@@ -168,3 +168,26 @@ def test_the_device_page_says_what_a_waiting_operation_waits_for(app) -> None:
     device.send(app.test_client(), device.seal(held))
     page = unescape(browser.get(f"/dashboard/devices/{device.id}").get_data(as_text=True))
     assert "Chờ hồ sơ" not in page
+
+
+def test_what_an_operation_waits_for_names_nobody_of_another_commune(app) -> None:
+    """A device may name any id it likes: a person of another commune, already in the
+    register, is not named to this commune's staff (the plain sentence instead)."""
+    from server.sync.describe import waits
+    from tests.support.web import build_world
+
+    world = build_world(app)
+    other = db.session.get(Member, db.session.scalars(select(SyncOp.entity_id).where(
+        SyncOp.device_id == world.devices["other province"].id,
+        SyncOp.form == "member")).first())
+    own = db.session.scalars(select(SyncOp).where(
+        SyncOp.device_id == world.devices["C"].id)).first()
+    assert other is not None and other.commune_code != own.commune_code
+    mine = db.session.scalars(select(Member).where(
+        Member.commune_code == own.commune_code)).first()
+    ops = [SyncOp(seq=1, waiting_on=other.id, commune_code=own.commune_code),
+           SyncOp(seq=2, waiting_on=mine.id, commune_code=own.commune_code)]
+    said = waits(db.session, ops, "vi")
+    assert other.full_name not in said[1] and said[1].startswith("Chờ hộ hoặc người")
+    assert said[2] == f"Chờ hồ sơ của {mine.full_name} được gửi lên máy chủ"
+    db.session.rollback()

@@ -111,13 +111,16 @@ def waits(session: Session, ops: Iterable[SyncOp], lang: str) -> dict[int, str]:
     if not waiting:
         return {}
     ids = sorted({op.waiting_on for op in waiting if op.waiting_on})
+    # names from the operations' own communes only: a device may name any id
+    communes = sorted({op.commune_code for op in waiting})
     people: dict[str, str] = dict(session.execute(
-        select(Member.id, Member.full_name).where(Member.id.in_(ids))).all())
+        select(Member.id, Member.full_name).where(Member.id.in_(ids),
+                                                  Member.commune_code.in_(communes))).all())
     households: dict[str, str] = dict(session.execute(
-        select(Household.id, Household.number).where(Household.id.in_(ids))).all())
+        select(Household.id, Household.number).where(
+            Household.id.in_(ids), Household.commune_code.in_(communes))).all())
     missing = [i for i in ids if i not in people and i not in households]
     if missing:
-        communes = sorted({op.commune_code for op in waiting})
         for form, entity_id, payload in session.execute(
                 select(SyncOp.form, SyncOp.entity_id, SyncOp.payload)
                 .where(UPSERTS_ONLY, SyncOp.entity_id.in_(missing),
