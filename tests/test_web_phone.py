@@ -87,6 +87,16 @@ def test_units_actions_within_a_phone_screen(phone: dict) -> None:
                         "<= document.querySelector('.scroll').clientWidth")
 
 
+def test_duplicate_pairs_read_as_cards_on_a_phone(phone: dict) -> None:
+    """The queue of pairs: each pair's cells inside the screen, the area too, nothing
+    to scroll sideways (one card a pair, as the units)."""
+    tab = phone["tab"]
+    tab.goto(f"{phone['url']}/dashboard/duplicates")
+    cells = tab.evaluate(BOXES, "#duplicates tbody td")
+    assert len(cells) > 5 and not [c for c in cells if c[3] > PHONE["width"]], cells
+    assert tab.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
 def test_tap_targets_on_a_phone(phone: dict) -> None:
     tab, url, values = phone["tab"], phone["url"], phone["values"]
     tab.goto(f"{url}/dashboard/units?commune={DEMO_COMMUNE}")

@@ -145,7 +145,7 @@ def test_charts_escape_and_scale() -> None:
     gap = line("srb", ["a", "b", "c"], [100.0, None, 110.0])
     assert gap.count("<circle") == 2 and "<polyline" not in gap
     bars = horizontal_bars("m", [("<x>", 50), ("y", 100)], maximum=100, suffix="%")
-    assert "&lt;x&gt;" in bars and "50%" in bars
+    assert "&lt;x&gt;" in bars and "50,0%" in bars and "100,0%" in bars and ">50%<" not in bars
 
 
 def test_drill_down_writes_zero_and_rates_with_their_decimal(app: Flask) -> None:

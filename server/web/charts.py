@@ -168,7 +168,8 @@ def horizontal_bars(label: str, items: Sequence[tuple[str, float]], *, width: in
     whole above its bar (wrapped between words when long), the number after it."""
     line_h, bar_h, gap = SIZE + 3, SIZE - 2, 8
     peak = maximum or _nice_max(max((v for _, v in items), default=0))
-    plot_w = width - ceil(_text_w(_fmt(peak) + suffix)) - SIZE - 4
+    shown = formats.rate if suffix == "%" else _fmt  # a percentage as every rate: 68,0%
+    plot_w = width - ceil(_text_w(shown(peak) + suffix)) - SIZE - 4
     per_line = max(int(width / CHAR), 8)
     body, y = [], 4
     for i, (name, value) in enumerate(items):
@@ -180,8 +181,8 @@ def horizontal_bars(label: str, items: Sequence[tuple[str, float]], *, width: in
         w = plot_w * min(value, peak) / peak
         body.append(f'<rect class="bar" x="0" y="{y}" width="{w:.1f}" height="{bar_h}" '
                     f'fill="{COLOURS[i % len(COLOURS)]}"><title>{escape(name)}: '
-                    f'{_fmt(value)}{suffix}</title></rect>'
-                    f'<text x="{w + 4:.1f}" y="{y + bar_h - 1}" {FONT}>{_fmt(value)}{suffix}'
+                    f'{shown(value)}{suffix}</title></rect>'
+                    f'<text x="{w + 4:.1f}" y="{y + bar_h - 1}" {FONT}>{shown(value)}{suffix}'
                     f'</text>')
         y += bar_h + gap
     return _svg(width, max(y, 20), label, body)

@@ -249,6 +249,10 @@ def report_notes() -> list[Any]:
                      "pháp tránh thai, phụ nữ mang thai) tính đến ngày cuối kỳ; chỉ tiêu thời "
                      "kỳ cộng các tháng của kỳ."),
         lazy_gettext("Dòng để trống (—): dự án chưa thu thập thông tin này."),
+        lazy_gettext("Dòng 22 gồm cả các ca sinh của người mẹ chưa được ghi nhận mang thai, "
+                     "nên số phụ nữ mang thai cuối kỳ có thể khác đầu kỳ cộng có thai mới trừ "
+                     "kết thúc thai kỳ; khác cả khi thai quá hạn, người mang thai chết, chuyển "
+                     "đi hoặc chuyển đến."),
         lazy_gettext("Số liệu tổng hợp từ sổ A0 điện tử và phiếu thu tin P0 của cộng tác viên "
                      "dân số."),
     ]
