@@ -114,6 +114,12 @@ def test_commune_report_opens_on_the_last_closed_month(app: Flask) -> None:
     # the notes speak to the reader: no pointer to a developer's file
     notes = html.split('id="report-notes"')[1].split("</section>")[0]
     assert "sổ A0 điện tử" in notes and not re.search(r"docs/|\.md\b", html)
+    assert 'id="period-running"' not in html  # a closed month is a whole period
+    now = p0.vn_day().isoformat()[:7]  # the month still running says it is counted to today
+    running = browser.get(f"/dashboard/rollups/00001/report?period={now}").get_data(
+        as_text=True)
+    today = p0.vn_day().strftime("%d/%m/%Y")
+    assert f"số liệu tính đến ngày {today}" in running.split('id="period-running"')[1]
     bad = browser.get("/dashboard/rollups/00001/report?period=2025-13")
     assert bad.status_code == 400 and "2025-13" in bad.get_data(as_text=True)
     with open(STATIC, encoding="utf-8") as handle:

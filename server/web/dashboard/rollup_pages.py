@@ -13,11 +13,12 @@ import re
 from typing import Any
 
 from flask import Response, redirect, render_template, request, url_for
-from flask_babel import get_locale, lazy_gettext
+from flask_babel import get_locale, gettext, lazy_gettext
 from markupsafe import Markup
 
 from a0core import p0
 from a0core.schemas import registry
+from server import formats
 from server.exports.writers import CONTENT_TYPES
 from server.extensions import db
 from server.orgunits.lineage import where
@@ -197,9 +198,14 @@ def _report(unit_code: str) -> dict[str, Any]:
     pages = [[0, *range(1 + i, min(1 + i + COLUMNS_PER_PAGE, len(columns)))]
              for i in range(0, max(1, len(below)), COLUMNS_PER_PAGE)]
     layout = "commune" if unit.level in COMMUNE_LEVELS else "above"
+    today = p0.vn_day()  # a period not over yet is counted up to today, and says so
+    running = p0.last_day(period.last) >= today
+    notes = [*report_notes(), *([gettext("Kỳ báo cáo chưa kết thúc: số liệu tính đến ngày "
+                                         "%(day)s.", day=formats.day(today))] if running else [])]
     return {"unit": unit, "period": period, "offered": offered, "columns": columns,
             "pages": pages, "values": values, "sections": sections(), "lang": _lang(),
-            "layout": layout, "form_name": form_name(layout), "notes": report_notes(),
+            "layout": layout, "form_name": form_name(layout), "notes": notes,
+            "running": notes[-1] if running else None,
             "has_data": any(values[unit.code].values())}
 
 
