@@ -87,12 +87,16 @@ def test_units_actions_within_a_phone_screen(phone: dict) -> None:
                         "<= document.querySelector('.scroll').clientWidth")
 
 
-def test_duplicate_pairs_read_as_cards_on_a_phone(phone: dict) -> None:
-    """The queue of pairs: each pair's cells inside the screen, the area too, nothing
-    to scroll sideways (one card a pair, as the units)."""
+@pytest.mark.parametrize("path, table", [
+    ("/dashboard/duplicates", "#duplicates"),  # the queue of pairs
+    ("/dashboard/", "#sync-status"),  # the commune's areas, devices and P0 slips
+    ("/dashboard/devices/{device_id}", "#batches")])  # a device's batches
+def test_wide_lists_read_as_cards_on_a_phone(phone: dict, path: str, table: str) -> None:
+    """Every cell inside the screen, the last column's too, nothing to scroll sideways:
+    one card a row, each cell named by its column."""
     tab = phone["tab"]
-    tab.goto(f"{phone['url']}/dashboard/duplicates")
-    cells = tab.evaluate(BOXES, "#duplicates tbody td")
+    tab.goto(phone["url"] + path.format(**phone["values"]))
+    cells = tab.evaluate(BOXES, f"{table} tbody td")
     assert len(cells) > 5 and not [c for c in cells if c[3] > PHONE["width"]], cells
     assert tab.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
