@@ -199,13 +199,13 @@ def _report(unit_code: str) -> dict[str, Any]:
              for i in range(0, max(1, len(below)), COLUMNS_PER_PAGE)]
     layout = "commune" if unit.level in COMMUNE_LEVELS else "above"
     today = p0.vn_day()  # a period not over yet is counted up to today, and says so
-    running = p0.last_day(period.last) >= today
-    notes = [*report_notes(), *([gettext("Kỳ báo cáo chưa kết thúc: số liệu tính đến ngày "
-                                         "%(day)s.", day=formats.day(today))] if running else [])]
+    running = gettext("Kỳ báo cáo chưa kết thúc: số liệu tính đến ngày %(day)s.",
+                      day=formats.day(today)) if p0.last_day(period.last) >= today else None
+    notes = [*report_notes(), *([running] if running else [])]
     return {"unit": unit, "period": period, "offered": offered, "columns": columns,
             "pages": pages, "values": values, "sections": sections(), "lang": _lang(),
             "layout": layout, "form_name": form_name(layout), "notes": notes,
-            "running": notes[-1] if running else None,
+            "running": running,
             "has_data": any(values[unit.code].values())}
 
 
