@@ -95,6 +95,32 @@ def test_station_records_collaborator_confirms_and_report_adds_up(app: Flask) ->
     station_row = next(r for r in values if r[1] == "Trạm y tế xã")
     assert station_row[2:11] == [0, 300, 0, 120, 0, 0, 0, 0, 180]
 
+    # a confirmation or a review refused comes back on the station page, beside its form
+    returned = new_id()
+    device.stock("stock_return", {"id": returned, "area_code": device.area, "method": "condom",
+                                  "quantity": 10, "returned_on": "2025-03-25",
+                                  "reason": "excess"})
+    device.send(client, device.seal())
+    written = db.session.scalar(select(func.count()).select_from(StockMovement))
+    refused = browser.post(f"/dashboard/stock/00001/confirm/{returned}?month=2025-03", {
+        "received_quantity": "-3", "received_on": "2025-03-26"})
+    assert refused.status_code == 400
+    html = refused.get_data(as_text=True)
+    row = html.split(f'id="tr-{returned}"')[1].split("</tr>")[0]
+    label = registry().form("stock_confirm").field("received_quantity").label["vi"]
+    assert 'role="alert"' in row and f"#tr-{returned}" in row
+    assert str(escape(A0Error("field_range", label_vi=label).vi)) in row
+    assert 'value="-3"' in row and 'value="2025-03-26"' in row
+    assert 'name="month" value="2025-03"' in html
+    assert db.session.scalar(select(func.count()).select_from(StockMovement)) == written
+    flag = int(alerts.split('id="alert-')[1].split('"')[0])
+    review = f"/dashboard/stock/flag/{flag}/review?month=2025-03"
+    assert browser.post(review, {"commune": "00001", "note": "đã gọi"}).status_code == 302
+    again = browser.post(review, {"commune": "00001", "note": "lần hai"})
+    assert again.status_code == 400
+    gone = again.get_data(as_text=True).split(f'<div id="alert-{flag}">')[1].split("</div>")[0]
+    assert str(escape(A0Error("stock_flag_closed").vi)) in gone
+
 
 def test_who_sees_and_records_stock(app: Flask) -> None:
     build_world(app)
@@ -193,6 +219,6 @@ def test_station_page_names_the_areas(app: Flask) -> None:
     name = db.session.scalar(select(OrgUnit.full_name).where(OrgUnit.code == AREAS["C"]))
     assert name and name != AREAS["C"]
     page = browser.get("/dashboard/stock/00001?month=2025-03").get_data(as_text=True)
-    row = page.split('<table class="list" id="transfers">')[1].split("</table>")[0]
-    assert f"<td>{name} <small>{AREAS['C']}</small></td>" in row
+    row = page.split('id="transfers">')[1].split("</table>")[0]
+    assert f">{name} <small>{AREAS['C']}</small></td>" in row
     assert f'<option value="{AREAS["C"]}">{name} ({AREAS["C"]})</option>' in page

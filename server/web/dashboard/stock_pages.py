@@ -128,10 +128,9 @@ def stock_record(commune: str):
                        _values(form_id))
         db.session.commit()
     except A0Error as error:  # what was typed comes back inside its form
-        refused = refused_form(error, form_id)
-        return _station_page(commune, refused) if refused else error_page(error)
+        return _refused(error, form_id, commune)
     flash(gettext("Đã ghi phiếu «%(form)s».", form=_labels()["forms"][form_id]))
-    return redirect(url_for("dashboard.stock_station", commune=commune[:8]))
+    return _back(commune)
 
 
 @bp.post("/stock/<commune>/confirm/<movement_id>")
@@ -143,9 +142,9 @@ def stock_confirm(commune: str, movement_id: str):
                        stock.CONFIRM, {**_values(stock.CONFIRM), "transfer_id": movement_id})
         db.session.commit()
     except A0Error as error:
-        return error_page(error)
+        return _refused(error, f"confirm:{movement_id[:36]}", commune)
     flash(gettext("Đã xác nhận."))
-    return redirect(url_for("dashboard.stock_station", commune=commune[:8]))
+    return _back(commune)
 
 
 @bp.post("/stock/flag/<int:flag_id>/review")
@@ -154,10 +153,24 @@ def stock_flag_review(flag_id: int):
     try:
         flag = station.review_flag(db.session, scope(), flag_id, request.form.get("note", ""))
         db.session.commit()
-    except A0Error as error:
-        return error_page(error)
+    except A0Error as error:  # reviewed meanwhile: said beside where the alert stood
+        return _refused(error, f"flag:{flag_id}", request.form.get("commune", ""))
     flash(gettext("Đã đánh dấu đã xem."))
-    return redirect(url_for("dashboard.stock_station", commune=flag.commune_code))
+    return _back(flag.commune_code)
+
+
+def _refused(error: A0Error, form: str, commune: str):
+    """The station page again with the refusal beside ``form``; an unknown or out of
+    scope movement or alert gets the error page."""
+    refused = refused_form(error, form)
+    return _station_page(commune, refused) if refused and commune else error_page(error)
+
+
+def _back(commune: str):
+    """The station page, at the month it was showing."""
+    month = request.args.get("month", "")
+    return redirect(url_for("dashboard.stock_station", commune=commune[:8],
+                            **({"month": month} if _MONTH.match(month) else {})))
 
 
 # ----------------------------------------------------------- monthly report
