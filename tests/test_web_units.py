@@ -4,10 +4,13 @@ figures group by former district."""
 
 from __future__ import annotations
 
+import re
+
 from markupsafe import escape
 from sqlalchemy import func, select
 
 from a0core.errors import A0Error
+from a0core.p0 import vn_day
 from server.extensions import db
 from server.models import (
     Collaborator,
@@ -51,7 +54,7 @@ def test_commune_staff_keep_their_villages(app) -> None:
     again = post("/dashboard/units/06010.03.1/assign", collaborator_name="Hoang Thi Mai")
     assert again.status_code == 400 and "collaborator_exists" in again.get_data(as_text=True)
     assert post("/dashboard/units/06010.03.1/assign", collaborator_name="Hoang Thi Mai",
-                new_person="1").status_code == 302
+                new_person="1", phone="0912 345 678").status_code == 302
     full = post("/dashboard/units/06010.01.1/retire")
     assert full.status_code == 400 and "area_has_households" in full.get_data(as_text=True)
     assert post("/dashboard/units/06010.01.1/move", to="06010.03").status_code == 302
@@ -69,6 +72,13 @@ def test_commune_staff_keep_their_villages(app) -> None:
         Collaborator.area_code == "06010.03.1")) == 2
     page = browser.get("/dashboard/units").get_data(as_text=True)
     assert "Thôn Nà Pàn Mới" in page and "Hoàng Thị Mai" in page
+    # namesakes told apart by their phone and since when, never by an internal id
+    area = page.split('id="unit-06010-03-1"')[1].split("</tr>")[0]
+    people = re.findall(r'<span class="person">(.*?)</span>', area)
+    since = vn_day().strftime("%d/%m/%Y")
+    assert sorted(people) == [f"Hoang Thi Mai <small>0912 345 678 · từ {since}</small>",
+                              f"Hoàng Thị Mai <small>từ {since}</small>"], people
+    assert not re.search(r"#\d", area)
 
 
 def test_units_count_the_people_who_live_here(app) -> None:
@@ -140,7 +150,15 @@ def test_old_codes_and_former_districts_after_the_reform(app) -> None:
     admin = _as(app, ids, "quan.tri")
     assert f"<h1>Số liệu {name} theo huyện cũ" in admin.get(
         f"/dashboard/rollups/former-districts?province=20&month={month}").get_data(as_text=True)
-    assert admin.get("/dashboard/rollups/former-districts?province=abc").status_code == 404
+    for lang in ("vi", "en"):  # in words, in the page's language
+        admin.get(f"/lang/{lang}")
+        unknown = admin.get("/dashboard/rollups/former-districts?province=abc")
+        said = getattr(A0Error("province_unknown", record="abc"), lang)
+        assert unknown.status_code == 404 and str(escape(said)) in unknown.get_data(as_text=True)
+        unit = admin.get("/dashboard/rollups/abc")
+        said = getattr(A0Error("orgunit_unknown", record="abc"), lang)
+        assert unit.status_code == 404 and str(escape(said)) in unit.get_data(as_text=True)
+    admin.get("/lang/vi")
     assert admin.get("/dashboard/rollups/former-districts").status_code == 200
     from server.orgunits.former import by_former_district
 

@@ -22,6 +22,7 @@ roll-ups: the caller recomputes them after committing.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from a0core.errors import A0Error
+from a0core.p0 import vn_day
 from server.models.duplicates import DuplicateCandidate
 from server.models.orgunits import (
     KIND_MOVE,
@@ -357,7 +359,11 @@ def list_units(session: Session, scope: Scope, commune_code: str | None = None,
     for c in session.scalars(select(Collaborator).where(Collaborator.area_code.in_(areas),
                                                         Collaborator.active)
                              .order_by(Collaborator.full_name)):
-        people.setdefault(c.area_code, []).append({"id": c.id, "full_name": c.full_name})
+        # what tells two namesakes apart: the phone, and since when they keep the area
+        people.setdefault(c.area_code, []).append({
+            "id": c.id, "full_name": c.full_name, "phone": c.phone,
+            "since": vn_day(c.created_at.replace(tzinfo=c.created_at.tzinfo or dt.UTC))
+            .isoformat()})
     devices = dict(session.execute(select(Device.area_code, func.count()).where(
         Device.area_code.in_(areas), Device.revoked_at.is_(None)).group_by(Device.area_code)).all())
     moved = _moved_from(session, [u.id for u in units])

@@ -28,7 +28,6 @@ from server.web.dashboard.shell import (
     add_nav,
     bp,
     error_page,
-    not_found,
     page_args,
     require,
     scope,
@@ -131,7 +130,7 @@ def former_districts():
             found = where(db.session, province)
             if found.current is None and found.old is not None:
                 return redirect(url_for("dashboard.unit_lookup", code=province))
-            raise not_found()
+            raise A0Error("province_unknown", record=province)
     month = request.args.get("month", "")
     month = month if _MONTH.match(month) else p0.last_closed_month(p0.vn_day())
     groups, total = former.by_former_district(db.session, s, province, month) \

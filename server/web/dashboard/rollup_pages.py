@@ -17,6 +17,7 @@ from flask_babel import get_locale, gettext, lazy_gettext
 from markupsafe import Markup
 
 from a0core import p0
+from a0core.errors import A0Error
 from a0core.schemas import registry
 from server import formats
 from server.exports.writers import CONTENT_TYPES
@@ -144,6 +145,8 @@ def rollup_unit(unit_code: str):
         found = where(db.session, unit_code[:32])
         if found.current is None and found.old is not None:  # an old code: where it went
             return redirect(url_for("dashboard.unit_lookup", code=unit_code[:32]))
+        if found.current is None:  # as the lookup page says it (codes are public)
+            raise A0Error("orgunit_unknown", record=unit_code[:32])
     unit = require(unit)
     month, offered = _month(unit.code)
     months = _window(month)

@@ -42,7 +42,7 @@ STATUS = {"forbidden": 403, "not_found": 404, "device_unknown": 404,
           "collaborator_unknown": 404, "login_failed": 401, "login_throttled": 429,
           "totp_invalid": 401, "totp_pending_expired": 401, "csrf_invalid": 400,
           "conflict_closed": 409, "batch_too_large": 413, "device_revoked": 403,
-          "orgunit_unknown": 404}
+          "orgunit_unknown": 404, "province_unknown": 404}
 
 
 @dataclass(frozen=True)
