@@ -188,8 +188,8 @@ def test_api_page_and_own_tokens(app: Flask) -> None:
     assert "Authorization: Bearer a0t_" in help_page
     assert district.get("/api/v1/openapi.json").status_code == 200
     # every endpoint of the district API is listed, each with words saying what it gives
-    listed = dict(re.findall(r"<tr><td><code>GET (/api/v1/district/[^<]+)</code></td>"
-                             r"<td>([^<]*)</td>", help_page))
+    listed = dict(re.findall(r"<tr><td[^>]*><code>GET (/api/v1/district/[^<]+)</code></td>"
+                             r"<td[^>]*>([^<]*)</td>", help_page))
     documented = {path for path in district.get("/api/v1/openapi.json").get_json()["paths"]
                   if path.startswith("/api/v1/district/")}
     assert set(listed) == documented and all(text.strip() for text in listed.values()), listed

@@ -57,7 +57,7 @@ def _text(html: str) -> str:
 def _row(html: str, row_id: str) -> list[str]:
     found = re.search(rf'<tr id="{row_id}">(.*?)</tr>', html, re.S)
     assert found, row_id
-    return re.findall(r'<td class="num">([^<]*)</td>', found.group(1))
+    return re.findall(r'<td class="num"[^>]*>([^<]*)</td>', found.group(1))
 
 
 def test_numbers_dates_and_times_in_each_language(demo_built, demo_app) -> None:

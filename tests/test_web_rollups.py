@@ -32,7 +32,7 @@ def busiest_month(unit: str) -> str:
 def row_values(html: str, row_id: str) -> list[str]:
     found = re.search(rf'<tr id="{row_id}">(.*?)</tr>', html, re.S)
     assert found, row_id
-    return re.findall(r'<td class="num">([^<]*)</td>', found.group(1))
+    return re.findall(r'<td class="num"[^>]*>([^<]*)</td>', found.group(1))
 
 
 def test_district_drills_down_from_its_district_to_a_commune(app: Flask) -> None:
