@@ -72,12 +72,12 @@ def test_commune_staff_keep_their_villages(app) -> None:
         Collaborator.area_code == "06010.03.1")) == 2
     page = browser.get("/dashboard/units").get_data(as_text=True)
     assert "Thôn Nà Pàn Mới" in page and "Hoàng Thị Mai" in page
-    # namesakes told apart by their phone and since when, never by an internal id
+    # namesakes told apart by their phone and the day each was added, never an internal id
     area = page.split('id="unit-06010-03-1"')[1].split("</tr>")[0]
     people = re.findall(r'<span class="person">(.*?)</span>', area)
-    since = vn_day().strftime("%d/%m/%Y")
-    assert sorted(people) == [f"Hoang Thi Mai <small>0912 345 678 · từ {since}</small>",
-                              f"Hoàng Thị Mai <small>từ {since}</small>"], people
+    added = vn_day().strftime("%d/%m/%Y")
+    assert sorted(people) == [f"Hoang Thi Mai <small>0912 345 678 · thêm ngày {added}</small>",
+                              f"Hoàng Thị Mai <small>thêm ngày {added}</small>"], people
     assert not re.search(r"#\d", area)
 
 

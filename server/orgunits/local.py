@@ -359,10 +359,10 @@ def list_units(session: Session, scope: Scope, commune_code: str | None = None,
     for c in session.scalars(select(Collaborator).where(Collaborator.area_code.in_(areas),
                                                         Collaborator.active)
                              .order_by(Collaborator.full_name)):
-        # what tells two namesakes apart: the phone, and since when they keep the area
+        # what tells two namesakes apart: the phone, and the day each was added
         people.setdefault(c.area_code, []).append({
             "id": c.id, "full_name": c.full_name, "phone": c.phone,
-            "since": vn_day(c.created_at.replace(tzinfo=c.created_at.tzinfo or dt.UTC))
+            "added": vn_day(c.created_at.replace(tzinfo=c.created_at.tzinfo or dt.UTC))
             .isoformat()})
     devices = dict(session.execute(select(Device.area_code, func.count()).where(
         Device.area_code.in_(areas), Device.revoked_at.is_(None)).group_by(Device.area_code)).all())
