@@ -30,8 +30,8 @@ ZONE = get_timezone(ZONE_NAME)
 LANGS = ("vi", "en")
 NOTHING = "—"
 # a rate with nothing to divide by (no married women, no girls born, no area expected):
-# "x", the mark Vietnamese statistical forms put in a cell that cannot hold a figure;
-# never 0,0, which would state a prevalence of nothing
+# "x", as statistical tables mark a cell that cannot hold a figure ("—" is taken: not
+# collected); never 0,0, which would state a rate of nothing
 NOT_COMPUTABLE = "x"
 
 _DAY = {"vi": "dd/MM/yyyy", "en": "d MMM yyyy"}
