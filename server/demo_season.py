@@ -10,14 +10,17 @@ closed months, week by week, what the synthetic register says happened in those
 areas (:func:`server.synthetic.operations.change_operations`) and each month's P0
 slip, closed on the first days of the next month. On top:
 
-* a substitute collaborator's phone edited three people of one area while the
-  regular phone did too: three **conflicts** wait for review;
+* a substitute collaborator's phone edited three people of one area (one a month)
+  while the regular phone did too: three **conflicts** wait for review, each from
+  the day its batch arrived;
 * a phone registered two people who were already in another area's register,
   written a little differently: **duplicate** pairs wait for review;
 * one area is **late**: its slip of the newest month past its deadline has not
   arrived, and the month before came after the deadline;
 * one batch came in **as a file**, after the next batch had come over the network;
-* one hand-out with a method code the server does not know was **refused**.
+* one hand-out with a method code the server does not know was **refused**;
+* the station's **stock**: receipts from the district, monthly issues to the
+  collaborators with a phone, confirmed by their phones (:mod:`server.demo_stock`).
 
 Time is the season's: the ingestion context's clock (``now_ms``) and the phones'
 clocks move from batch to batch, so receipts, slips and sync status carry the days
@@ -39,6 +42,8 @@ from a0core import p0
 from a0core.envelope import DeviceKeys
 from a0core.hlc import HybridClock, pack
 from a0core.sync_client import make_op, seal
+from server.demo_stock import StationRecord, plan_stock
+from server.logistics import station
 from server.models.people import Collaborator
 from server.security.cli import cli_scope
 from server.security.enrolment import enrol_device, issue_code
@@ -175,10 +180,25 @@ class Season:
                                          moment=min(late, self.now - dt.timedelta(minutes=5)))
         return out
 
-    def run(self, deliveries: Iterable[Delivery]) -> None:
-        """Every phone's batches, in the order they reached the server."""
-        for d in sorted(deliveries, key=lambda d: (d.moment, d.order)):
-            self.send(d.phone, d.ops, d.moment, carried=d.carried)
+    def record(self, entry: StationRecord) -> None:
+        """A stock form the station records on the dashboard at ``entry.moment``."""
+        self.at(entry.moment)
+        station.record(self.session, self.ctx, cli_scope(), entry.commune, entry.form,
+                       entry.values, record_id=entry.record_id)
+        self.session.commit()
+
+    def run(self, deliveries: Iterable[Delivery], records: Iterable[StationRecord] = ()
+            ) -> None:
+        """Every phone's batches and the station's records, in the order they reached
+        the server."""
+        timeline: list[tuple[dt.datetime, int, Delivery | StationRecord]] = [
+            (d.moment, d.order, d) for d in deliveries]
+        timeline += [(r.moment, -1, r) for r in records]
+        for _, _, item in sorted(timeline, key=lambda t: t[:2]):
+            if isinstance(item, StationRecord):
+                self.record(item)
+            else:
+                self.send(item.phone, item.ops, item.moment, carried=item.carried)
 
 
 @dataclass(frozen=True)
@@ -291,28 +311,32 @@ def run_season(session: Session, base: IngestContext, keys: KeyStore,
         late = n == 2  # this area is late: the month past its deadline is missing
         extra_days |= set(plan_slips(phone, months, late=p0.shift(overdue, -1) if late else None,
                                      missing=overdue if late else None))
-    # the regular phone and the stand-in's both corrected three people: conflicts
+    # the regular phone and the stand-in's both corrected three people, one a month
+    # (the stand-in a day later, before the regular phone's edit reached it): conflicts
     loaded = [m for m in with_phones[0].members
               if m["registered_on"] < start.isoformat() and m["relation"] == "head"][:3]
-    edit_day = (start + dt.timedelta(days=17)).isoformat()
-    plan_edits(phones[0], loaded, edit_day,
-               [{"marital_status": "widowed"}, {"education": "college_university"},
-                {"marital_status": "separated"}], start)
-    stand_in_day = (start + dt.timedelta(days=18)).isoformat()
-    plan_edits(substitute, loaded, stand_in_day,
-               [{"marital_status": "divorced"}, {"education": "vocational"},
-                {"marital_status": "married"}], start)
+    for n, (member, own, other) in enumerate(zip(loaded, (
+            {"marital_status": "widowed"}, {"education": "college_university"},
+            {"marital_status": "separated"}), (
+            {"marital_status": "divorced"}, {"education": "vocational"},
+            {"marital_status": "married"}), strict=False)):
+        edit_day = (start + dt.timedelta(days=17 + 28 * n)).isoformat()
+        stand_in_day = (start + dt.timedelta(days=18 + 28 * n)).isoformat()
+        plan_edits(phones[0], [member], edit_day, [own], start)
+        plan_edits(substitute, [member], stand_in_day, [other], start)
+        extra_days |= {edit_day, stand_in_day}
     # people of another area registered again as newcomers: duplicates
     elsewhere = [m for m in areas[PHONES].members
                  if m["registered_on"] < start.isoformat() and m["birth_date"] < "1990"][:2]
     plan_registered_twice(phones[1], elsewhere, (start + dt.timedelta(days=30)).isoformat(),
                           season.rng)
     plan_refused(phones[2], (start + dt.timedelta(days=9)).isoformat())
-    extra_days |= {edit_day, stand_in_day}
+
+    stock_records = plan_stock(phones, regular.commune_code, start, today, VN)
 
     days = season.sync_days(extra_days)
     deliveries = [d for n, phone in enumerate(phones)
                   for d in season.schedule(phone, days, carried_batch=2 if n == 3 else None)]
     deliveries += season.schedule(substitute, days)
-    season.run(deliveries)
+    season.run(deliveries, stock_records)
     return len(deliveries)
