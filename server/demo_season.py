@@ -58,6 +58,7 @@ VN = dt.timezone(dt.timedelta(hours=7))
 SEASON_MONTHS = 3       # closed months the phones report, this month's days too
 PHONES = 4              # areas with a phone (the first ones)
 SYNC_HOUR = 16          # phones sync in the afternoon, on Fridays and slip days
+PROGRAMME_SOURCE = "free"  # distribution_source of the programme's supply
 
 
 def season_start(today: dt.date) -> dt.date:
@@ -210,12 +211,18 @@ class Delivery:
     carried: bool = False
 
 
-def plan_changes(phone: Phone, start: dt.date) -> None:
-    """What the register says happened in the phone's area from ``start``."""
+def plan_changes(phone: Phone, start: dt.date, distribution_version: int) -> None:
+    """What the register says happened in the phone's area from ``start``. Its hand-outs
+    go on the current distribution form: the phone runs today's app, and what it hands
+    out is the station's stock from the district, the programme's supply, which
+    ``schemas/codelists/distribution_source.json`` calls free (no price asked)."""
     day = start.isoformat()
     for op in change_operations(phone.area, start.isoformat(), phone.clock, phone.device_id,
                                 (loaded_stamp(start), "server")):
         day = record_day(op["form"], op["fields"]) or day
+        if op["type"] == "distribution":
+            op = {**op, "version": distribution_version,
+                  "fields": {**op["fields"], "source": PROGRAMME_SOURCE}}
         phone.plan(max(day, start.isoformat()), op)
 
 
@@ -272,13 +279,13 @@ def plan_registered_twice(phone: Phone, people: Sequence[dict[str, Any]], day: s
             "registered_on": day}))
 
 
-def plan_refused(phone: Phone, day: str) -> None:
+def plan_refused(phone: Phone, day: str, version: int) -> None:
     """A hand-out with a method the server's code list does not have: refused, shown."""
     household = phone.area.households[-1]
     record = {"id": str(uuid.uuid4()), "area_code": phone.area.area_code,
               "household_id": household["id"], "method": "vong_tranh_thai_cu",
-              "quantity": 1, "distributed_on": day}
-    phone.plan(day, make_op(1, phone.clock.now(), "distribution", "distribution", 1,
+              "quantity": 1, "distributed_on": day, "source": PROGRAMME_SOURCE}
+    phone.plan(day, make_op(1, phone.clock.now(), "distribution", "distribution", version,
                             record["id"], record))
 
 
@@ -306,8 +313,9 @@ def run_season(session: Session, base: IngestContext, keys: KeyStore,
     if today <= p0.deadline(overdue, deadline_day):
         overdue = p0.shift(overdue, -1)
     extra_days = set()
+    version = base.forms.registry.latest_version("distribution") or 1
     for n, phone in enumerate(phones):
-        plan_changes(phone, start)
+        plan_changes(phone, start, version)
         late = n == 2  # this area is late: the month past its deadline is missing
         extra_days |= set(plan_slips(phone, months, late=p0.shift(overdue, -1) if late else None,
                                      missing=overdue if late else None))
@@ -330,7 +338,7 @@ def run_season(session: Session, base: IngestContext, keys: KeyStore,
                  if m["registered_on"] < start.isoformat() and m["birth_date"] < "1990"][:2]
     plan_registered_twice(phones[1], elsewhere, (start + dt.timedelta(days=30)).isoformat(),
                           season.rng)
-    plan_refused(phones[2], (start + dt.timedelta(days=9)).isoformat())
+    plan_refused(phones[2], (start + dt.timedelta(days=9)).isoformat(), version)
 
     stock_records = plan_stock(phones, regular.commune_code, start, today, VN)
 

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from a0core import p0
 from server.extensions import db
+from server.forms import formset
 from server.logistics.report import monthly_report
 from server.models.duplicates import DuplicateCandidate
 from server.models.logistics import StockFlag, StockMovement
@@ -174,6 +175,10 @@ def test_the_station_stock_covers_what_collaborators_handed_out(demo_app) -> Non
         handed[(d.area_code, d.method)] += d.quantity
         by_month[(d.distributed_on[:7], d.method)] += d.quantity
     assert handed and all(received[key] >= n for key, n in handed.items())
+    # the phones hand out on the current form, the programme's supply: free
+    sent = set(session.execute(select(Distribution.form_version, Distribution.source).where(
+        Distribution.device_id != "server")).all())
+    assert sent == {(formset().registry.latest_version("distribution"), "free")}
 
     months = sorted({m.day[:7] for m in moves})
     shown = 0
@@ -185,7 +190,8 @@ def test_the_station_stock_covers_what_collaborators_handed_out(demo_app) -> Non
         for (kind, method), values in rows.items():
             assert values["closing"] >= 0
             if kind == "ctv":
-                assert values["distributed"] == by_month[(month, method)]
+                assert values["distributed"] == by_month[(month, method)] \
+                    == values["distributed.free"]
                 assert values["distributed"] <= cell.get(f"distributed.{method}", 0)  # row 19
                 assert values["received"] == rows[("station", method)]["issued"]
                 shown += values["distributed"]
