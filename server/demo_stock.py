@@ -4,9 +4,10 @@ the phones' batches).
 
 From the season's first day the commune health station keeps its stock in the
 product: before each month it issues (``stock_transfer``) to every collaborator with
-a phone what that collaborator hands out in the month, a fifth more, rounded up to
-whole packs (the phones' hand-outs are known ahead: they are the synthetic
-register's); the phone confirms (``stock_confirm``) the quantity on the day it was
+a phone what that collaborator hands out in the month (the phones' hand-outs are
+known ahead: they are the synthetic register's), or in the month before when that
+was more (the month still running is only known to today), a fifth more, rounded up
+to whole packs; the phone confirms (``stock_confirm``) the quantity on the day it was
 issued, in its next sync; when the station's own stock would not cover an issue it
 first receives two months of it from the district health centre (``stock_receipt``,
 with a lot and an expiry). So no holder's balance goes below zero, and what the
@@ -82,9 +83,12 @@ def plan_stock(phones: Sequence[Phone], commune: str, start: dt.date, today: dt.
     records: list[StationRecord] = []
     for month in months:
         day = issue_day(month, start)
-        issues = [(phone, method, _whole(method, qty * MARGIN))
-                  for phone in phones
-                  for method, qty in sorted(needs[phone.device_id].get(month, {}).items())]
+        issues = []
+        for phone in phones:
+            need = needs[phone.device_id]
+            for method, qty in sorted(need.get(month, {}).items()):
+                last = need.get(p0.shift(month, -1), {}).get(method, 0)
+                issues.append((phone, method, _whole(method, MARGIN * max(qty, last))))
         total: dict[str, int] = defaultdict(int)
         for _, method, qty in issues:
             total[method] += qty
