@@ -23,7 +23,7 @@ from werkzeug.serving import run_simple
 
 from a0core import p0
 from server.extensions import db
-from server.models.orgunits import LEVEL_VILLAGE, OrgLineage, OrgTree
+from server.models.orgunits import LEVEL_VILLAGE, OrgLineage
 from server.models.people import Collaborator
 from server.models.register import Household
 from server.models.reports import P0Report
@@ -58,18 +58,18 @@ DEMO_ADMIN = "demo.admin"  # every commune, units, imports of revoked devices
 
 
 def import_lineage(session: Session, folder: Path = SHARED_UNITS) -> bool:
-    """The list before the reform and the conversion table, from ``folder``, each once
-    (as ``a0sync orgunits import`` would); False when the files are not there."""
+    """The list before the reform, then the conversion table linking it to the current
+    one, from ``folder`` (as ``a0sync orgunits import`` would), once: nothing when
+    the links are there; False when the files are not."""
+    if session.scalar(select(OrgLineage.id).limit(1)) is not None:
+        return True
     paths = [folder / THREE_LEVEL, folder / CONVERSION]
     if not all(p.is_file() for p in paths):
         return False
-    old = read_official_list(paths[0])
-    if session.get(OrgTree, old.tree) is None:
-        import_official(session, old, source=str(paths[0]))
-    if session.scalar(select(func.count()).select_from(OrgLineage)) == 0:
-        table = read_admin_file(paths[1])
-        assert isinstance(table, ConversionTable)
-        import_conversion(session, table, str(paths[1]))
+    import_official(session, read_official_list(paths[0]), source=str(paths[0]))
+    table = read_admin_file(paths[1])
+    assert isinstance(table, ConversionTable)
+    import_conversion(session, table, str(paths[1]))
     session.commit()
     return True
 
