@@ -108,8 +108,7 @@ def test_every_page_shows_the_demo_commune(demo_built, demo_app) -> None:
 
 
 def _naive(moment: dt.datetime) -> dt.datetime:
-    return moment.replace(tzinfo=None) if moment.tzinfo is None else \
-        moment.astimezone(dt.UTC).replace(tzinfo=None)
+    return moment if moment.tzinfo is None else moment.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def test_the_demo_commune_under_its_former_district(demo_app) -> None:
