@@ -1,9 +1,12 @@
 """``a0sync demo``: a working server on the embedded default, with a real commune.
 
-Creates the SQLite database in the instance folder, imports the official 2025 list,
-adds villages and collaborator areas to one real commune, fills them with a
-synthetic but realistic register, and serves the dashboard on localhost. Running
-it again reuses what is there.
+Creates the SQLite database in the instance folder, imports the official 2025 list
+and, where the official data is kept (``../shared/data/admin_units``, not bundled:
+GPL), the 2025-03 three-level list with the reform's conversion table, as an
+administrator would with ``a0sync orgunits import`` (the roll-ups by former
+district need them); adds villages and collaborator areas to one real commune,
+fills them with a synthetic but realistic register, and serves the dashboard on
+localhost. Running it again reuses what is there.
 """
 
 from __future__ import annotations
@@ -15,16 +18,23 @@ import click
 from flask import current_app
 from flask_migrate import upgrade
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from werkzeug.serving import run_simple
 
 from a0core import p0
 from server.extensions import db
-from server.models.orgunits import LEVEL_VILLAGE
+from server.models.orgunits import LEVEL_VILLAGE, OrgLineage
 from server.models.people import Collaborator
 from server.models.register import Household
 from server.models.reports import P0Report
-from server.orgunits.formats import UnitSpec, read_official_list
+from server.orgunits.formats import (
+    ConversionTable,
+    UnitSpec,
+    read_admin_file,
+    read_official_list,
+)
 from server.orgunits.importer import import_official, upsert_local_units
+from server.orgunits.lineage import import_conversion
 from server.orgunits.queries import unit_by_code
 from server.register.bulk import Writer, load_area, refresh_statistics
 from server.reporting import deadline_day
@@ -37,9 +47,31 @@ from server.sync.runtime import ingest_context
 DEMO_COMMUNE = "12619"  # Xã Diên Hà, tỉnh Hưng Yên (2025 list)
 DEMO_SEED = 20250701
 BUNDLED_LIST = Path(__file__).parent / "data" / "admin_units" / "vn_units_2025_two_level.json"
+# the official data outside the repository (GPL): the list before the reform and the
+# conversion of every old commune to the new ones
+SHARED_UNITS = Path(__file__).resolve().parents[2] / "shared" / "data" / "admin_units"
+THREE_LEVEL = "dvhcvn_2025-03-01_three_level.json"
+CONVERSION = "conversion_2025_old_to_new.json"
 SERVER_DEVICE = "server"
 DEMO_USER = "demo"          # a commune officer of the demo commune: log in with it first
 DEMO_ADMIN = "demo.admin"  # every commune, units, imports of revoked devices
+
+
+def import_lineage(session: Session, folder: Path = SHARED_UNITS) -> bool:
+    """The list before the reform, then the conversion table linking it to the current
+    one, from ``folder`` (as ``a0sync orgunits import`` would), once: nothing when
+    the links are there; False when the files are not."""
+    if session.scalar(select(OrgLineage.id).limit(1)) is not None:
+        return True
+    paths = [folder / THREE_LEVEL, folder / CONVERSION]
+    if not all(p.is_file() for p in paths):
+        return False
+    import_official(session, read_official_list(paths[0]), source=str(paths[0]))
+    table = read_admin_file(paths[1])
+    assert isinstance(table, ConversionTable)
+    import_conversion(session, table, str(paths[1]))
+    session.commit()
+    return True
 
 
 def prepare_demo(households: int, commune_code: str = DEMO_COMMUNE, seed: int = DEMO_SEED,
@@ -59,6 +91,9 @@ def prepare_demo(households: int, commune_code: str = DEMO_COMMUNE, seed: int = 
         commune = unit_by_code(session, commune_code)
     if commune is None:
         raise click.ClickException(f"commune {commune_code} is not in {admin_units}")
+    if not import_lineage(session):
+        click.echo(f"Không có danh mục trước cải cách ở / no pre-reform list in {SHARED_UNITS}: "
+                   "trang theo huyện cũ sẽ trống / the former-district pages stay empty")
     loaded = session.scalar(select(func.count()).where(Household.commune_code == commune_code))
     if loaded:
         return commune.full_name

@@ -10,14 +10,17 @@ closed months, week by week, what the synthetic register says happened in those
 areas (:func:`server.synthetic.operations.change_operations`) and each month's P0
 slip, closed on the first days of the next month. On top:
 
-* a substitute collaborator's phone edited three people of one area while the
-  regular phone did too: three **conflicts** wait for review;
+* a substitute collaborator's phone edited three people of one area (one a month)
+  while the regular phone did too: three **conflicts** wait for review, each from
+  the day its batch arrived;
 * a phone registered two people who were already in another area's register,
   written a little differently: **duplicate** pairs wait for review;
 * one area is **late**: its slip of the newest month past its deadline has not
   arrived, and the month before came after the deadline;
 * one batch came in **as a file**, after the next batch had come over the network;
-* one hand-out with a method code the server does not know was **refused**.
+* one hand-out with a method code the server does not know was **refused**;
+* the station's **stock**: receipts from the district, monthly issues to the
+  collaborators with a phone, confirmed by their phones (:mod:`server.demo_stock`).
 
 Time is the season's: the ingestion context's clock (``now_ms``) and the phones'
 clocks move from batch to batch, so receipts, slips and sync status carry the days
@@ -39,6 +42,8 @@ from a0core import p0
 from a0core.envelope import DeviceKeys
 from a0core.hlc import HybridClock, pack
 from a0core.sync_client import make_op, seal
+from server.demo_stock import StationRecord, plan_stock
+from server.logistics import station
 from server.models.people import Collaborator
 from server.security.cli import cli_scope
 from server.security.enrolment import enrol_device, issue_code
@@ -53,6 +58,7 @@ VN = dt.timezone(dt.timedelta(hours=7))
 SEASON_MONTHS = 3       # closed months the phones report, this month's days too
 PHONES = 4              # areas with a phone (the first ones)
 SYNC_HOUR = 16          # phones sync in the afternoon, on Fridays and slip days
+PROGRAMME_SOURCE = "free"  # distribution_source of the programme's supply
 
 
 def season_start(today: dt.date) -> dt.date:
@@ -175,10 +181,25 @@ class Season:
                                          moment=min(late, self.now - dt.timedelta(minutes=5)))
         return out
 
-    def run(self, deliveries: Iterable[Delivery]) -> None:
-        """Every phone's batches, in the order they reached the server."""
-        for d in sorted(deliveries, key=lambda d: (d.moment, d.order)):
-            self.send(d.phone, d.ops, d.moment, carried=d.carried)
+    def record(self, entry: StationRecord) -> None:
+        """A stock form the station records on the dashboard at ``entry.moment``."""
+        self.at(entry.moment)
+        station.record(self.session, self.ctx, cli_scope(), entry.commune, entry.form,
+                       entry.values, record_id=entry.record_id)
+        self.session.commit()
+
+    def run(self, deliveries: Iterable[Delivery], records: Iterable[StationRecord] = ()
+            ) -> None:
+        """Every phone's batches and the station's records, in the order they reached
+        the server."""
+        timeline: list[tuple[dt.datetime, int, Delivery | StationRecord]] = [
+            (d.moment, d.order, d) for d in deliveries]
+        timeline += [(r.moment, -1, r) for r in records]
+        for _, _, item in sorted(timeline, key=lambda t: t[:2]):
+            if isinstance(item, StationRecord):
+                self.record(item)
+            else:
+                self.send(item.phone, item.ops, item.moment, carried=item.carried)
 
 
 @dataclass(frozen=True)
@@ -190,12 +211,18 @@ class Delivery:
     carried: bool = False
 
 
-def plan_changes(phone: Phone, start: dt.date) -> None:
-    """What the register says happened in the phone's area from ``start``."""
+def plan_changes(phone: Phone, start: dt.date, distribution_version: int) -> None:
+    """What the register says happened in the phone's area from ``start``. Its hand-outs
+    go on the current distribution form: the phone runs today's app, and what it hands
+    out is the station's stock from the district, the programme's supply, which
+    ``schemas/codelists/distribution_source.json`` calls free (no price asked)."""
     day = start.isoformat()
     for op in change_operations(phone.area, start.isoformat(), phone.clock, phone.device_id,
                                 (loaded_stamp(start), "server")):
         day = record_day(op["form"], op["fields"]) or day
+        if op["type"] == "distribution":
+            op = {**op, "version": distribution_version,
+                  "fields": {**op["fields"], "source": PROGRAMME_SOURCE}}
         phone.plan(max(day, start.isoformat()), op)
 
 
@@ -252,13 +279,13 @@ def plan_registered_twice(phone: Phone, people: Sequence[dict[str, Any]], day: s
             "registered_on": day}))
 
 
-def plan_refused(phone: Phone, day: str) -> None:
+def plan_refused(phone: Phone, day: str, version: int) -> None:
     """A hand-out with a method the server's code list does not have: refused, shown."""
     household = phone.area.households[-1]
     record = {"id": str(uuid.uuid4()), "area_code": phone.area.area_code,
               "household_id": household["id"], "method": "vong_tranh_thai_cu",
-              "quantity": 1, "distributed_on": day}
-    phone.plan(day, make_op(1, phone.clock.now(), "distribution", "distribution", 1,
+              "quantity": 1, "distributed_on": day, "source": PROGRAMME_SOURCE}
+    phone.plan(day, make_op(1, phone.clock.now(), "distribution", "distribution", version,
                             record["id"], record))
 
 
@@ -286,33 +313,38 @@ def run_season(session: Session, base: IngestContext, keys: KeyStore,
     if today <= p0.deadline(overdue, deadline_day):
         overdue = p0.shift(overdue, -1)
     extra_days = set()
+    version = base.forms.registry.latest_version("distribution") or 1
     for n, phone in enumerate(phones):
-        plan_changes(phone, start)
+        plan_changes(phone, start, version)
         late = n == 2  # this area is late: the month past its deadline is missing
         extra_days |= set(plan_slips(phone, months, late=p0.shift(overdue, -1) if late else None,
                                      missing=overdue if late else None))
-    # the regular phone and the stand-in's both corrected three people: conflicts
+    # the regular phone and the stand-in's both corrected three people, one a month
+    # (the stand-in a day later, before the regular phone's edit reached it): conflicts
     loaded = [m for m in with_phones[0].members
               if m["registered_on"] < start.isoformat() and m["relation"] == "head"][:3]
-    edit_day = (start + dt.timedelta(days=17)).isoformat()
-    plan_edits(phones[0], loaded, edit_day,
-               [{"marital_status": "widowed"}, {"education": "college_university"},
-                {"marital_status": "separated"}], start)
-    stand_in_day = (start + dt.timedelta(days=18)).isoformat()
-    plan_edits(substitute, loaded, stand_in_day,
-               [{"marital_status": "divorced"}, {"education": "vocational"},
-                {"marital_status": "married"}], start)
+    for n, (member, own, other) in enumerate(zip(loaded, (
+            {"marital_status": "widowed"}, {"education": "college_university"},
+            {"marital_status": "separated"}), (
+            {"marital_status": "divorced"}, {"education": "vocational"},
+            {"marital_status": "married"}), strict=False)):
+        edit_day = (start + dt.timedelta(days=17 + 28 * n)).isoformat()
+        stand_in_day = (start + dt.timedelta(days=18 + 28 * n)).isoformat()
+        plan_edits(phones[0], [member], edit_day, [own], start)
+        plan_edits(substitute, [member], stand_in_day, [other], start)
+        extra_days |= {edit_day, stand_in_day}
     # people of another area registered again as newcomers: duplicates
     elsewhere = [m for m in areas[PHONES].members
                  if m["registered_on"] < start.isoformat() and m["birth_date"] < "1990"][:2]
     plan_registered_twice(phones[1], elsewhere, (start + dt.timedelta(days=30)).isoformat(),
                           season.rng)
-    plan_refused(phones[2], (start + dt.timedelta(days=9)).isoformat())
-    extra_days |= {edit_day, stand_in_day}
+    plan_refused(phones[2], (start + dt.timedelta(days=9)).isoformat(), version)
+
+    stock_records = plan_stock(phones, regular.commune_code, start, today, VN)
 
     days = season.sync_days(extra_days)
     deliveries = [d for n, phone in enumerate(phones)
                   for d in season.schedule(phone, days, carried_batch=2 if n == 3 else None)]
     deliveries += season.schedule(substitute, days)
-    season.run(deliveries)
+    season.run(deliveries, stock_records)
     return len(deliveries)

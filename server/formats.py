@@ -29,6 +29,10 @@ ZONE_NAME = "Asia/Ho_Chi_Minh"
 ZONE = get_timezone(ZONE_NAME)
 LANGS = ("vi", "en")
 NOTHING = "—"
+# a rate with nothing to divide by (no married women, no girls born, no area expected):
+# "x", as statistical tables mark a cell that cannot hold a figure ("—" is taken: not
+# collected); never 0,0, which would state a rate of nothing
+NOT_COMPUTABLE = "x"
 
 _DAY = {"vi": "dd/MM/yyyy", "en": "d MMM yyyy"}
 _MONTH = {"vi": "MM/yyyy", "en": "MMM yyyy"}
@@ -72,10 +76,10 @@ def num(value: Any, lang: str | None = None, digits: int = 1) -> str:
 
 def rate(value: Any, lang: str | None = None, digits: int = 1) -> str:
     """A rate or a ratio, always with ``digits`` decimals so that a column reads alike:
-    ``68,0``, ``68,4`` (``68.0`` in English); "—" when it has no value (nothing to
-    divide by)."""
+    ``68,0``, ``68,4`` (``68.0`` in English); :data:`NOT_COMPUTABLE` when it has no
+    value (nothing to divide by), while a real 0 reads ``0,0``."""
     if value is None or value == "" or isinstance(value, bool):
-        return NOTHING
+        return NOT_COMPUTABLE
     return f"{float(value):,.{digits}f}".translate(_symbols(language(lang)))
 
 

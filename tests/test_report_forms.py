@@ -18,7 +18,9 @@ from sqlalchemy import select
 from a0core import p0
 from server.extensions import db
 from server.models.rollups import RollupCell
-from server.reporting.forms import sections, shown
+from server.reporting.forms import parse_period, period_values, sections, shown
+from server.reporting.workbook import write_report
+from server.rollups.indicators import with_derived
 from tests.support.rollups_web import rollup_world
 from tests.support.web import Browser
 
@@ -145,3 +147,56 @@ def test_handed_out_sub_rows_add_up_when_no_source_was_recorded() -> None:
     table = dict(shown(sections(), ["x"], {"x": cell})[4][1])
     condom = next(row for row in unstated if row.key == "distributed.unstated.condom")
     assert table[condom] == ["20"]
+
+
+def _shown_rows(cells: dict[str, dict]) -> dict[str, list[str]]:
+    """The report's cells as read, by row number, one per unit of ``cells``."""
+    table = shown(sections(), list(cells), cells)
+    return {row.number: texts for _, rows in table for row, texts in rows}
+
+
+def test_a_rate_with_nothing_to_divide_by_reads_x_and_a_real_zero_0_0() -> None:
+    """0 users among 40 married women is a prevalence of 0,0; no married women at all
+    is no prevalence: "x", not "0,0" (nor "—", kept for rows not collected). Counts
+    stay 0. Over a quarter the rates come from the summed counts, so a month with
+    nothing to divide by does not make the quarter's rate "x" (nor pull it to 0)."""
+    quarter = parse_period("2026-Q4")
+    cells = {
+        "zero": with_derived({"women_married_15_49": 40, "births.male": 3,
+                              "births.female": 2, "areas_expected": 2}),
+        "none": with_derived({"population": 12}),
+        # Oct: boys, no girls, no area expected; Dec: girls, 2 areas, 1 reported;
+        # women married in Oct and Nov, none at the quarter's end (a stock)
+        "quarter": period_values({
+            "2026-10": with_derived({"births.male": 1, "women_married_15_49": 40,
+                                     "users": 10}),
+            "2026-11": with_derived({"women_married_15_49": 38, "users": 9}),
+            "2026-12": with_derived({"births.female": 2, "areas_expected": 2,
+                                     "areas_reported": 1, "areas_on_time": 1}),
+        }, quarter),
+        "october": period_values({"2026-10": with_derived({"births.male": 1})},
+                                 parse_period("2026-10")),
+    }
+    rows = _shown_rows(cells)
+    assert [rows[n][0] for n in ("14", "15", "4.6", "31", "32", "12")] == \
+        ["0,0", "0,0", "150,0", "0,0", "0,0", "0"]
+    assert [rows[n][1] for n in ("14", "15", "4.6", "31", "32", "12", "2")] == \
+        ["x", "x", "x", "x", "x", "0", "12"]
+    assert [rows[n][2] for n in ("4.6", "31", "32", "14", "15")] == \
+        ["50,0", "50,0", "50,0", "x", "x"]
+    assert rows["4.6"][3] == "x" and rows["6.1"] == ["—"] * 4  # not collected stays "—"
+
+
+def test_the_workbook_marks_a_rate_with_nothing_to_divide_by() -> None:
+    """In the workbook too: "x" as text (not a 0 a spreadsheet would count as a rate),
+    and the notes say what it means; a real 0 stays the number 0."""
+    values = {"zero": with_derived({"women_married_15_49": 40}), "none": {}}
+    out = io.BytesIO()
+    write_report(out, title=["T"], period=parse_period("2026-11"),
+                 columns=[("zero", "A"), ("none", "B")], values=values,
+                 sections=sections(), notes=["x: không tính được"], lang="vi")
+    book = load_workbook(io.BytesIO(out.getvalue()))
+    rows = {r[0]: r for r in book.worksheets[0].iter_rows(values_only=True) if r[0]}
+    assert rows["14"][3:5] == (0, "x") and rows["31"][3:5] == ("x", "x")
+    assert rows["12"][3:5] == (0, 0)  # counts stay numbers
+    assert book.worksheets[1]["A1"].value == "x: không tính được"

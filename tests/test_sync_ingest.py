@@ -7,7 +7,7 @@ from sqlalchemy import select
 from a0core.envelope import verify_receipt
 from server.extensions import db
 from server.models.register import Event, Household, Member
-from server.models.sync import Conflict, DeviceSync, SyncOp
+from server.models.sync import Conflict, DeviceSync, SyncBatch, SyncOp
 from tests.support.register import (
     birth,
     counts,
@@ -180,6 +180,9 @@ def test_concurrent_edits_make_one_conflict_and_a_resolution_flows_back(app, cli
     assert {conflict.a_value, conflict.b_value} == {"Trần Thị Lan Anh", "Trần Thị Lanh"}
     assert db.session.get(Member, mum).full_name == conflict.b_value  # greater stamp wins
     assert conflict.status == "open"
+    # recorded at the moment its batch arrived (the ingestion context's clock)
+    batch = db.session.get(SyncBatch, body_a["receipt"]["batch"])
+    assert conflict.created_at.replace(tzinfo=None) == batch.received_at.replace(tzinfo=None)
 
     from server.sync.review import resolve_conflict
     from server.sync.runtime import ingest_context

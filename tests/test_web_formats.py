@@ -121,9 +121,10 @@ def test_dates_and_times_read_as_babel_writes_them(moment: dt.datetime, lang: st
 
 
 def test_a_rate_always_has_its_decimal() -> None:
-    """A column of rates reads alike: 68,0 beside 68,4, not 68; "—" only for none."""
+    """A column of rates reads alike: 68,0 beside 68,4, not 68; a real 0 reads 0,0 and
+    a rate with nothing to divide by (None) "x", not "—" (not collected)."""
     assert [formats.rate(v, "vi") for v in (68.0, 68, 68.44, 1234.56, 0, 0.0)] \
         == ["68,0", "68,0", "68,4", "1.234,6", "0,0", "0,0"]
     assert [formats.rate(v, "en") for v in (68.0, 1234.56)] == ["68.0", "1,234.6"]
-    assert formats.rate(None, "vi") == formats.rate("", "en") == "—"
+    assert formats.rate(None, "vi") == formats.rate("", "en") == "x" != formats.NOTHING
     assert formats.num(0, "vi") == "0"  # a count of nothing is a number, not "—"

@@ -30,7 +30,7 @@ def busiest_month(unit: str) -> str:
 
 
 def row_values(html: str, row_id: str) -> list[str]:
-    found = re.search(rf'<tr id="{row_id}">(.*?)</tr>', html, re.S)
+    found = re.search(rf'<tr id="{row_id}"[^>]*>(.*?)</tr>', html, re.S)
     assert found, row_id
     return re.findall(r'<td class="num"[^>]*>([^<]*)</td>', found.group(1))
 
@@ -144,8 +144,13 @@ def test_charts_escape_and_scale() -> None:
     assert "style=" not in svg and "<script" not in svg
     gap = line("srb", ["a", "b", "c"], [100.0, None, 110.0])
     assert gap.count("<circle") == 2 and "<polyline" not in gap
-    bars = horizontal_bars("m", [("<x>", 50), ("y", 100)], maximum=100, suffix="%")
+    assert gap.count('class="not-computable"') == 1  # nothing to divide by: "x", no point
+    bars = horizontal_bars("m", [("<x>", 50), ("y", 100), ("z", None), ("w", 0)],
+                           maximum=100, suffix="%")
     assert "&lt;x&gt;" in bars and "50,0%" in bars and "100,0%" in bars and ">50%<" not in bars
+    # a unit with no area expected: no bar and "x"; a real 0 a bar of 0 and "0,0%"
+    assert bars.count('class="bar"') == 3 and "z: x</title>x</text>" in bars
+    assert "w: 0,0%" in bars
 
 
 def test_drill_down_writes_zero_and_rates_with_their_decimal(app: Flask) -> None:
@@ -162,6 +167,20 @@ def test_drill_down_writes_zero_and_rates_with_their_decimal(app: Flask) -> None
     summary = re.findall(r'<th[^>]*>([^<]*)</th>', html.split('id="below"')[1].split("</thead>")[0])
     births = summary.index("Số sinh") - 1  # the first heading is the unit's name
     assert row_values(html, "unit-00001")[births] == "0"
+    # no girls born: no sex ratio at birth, "x" (explained under the table), not 0,0 nor
+    # "—"; the same on the commune's page, its chart and its report
+    srb = summary.index("Tỷ số giới tính khi sinh (trai/100 gái)") - 1
+    assert row_values(html, "unit-00001")[srb] == "x"
+    legend = "x: không tính được vì không có số để chia"
+    assert legend in html.split('id="rate-legend"')[1].split("</p>")[0]
+    commune = browser.get(f"/dashboard/rollups/00001?month={month}").get_data(as_text=True)
+    assert row_values(commune, "ind-srb")[-1] == "x"
+    chart = commune.split('id="chart-srb"')[1].split("</figure>")[0]
+    assert f"{month[5:]}/{month[:4]}: x</title>" in chart
+    report = browser.get(f"/dashboard/rollups/00001/report?month={month}").get_data(
+        as_text=True)
+    assert row_values(report, "r-srb") == ["x"] and row_values(report, "r-births") == ["0"]
+    assert legend in report.split('id="report-notes"')[1]
     for name in ("completeness", "timeliness", "cpr", "mcpr"):
         if name in district:
             value = district[name]

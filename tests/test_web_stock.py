@@ -95,6 +95,25 @@ def test_station_records_collaborator_confirms_and_report_adds_up(app: Flask) ->
     station_row = next(r for r in values if r[1] == "Trạm y tế xã")
     assert station_row[2:11] == [0, 300, 0, 120, 0, 0, 0, 0, 180]
 
+    # months of stock: handed out down to nothing is 0,0; nothing handed out in three
+    # months (a method only received) has nothing to divide by: "x", said under the table
+    assert browser.post("/dashboard/stock/00001/record",
+                        {**RECEIPT, "method": "pill", "lot": "P-1"}).status_code == 302
+    page = browser.get("/dashboard/stock/00001?month=2025-03").get_data(as_text=True)
+
+    def months_of_stock(row_id: str) -> str:
+        row = page.split(f'id="{row_id}"')[1].split("</tr>")[0]
+        return re.findall(r'<td class="n">(?:<strong>)?([^<]*)', row)[8]
+
+    assert months_of_stock("bal-00001-01-1-condom") == "0,0"
+    assert months_of_stock("bal-station-condom") == "4,5"  # 180 ÷ (120 issued ÷ 3)
+    assert months_of_stock("bal-station-pill") == "x"
+    assert "Số tháng dự trữ x: không tính được" in page.split('id="mos-legend"')[1]
+    report = browser.get("/dashboard/stock/report/00001?month=2025-03").get_data(as_text=True)
+    pill = report.split('id="row-pill-station"')[1].split("</tr>")[0]
+    assert re.findall(r'<td class="num">([^<]*)</td>', pill)[-1] == "x"
+    assert 'id="mos-legend"' in report
+
     # a confirmation or a review refused comes back on the station page, beside its form
     returned = new_id()
     device.stock("stock_return", {"id": returned, "area_code": device.area, "method": "condom",

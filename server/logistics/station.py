@@ -65,10 +65,12 @@ def commune_areas(session: Session, commune: str) -> list[str]:
 
 
 def record(session: Session, ctx: IngestContext, scope: Scope, commune: str, form_id: str,
-           values: dict[str, Any]) -> str:
+           values: dict[str, Any], record_id: str | None = None) -> str:
     """Record one stock form for the station of ``commune`` (a transfer to one of its
-    collaborators, a receipt, a count, …); returns the new record's id. Refusals
-    (invalid values, a form the station may not use here) change nothing."""
+    collaborators, a receipt, a count, …); returns the new record's id (``record_id``:
+    one chosen beforehand, e.g. by the demo, whose phones plan their confirmations
+    ahead). Refusals (invalid values, a form the station may not use here) change
+    nothing."""
     place = commune_place(session, scope, commune)
     form = ctx.forms.registry.form(form_id)
     if form is None or form.kind != "stock":
@@ -78,7 +80,7 @@ def record(session: Session, ctx: IngestContext, scope: Scope, commune: str, for
         raise A0Error("stock_area_unknown", record=str(area)[:32])
     if form.id == stock.RECEIPT:
         _check_expiry(values)
-    record_id = str(uuid.uuid4())
+    record_id = record_id or str(uuid.uuid4())
     _apply(session, ctx, scope, place, {
         "type": "stock", "form": form.id, "version": form.version, "id": record_id,
         "fields": {**values, "id": record_id}}, f"stock.{form.id}", record_id)

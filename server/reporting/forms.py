@@ -106,10 +106,15 @@ class Row:
         return UNITS[self.unit][0 if lang == "vi" else 1]
 
     def value(self, cell: Mapping[str, Any]) -> Any:
+        """A count, 0 when the cell does not hold it; a rate, None when the cell does
+        not hold it: it had nothing to divide by (:func:`with_derived`), which is not
+        a rate of 0 (shown "x", :data:`server.formats.NOT_COMPUTABLE`)."""
         if not self.collected:
             return None
         if self.compute is not None:
             return self.compute(cell)
+        if self.unit == "percent":
+            return cell.get(self.key or "")
         return cell.get(self.key or "", 0)
 
 
@@ -292,8 +297,8 @@ def shown(sections: Sequence[Section], codes: Sequence[str],
           values: Mapping[str, Mapping[str, Any]], lang: str = "vi"
           ) -> list[tuple[Section, list[tuple[Row, list[str]]]]]:
     """Each section's rows with their cells as a person reads them, one per code
-    (``5.083``, a rate always with its decimal: ``76,9``, ``68,0``; "—" for a row not
-    collected). Formatted once here rather
+    (``5.083``, a rate always with its decimal: ``76,9``, ``68,0``; "x" for a rate with
+    nothing to divide by, "—" for a row not collected). Formatted once here rather
     than cell by cell in the template: a province's form has over ten thousand."""
     empty: Mapping[str, Any] = {}
     cells = [values.get(code, empty) for code in codes]

@@ -3,8 +3,9 @@
 Sheet one holds the form (title lines, then "STT | Tên chỉ tiêu | Đơn vị tính |
 the unit | the units below", a heading line per section, assumed rows marked
 ``*`` in their own column); sheet two says what is assumed and where the numbers
-come from. Numbers stay numbers (a spreadsheet sums them); text that a
-spreadsheet would run as a formula is neutralised like every export's.
+come from. Numbers stay numbers (a spreadsheet sums them); a rate with nothing to
+divide by is the page's "x", as text; text that a spreadsheet would run as a formula
+is neutralised like every export's.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font
 
 from server.exports.writers import neutralise
+from server.formats import NOT_COMPUTABLE
 from server.reporting.forms import Period, Section
 
 
@@ -32,6 +34,7 @@ def write_report(out: BinaryIO, *, title: Sequence[str], period: Period,
     sheet = book.create_sheet("Báo cáo" if vi else "Report")
     sheet.column_dimensions["B"].width = 70
     bold, wrap = Font(bold=True), Alignment(wrap_text=True)
+    right = Alignment(horizontal="right")
 
     def styled(value: Any, font: Font | None = None) -> WriteOnlyCell:
         cell = WriteOnlyCell(sheet, value)
@@ -40,7 +43,13 @@ def write_report(out: BinaryIO, *, title: Sequence[str], period: Period,
         return cell
 
     def rate(value: Any) -> WriteOnlyCell:
-        """A rate: a number shown with one decimal, as on the page (68,0)."""
+        """A rate: a number shown with one decimal, as on the page (68,0); with nothing
+        to divide by, the page's "x" as text (a sum or a chart skips it, where a 0
+        would count as a rate of nothing)."""
+        if value is None:
+            cell = styled(NOT_COMPUTABLE)
+            cell.alignment = right
+            return cell
         cell = styled(value)
         cell.number_format = "0.0"
         return cell

@@ -325,7 +325,9 @@ def distributed_names(method: str, source: str | None) -> tuple[str, str]:
 
 
 def with_derived(values: Mapping[str, float]) -> dict[str, float]:
-    """The counts plus the ratios computed from them (never summed across units)."""
+    """The counts plus the ratios computed from them (never summed across units). A
+    ratio with nothing to divide by is left out — the pages show it "x", not 0,0
+    (:data:`server.formats.NOT_COMPUTABLE`) — one whose count is 0 is 0.0."""
     out = {k: v for k, v in values.items() if k not in DERIVED and v}
     girls, boys = out.get("births.female", 0), out.get("births.male", 0)
     if girls:

@@ -16,6 +16,7 @@ no row, so only its history shows it).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Collection, Mapping
 from typing import Any
@@ -25,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from a0core.merge import Write, conflicting, stamp_of
+from server.models.base import utcnow
 from server.models.pipeline import defer_read
 from server.models.sync import APPLIED, CONFLICT, UPSERTS_ONLY, Conflict, SyncOp
 from server.sync.statements import statements
@@ -129,13 +131,16 @@ class ConflictFinder:
             if now.difference(own) != stamps:
                 raise StaleRead("sync_op")
 
-    def flush(self, next_seq: Sequencer, resolved_by: str | None = None) -> None:
-        """Insert new conflicts (once per pair); close those a later write saw both sides of."""
+    def flush(self, next_seq: Sequencer, resolved_by: str | None = None,
+              now: dt.datetime | None = None) -> None:
+        """Insert new conflicts (once per pair); close those a later write saw both sides of.
+        ``now``: when the batch that found them arrived (the ingestion context's clock)."""
         dialect = self.session.get_bind().dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         pair = ("entity_id", "field", "a_hlc", "a_device", "b_hlc", "b_device")
         for record in self.found:
-            stmt = insert(Conflict).values(seq=next_seq(), **record).on_conflict_do_nothing(
+            stmt = insert(Conflict).values(seq=next_seq(), created_at=now or utcnow(),
+                                           **record).on_conflict_do_nothing(
                 index_elements=list(pair)).returning(Conflict.id)
             new_id = self.session.execute(stmt).scalar()
             if new_id is None:  # the same pair arrived before: name that record

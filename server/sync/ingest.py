@@ -291,8 +291,8 @@ def _apply_batch(session: Session, device: Sender, header: dict[str, Any],
             ctx.clock.observe(entry.op.hlc)
 
     ws.flush()
-    finder.flush(sequencer)
     now = _at(ctx.now_ms())  # the context's clock: the wall's, or a demo's season
+    finder.flush(sequencer, now=now)
     write_ledger(session, place, device.id, header["batch"], entries, released, sequencer,
                  now)
     state = update_device_state(session, device.id, header.get("hlc", 0), ctx.now_ms(), now,

@@ -117,9 +117,18 @@ def grouped_bars(label: str, categories: Sequence[str],
     return _svg(width, height, label, body)
 
 
+def _not_computable(x: float, y: float, tip: str, anchor: str = "middle") -> str:
+    """The mark of a ratio with nothing to divide by (:data:`formats.NOT_COMPUTABLE`)
+    where its point or bar would be: never drawn as a 0."""
+    mark = formats.NOT_COMPUTABLE
+    return (f'<text class="not-computable" x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" '
+            f'fill="{COLOURS[-1]}" {FONT}><title>{escape(tip)}: {mark}</title>{mark}</text>')
+
+
 def line(label: str, categories: Sequence[str], values: Sequence[float | None], *,
          width: int = WIDTH, height: int = 210, reference: float | None = None) -> str:
-    """A line over categories; ``None`` breaks it (no value that month)."""
+    """A line over a ratio by category; ``None`` (nothing to divide by that month)
+    breaks it and is marked "x" on the axis."""
     known = [v for v in values if v is not None]
     peak = _nice_max(max([*known, reference or 0], default=0))
     # room on the left for the top number, on the right for the last month's whole label
@@ -147,6 +156,7 @@ def line(label: str, categories: Sequence[str], values: Sequence[float | None], 
             body.append(f'<text x="{x:.1f}" y="{height - 8}" text-anchor="middle" {FONT}>'
                         f'{escape(_axis(category))}</text>')
         if value is None:
+            body.append(_not_computable(x, top + plot_h - 4, _tip(category)))
             if len(points) > 1:
                 body.append(f'<polyline fill="none" stroke="{COLOURS[0]}" stroke-width="2" '
                             f'points="{" ".join(points)}"/>')
@@ -162,12 +172,13 @@ def line(label: str, categories: Sequence[str], values: Sequence[float | None], 
     return _svg(width, height, label, body)
 
 
-def horizontal_bars(label: str, items: Sequence[tuple[str, float]], *, width: int = WIDTH,
-                    maximum: float | None = None, suffix: str = "") -> str:
+def horizontal_bars(label: str, items: Sequence[tuple[str, float | None]], *,
+                    width: int = WIDTH, maximum: float | None = None, suffix: str = "") -> str:
     """One labelled horizontal bar per item (method mix, completeness by unit): the name
-    whole above its bar (wrapped between words when long), the number after it."""
+    whole above its bar (wrapped between words when long), the number after it; a
+    ratio with nothing to divide by (None) no bar but "x"."""
     line_h, bar_h, gap = SIZE + 3, SIZE - 2, 8
-    peak = maximum or _nice_max(max((v for _, v in items), default=0))
+    peak = maximum or _nice_max(max((v for _, v in items if v is not None), default=0))
     shown = formats.rate if suffix == "%" else _fmt  # a percentage as every rate: 68,0%
     plot_w = width - ceil(_text_w(shown(peak) + suffix)) - SIZE - 4
     per_line = max(int(width / CHAR), 8)
@@ -178,6 +189,10 @@ def horizontal_bars(label: str, items: Sequence[tuple[str, float]], *, width: in
             f'<tspan x="2" dy="{line_h}">{escape(text)}</tspan>' for text in lines)
             + "</text>")
         y += line_h * len(lines) + 4
+        if value is None:
+            body.append(_not_computable(0, y + bar_h - 1, name, "start"))
+            y += bar_h + gap
+            continue
         w = plot_w * min(value, peak) / peak
         body.append(f'<rect class="bar" x="0" y="{y}" width="{w:.1f}" height="{bar_h}" '
                     f'fill="{COLOURS[i % len(COLOURS)]}"><title>{escape(name)}: '

@@ -69,9 +69,11 @@ def init_app(app: Flask) -> None:
         num=formats.num, vnnum=formats.num, rate=formats.rate, score=formats.fixed,
         day=formats.day, birth=formats.day, month=formats.month, when=formats.when)
     app.jinja_env.globals["zone_note"] = formats.zone_note
-    # roll-up values that are ratios (written with their decimal; "—" when undefined):
-    # every other value is a count, 0 when the cell does not hold it
+    # roll-up values that are ratios (written with their decimal; "x" when there was
+    # nothing to divide by, NOT_COMPUTABLE_NOTE says so): every other value is a count,
+    # 0 when the cell does not hold it
     app.jinja_env.globals["RATIOS"] = frozenset(DERIVED)
+    app.jinja_env.globals["NOT_COMPUTABLE_NOTE"] = rollup_pages.NOT_COMPUTABLE_NOTE
     csrf.init_app(app)
     for name in ("api_sync", "api_devices"):
         blueprint = app.blueprints.get(name)

@@ -73,6 +73,12 @@ INDICATORS: tuple[tuple[str, Any], ...] = (
 )
 # the drill-down table's columns
 SUMMARY = ("population", "births", "srb", "mcpr", "completeness")
+# what "x" means (formats.NOT_COMPUTABLE): the legend of every page and workbook showing
+# rates (a Jinja global too)
+NOT_COMPUTABLE_NOTE = lazy_gettext(
+    "x: không tính được vì không có số để chia (mẫu số bằng 0, ví dụ không có phụ nữ "
+    "15–49 tuổi có chồng, không có trẻ gái sinh ra, không có địa bàn phải nộp phiếu); "
+    "khác với 0,0 là có số để chia nhưng tử số bằng 0.")
 
 
 def _methods() -> list[tuple[str, str]]:
@@ -108,7 +114,8 @@ def _charts(unit: queries.UnitView, month: str, months: list[str],
     now = series.get(month, {})
     methods = [(label, now.get(f"users.{code}", 0)) for code, label in _methods()
                if now.get(f"users.{code}")]
-    completeness = [(u.name, below_cells.get((u.code, month), {}).get("completeness", 0))
+    # None: a unit with no area expected to report (drawn "x", not a bar of 0)
+    completeness = [(u.name, below_cells.get((u.code, month), {}).get("completeness"))
                     for u in below]
     return {
         "births": Markup(charts.grouped_bars(
@@ -258,6 +265,7 @@ def report_notes() -> list[Any]:
                      "pháp tránh thai, phụ nữ mang thai) tính đến ngày cuối kỳ; chỉ tiêu thời "
                      "kỳ cộng các tháng của kỳ."),
         lazy_gettext("Dòng để trống (—): dự án chưa thu thập thông tin này."),
+        NOT_COMPUTABLE_NOTE,
         lazy_gettext("Dòng 22 gồm cả các ca sinh của người mẹ chưa được ghi nhận mang thai, "
                      "nên số phụ nữ mang thai cuối kỳ có thể khác đầu kỳ cộng có thai mới trừ "
                      "kết thúc thai kỳ; khác cả khi thai quá hạn, người mang thai chết, chuyển "
