@@ -67,6 +67,9 @@ def test_station_records_collaborator_confirms_and_report_adds_up(app: Flask) ->
     assert "tồn bị âm" in alerts and "<code>stock_negative</code>)</small>" in alerts
     ctv = page.split('id="bal-00001-01-1-condom"')[1].split("</tr>")[0]
     assert "-20" in ctv and "Hết hàng" in ctv
+    # the collaborator's holding named by the area's name, its code a small note
+    area = db.session.scalar(select(OrgUnit.full_name).where(OrgUnit.code == "00001.01.1"))
+    assert area and f"CTV {area} <small>00001.01.1</small>" in ctv
     station = page.split('id="bal-station-condom"')[1].split("</tr>")[0]
     assert "<strong>180</strong>" in station
     expiring = page.split('id="near-expiry"')[1].split("</table>")[0]
