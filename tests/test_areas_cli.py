@@ -43,6 +43,11 @@ def test_villages_and_areas_from_the_command_line(app) -> None:
     _refused(_run(app, "areas", "add", "--village", "06001.01.1", "--name", "x"),
              "unit_parent_invalid")
     _refused(_run(app, "areas", "add", "--commune", "06001", "--name", " "), "unit_name_invalid")
+    # the same command run twice (any spelling) makes no second village
+    twice = _run(app, "areas", "add", "--commune", "06001", "--name", "thon na  pan")
+    _refused(twice, "unit_name_taken")
+    assert "06001.01" in twice.output
+    _refused(_run(app, "areas", "rename", "06001.02", "Thôn Nà Pàn"), "unit_name_taken")
     listed = json.loads(_run(app, "areas", "list", "--commune", "06001", "--json").output)
     assert [(r["code"], r["level"], r["name"]) for r in listed] == [
         ("06001.01", "village", "Thôn Nà Pàn"), ("06001.01.1", "area", "Địa bàn 1"),
