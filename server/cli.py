@@ -33,6 +33,12 @@ def fail(error: A0Error) -> None:
     sys.exit(2)
 
 
+def nothing_yet(vi: str, en: str) -> None:
+    """An empty listing says so, and what to do next, in both languages (a blank output
+    reads as a command that did not work)."""
+    click.echo(f"{vi}\n{en}")
+
+
 def require_commune(code: str) -> None:
     """An unknown commune code is an error, never a run over nothing."""
     from server.models.orgunits import LEVEL_COMMUNE
@@ -194,6 +200,9 @@ def orgunits_stats(tree: str | None, as_json: bool) -> None:
     counts = level_counts(db.session, tree) if tree else {}
     if as_json:
         click.echo(json.dumps(counts, ensure_ascii=False))
+    elif tree is None:
+        nothing_yet("Chưa nhập danh mục đơn vị hành chính nào: a0sync orgunits import FILE",
+                    "No administrative-unit list imported yet: a0sync orgunits import FILE")
     else:
         click.echo(f"tree: {tree}")
         for level, count in counts.items():
