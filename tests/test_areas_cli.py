@@ -182,7 +182,10 @@ def test_the_conversion_table_imports_from_the_command_line(app, tmp_path: Path)
     from server.models import OrgLineage
     from tests.conftest import THREE_LEVEL
 
-    _refused(_run(app, "orgunits", "import", str(world.CONVERSION)), "lineage_tree_missing")
+    missing = _run(app, "orgunits", "import", str(world.CONVERSION))
+    _refused(missing, "lineage_tree_missing")  # each language says which list, in its words
+    assert "danh mục cũ (3 cấp" in missing.output and "The old (three-level" in missing.output
+    assert "/ old" not in missing.output and "cũ" not in missing.output.splitlines()[-1]
     import_provinces(db.session, THREE_LEVEL, ["20", "22"])
     import_provinces(db.session, TWO_LEVEL, ["20", "22"])
     db.session.commit()
