@@ -118,19 +118,30 @@ def test_a_server_started_on_the_new_list_makes_former_district_staff(session) -
                    group_code="999") == "group_unknown"
 
 
-def test_on_the_new_list_the_migration_page_says_nothing_is_to_move(app: Flask, session) -> None:
-    """Both lists and the table imported, the new list current: no plan, and the page does
-    not ask for imports already done."""
+def test_on_the_new_list_pages_need_no_migration(app: Flask, session) -> None:
+    """Both lists and the table imported, the new list current: the migration page has no
+    plan and does not ask for imports already done; a former district's staff open the
+    logistics menu on their communes (their scope holds no unit to report on)."""
     from tests.support.web import Browser
 
     new_list_installed(session)
     create_user(session, "quantri", "Quản trị", PASSWORD, "admin", None)
+    group = create_user(session, "huyen", "Huyện", PASSWORD, "province_staff", "20",
+                        group_code="180").group
     session.commit()
     browser = Browser(app)
     browser.login("quantri", PASSWORD)
     page = browser.get("/dashboard/migration").get_data(as_text=True)
     assert 'id="nothing-to-move"' in page and "vn-2025-07" in page
     assert 'id="no-target"' not in page
+    district = Browser(app)
+    district.login("huyen", PASSWORD)
+    stock = district.get("/dashboard/stock")
+    assert stock.status_code == 200
+    listed = stock.get_data(as_text=True).split('id="group-communes"')[1]
+    assert group.name in stock.get_data(as_text=True)
+    assert all(f"/dashboard/stock/report/{c}" in listed for c in group.communes)
+    assert district.get(f"/dashboard/stock/report/{group.communes[0]}").status_code == 200
 
 def test_authenticate(session, units, monkeypatch: pytest.MonkeyPatch) -> None:
     user = create_user(session, "Lan.Tran", "Trần Thị Lan", PASSWORD, "commune_staff", "00001")
