@@ -94,7 +94,8 @@ def new_list_installed(session) -> None:
     import_conversion(session, reform.conversion_of({"20"}), str(reform.CONVERSION))
 
 
-def test_a_server_started_on_the_new_list_makes_former_district_staff(session) -> None:
+def test_a_server_started_on_the_new_list_makes_former_district_staff(app: Flask,
+                                                                      session) -> None:
     """A fresh install on the two-level list never migrates: a former district's group
     comes from the conversion table, made once, with the communes its old ones became."""
     from server.models.orgunits import OrgGroup
@@ -116,6 +117,9 @@ def test_a_server_started_on_the_new_list_makes_former_district_staff(session) -
     assert Scope.for_user(session, made).communes == set(made.group.communes)
     assert refusal(create_user, session, "sai", "Sai", PASSWORD, "province_staff", "20",
                    group_code="999") == "group_unknown"
+    # the listing shows that the account is limited to the former district
+    listed = app.test_cli_runner().invoke(args=["users", "list"]).output
+    assert "huyện cũ/former district 180" in listed.split("huyen ")[1].splitlines()[0]
 
 
 def test_on_the_new_list_pages_need_no_migration(app: Flask, session) -> None:

@@ -260,7 +260,9 @@ def users_list(as_json: bool) -> None:
     for row in rows:
         click.echo(f"{row['username']:20} {row['role']:15} {row['org_unit'] or '-':8} "
                    f"{'active' if row['active'] else 'inactive'}"
-                   f"{'  totp' if row['totp'] else ''}")
+                   f"{'  totp' if row['totp'] else ''}"
+                   f"{'  person-access' if row['person_access'] else ''}"
+                   + (f"  huyện cũ/former district {row['group']}" if row["group"] else ""))
 
 
 @users.command("set-password")
