@@ -165,6 +165,12 @@ def orgunits_import(path: Path, tree: str | None, make_current: bool, from_tree:
     click.echo(f"{result.tree}: tạo mới/created {result.created}, cập nhật/updated "
                f"{result.updated}, không đổi/unchanged {result.unchanged}, "
                f"ngừng/deactivated {result.deactivated}")
+    from server.orgunits.queries import current_tree
+
+    current = current_tree(db.session)
+    if current != result.tree:  # a second list: say which one the register keeps using
+        click.echo(f"sổ vẫn dùng danh mục {current}; {result.tree} được giữ bên cạnh / the "
+                   f"register keeps the list {current}; {result.tree} is kept alongside")
     click.echo(json.dumps(result.counts, ensure_ascii=False))
 
 
