@@ -83,7 +83,6 @@ def test_roles_must_match_their_unit_level(session, units) -> None:
     assert {a.commune_code for a in audits if a.target == "user:canboxa"} == {"00001"}
 
 
-
 def new_list_installed(session) -> None:
     """A fresh server of a province (Lạng Sơn) as set up after the reform: the two-level
     list first (so current), then the three-level one and the conversion table."""
@@ -146,6 +145,7 @@ def test_on_the_new_list_pages_need_no_migration(app: Flask, session) -> None:
     assert group.name in stock.get_data(as_text=True)
     assert all(f"/dashboard/stock/report/{c}" in listed for c in group.communes)
     assert district.get(f"/dashboard/stock/report/{group.communes[0]}").status_code == 200
+
 
 def test_authenticate(session, units, monkeypatch: pytest.MonkeyPatch) -> None:
     user = create_user(session, "Lan.Tran", "Trần Thị Lan", PASSWORD, "commune_staff", "00001")
