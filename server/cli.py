@@ -33,6 +33,12 @@ def fail(error: A0Error) -> None:
     sys.exit(2)
 
 
+def nothing_yet(vi: str, en: str) -> None:
+    """An empty listing says so, and what to do next, in both languages (a blank output
+    reads as a command that did not work)."""
+    click.echo(f"{vi}\n{en}")
+
+
 def require_commune(code: str) -> None:
     """An unknown commune code is an error, never a run over nothing."""
     from server.models.orgunits import LEVEL_COMMUNE
@@ -159,6 +165,12 @@ def orgunits_import(path: Path, tree: str | None, make_current: bool, from_tree:
     click.echo(f"{result.tree}: tạo mới/created {result.created}, cập nhật/updated "
                f"{result.updated}, không đổi/unchanged {result.unchanged}, "
                f"ngừng/deactivated {result.deactivated}")
+    from server.orgunits.queries import current_tree
+
+    current = current_tree(db.session)
+    if current != result.tree:  # a second list: say which one the register keeps using
+        click.echo(f"sổ vẫn dùng danh mục {current}; {result.tree} được giữ bên cạnh / the "
+                   f"register keeps the list {current}; {result.tree} is kept alongside")
     click.echo(json.dumps(result.counts, ensure_ascii=False))
 
 
@@ -194,6 +206,9 @@ def orgunits_stats(tree: str | None, as_json: bool) -> None:
     counts = level_counts(db.session, tree) if tree else {}
     if as_json:
         click.echo(json.dumps(counts, ensure_ascii=False))
+    elif tree is None:
+        nothing_yet("Chưa nhập danh mục đơn vị hành chính nào: a0sync orgunits import FILE",
+                    "No administrative-unit list imported yet: a0sync orgunits import FILE")
     else:
         click.echo(f"tree: {tree}")
         for level, count in counts.items():

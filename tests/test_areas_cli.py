@@ -43,6 +43,11 @@ def test_villages_and_areas_from_the_command_line(app) -> None:
     _refused(_run(app, "areas", "add", "--village", "06001.01.1", "--name", "x"),
              "unit_parent_invalid")
     _refused(_run(app, "areas", "add", "--commune", "06001", "--name", " "), "unit_name_invalid")
+    # the same command run twice (any spelling) makes no second village
+    twice = _run(app, "areas", "add", "--commune", "06001", "--name", "thon na  pan")
+    _refused(twice, "unit_name_taken")
+    assert "06001.01" in twice.output
+    _refused(_run(app, "areas", "rename", "06001.02", "Thôn Nà Pàn"), "unit_name_taken")
     listed = json.loads(_run(app, "areas", "list", "--commune", "06001", "--json").output)
     assert [(r["code"], r["level"], r["name"]) for r in listed] == [
         ("06001.01", "village", "Thôn Nà Pàn"), ("06001.01.1", "area", "Địa bàn 1"),
@@ -177,7 +182,10 @@ def test_the_conversion_table_imports_from_the_command_line(app, tmp_path: Path)
     from server.models import OrgLineage
     from tests.conftest import THREE_LEVEL
 
-    _refused(_run(app, "orgunits", "import", str(world.CONVERSION)), "lineage_tree_missing")
+    missing = _run(app, "orgunits", "import", str(world.CONVERSION))
+    _refused(missing, "lineage_tree_missing")  # each language says which list, in its words
+    assert "danh mục cũ (3 cấp" in missing.output and "The old (three-level" in missing.output
+    assert "/ old" not in missing.output and "cũ" not in missing.output.splitlines()[-1]
     import_provinces(db.session, THREE_LEVEL, ["20", "22"])
     import_provinces(db.session, TWO_LEVEL, ["20", "22"])
     db.session.commit()

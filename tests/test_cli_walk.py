@@ -160,3 +160,19 @@ def test_every_listing_speaks_json(tmp_path: Path, upgraded: dict[str, str]) -> 
         result = runner.invoke(main, args, env=upgraded)
         assert result.exit_code == 0, (args, result.output)
         json.loads(result.output)
+
+
+def test_every_listing_on_an_empty_database_says_it_is_empty(tmp_path: Path,
+                                                            upgraded: dict[str, str]) -> None:
+    """A fresh server's first commands: a listing with nothing to list prints a sentence in
+    both languages (with what to do next), not a blank screen that reads as a failure."""
+    runner = CliRunner()
+    for args in (["users", "list"], ["devices", "list"], ["areas", "list"],
+                 ["users", "token", "list"], ["orgunits", "migrations"],
+                 ["orgunits", "stats"]):
+        result = runner.invoke(main, args, env=upgraded)
+        assert result.exit_code == 0, (args, result.output)
+        vi, en = result.output.strip().splitlines()
+        assert vi.startswith("Chưa") and en.startswith("No "), (args, result.output)
+    keys = runner.invoke(main, ["keys", "list"], env=upgraded).output
+    assert "giờ Việt Nam" in keys and "T" not in keys.split()[1]  # 05/12/2026, not ISO

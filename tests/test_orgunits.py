@@ -38,6 +38,17 @@ def test_cli_imports_real_list_twice_with_exact_counts(path: Path, db_url: str,
         assert json.loads(out.strip().splitlines()[-1]) == EXPECTED[path]
 
 
+def test_a_second_list_imported_says_which_list_stays_current(db_url: str,
+                                                             tmp_path: Path) -> None:
+    """After the reform a province imports the two-level list, then the three-level one
+    for the old codes: the second import says the register keeps the first."""
+    _cli(["orgunits", "import", str(TWO_LEVEL)], db_url, tmp_path)
+    second = _cli(["orgunits", "import", str(THREE_LEVEL)], db_url, tmp_path)
+    assert "sổ vẫn dùng danh mục vn-2025-07" in second
+    assert "the register keeps the list vn-2025-07" in second
+    assert "sổ vẫn dùng" not in _cli(["orgunits", "import", str(TWO_LEVEL)], db_url, tmp_path)
+
+
 def test_both_lists_live_side_by_side(session) -> None:
     import_official(session, read_official_list(TWO_LEVEL), "two")
     import_official(session, read_official_list(THREE_LEVEL), "three")

@@ -149,6 +149,12 @@ def test_sync_status_shows_each_areas_slip_for_the_last_closed_month(app) -> Non
     summary = html.split('id="slip-summary"')[1].split("</p>")[0]
     assert "2/" in summary and "1 phiếu chưa khớp" in summary
     assert AREAS["C"] in html
+    # a commune no phone has synced from has no roll-up cell: words, not "0/0"
+    admin = Browser(app)
+    admin.login("quantri")
+    empty = admin.get("/dashboard/?commune=00006").get_data(as_text=True)
+    summary = empty.split('id="slip-summary"')[1].split("</p>")[0]
+    assert "0/0" not in summary and "chưa có số liệu tổng hợp" in summary
 
 
 def test_a_slip_id_is_a_uuid_and_counts_are_whole_numbers(app) -> None:

@@ -95,6 +95,7 @@ def test_district_report_for_a_quarter_and_its_workbook(app: Flask) -> None:
     assert rows["4"][3] == flows["births"] and rows["4"][4:6] == tuple(births)
     assert rows["2"][3] == district["2025-06"]["population"]
     assert rows["10"][-1] == "*" and rows["4"][-1] is None  # an empty cell
+    assert not any("Chưa có số liệu" in str(r) for r in rows.values())
     # rates with one decimal, as on the page; counts as whole numbers
     formats = {r[0].value: r[3].number_format for r in sheet.iter_rows() if r[0].value}
     assert formats["31"] == formats["4.6"] == "0.0" and formats["4"] == "General"
@@ -122,6 +123,12 @@ def test_commune_report_opens_on_the_last_closed_month(app: Flask) -> None:
         as_text=True)
     today = p0.vn_day().strftime("%d/%m/%Y")
     assert f"số liệu tính đến ngày {today}" in running.split('id="period-running"')[1]
+    # a month with no roll-up cell: the workbook says so above its zeros, as the page does
+    assert 'id="no-data"' in html
+    empty = browser.get("/dashboard/rollups/00001/report.xlsx")
+    top = [r[0] for r in load_workbook(io.BytesIO(empty.get_data())).worksheets[0].iter_rows(
+        max_row=6, values_only=True)]
+    assert "Chưa có số liệu tổng hợp cho kỳ này." in top
     bad = browser.get("/dashboard/rollups/00001/report?period=2025-13")
     assert bad.status_code == 400 and "2025-13" in bad.get_data(as_text=True)
     with open(STATIC, encoding="utf-8") as handle:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from a0core.errors import A0Error
 from server.models.people import AuditLog, User
+from server.orgunits.lineage import import_conversion
 from server.security import passwords, users
 from server.security.session import (
     SESSION_KEY,
@@ -21,7 +22,7 @@ from server.security.session import (
     login_user,
 )
 from server.security.users import authenticate, create_user
-from tests.conftest import THREE_LEVEL
+from tests.conftest import THREE_LEVEL, TWO_LEVEL
 from tests.support.units import import_provinces
 
 PASSWORD = "Hoa phượng đỏ 2026"
@@ -80,6 +81,70 @@ def test_roles_must_match_their_unit_level(session, units) -> None:
     assert {a.target for a in audits} == {"user:canboxa", "user:huyen", "user:tinh", "user:quantri",
                                           "user:quantri.xa"}
     assert {a.commune_code for a in audits if a.target == "user:canboxa"} == {"00001"}
+
+
+def new_list_installed(session) -> None:
+    """A fresh server of a province (Lạng Sơn) as set up after the reform: the two-level
+    list first (so current), then the three-level one and the conversion table."""
+    from tests.support import reform
+
+    import_provinces(session, TWO_LEVEL, ["20"])
+    import_provinces(session, THREE_LEVEL, ["20"])
+    import_conversion(session, reform.conversion_of({"20"}), str(reform.CONVERSION))
+
+
+def test_a_server_started_on_the_new_list_makes_former_district_staff(app: Flask,
+                                                                      session) -> None:
+    """A fresh install on the two-level list never migrates: a former district's group
+    comes from the conversion table, made once, with the communes its old ones became."""
+    from server.models.orgunits import OrgGroup
+    from server.security.scope import Scope
+
+    new_list_installed(session)
+    session.commit()
+    assert refusal(create_user, session, "huyen", "Huyện", PASSWORD, "district_staff",
+                   "180") == "district_role_replaced"
+    assert session.scalar(select(OrgGroup)) is None  # a refusal writes nothing
+    made = create_user(session, "huyen", "Cán bộ huyện cũ", PASSWORD, "province_staff", "20",
+                       group_code="180")
+    again = create_user(session, "huyen2", "Cán bộ huyện cũ", PASSWORD, "province_staff",
+                        "20", group_code="180")
+    session.commit()
+    assert made.group is not None and made.group.id == again.group_id
+    assert made.group.code == "180" and made.group.province_code == "20"
+    assert "06001" in made.group.communes and "06613" not in made.group.communes
+    assert Scope.for_user(session, made).communes == set(made.group.communes)
+    assert refusal(create_user, session, "sai", "Sai", PASSWORD, "province_staff", "20",
+                   group_code="999") == "group_unknown"
+    # the listing shows that the account is limited to the former district
+    listed = app.test_cli_runner().invoke(args=["users", "list"]).output
+    assert "huyện cũ/former district 180" in listed.split("huyen ")[1].splitlines()[0]
+
+
+def test_on_the_new_list_pages_need_no_migration(app: Flask, session) -> None:
+    """Both lists and the table imported, the new list current: the migration page has no
+    plan and does not ask for imports already done; a former district's staff open the
+    logistics menu on their communes (their scope holds no unit to report on)."""
+    from tests.support.web import Browser
+
+    new_list_installed(session)
+    create_user(session, "quantri", "Quản trị", PASSWORD, "admin", None)
+    group = create_user(session, "huyen", "Huyện", PASSWORD, "province_staff", "20",
+                        group_code="180").group
+    session.commit()
+    browser = Browser(app)
+    browser.login("quantri", PASSWORD)
+    page = browser.get("/dashboard/migration").get_data(as_text=True)
+    assert 'id="nothing-to-move"' in page and "vn-2025-07" in page
+    assert 'id="no-target"' not in page
+    district = Browser(app)
+    district.login("huyen", PASSWORD)
+    stock = district.get("/dashboard/stock")
+    assert stock.status_code == 200
+    listed = stock.get_data(as_text=True).split('id="group-communes"')[1]
+    assert group.name in stock.get_data(as_text=True)
+    assert all(f"/dashboard/stock/report/{c}" in listed for c in group.communes)
+    assert district.get(f"/dashboard/stock/report/{group.communes[0]}").status_code == 200
 
 
 def test_authenticate(session, units, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -99,6 +99,11 @@ def test_commune_report_and_refusals(app: Flask) -> None:
         assert own.get(f"/dashboard/rollups/{code}").status_code == 404, code
         assert own.get(f"/dashboard/rollups/{code}/report").status_code == 404, code
     assert Browser(app).get("/dashboard/rollups/00001").status_code == 302  # to the login
+    # a commune no phone has synced from yet: says so and what to do, not 12 months of 0
+    empty = browser.get("/dashboard/rollups/00006").get_data(as_text=True)
+    assert 'id="no-data"' in empty and 'id="next-steps"' in empty
+    assert 'id="indicators"' not in empty and "chart-births" not in empty
+    assert 'id="no-data"' not in browser.get("/dashboard/rollups/00004").get_data(as_text=True)
 
 
 def test_exports_need_a_session_or_a_token(app: Flask) -> None:

@@ -89,6 +89,11 @@ def areas_list(commune_code: str | None, include_retired: bool, as_json: bool) -
         return
     if note:
         click.echo(note)
+    if not rows:
+        from server.cli import nothing_yet
+
+        nothing_yet("Chưa có thôn nào. Thêm thôn: a0sync areas add --commune CODE --name TÊN",
+                    "No village yet. Add one: a0sync areas add --commune CODE --name NAME")
     for r in rows:
         indent = "  " if r.level == "area" else ""
         people = ", ".join(f"{c['full_name']} (#{c['id']})" for c in r.collaborators)
@@ -391,6 +396,10 @@ def migrations_list(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False))
         return
+    if not rows:
+        from server.cli import nothing_yet
+
+        nothing_yet("Chưa có lần chuyển đổi nào.", "No migration yet.")
     for r in rows:
         click.echo(f"{r['id']:4}  {r['kind']:7} {r['to_tree']:12} {r['status']:8} "
                    f"{stated(r['applied_at'])}  {r['applied_by']}")

@@ -82,9 +82,12 @@ def import_conversion(session: Session, table: ConversionTable, source: str,
     """
     default_old, default_new = default_trees(session, table)
     old_tree, new_tree = old_tree or default_old, new_tree or default_new
-    for name, which in ((old_tree, "cũ / old"), (new_tree, "mới / new")):
+    for name, which_vi, which_en in (
+            (old_tree, "cũ (3 cấp, trước 01/07/2025)", "old (three-level, before 2025-07-01)"),
+            (new_tree, "mới (2 cấp, từ 01/07/2025)", "new (two-level, from 2025-07-01)")):
         if name is None or session.get(OrgTree, name) is None:
-            raise A0Error("lineage_tree_missing", record=str(name or "-")[:32], which=which)
+            raise A0Error("lineage_tree_missing", record=f" ({name[:32]})" if name else "",
+                          which_vi=which_vi, which_en=which_en)
     assert old_tree is not None and new_tree is not None
     result = LineageResult(old_tree, new_tree)
     old_codes, new_codes = _communes(session, old_tree), _communes(session, new_tree)

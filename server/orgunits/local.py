@@ -31,6 +31,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from a0core.errors import A0Error
+from a0core.names import fold
 from a0core.p0 import vn_day
 from server.models.duplicates import DuplicateCandidate
 from server.models.orgunits import (
@@ -95,6 +96,17 @@ def _name(value: Any) -> str:
     return name
 
 
+def _name_free(session: Session, parent_id: int, name: str, itself: int | None = None) -> None:
+    """Two active villages (or areas of one village) of the same name are one made twice
+    (a command run again): refused, naming the one that exists."""
+    wanted = fold(name)
+    for code, other, unit_id in session.execute(select(OrgUnit.code, OrgUnit.name, OrgUnit.id)
+                                                .where(OrgUnit.parent_id == parent_id,
+                                                       OrgUnit.active)):
+        if unit_id != itself and fold(other) == wanted:
+            raise A0Error("unit_name_taken", record=code, name=other)
+
+
 def _type_of(name: str, level: str) -> str | None:
     if level != LEVEL_VILLAGE:
         return None
@@ -131,6 +143,7 @@ def add(session: Session, scope: Scope, parent_code: str, name: str, *, code: st
         raise A0Error("unit_retired", record=parent.code)
     level = LEVEL_VILLAGE if parent.level == LEVEL_COMMUNE else LEVEL_AREA
     clean = _name(name)
+    _name_free(session, parent.id, clean)
     unit = OrgUnit(tree=parent.tree, code=_code_for(session, parent, code), level=level,
                    depth=0, name=clean, full_name=clean, unit_type=_type_of(clean, level),
                    path="", province_code=parent.province_code, official=False, active=True)
@@ -146,6 +159,8 @@ def add(session: Session, scope: Scope, parent_code: str, name: str, *, code: st
 def rename(session: Session, scope: Scope, code: str, name: str, *, by: str) -> OrgUnit:
     unit = find(session, scope, code)
     clean = _name(name)
+    if unit.parent_id is not None:
+        _name_free(session, unit.parent_id, clean, unit.id)
     before = unit.name
     unit.name = unit.full_name = clean
     unit.unit_type = _type_of(clean, unit.level)

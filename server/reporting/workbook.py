@@ -24,8 +24,10 @@ from server.reporting.forms import Period, Section
 
 def write_report(out: BinaryIO, *, title: Sequence[str], period: Period,
                  columns: Sequence[tuple[str, str]], values: Mapping[str, Mapping[str, Any]],
-                 sections: Sequence[Section], notes: Sequence[str], lang: str = "vi") -> None:
+                 sections: Sequence[Section], notes: Sequence[str], lang: str = "vi",
+                 no_data: str | None = None) -> None:
     """``columns``: (unit code, heading) — the unit itself first, then the units below.
+    ``no_data``: said under the period when nothing was counted (the zeros are no count).
 
     Written row by row (openpyxl's write-only mode: a province's form has over ten
     thousand cells, which the ordinary mode keeps, sorts and styles one by one)."""
@@ -64,6 +66,8 @@ def write_report(out: BinaryIO, *, title: Sequence[str], period: Period,
         sheet.append([styled(neutralise(line), bold)])
     first, last = period.span(lang)
     sheet.append([f"{period.label(lang)} ({first} – {last})"])
+    if no_data:
+        sheet.append([styled(no_data, bold)])
     sheet.append([])
     header = ["STT" if vi else "No.", "Tên chỉ tiêu" if vi else "Indicator",
               "Đơn vị tính" if vi else "Unit", *(neutralise(h) for _, h in columns),

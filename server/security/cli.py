@@ -36,8 +36,11 @@ def keys_list(as_json: bool) -> None:
         click.echo(json.dumps([{"kid": i.kid, "created": i.created, "current": i.current}
                                for i in infos]))
         return
+    from server.formats import stated
+
     for info in infos:
-        click.echo(f"{info.kid}  {info.created}  {'current' if info.current else ''}".rstrip())
+        click.echo(f"{info.kid}  {stated(info.created)}  "
+                   f"{'current' if info.current else ''}".rstrip())
 
 
 # ------------------------------------------------------------ enrolment, devices, users
@@ -131,6 +134,13 @@ def devices_list(commune_code: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False))
         return
+    if not rows:
+        from server.cli import nothing_yet
+
+        nothing_yet("Chưa có máy nào được đăng ký. Cấp mã đăng ký: "
+                    "a0sync enroll --area CODE --collaborator-name NAME",
+                    "No device enrolled yet. Issue an enrolment code: "
+                    "a0sync enroll --area CODE --collaborator-name NAME")
     for row in rows:
         missing = ", ".join(f"{a}–{b}" for a, b in row["missing"])
         click.echo(f"{row['device_id']}  {row['status']:7}  {row['area_code']:14}  "
@@ -240,10 +250,19 @@ def users_list(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False))
         return
+    if not rows:
+        from server.cli import nothing_yet
+
+        nothing_yet("Chưa có người dùng nào. Tạo quản trị viên đầu tiên: "
+                    "a0sync users create USERNAME --role admin",
+                    "No web user yet. Create the first administrator: "
+                    "a0sync users create USERNAME --role admin")
     for row in rows:
         click.echo(f"{row['username']:20} {row['role']:15} {row['org_unit'] or '-':8} "
                    f"{'active' if row['active'] else 'inactive'}"
-                   f"{'  totp' if row['totp'] else ''}")
+                   f"{'  totp' if row['totp'] else ''}"
+                   f"{'  person-access' if row['person_access'] else ''}"
+                   + (f"  huyện cũ/former district {row['group']}" if row["group"] else ""))
 
 
 @users.command("set-password")

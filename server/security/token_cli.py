@@ -84,6 +84,13 @@ def token_list(username: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False))
         return
+    if not rows:
+        from server.cli import nothing_yet
+
+        nothing_yet("Chưa có mã truy cập API nào. Tạo mã: "
+                    "a0sync users token create USERNAME --label NHÃN",
+                    "No API token yet. Create one: "
+                    "a0sync users token create USERNAME --label LABEL")
     for r in rows:
         click.echo(f"{r['id']:>5}  {r['status']:7}  {r['username']:20}  {r['hint']}…  "
                    f"{r['label']}  lần dùng cuối / last used "

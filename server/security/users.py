@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 
 from a0core.errors import A0Error
 from server.models.orgunits import (
-    GROUP_FORMER_DISTRICT,
     LEVEL_COMMUNE,
     LEVEL_DISTRICT,
     LEVEL_PROVINCE,
@@ -34,7 +33,8 @@ from server.models.people import (
     ROLES,
     User,
 )
-from server.orgunits.queries import current_tree, unit_by_code
+from server.orgunits.groups import former_district
+from server.orgunits.queries import unit_by_code
 from server.security import audit, passwords
 from server.security.web_sessions import end_sessions_of
 
@@ -76,6 +76,9 @@ def create_user(session: Session, username: str, full_name: str, password: str, 
     name, full, unit, group = check_new_user(session, username, full_name, role,
                                              org_unit_code, group_code)
     password_hash = passwords.hash_password(password)  # raises password_weak
+    if group is not None and group.id is None:  # the first account of a lineage-made group
+        session.add(group)
+        session.flush()
     user = User(username=name, full_name=full, password_hash=password_hash, role=role,
                 org_unit_id=unit.id if unit is not None else None,
                 group_id=group.id if group is not None else None,
@@ -112,7 +115,7 @@ def check_new_user(session: Session, username: str, full_name: str, role: str,
     if org_unit_code is not None:
         unit = unit_by_code(session, org_unit_code)
         if unit is None and role == ROLE_DISTRICT:
-            group = _former_district(session, str(org_unit_code)[:32])
+            group = former_district(session, str(org_unit_code)[:32])
             if group is not None:
                 raise A0Error("district_role_replaced", record=group.code,
                               province=group.province_code)
@@ -125,20 +128,13 @@ def check_new_user(session: Session, username: str, full_name: str, role: str,
                           level_en=level_en)
     group = None
     if group_code is not None:
-        group = _former_district(session, str(group_code)[:32])
+        group = former_district(session, str(group_code)[:32])
         if role != ROLE_PROVINCE or unit is None or group is None \
                 or group.province_code != unit.code:
             raise A0Error("group_unknown", record=str(group_code)[:32])
     if find_user(session, name) is not None:
         raise A0Error("username_taken", record=name)
     return name, full, unit, group
-
-
-def _former_district(session: Session, code: str) -> OrgGroup | None:
-    """The group of communes of former district ``code`` in the current tree."""
-    return session.scalar(select(OrgGroup).where(
-        OrgGroup.tree == current_tree(session), OrgGroup.kind == GROUP_FORMER_DISTRICT,
-        OrgGroup.code == code))
 
 
 def set_password(session: Session, user: User, password: str, *, by: str) -> None:

@@ -75,7 +75,11 @@ def migration():
     history = list(db.session.scalars(select(OrgMigration).order_by(OrgMigration.id.desc())
                                       .limit(20))) if scope().level == NATIONAL else []
     if to_tree is None:
-        return render_template("migration.html", to_tree=None, history=history)
+        current = current_tree(db.session)
+        arrived = db.session.scalar(select(OrgLineage.new_tree).where(
+            OrgLineage.new_tree == current).limit(1)) is not None
+        return render_template("migration.html", to_tree=None, history=history,
+                               current=current if arrived else None)
     plan = build_plan(db.session, to_tree)
     mine = [r for r in plan.rows if scope().covers(r.old_province, r.old_commune)]
     provinces: dict[str, list[int]] = defaultdict(lambda: [0, 0])

@@ -215,7 +215,7 @@ def _report(unit_code: str) -> dict[str, Any]:
     return {"unit": unit, "period": period, "offered": offered, "columns": columns,
             "pages": pages, "values": values, "sections": sections(), "lang": _lang(),
             "layout": layout, "form_name": form_name(layout), "notes": notes,
-            "running": running,
+            "running": running, "NO_DATA": NO_DATA,
             "has_data": any(values[unit.code].values())}
 
 
@@ -242,10 +242,14 @@ def rollup_report_xlsx(unit_code: str):
     out = io.BytesIO()
     write_report(out, title=title, period=period, columns=report["columns"],
                  values=report["values"], sections=report["sections"],
-                 notes=[str(n) for n in report["notes"]], lang=report["lang"])
+                 notes=[str(n) for n in report["notes"]], lang=report["lang"],
+                 no_data=None if report["has_data"] else str(NO_DATA))
     name = f"bao-cao-{unit.code}-{period.text}.xlsx"
     return Response(out.getvalue(), content_type=CONTENT_TYPES["xlsx"],
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+NO_DATA = lazy_gettext("Chưa có số liệu tổng hợp cho kỳ này.")
 
 
 def form_name(layout: str) -> Any:

@@ -22,6 +22,7 @@ from server.exports.writers import CONTENT_TYPES, csv_chunks, write_xlsx
 from server.extensions import db
 from server.logistics import report, station
 from server.logistics.cells import methods as cell_methods
+from server.orgunits.groups import former_district
 from server.rollups.jobs import this_month
 from server.security.scope import MANAGE_STOCK, VIEW_ROLLUPS
 from server.sync.runtime import ingest_context
@@ -68,10 +69,17 @@ def _labels() -> dict[str, Any]:
 @bp.get("/stock")
 @staff_page(VIEW_ROLLUPS)
 def stock_home():
-    """Commune staff open their station; others pick a unit's report."""
+    """Commune staff open their station; staff of a former district choose one of its
+    communes (their scope holds no unit to report on); others open their unit's report."""
     where = scope()
     if where.level == "commune":
         return redirect(url_for("dashboard.stock_station", commune=where.code))
+    if where.group is not None:
+        names = unit_names(db.session, set(where.communes))
+        group = former_district(db.session, where.group)
+        return render_template("stock_group.html",
+                               group=group.name if group is not None else where.group,
+                               communes=sorted(names.items(), key=lambda cn: cn[1]))
     return redirect(url_for("dashboard.stock_report", unit_code=require(
         queries.home_code(where))))
 

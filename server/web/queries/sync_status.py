@@ -152,7 +152,9 @@ def slip_totals(session: Session, scope: Scope, commune: str | None,
         code = unit.code if unit is not None else None
     if code is None:
         return {}
-    values = cells(session, [code], [month]).get((code, month), {})
+    values = cells(session, [code], [month]).get((code, month))
+    if values is None:  # no phone has synced there yet: nothing to count, not 0/0
+        return {}
     return {k: int(values.get(k, 0)) for k in ("areas_expected", "areas_reported",
                                                "areas_on_time", "areas_incomplete")}
 
