@@ -10,6 +10,7 @@ asks for it.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -46,10 +47,18 @@ def former_district(session: Session, code: str) -> OrgGroup | None:
     province_of = dict(session.execute(select(OrgUnit.code, OrgUnit.province_code).where(
         OrgUnit.tree == tree, OrgUnit.level == LEVEL_COMMUNE, OrgUnit.active,
         OrgUnit.code.in_(new_communes))).all())
+    return group_of(tree, district, province_of)
+
+
+def group_of(tree: str, district: OrgUnit, province_of: Mapping[str, str],
+             migration_id: int | None = None) -> OrgGroup | None:
+    """The group of ``district`` given the new communes its communes went into, each
+    with its province (``province_of``): those within the province most of them are in
+    (a tie: the lowest code). One rule for a migration and for a server that started on
+    the new list."""
     if not province_of:
         return None
-    # the province most of them are in (as a migration chooses)
     province = min(Counter(province_of.values()).items(), key=lambda pc: (-pc[1], pc[0]))[0]
     return OrgGroup(tree=tree, kind=GROUP_FORMER_DISTRICT, code=district.code,
-                    name=district.full_name, province_code=province,
+                    name=district.full_name, province_code=province, migration_id=migration_id,
                     communes=sorted(c for c, p in province_of.items() if p == province))

@@ -59,6 +59,7 @@ from server.models.orgunits import (
 )
 from server.models.people import ROLE_COMMUNE, ROLE_DISTRICT, ROLE_PROVINCE, User
 from server.models.rollups import RollupCell
+from server.orgunits.groups import group_of
 from server.orgunits.plan import Plan, describe_missing
 from server.orgunits.queries import current_tree
 from server.orgunits.relocate import (
@@ -237,15 +238,12 @@ def _make_groups(session: Session, migration_id: int,
         new = set(chosen.get((district.tree, district.code), set()))
         for old in communes_of.get(district.id, []):
             new.update(links.get((district.tree, old), []))
-        new &= set(province_of)
-        if not new or district.code in existing:
+        if district.code in existing:
             continue
-        province = min(Counter(province_of[c] for c in new).most_common(),
-                       key=lambda pc: (-pc[1], pc[0]))[0]
-        group = OrgGroup(tree=to_tree, kind=GROUP_FORMER_DISTRICT, code=district.code,
-                         name=district.full_name, province_code=province,
-                         communes=sorted(c for c in new if province_of[c] == province),
-                         migration_id=migration_id)
+        group = group_of(to_tree, district, {c: province_of[c] for c in new
+                                             if c in province_of}, migration_id)
+        if group is None:
+            continue
         session.add(group)
         groups[(district.tree, district.code)] = group
     session.flush()
