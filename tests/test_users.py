@@ -45,11 +45,18 @@ def test_roles_must_match_their_unit_level(session, units) -> None:
             create_user(session, "huyen", "Cán bộ huyện", PASSWORD, "district_staff", "001"),
             create_user(session, "tinh", "Cán bộ tỉnh", PASSWORD, "province_staff", "01",
                         person_access=True),
-            create_user(session, "quantri", "Quản trị", PASSWORD, "admin", None),
-            create_user(session, "quantri.xa", "Quản trị xã", PASSWORD, "admin", "00001")]
+            create_user(session, "quantri", "Quản trị", PASSWORD, "admin", None)]
     session.commit()
     assert [u.org_unit.code if u.org_unit else None for u in made] == [
-        "00001", "001", "01", None, "00001"]
+        "00001", "001", "01", None]
+    # an administrator sees the whole country: a unit would read as a scope it is not
+    for unit in ("00001", "01"):
+        assert refusal(create_user, session, "quantri.xa", "Quản trị xã", PASSWORD, "admin",
+                       unit) == "admin_unit_refused"
+    with pytest.raises(A0Error) as caught:
+        create_user(session, "sai", "Sai", PASSWORD, "commune_staff", "001")
+    assert caught.value.vi == "Tài khoản cán bộ xã phải gắn với một đơn vị cấp xã"
+    assert caught.value.en == "A commune staff account must be bound to a commune unit"
     assert made[2].person_access and not made[0].person_access
     assert all(u.active and u.password_hash.startswith("$argon2id$") for u in made)
     assert PASSWORD not in made[0].password_hash
@@ -78,8 +85,8 @@ def test_roles_must_match_their_unit_level(session, units) -> None:
     session.rollback()
     assert session.scalar(select(User).where(User.username == "sai")) is None
     audits = session.scalars(select(AuditLog).where(AuditLog.action == "user.create")).all()
-    assert {a.target for a in audits} == {"user:canboxa", "user:huyen", "user:tinh", "user:quantri",
-                                          "user:quantri.xa"}
+    assert {a.target for a in audits} == {"user:canboxa", "user:huyen", "user:tinh",
+                                          "user:quantri"}
     assert {a.commune_code for a in audits if a.target == "user:canboxa"} == {"00001"}
 
 

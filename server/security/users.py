@@ -41,11 +41,11 @@ from server.security.web_sessions import end_sessions_of
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,79}$")
 MAX_FULL_NAME = 120
 
-# role → (unit level, words for the message)
+# role → (unit level, words for the messages: the role, the level)
 ROLE_UNIT_LEVEL = {
-    ROLE_COMMUNE: (LEVEL_COMMUNE, "cấp xã", "commune"),
-    ROLE_DISTRICT: (LEVEL_DISTRICT, "cấp huyện", "district"),
-    ROLE_PROVINCE: (LEVEL_PROVINCE, "cấp tỉnh", "province"),
+    ROLE_COMMUNE: (LEVEL_COMMUNE, "cán bộ xã", "commune staff", "cấp xã", "commune"),
+    ROLE_DISTRICT: (LEVEL_DISTRICT, "cán bộ huyện", "district staff", "cấp huyện", "district"),
+    ROLE_PROVINCE: (LEVEL_PROVINCE, "cán bộ tỉnh", "province staff", "cấp tỉnh", "province"),
 }
 
 
@@ -121,11 +121,14 @@ def check_new_user(session: Session, username: str, full_name: str, role: str,
                               province=group.province_code)
         if unit is None or not unit.active:
             raise A0Error("orgunit_unknown", record=str(org_unit_code)[:40])
-    if role != ROLE_ADMIN:
-        level, level_vi, level_en = ROLE_UNIT_LEVEL[role]
+    if role == ROLE_ADMIN:
+        if org_unit_code is not None or group_code is not None:
+            raise A0Error("admin_unit_refused")  # it would read as a scope it is not
+    else:
+        level, role_vi, role_en, level_vi, level_en = ROLE_UNIT_LEVEL[role]
         if unit is None or unit.level != level:
-            raise A0Error("role_unit_mismatch", role=role, level_vi=level_vi,
-                          level_en=level_en)
+            raise A0Error("role_unit_mismatch", role=role, role_vi=role_vi, role_en=role_en,
+                          level_vi=level_vi, level_en=level_en)
     group = None
     if group_code is not None:
         group = former_district(session, str(group_code)[:32])
