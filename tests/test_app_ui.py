@@ -111,6 +111,10 @@ def test_the_collaborators_day(server_app, server, xvfb, tmp_path) -> None:
     assert r["sync_message_first"] == ""
     assert r["sync_message_before"] == "" and r["sync_message_again"] == ""
     assert r["snack_after_cancel"] == ""
+    # a form is not dropped without asking, and the phone's back key goes back a screen
+    assert r["discard_words"].startswith("Những thông tin vừa nhập trên phiếu này chưa được lưu")
+    assert r["kept"] == ["form", "Phạm Thị Lành"] and r["kept_after_back_key"] == "form"
+    assert r["list_state_offline"] == r["offline_state"]  # reached by the back key
     assert "Địa bàn" in r["enrolled_snack"]
     # before enrolling, and on the sync screen, what is collected and why (Law 91/2025)
     assert "Sổ A0" in r["privacy"] and "91/2025/QH15" in r["privacy"]

@@ -39,12 +39,14 @@ os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
 
 from kivy.config import Config
 
-Config.set("graphics", "width", "400")
-Config.set("graphics", "height", "760")
+WINDOW = os.environ.get("A0_DRIVER_WINDOW", "360x740").split("x")  # a phone's dp
+Config.set("graphics", "width", WINDOW[0])
+Config.set("graphics", "height", WINDOW[1])
 Config.set("input", "mouse", "mouse,disable_multitouch")
 
 from kivy.base import EventLoop  # noqa: E402
 from kivy.clock import Clock  # noqa: E402
+from kivy.core.text import Label as CoreLabel  # noqa: E402
 from kivy.core.window import Window  # noqa: E402
 from kivy.metrics import dp  # noqa: E402
 from kivy.tests.common import UnitTestTouch  # noqa: E402
@@ -102,6 +104,15 @@ def shown_widgets() -> Iterator[Any]:
         stack.extend(widget.children)
 
 
+def cut(label: Any) -> bool:
+    """Does the label show less than its words (shortened, or past its width)?"""
+    if label.texture_size[0] > label.width + 0.5:
+        return True
+    whole = CoreLabel(text=label.text, font_size=label.font_size, font_name=label.font_name,
+                      bold=label.bold).get_extents(label.text)[0]
+    return bool(label.shorten) and whole > label.width - label.padding_x * 2 + 0.5
+
+
 class NoSignal:
     """Airplane mode for the app's sync client: every request fails before leaving."""
 
@@ -143,6 +154,30 @@ class Driver:
 
     def type(self, text: str) -> None:
         Window.dispatch("on_textinput", text)
+
+    def back_key(self) -> None:
+        """The phone's back key (Android sends it as key 27)."""
+        Window.dispatch("on_keyboard", 27, 0, None, [])
+        self.taps += 1
+
+    def asked(self, name: str) -> bool:
+        return name in self.app.w and self.app.w[name].get_root_window() is not None
+
+    def question(self) -> Iterator[None]:
+        """Until the form's question is open (its opening takes a few frames)."""
+        yield from self.until(lambda: self.asked("discard.leave"))
+        for _ in range(8):
+            yield
+
+    def cancel_form(self, back: str) -> Iterator[None]:
+        """«Huỷ» on a form, and «Bỏ, không lưu» if it asks (something was entered)."""
+        yield from self.press("form.cancel")
+        yield
+        if self.asked("discard.leave"):
+            yield from self.question()
+            self.tap(self.app.w["discard.leave"])
+            yield from self.until(lambda: not self.asked("discard.leave"))  # faded out
+        yield from self.screen_is(back)
 
     def erase(self, target: TextInput) -> None:
         target.select_all()
@@ -190,6 +225,11 @@ class Driver:
             if isinstance(words, str) and not isinstance(widget, TextInput) \
                     and RAW_KEY.search(words):
                 self.result["raw_keys"].append([name, words[:120]])
+        bar = getattr(self.app.sm.current_screen, "topbar", None)
+        for label in (bar.title, bar.state) if bar is not None else ():
+            if label.text and cut(label):  # the area's name, or when the last sync went
+                self.result["clipped"].append([name, label.text[:40], round(label.x),
+                                               round(label.width)])
 
     # ---------------------------------------------------------- helpers
 
@@ -495,7 +535,23 @@ class Driver:
         yield from self.choose("form.member_id", "Phạm Thị Lành")
         r["methods_for_elder"] = self.chips_of("method")
         yield from self.shot("distribution-to-elder")
+        # what was chosen is not dropped without asking: «Huỷ», then the back key
         yield from self.press("form.cancel")
+        yield from self.question()
+        r["discard_words"] = app.w["discard.words"].text
+        yield from self.shot("discard-asked")
+        self.tap(app.w["discard.keep"])
+        yield from self.until(lambda: not self.asked("discard.keep"))
+        r["kept"] = [app.sm.current, dict(self.field("member_id").options).get(
+            self.field("member_id").code)]
+        self.back_key()
+        yield from self.question()
+        self.back_key()  # the back key closes the question, and the form stays
+        yield from self.until(lambda: not self.asked("discard.keep"))
+        r["kept_after_back_key"] = app.sm.current
+        self.back_key()
+        yield from self.question()
+        self.tap(app.w["discard.leave"])
         yield from self.screen_is("households")
         r["snack_after_cancel"] = app.said
         yield from self.distribution_from_list("1", None, "pill", "1")
@@ -520,7 +576,7 @@ class Driver:
         r["offline_lines"] = [w.text for w in app.screen("sync").walk()
                               if getattr(w, "text", "").startswith("#")]
         yield from self.shot("sync-offline")
-        app.go("households")
+        self.back_key()  # back a screen, as the arrow does; the app stays open
         yield from self.screen_is("households")
         r["list_state_offline"] = app.screen("households").topbar.state.text
         app.go("sync")
@@ -613,8 +669,7 @@ class Driver:
         r.setdefault("tours", {})[tag] = {
             "words": seen, "label_px": app.w["message"].font_size,
             "title_px": app.screen("form").topbar.title.font_size}
-        yield from self.press("form.cancel")
-        yield from self.screen_is("household")
+        yield from self.cancel_form("household")
         # locked: the PIN opens it again (a wrong one is refused, in this language)
         app.go("settings", back="household")
         yield from self.screen_is("settings")
@@ -757,8 +812,7 @@ class Driver:
         yield from self.screen_is("form")
         yield from self.choose("form.method", label_of("contraceptive_method", "pill"))
         r["book_balance"] = self.field("book_balance").value()
-        yield from self.press("form.cancel")
-        yield from self.screen_is("stock")
+        yield from self.cancel_form("stock")
         app.go("household", id=hid)
         yield from self.screen_is("household")
         yield from self.press("household.distribution")

@@ -69,7 +69,7 @@ TEXTS: dict[str, tuple[str, str]] = {
                           "hoặc bấm lịch.",
                           "Write day/month/year (e.g. 03/12/2026) or the year alone "
                           "(e.g. 1990), or tap the calendar."),
-    "month_year": ("Tháng {m}, {y}", "{name} {y}"),
+    "month_year": ("Tháng {m:02d}/{y}", "{name} {y}"),
     "today": ("Hôm nay", "Today"),
     "year_only": ("Chỉ biết năm {y}", "Year {y} only"),
     "choose_year": ("Chọn năm", "Choose the year"),
@@ -107,6 +107,13 @@ TEXTS: dict[str, tuple[str, str]] = {
     # a record kept with something to check (a warning in the server's verdict)
     "check_title": ("Đã lưu — cần kiểm tra", "Saved — please check"),
     "understood": ("Đã hiểu", "Understood"),
+    "discard_title": ("Bỏ những gì vừa nhập?", "Discard what you entered?"),
+    "discard_words": ("Những thông tin vừa nhập trên phiếu này chưa được lưu. Bấm «Tiếp tục "
+                      "nhập» rồi «Lưu» để giữ lại.",
+                      "What you entered on this form is not saved yet. Tap «Keep editing», "
+                      "then «Save», to keep it."),
+    "keep_editing": ("Tiếp tục nhập", "Keep editing"),
+    "discard": ("Bỏ, không lưu", "Discard, do not save"),
     # the monthly P0 slip, and splitting a household
     "p0": ("Phiếu P0", "P0 slip"),
     "p0_title": ("Phiếu thu tin P0 hằng tháng", "Monthly P0 change slip"),

@@ -43,6 +43,18 @@ class FormScreen(Screen):
         return FormView(self.params["form"]).title(self.app.lang)
 
     def go_back(self) -> None:
+        """Back (the arrow, «Huỷ», the phone's back key): what was typed or chosen is
+        not dropped without asking."""
+        if any(f.touched for f in self.inputs.values()):
+            dialog = Dialog(self.t("discard_title"), self.t("discard_words"),
+                            self.t("keep_editing"), (self.t("discard"), self.leave))
+            self.app.w.update({"discard.words": dialog.words, "discard.keep": dialog.ok,
+                               "discard.leave": dialog.other})
+            dialog.open()
+            return
+        self.leave()
+
+    def leave(self) -> None:
         screen, params = self.params.get("back") or ("households", {})
         self.app.go(screen, **params)
 
@@ -184,7 +196,7 @@ class FormScreen(Screen):
         if self.params.get("open_saved"):  # a new household: its members come next
             self.app.go(self.params["open_saved"], id=result.id)
         else:
-            self.go_back()
+            self.leave()
         if result.warnings:  # kept, with something to check: said at once, and read
             self.warn(result.warnings)
             return
