@@ -784,6 +784,8 @@ class AppCore:
             except A0Error as error:
                 report.error = error
             report.error = report.error or report.clock_error
+            if self._server_time() is not None:  # (server's time, this phone's) last seen
+                self._store().put_clear("clock_seen", list(self._server_time()))
             self.repack()
             self._store().put_clear("last_sync", {
                 "at_ms": self.now_ms() if self.now_ms else int(time.time() * 1000),
@@ -807,6 +809,12 @@ class AppCore:
                     count += 1
             store.put_clear("packed", True)
         return count
+
+    def clock_off(self) -> A0Error | None:
+        """What to say if this phone's clock was off the server's at the last answer
+        (set right since, the next sync clears it)."""
+        seen = self._store().get_clear("clock_seen")
+        return clocks.off(seen[1], seen[0]) if seen else None
 
     def last_sync(self) -> dict[str, Any]:
         """When the last sync ended, and the code of what stopped it (None: it went through)."""

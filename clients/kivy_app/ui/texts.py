@@ -90,6 +90,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "changes": ("Các thay đổi gần đây ghi trên máy", "Recent changes recorded on this phone"),
     # the top bar's sync state
     "state_offline": ("Không có mạng", "Offline"),
+    "state_clock": ("Sai giờ điện thoại", "Phone clock wrong"),
     "state_synced": ("Đã đồng bộ lúc {at}", "Synced at {at}"),
     "state_failed": ("Lần đồng bộ lúc {at} không thành", "The sync at {at} did not go through"),
     "state_never": ("Chưa đồng bộ lần nào", "Not synced yet"),

@@ -88,23 +88,26 @@ class Screen(MDScreen):
 
 
 def sync_state(app: Any) -> tuple[str, bool]:
-    """The top bar's line about sync, and whether it needs attention: what is refused,
-    offline, what has not left or has no answer (in the shared words of
-    ``schemas/protocol/op_states.json``), else when the last sync went through."""
+    """The top bar's line about sync, and whether it needs attention: a phone clock off
+    the server's, what is refused, offline, what has not left or has no answer (in the
+    shared words of ``schemas/protocol/op_states.json``), else when the last sync went
+    through."""
     core = app.core
     if not core.unlocked:
         return "", False
     counts = core.outbox_counts()
     last = core.last_sync()
     offline = last.get("error") == "network_unavailable"
-    parts = [f"{state_word(REJECTED, app.lang)}: {counts[REJECTED]}"] \
-        if counts.get(REJECTED) else []
+    clock_off = core.clock_off() is not None
+    parts = [app.t("state_clock")] if clock_off else []
+    if counts.get(REJECTED):
+        parts.append(f"{state_word(REJECTED, app.lang)}: {counts[REJECTED]}")
     if offline:
         parts.append(app.t("state_offline"))
     parts += [f"{state_word(code, app.lang)}: {counts[code]}"
               for code in (PENDING, QUEUED, SENT, WAITING) if counts.get(code)]
     if parts:
-        return " · ".join(parts), bool(counts.get(REJECTED) or offline)
+        return " · ".join(parts), bool(clock_off or counts.get(REJECTED) or offline)
     if last.get("at_ms") and last.get("error") is None:
         return app.t("state_synced", at=shown_time(last["at_ms"])), False
     if last.get("error"):

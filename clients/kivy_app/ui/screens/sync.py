@@ -40,6 +40,11 @@ class SyncScreen(Screen):
         if last.get("at_ms"):
             body.add_widget(text(self.t("last_sync", at=shown_time(last["at_ms"])), "Body2",
                                  theme.MUTED))
+        off = core.clock_off()
+        if off is not None:  # the dates it fills in follow the phone's clock
+            app.w["sync.clock"] = text(off.vi if app.lang == "vi" else off.en, "Body1",
+                                       theme.ERROR, bold=True)
+            body.add_widget(app.w["sync.clock"])
         for n, gap in enumerate(core.missing()):  # what the server never got, and what to do
             app.w[f"sync.missing.{n}"] = line = text(gap[app.lang], "Body1", theme.ERROR,
                                                      bold=True)
