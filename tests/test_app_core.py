@@ -19,7 +19,14 @@ from a0core.schemas import registry
 from clients.kivy_app.core.app import AppCore
 from clients.kivy_app.core.crypto import RecordCipher
 from clients.kivy_app.core.formview import FormView, event_forms
-from clients.kivy_app.core.outbox import APPLIED, PENDING, REJECTED, UNSETTLED, next_state
+from clients.kivy_app.core.outbox import (
+    APPLIED,
+    PENDING,
+    REJECTED,
+    UNSETTLED,
+    counted,
+    next_state,
+)
 from clients.kivy_app.core.register import Entity
 from clients.kivy_app.core.store import Store
 from server.security.keys import ServerKey
@@ -242,6 +249,13 @@ def test_a_kept_record_with_something_to_check_is_said_at_once_and_after_sync(
     assert fix["errors"]["id_number"][0] == ("Giới tính không khớp số định danh",
                                              "Sex does not match the number")
     assert core.fix_target(1) is None  # applied without warnings: nothing to fix
+
+
+def test_counts_of_changes_read_the_vietnamese_way() -> None:
+    """A year of a village's changes: 1.532, not 1532 (the top bar, the sync screen)."""
+    assert counted(APPLIED, 1532) == "Được chấp nhận: 1.532"
+    assert counted(APPLIED, 1532, "en") == "Accepted: 1,532"
+    assert counted(PENDING, 7) == "Đã lưu trên máy: 7"
 
 
 @given(st.lists(st.sampled_from(["applied", "duplicate", "conflict", "rejected", "waiting"]),

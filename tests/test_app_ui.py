@@ -174,6 +174,12 @@ def test_the_collaborators_day(server_app, server, xvfb, tmp_path) -> None:
     assert r["sync_summary"] == f"{word('applied')}: 9"
     assert "xác nhận 9 thay đổi" in r["message"]
     assert r["synced_state"].startswith("Đã đồng bộ lúc")
+    # a clock behind: said on the top bar and, with what to do, on the sync screen
+    assert r["clock_behind"]["state"] == "Sai giờ điện thoại" and r["clock_behind"]["shown"]
+    assert r["clock_behind"]["words"].startswith("Ngày giờ trên điện thoại")
+    assert "Ngày và giờ" in r["clock_behind"]["words"]
+    assert r["clock_right"].startswith("Đã đồng bộ lúc")
+    assert r["nothing_new"] == "Đã đồng bộ xong: không có gì mới để gửi hay tải về"
     lines = {line.split(" · ", 1)[0]: line for line in r["synced_lines"]}
     assert all(line.endswith(word("applied")) for seq, line in lines.items() if seq != "#2")
     # the head's record: kept, with what to check said after the word

@@ -596,6 +596,23 @@ class Driver:
         r["warning_notices"] = [app.w[k].words for k in app.w if k.startswith("notice.warning:")]
         r["sync_privacy"] = app.w["sync.privacy"].text
         yield from self.shot("sync-after")
+        # the phone's clock three days behind: the sync goes through, and the phone says
+        # that the dates it fills in may be wrong, until a sync with the clock right
+        phone_time = client.http.now_ms
+        client.http.now_ms = lambda: phone_time() - 3 * 24 * 3600 * 1000
+        yield from self.press("sync.now")
+        yield from self.until(lambda: not app.busy, 60)
+        yield
+        r["clock_behind"] = {"state": app.screen("sync").topbar.state.text,
+                             "words": app.w["sync.clock"].text,
+                             "shown": app.w["sync.clock"].get_root_window() is not None}
+        yield from self.shot("sync-clock-behind")
+        client.http.now_ms = phone_time
+        yield from self.press("sync.now")
+        yield from self.until(lambda: not app.busy, 60)
+        yield
+        r["clock_right"] = app.screen("sync").topbar.state.text
+        r["nothing_new"] = app.w["message"].text
         app.go("households")
         yield from self.screen_is("households")
         yield from self.fill("list.search", "ngoc anh")

@@ -39,6 +39,13 @@ VERDICTS = frozenset({APPLIED, DUPLICATE, CONFLICT, REJECTED, WAITING})
 STATE_WORDS = {code: (s.vi, s.en) for code, s in op_states().items()}
 
 
+def counted(state: str, n: int, lang: str = "vi") -> str:
+    """How many changes stand in ``state``, as a person reads it: «Được chấp nhận: 1.532»."""
+    from clients.kivy_app.core.stock import number
+
+    return f"{op_states()[state].word(lang)}: {number(n, lang)}"
+
+
 def next_state(current: str, verdict: dict[str, Any]) -> str:
     """The state after a verdict. A verdict never moves a settled operation back."""
     new = verdict.get("verdict")

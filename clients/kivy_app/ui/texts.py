@@ -84,6 +84,8 @@ TEXTS: dict[str, tuple[str, str]] = {
                 "Offline. The data is safe on the phone and goes when there is a connection."),
     "sync_done": ("Máy chủ đã xác nhận {sent} thay đổi; tải về {pulled} cập nhật",
                   "The server confirmed {sent} changes; {pulled} updates downloaded"),
+    "sync_nothing_new": ("Đã đồng bộ xong: không có gì mới để gửi hay tải về",
+                         "Synced: nothing new to send or download"),
     "nothing_yet": ("Chưa ghi thay đổi nào trên máy này", "No change recorded on this phone yet"),
     "last_sync": ("Lần đồng bộ gần nhất: {at}", "Last sync: {at}"),
     "notices": ("Thông báo", "Notices"),

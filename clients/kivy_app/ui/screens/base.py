@@ -14,9 +14,8 @@ from kivymd.uix.boxlayout import MDBoxLayout
 from kivymd.uix.label import MDLabel
 from kivymd.uix.screen import MDScreen
 
-from a0core.op_states import state_word
 from a0core.vntime import VN_TZ
-from clients.kivy_app.core.outbox import PENDING, QUEUED, REJECTED, SENT, WAITING
+from clients.kivy_app.core.outbox import PENDING, QUEUED, REJECTED, SENT, WAITING, counted
 from clients.kivy_app.ui import theme
 from clients.kivy_app.ui.widgets import TopBar, bar, text
 
@@ -101,10 +100,10 @@ def sync_state(app: Any) -> tuple[str, bool]:
     clock_off = core.clock_off() is not None
     parts = [app.t("state_clock")] if clock_off else []
     if counts.get(REJECTED):
-        parts.append(f"{state_word(REJECTED, app.lang)}: {counts[REJECTED]}")
+        parts.append(counted(REJECTED, counts[REJECTED], app.lang))
     if offline:
         parts.append(app.t("state_offline"))
-    parts += [f"{state_word(code, app.lang)}: {counts[code]}"
+    parts += [counted(code, counts[code], app.lang)
               for code in (PENDING, QUEUED, SENT, WAITING) if counts.get(code)]
     if parts:
         return " · ".join(parts), bool(clock_off or counts.get(REJECTED) or offline)

@@ -11,6 +11,8 @@ from a0core.sync_client import verdict_warnings
 from clients.kivy_app.core import dates
 from clients.kivy_app.core.formview import FormView
 from clients.kivy_app.core.notices import describe
+from clients.kivy_app.core.outbox import counted
+from clients.kivy_app.core.stock import number
 from clients.kivy_app.ui import theme
 from clients.kivy_app.ui.screens.base import Screen, shown_time
 from clients.kivy_app.ui.widgets import TapCard, button, column, privacy, scroller, text
@@ -31,7 +33,7 @@ class SyncScreen(Screen):
         app, core = self.app, self.app.core
         body = column()
         counts = core.outbox_counts()
-        lines = [f"{s.word(app.lang)}: {counts[code]}" for code, s in op_states().items()
+        lines = [counted(code, counts[code], app.lang) for code in op_states()
                  if counts.get(code)]
         summary = text("\n".join(lines) or self.t("nothing_yet"))
         app.w["sync.summary"] = summary
@@ -112,7 +114,9 @@ class SyncScreen(Screen):
             self.say(report.error.vi if app.lang == "vi" else report.error.en, error=True)
         else:
             accepted = sum(report.verdicts.values())
-            self.say(self.t("sync_done", sent=accepted, pulled=report.pulled))
+            self.say(self.t("sync_done", sent=number(accepted, app.lang),
+                            pulled=number(report.pulled, app.lang))
+                     if accepted or report.pulled else self.t("sync_nothing_new"))
 
     def export(self) -> None:
         path = self.app.core.export_batch(self.app.core.data_dir / "export")
