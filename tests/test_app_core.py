@@ -92,6 +92,8 @@ def test_a_row_moved_elsewhere_does_not_open(tmp_path: Path) -> None:
     with pytest.raises(A0Error) as damaged:
         core.unlock(PIN)
     assert damaged.value.code == "app_store_damaged"
+    # what to do, and what not to: uninstalling would lose what was never sent
+    assert "Đừng gỡ ứng dụng" in damaged.value.vi and "trạm y tế xã" in damaged.value.vi
 
 
 def test_records_opened_together_are_each_one_value_in_their_own_place() -> None:
