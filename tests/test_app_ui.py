@@ -173,7 +173,7 @@ def test_the_collaborators_day(server_app, server, xvfb, tmp_path) -> None:
     assert r["outbox"] == {"applied": 9}, r["outbox"]
     assert r["sync_summary"] == f"{word('applied')}: 9"
     assert "xác nhận 9 thay đổi" in r["message"]
-    assert r["synced_state"].startswith("Đã đồng bộ lúc")
+    assert re.fullmatch(r"Đã đồng bộ lúc \d\d/\d\d/\d{4} \d\d:\d\d", r["synced_state"])
     # a clock behind: said on the top bar and, with what to do, on the sync screen
     assert r["clock_behind"]["state"] == "Sai giờ điện thoại" and r["clock_behind"]["shown"]
     assert r["clock_behind"]["words"].startswith("Ngày giờ trên điện thoại")

@@ -25,7 +25,7 @@ VIETNAM = dt.timezone(dt.timedelta(hours=7), "Asia/Ho_Chi_Minh")
 
 
 def shown(ms: int) -> str:
-    """A time as a person in Vietnam reads it: 03/12/2026 14:05."""
+    """A time as a person in Vietnam reads it: 03/12/2026 14:05 (as on the dashboard)."""
     return dt.datetime.fromtimestamp(ms / 1000, VIETNAM).strftime("%d/%m/%Y %H:%M")
 
 

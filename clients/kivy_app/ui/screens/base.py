@@ -6,7 +6,6 @@ says (``say``) lives exactly as long as the screen is on show.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from kivy.app import App
@@ -14,7 +13,7 @@ from kivymd.uix.boxlayout import MDBoxLayout
 from kivymd.uix.label import MDLabel
 from kivymd.uix.screen import MDScreen
 
-from a0core.vntime import VN_TZ
+from clients.kivy_app.core.clock import shown
 from clients.kivy_app.core.outbox import PENDING, QUEUED, REJECTED, SENT, WAITING, counted
 from clients.kivy_app.ui import theme
 from clients.kivy_app.ui.widgets import TopBar, bar, text
@@ -108,15 +107,10 @@ def sync_state(app: Any) -> tuple[str, bool]:
     if parts:
         return " · ".join(parts), bool(clock_off or counts.get(REJECTED) or offline)
     if last.get("at_ms") and last.get("error") is None:
-        return app.t("state_synced", at=shown_time(last["at_ms"])), False
+        return app.t("state_synced", at=shown(last["at_ms"])), False
     if last.get("error"):
-        return app.t("state_failed", at=shown_time(last["at_ms"])), True
+        return app.t("state_failed", at=shown(last["at_ms"])), True
     return app.t("state_never"), False
 
 
-def shown_time(ms: int) -> str:
-    """A moment as read in Vietnam: 14:05 03/12/2026."""
-    return dt.datetime.fromtimestamp(ms / 1000, VN_TZ).strftime("%H:%M %d/%m/%Y")
-
-
-__all__ = ["Screen", "shown_time", "sync_state"]
+__all__ = ["Screen", "sync_state"]

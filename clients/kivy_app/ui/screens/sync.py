@@ -9,12 +9,13 @@ from typing import Any
 from a0core.op_states import op_states, state_word
 from a0core.sync_client import verdict_warnings
 from clients.kivy_app.core import dates
+from clients.kivy_app.core.clock import shown
 from clients.kivy_app.core.formview import FormView
 from clients.kivy_app.core.notices import describe
 from clients.kivy_app.core.outbox import counted
 from clients.kivy_app.core.stock import number
 from clients.kivy_app.ui import theme
-from clients.kivy_app.ui.screens.base import Screen, shown_time
+from clients.kivy_app.ui.screens.base import Screen
 from clients.kivy_app.ui.widgets import TapCard, button, column, privacy, scroller, text
 
 SHOWN_CHANGES = 40  # the newest; the counts above cover every one
@@ -40,7 +41,7 @@ class SyncScreen(Screen):
         body.add_widget(summary)
         last = core.last_sync()
         if last.get("at_ms"):
-            body.add_widget(text(self.t("last_sync", at=shown_time(last["at_ms"])), "Body2",
+            body.add_widget(text(self.t("last_sync", at=shown(last["at_ms"])), "Body2",
                                  theme.MUTED))
         off = core.clock_off()
         if off is not None:  # the dates it fills in follow the phone's clock
