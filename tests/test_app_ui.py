@@ -132,6 +132,7 @@ def test_the_collaborators_day(server_app, server, xvfb, tmp_path) -> None:
     assert "1990" in r["bad_date"]  # a birth date may be a year alone
     assert "ngày/tháng/năm" in r["bad_event_date"] and "1990" not in r["bad_event_date"]
     assert r["form_message"].startswith("Vui lòng sửa")
+    assert r["error_out_of_view"] and r["error_in_view"]  # brought into view to be fixed
     # a man's identification number on a woman's record: said when saved, then by the
     # server's verdict among the notices (issue 14's warnings)
     assert "001094012345 là của một người nam" in r["saved_warning"]

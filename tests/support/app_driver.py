@@ -179,6 +179,13 @@ class Driver:
             yield from self.until(lambda: not self.asked("discard.leave"))  # faded out
         yield from self.screen_is(back)
 
+    @staticmethod
+    def in_view(widget: Any, scroll: ScrollView) -> bool:
+        """Is the widget wholly inside the scroll view's window?"""
+        _, bottom = widget.to_window(widget.x, widget.y)
+        _, low = scroll.to_window(scroll.x, scroll.y)
+        return bottom >= low - 0.5 and bottom + widget.height <= low + scroll.height + 0.5
+
     def erase(self, target: TextInput) -> None:
         target.select_all()
         target.delete_selection()
@@ -460,10 +467,16 @@ class Driver:
         yield from self.fill("form.birth_date", "21/7/94")
         yield from self.choose("form.ethnicity", label_of("ethnicity", "kinh"))
         yield from self.choose("form.marital_status", label_of("marital_status", "married"))
+        scroll = app.screen("form").scroll
+        scroll.scroll_y = 0  # at the foot of the form: the date to fix is out of view
+        yield
+        yield
+        r["error_out_of_view"] = not self.in_view(self.field("birth_date").input, scroll)
         yield from self.press("form.save")
         r["bad_date"] = self.field("birth_date").error_text
         r["form_message"] = app.w["message"].text
         yield from self.shot("member-form-refused")
+        r["error_in_view"] = self.in_view(self.field("birth_date").input, scroll)
         yield from self.fill("form.birth_date", "21/07/1994", clear=True)
         # a man's identification number on a woman's record: saved, and said at once
         yield from self.fill("form.id_number", "001 094 012345")

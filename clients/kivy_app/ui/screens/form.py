@@ -21,6 +21,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from kivy.clock import Clock
+from kivy.metrics import dp
+
 from a0core.applicability import applicability
 from a0core.op_states import state_word
 from clients.kivy_app.core import dates, suggest
@@ -91,9 +94,10 @@ class FormScreen(Screen):
             body.add_widget(field)
         self.follow(current)
         self.relevance()
+        self.scroll = scroller(body)
         if p.get("errors"):
             self.show(p["errors"])
-        return scroller(body)
+        return self.scroll
 
     def foot(self) -> list[Any]:
         app = self.app
@@ -176,6 +180,10 @@ class FormScreen(Screen):
         other = [vi if lang == "vi" else en for name, msgs in errors.items()
                  if name not in self.inputs for vi, en in msgs]
         self.say("\n".join([self.t("fix_errors")] * bool(errors) + other), error=True)
+        first = next((f for f in self.inputs.values() if f.error_text), None)
+        if first is not None:  # the first field to fix in view, not scrolled away above
+            Clock.schedule_once(lambda *_: self.scroll.scroll_to(first, padding=dp(24),
+                                                                 animate=False))
 
     def save(self) -> None:
         core, fv = self.app.core, self.fv
