@@ -113,6 +113,17 @@ def cut(label: Any) -> bool:
     return bool(label.shorten) and whole > label.width - label.padding_x * 2 + 0.5
 
 
+def contrast(fore: Any, back: Any) -> float:
+    """WCAG contrast ratio of two RGBA colours (alpha blended over the background)."""
+    def luminance(rgb: Any) -> float:
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    alpha = fore[3] if len(fore) > 3 else 1
+    blended = [f * alpha + b * (1 - alpha) for f, b in zip(fore[:3], back[:3], strict=True)]
+    lighter, darker = sorted((luminance(blended), luminance(back[:3])), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
 class NoSignal:
     """Airplane mode for the app's sync client: every request fails before leaving."""
 
@@ -128,7 +139,8 @@ class Driver:
         self.args = args
         self.frames = frames
         self.result: dict[str, Any] = {"steps": [], "shots": [], "small_targets": [],
-                                       "clipped": [], "raw_keys": [], "taps": {}}
+                                       "clipped": [], "raw_keys": [], "taps": {},
+                                       "low_contrast": []}
         self.n = 0
         self.taps = 0
 
@@ -237,6 +249,8 @@ class Driver:
             if label.text and cut(label):  # the area's name, or when the last sync went
                 self.result["clipped"].append([name, label.text[:40], round(label.x),
                                                round(label.width)])
+            if label.text and contrast(label.text_color, bar.md_bg_color) < 4.5:  # WCAG AA
+                self.result["low_contrast"].append([name, label.text[:40]])
 
     # ---------------------------------------------------------- helpers
 

@@ -142,8 +142,7 @@ class TopBar(MDBoxLayout):
         words = MDBoxLayout(orientation="vertical", padding=(dp(8), dp(4)), adaptive_height=True,
                             pos_hint={"center_y": 0.5})
         self.title = text(title, "H6", theme.WHITE)
-        self.state = text(state, "Body2",
-                          (1, 0.85, 0.6, 1) if state_alert else (1, 1, 1, 0.9))
+        self.state = text(state, "Body2", theme.ALERT_ON_PRIMARY if state_alert else theme.WHITE)
         words.add_widget(self.title)
         words.add_widget(self.state)
         words.bind(height=lambda _w, h: setattr(self, "height", max(dp(72), h + dp(8))))
