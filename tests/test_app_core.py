@@ -208,6 +208,15 @@ def test_a_rejected_operation_opens_its_record_with_the_reason(tmp_path: Path) -
     note = next(n for n in core.notices() if n["kind"] == "rejected")
     assert "Nguyễn Thị Thuỷ" in note["vi"] and "Ngày sinh ở tương lai" in note["vi"]
     assert core.outbox_counts() == {APPLIED: 1, REJECTED: 1}
+    assert core.state_counts() == {APPLIED: 1, REJECTED: 1}
+    # fixed from the refusal: no longer to fix, nor opened again (it would be saved twice)
+    saved = core.save_entity("member", {"birth_date": "1985-03-12"}, fix["id"])
+    assert saved.ok and saved.op["seq"] == 3
+    core.mark_fixed(2)
+    assert core.rejected() == [] and core.fix_target(2) is None
+    assert core.state_counts() == {PENDING: 1, APPLIED: 1}
+    assert core.outbox_counts() == {PENDING: 1, APPLIED: 1, REJECTED: 1}  # the answer stays
+    assert next(n for n in core.notices() if n["kind"] == "rejected")["fixed"]
 
 
 def test_a_kept_record_with_something_to_check_is_said_at_once_and_after_sync(

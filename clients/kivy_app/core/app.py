@@ -517,10 +517,30 @@ class AppCore:
                 for seq, state, batch, row in self._store().outbox(limit=limit, newest_first=True)]
 
     def rejected(self) -> list[dict[str, Any]]:
-        """Refused operations the collaborator must fix (not those refused for the phone's
-        clock: they are sent again by themselves)."""
+        """Refused operations the collaborator must fix (not those fixed since, nor those
+        refused for the phone's clock: they are sent again by themselves)."""
+        fixed = self.fixed()
         return [{"seq": seq, **row} for seq, _s, _b, row in self._store().outbox((REJECTED,))
-                if (row["verdict"] or {}).get("code") != clocks.CLOCK_CODE]
+                if (row["verdict"] or {}).get("code") != clocks.CLOCK_CODE
+                and seq not in fixed]
+
+    def fixed(self) -> set[int]:
+        """Refused operations whose record the collaborator saved again from the refusal."""
+        return set(self._store().get_clear("fixed") or [])
+
+    def mark_fixed(self, seq: int) -> None:
+        """The record a refusal opened was saved again (a new operation carries it): the
+        refusal stays in the outbox as the server's answer, but is no longer to fix, and
+        its notice no longer opens the record (a second fix would record it twice)."""
+        self._store().put_clear("fixed", sorted(self.fixed() | {seq}))
+
+    def state_counts(self) -> dict[str, int]:
+        """:meth:`outbox_counts` as the collaborator reads them: «refused, needs fixing»
+        counts only what is still to fix."""
+        counts = {k: v for k, v in self.outbox_counts().items() if k != REJECTED}
+        if to_fix := len(self.rejected()):
+            counts[REJECTED] = to_fix
+        return counts
 
     def fix_target(self, seq: int) -> dict[str, Any] | None:
         """Where a refused operation's record (or a kept one the server asks to check)
@@ -968,7 +988,10 @@ class AppCore:
                                  {**row, "op": {**row["op"], "fields": {}, "base": {}}})
 
     def notices(self) -> list[dict[str, Any]]:
-        return self._store().notices()
+        """Newest first; a refusal fixed since says so (``fixed``)."""
+        fixed = self.fixed()
+        return [{**n, "fixed": n["kind"] == "rejected" and n.get("seq") in fixed}
+                for n in self._store().notices()]
 
     def missing(self) -> list[dict[str, Any]]:
         """The server's word on this phone's operations that never arrived (from the last

@@ -110,6 +110,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     # a record kept with something to check (a warning in the server's verdict)
     "check_title": ("Đã lưu — cần kiểm tra", "Saved — please check"),
     "understood": ("Đã hiểu", "Understood"),
+    "fixed": ("Đã sửa", "Fixed"),
     "discard_title": ("Bỏ những gì vừa nhập?", "Discard what you entered?"),
     "discard_words": ("Những thông tin vừa nhập trên phiếu này chưa được lưu. Bấm «Tiếp tục "
                       "nhập» rồi «Lưu» để giữ lại.",

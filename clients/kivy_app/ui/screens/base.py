@@ -93,7 +93,7 @@ def sync_state(app: Any) -> tuple[str, bool]:
     core = app.core
     if not core.unlocked:
         return "", False
-    counts = core.outbox_counts()
+    counts = core.state_counts()
     last = core.last_sync()
     offline = last.get("error") == "network_unavailable"
     clock_off = core.clock_off() is not None

@@ -13,8 +13,9 @@ hand-out beyond it is refused beside the quantity, with the balance.
 Params: ``form``; ``id`` to edit a record; ``lead`` a line above the fields;
 ``context`` (household, member, the transfer confirmed) fixed by where the form
 was opened; ``ask`` context fields to ask all the same;
-``values`` and ``errors`` to reopen a refused change; ``back`` (screen, params)
-to return to, or ``open_saved`` (a screen) to show the saved record on.
+``values`` and ``errors`` to reopen a refused change, ``fixes`` its sequence number;
+``back`` (screen, params) to return to, or ``open_saved`` (a screen) to show the
+saved record on.
 """
 
 from __future__ import annotations
@@ -201,6 +202,8 @@ class FormScreen(Screen):
         if not result.ok:
             self.show(result.errors)
             return
+        if self.params.get("fixes") is not None:  # saved from a refusal: it is answered
+            core.mark_fixed(self.params["fixes"])
         if self.params.get("open_saved"):  # a new household: its members come next
             self.app.go(self.params["open_saved"], id=result.id)
         else:

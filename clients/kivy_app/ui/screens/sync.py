@@ -33,7 +33,7 @@ class SyncScreen(Screen):
     def body(self) -> Any:
         app, core = self.app, self.app.core
         body = column()
-        counts = core.outbox_counts()
+        counts = core.state_counts()
         lines = [counted(code, counts[code], app.lang) for code in op_states()
                  if counts.get(code)]
         summary = text("\n".join(lines) or self.t("nothing_yet"))
@@ -57,7 +57,11 @@ class SyncScreen(Screen):
             body.add_widget(text(self.t("notices"), "H6"))
         for note in notes:
             words = note["vi"] if app.lang == "vi" else note["en"]
-            if note["kind"] in ("rejected", "warning"):  # a tap opens the record to fix
+            if note["fixed"]:
+                words = f"{self.t('fixed')}: {words}"
+                app.w[f"notice.fixed:{note['seq']}"] = line = text(words, "Body2", theme.MUTED)
+                body.add_widget(line)
+            elif note["kind"] in ("rejected", "warning"):  # a tap opens the record to fix
                 refused = note["kind"] == "rejected"
                 fix = TapCard(state_word("rejected", app.lang) if refused
                               else self.t("check_title"), words,
@@ -70,13 +74,15 @@ class SyncScreen(Screen):
         rows = core.outbox_rows(limit=SHOWN_CHANGES)
         if rows:
             body.add_widget(text(self.t("changes"), "H6"))
+        fixed = core.fixed()
         for row in rows:
-            body.add_widget(text(self.line(row), "Body2",
-                                 theme.ERROR if row["state"] == "rejected" else None))
+            body.add_widget(text(self.line(row, row["seq"] in fixed), "Body2",
+                                 theme.ERROR if row["state"] == "rejected"
+                                 and row["seq"] not in fixed else None))
         privacy(body, "sync.privacy")
         return scroller(body)
 
-    def line(self, row: dict[str, Any]) -> str:
+    def line(self, row: dict[str, Any], fixed: bool = False) -> str:
         """"#12 · Sinh · Nguyễn Thị An (hộ số 3) · 03/12/2026 · Đã lưu trên máy — lý do"."""
         app = self.app
         op, verdict = row["op"], row["verdict"] or {}
@@ -89,7 +95,8 @@ class SyncScreen(Screen):
         checks = verdict_warnings(verdict)  # kept, with something to check: say what
         reason = "; ".join(w[key] for w in checks) if checks else verdict.get(key, "")
         parts = [f"#{row['seq']}", form, who_vi if app.lang == "vi" else who_en,
-                 dates.show(day) if day else "", state_word(row["state"], app.lang)]
+                 dates.show(day) if day else "", state_word(row["state"], app.lang),
+                 self.t("fixed") if fixed else ""]
         return " · ".join(filter(None, parts)) + (f" — {reason}" if reason else "")
 
     def foot(self) -> list[Any]:
@@ -141,4 +148,5 @@ class SyncScreen(Screen):
         entity_id = target["id"] if kind == "entity" and core.register.get(target["id"]) \
             else None
         self.app.go("form", form=target["form"], id=entity_id, context=context,
-                    values=target["values"], errors=target["errors"], back=("sync", {}))
+                    values=target["values"], errors=target["errors"], back=("sync", {}),
+                    fixes=seq)
