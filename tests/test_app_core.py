@@ -4,6 +4,7 @@ outbox, and the pull merge that never overwrites unsettled local edits."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from pathlib import Path
 
@@ -216,7 +217,30 @@ def test_a_rejected_operation_opens_its_record_with_the_reason(tmp_path: Path) -
     assert core.rejected() == [] and core.fix_target(2) is None
     assert core.state_counts() == {PENDING: 1, APPLIED: 1}
     assert core.outbox_counts() == {PENDING: 1, APPLIED: 1, REJECTED: 1}  # the answer stays
-    assert next(n for n in core.notices() if n["kind"] == "rejected")["fixed"]
+    note = next(n for n in core.notices() if n["kind"] == "rejected")
+    assert note["fixed"] and "Chạm để mở" not in note["vi"]  # nothing left to tap for
+
+
+def test_refusals_name_whom_they_are_about_never_an_id(tmp_path: Path) -> None:
+    """A hand-out with no recipient named goes by its household; a stock movement, about
+    no one, by its form's title (it read «bản ghi 6985cdc9»)."""
+    core = device(tmp_path)
+    hid = add_household(core)
+    handed = core.record_fact("distribution", {"method": "condom", "quantity": 10,
+                                               "distributed_on": "2026-12-01",
+                                               "source": "free"}, {"household_id": hid})
+    received = core.record_fact("stock_receipt", {"method": "condom", "quantity": 10,
+                                                  "supplier": "social_marketing",
+                                                  "received_on": "2026-12-01"}, {})
+    assert handed.ok and received.ok, (handed.errors, received.errors)
+    refusal = {"verdict": "rejected", "code": "record_invalid",
+               "message_vi": "Bản ghi không hợp lệ", "message_en": "Invalid"}
+    core.apply_verdicts([{"seq": handed.op["seq"], **refusal},
+                         {"seq": received.op["seq"], **refusal}])
+    words = {n["seq"]: n["vi"] for n in core.notices() if n["kind"] == "rejected"}
+    assert "(hộ số 7)" in words[handed.op["seq"]]
+    assert "(Nhận phương tiện tránh thai)" in words[received.op["seq"]]
+    assert not any(re.search(r"[0-9a-f]{8}", w) for w in words.values()), words
 
 
 def test_a_kept_record_with_something_to_check_is_said_at_once_and_after_sync(

@@ -306,6 +306,15 @@ def test_a_hand_out_beyond_the_stock_on_hand_is_refused_offline(server_app, serv
     assert r["outbox"] == {"pending": 4}
     assert {"Contraceptive stock", "On hand", "Condom: 0 piece",
             "Contraceptives received"} <= set(r["stock_english"])
+    # a refusal fixed from its notice is answered: the top bar and the notice say so
+    assert r["refused_state"].startswith(f"{word('rejected')}: 1")
+    assert r["fix_error"] == "Cần ghi địa chỉ"
+    assert word("rejected") not in r["fixed_state"] and not r["fix_reopens"]
+    assert r["fixed_notice"].startswith("Đã sửa: Máy chủ từ chối thay đổi số 1")
+    assert "Chạm để mở" not in r["fixed_notice"]
+    # stock movements, about no one, go by their form: never a piece of their id
+    assert len(r["sync_lines"]) == 5 and not any(
+        re.search(r"[0-9a-f]{8}", line) for line in r["sync_lines"]), r["sync_lines"]
     assert r["small_targets"] == [] and r["raw_keys"] == [] and r["clipped"] == []
     with server_app.app_context():  # nothing left the phone: it stayed offline
         assert db.session.scalar(select(func.count()).select_from(Household)) == 0

@@ -883,6 +883,28 @@ class Driver:
         r["stock_english"] = self.words()
         yield from self.shot("en-stock")
         app.set_pref(lang="vi")
+        # the household refused (the verdict as a receipt gives it), fixed from its notice:
+        # no longer to fix, and the notice no longer opens the record
+        app.core.apply_verdicts([{
+            "seq": 1, "verdict": "rejected", "code": "record_invalid",
+            "message_vi": "Bản ghi không hợp lệ (1 lỗi)", "message_en": "Invalid (1 error)",
+            "errors": [{"field": "address", "code": "required", "message_vi": "Cần ghi địa chỉ",
+                        "message_en": "The address is required"}]}])
+        app.go("sync")
+        yield from self.screen_is("sync")
+        r["refused_state"] = app.screen("sync").topbar.state.text
+        yield from self.press("notice.rejected:1")
+        yield from self.screen_is("form")
+        r["fix_error"] = self.field("address").error_text
+        yield from self.fill("form.address", "Bản Noong Luông", clear=True)
+        yield from self.save_form("sync")
+        yield
+        r["fixed_state"] = app.screen("sync").topbar.state.text
+        r["fixed_notice"] = app.w["notice.fixed:1"].text
+        r["fix_reopens"] = self.asked("notice.rejected:1")
+        r["sync_lines"] = [w.text for w in app.screen("sync").walk()
+                           if getattr(w, "text", "").startswith("#")]
+        yield from self.shot("refusal-fixed")
 
     def taps_scenario(self) -> Iterator[None]:
         """On a prepared device: a hand-out and a birth from the household list."""

@@ -990,7 +990,9 @@ class AppCore:
     def notices(self) -> list[dict[str, Any]]:
         """Newest first; a refusal fixed since says so (``fixed``)."""
         fixed = self.fixed()
-        return [{**n, "fixed": n["kind"] == "rejected" and n.get("seq") in fixed}
+        return [{**n, "fixed": True, "vi": n["vi"].removesuffix(" " + notices.TAP_VI),
+                 "en": n["en"].removesuffix(" " + notices.TAP_EN)}
+                if n["kind"] == "rejected" and n.get("seq") in fixed else {**n, "fixed": False}
                 for n in self._store().notices()]
 
     def missing(self) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from a0core.sync_client import verdict_warnings
 from clients.kivy_app.core import dates
 from clients.kivy_app.core.clock import shown
 from clients.kivy_app.core.formview import FormView
-from clients.kivy_app.core.notices import describe
+from clients.kivy_app.core.notices import describe, subject
 from clients.kivy_app.core.outbox import counted
 from clients.kivy_app.core.stock import number
 from clients.kivy_app.ui import theme
@@ -88,8 +88,9 @@ class SyncScreen(Screen):
         op, verdict = row["op"], row["verdict"] or {}
         form = FormView(op["form"]).title(app.lang) if op.get("form") else ""
         fields = op.get("fields") or {}
-        about = fields.get("member_id") or op["id"]
-        who_vi, who_en = describe(app.core.register, about, op.get("form"))
+        reg = app.core.register
+        about = subject(op)  # no id shown: a record not on the phone goes by its form
+        who_vi, who_en = describe(reg, about) if reg.get(about) else ("", "")
         day = fields.get("event_date") or fields.get("distributed_on")
         key = "message_vi" if app.lang == "vi" else "message_en"
         checks = verdict_warnings(verdict)  # kept, with something to check: say what
@@ -141,10 +142,12 @@ class SyncScreen(Screen):
         if target["type"] == "report":  # a refused P0 slip: the monthly close
             self.app.go("p0", month=target["values"].get("month"))
             return
-        kind = FormView(target["form"]).form.kind
-        context = {"household_id": target["household_id"]}
-        if target.get("member_id"):
-            context["member_id"] = target["member_id"]
+        form = FormView(target["form"]).form
+        kind, fields = form.kind, {f.name for f in form.fields}
+        # where the record sits, in the fields its form has (a household has no
+        # household_id: passing one refused every fix of a refused household)
+        context = {k: target[k] for k in ("household_id", "member_id")
+                   if target.get(k) and k in fields}
         entity_id = target["id"] if kind == "entity" and core.register.get(target["id"]) \
             else None
         self.app.go("form", form=target["form"], id=entity_id, context=context,
