@@ -4,6 +4,7 @@ outbox, and the pull merge that never overwrites unsettled local edits."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from pathlib import Path
 
@@ -19,7 +20,14 @@ from a0core.schemas import registry
 from clients.kivy_app.core.app import AppCore
 from clients.kivy_app.core.crypto import RecordCipher
 from clients.kivy_app.core.formview import FormView, event_forms
-from clients.kivy_app.core.outbox import APPLIED, PENDING, REJECTED, UNSETTLED, next_state
+from clients.kivy_app.core.outbox import (
+    APPLIED,
+    PENDING,
+    REJECTED,
+    UNSETTLED,
+    counted,
+    next_state,
+)
 from clients.kivy_app.core.register import Entity
 from clients.kivy_app.core.store import Store
 from server.security.keys import ServerKey
@@ -85,6 +93,8 @@ def test_a_row_moved_elsewhere_does_not_open(tmp_path: Path) -> None:
     with pytest.raises(A0Error) as damaged:
         core.unlock(PIN)
     assert damaged.value.code == "app_store_damaged"
+    # what to do, and what not to: uninstalling would lose what was never sent
+    assert "Đừng gỡ ứng dụng" in damaged.value.vi and "trạm y tế xã" in damaged.value.vi
 
 
 def test_records_opened_together_are_each_one_value_in_their_own_place() -> None:
@@ -199,6 +209,38 @@ def test_a_rejected_operation_opens_its_record_with_the_reason(tmp_path: Path) -
     note = next(n for n in core.notices() if n["kind"] == "rejected")
     assert "Nguyễn Thị Thuỷ" in note["vi"] and "Ngày sinh ở tương lai" in note["vi"]
     assert core.outbox_counts() == {APPLIED: 1, REJECTED: 1}
+    assert core.state_counts() == {APPLIED: 1, REJECTED: 1}
+    # fixed from the refusal: no longer to fix, nor opened again (it would be saved twice)
+    saved = core.save_entity("member", {"birth_date": "1985-03-12"}, fix["id"])
+    assert saved.ok and saved.op["seq"] == 3
+    core.mark_fixed(2)
+    assert core.rejected() == [] and core.fix_target(2) is None
+    assert core.state_counts() == {PENDING: 1, APPLIED: 1}
+    assert core.outbox_counts() == {PENDING: 1, APPLIED: 1, REJECTED: 1}  # the answer stays
+    note = next(n for n in core.notices() if n["kind"] == "rejected")
+    assert note["fixed"] and "Chạm để mở" not in note["vi"]  # nothing left to tap for
+
+
+def test_refusals_name_whom_they_are_about_never_an_id(tmp_path: Path) -> None:
+    """A hand-out with no recipient named goes by its household; a stock movement, about
+    no one, by its form's title (it read «bản ghi 6985cdc9»)."""
+    core = device(tmp_path)
+    hid = add_household(core)
+    handed = core.record_fact("distribution", {"method": "condom", "quantity": 10,
+                                               "distributed_on": "2026-12-01",
+                                               "source": "free"}, {"household_id": hid})
+    received = core.record_fact("stock_receipt", {"method": "condom", "quantity": 10,
+                                                  "supplier": "social_marketing",
+                                                  "received_on": "2026-12-01"}, {})
+    assert handed.ok and received.ok, (handed.errors, received.errors)
+    refusal = {"verdict": "rejected", "code": "record_invalid",
+               "message_vi": "Bản ghi không hợp lệ", "message_en": "Invalid"}
+    core.apply_verdicts([{"seq": handed.op["seq"], **refusal},
+                         {"seq": received.op["seq"], **refusal}])
+    words = {n["seq"]: n["vi"] for n in core.notices() if n["kind"] == "rejected"}
+    assert "(hộ số 7)" in words[handed.op["seq"]]
+    assert "(Nhận phương tiện tránh thai)" in words[received.op["seq"]]
+    assert not any(re.search(r"[0-9a-f]{8}", w) for w in words.values()), words
 
 
 def test_a_kept_record_with_something_to_check_is_said_at_once_and_after_sync(
@@ -242,6 +284,13 @@ def test_a_kept_record_with_something_to_check_is_said_at_once_and_after_sync(
     assert fix["errors"]["id_number"][0] == ("Giới tính không khớp số định danh",
                                              "Sex does not match the number")
     assert core.fix_target(1) is None  # applied without warnings: nothing to fix
+
+
+def test_counts_of_changes_read_the_vietnamese_way() -> None:
+    """A year of a village's changes: 1.532, not 1532 (the top bar, the sync screen)."""
+    assert counted(APPLIED, 1532) == "Được chấp nhận: 1.532"
+    assert counted(APPLIED, 1532, "en") == "Accepted: 1,532"
+    assert counted(PENDING, 7) == "Đã lưu trên máy: 7"
 
 
 @given(st.lists(st.sampled_from(["applied", "duplicate", "conflict", "rejected", "waiting"]),

@@ -15,6 +15,7 @@ from a0core.envelope import parse_envelope
 from a0core.sync_client import HttpResponse, RetryPolicy, TransportError
 from clients.kivy_app.core import dates, suggest
 from clients.kivy_app.core.app import AppCore
+from clients.kivy_app.core.formview import FormView, sentences
 from clients.kivy_app.core.outbox import PENDING, QUEUED, SENT
 from tests.test_app_core import HEAD, device
 
@@ -60,6 +61,17 @@ def family(core: AppCore) -> dict[str, str]:
         assert m.ok, m.errors
         ids[key] = m.id
     return ids
+
+
+def test_a_fields_help_and_the_date_hint_read_as_two_sentences() -> None:
+    """The birth date's help ran into the hint: «… ghi năm sinh Ghi ngày/tháng/năm …»."""
+    from clients.kivy_app.ui.texts import tr  # words only: no Kivy
+
+    birth = next(v for v in FormView("member").inputs() if v.name == "birth_date")
+    shown = sentences(birth.help("vi"), tr("date_or_year_hint", "vi"))
+    assert shown.startswith("Ghi ngày sinh đầy đủ; nếu chỉ biết năm thì ghi năm sinh. Ghi ngày")
+    assert sentences("", tr("date_hint", "vi")) == tr("date_hint", "vi")
+    assert sentences("Một câu.", "Hai") == "Một câu. Hai."
 
 
 def test_a_date_that_does_not_read_says_the_format_and_writes_nothing(tmp_path: Path) -> None:

@@ -111,6 +111,10 @@ def test_the_collaborators_day(server_app, server, xvfb, tmp_path) -> None:
     assert r["sync_message_first"] == ""
     assert r["sync_message_before"] == "" and r["sync_message_again"] == ""
     assert r["snack_after_cancel"] == ""
+    # a form is not dropped without asking, and the phone's back key goes back a screen
+    assert r["discard_words"].startswith("Những thông tin vừa nhập trên phiếu này chưa được lưu")
+    assert r["kept"] == ["form", "Phạm Thị Lành"] and r["kept_after_back_key"] == "form"
+    assert r["list_state_offline"] == r["offline_state"]  # reached by the back key
     assert "Địa bàn" in r["enrolled_snack"]
     # before enrolling, and on the sync screen, what is collected and why (Law 91/2025)
     assert "Sổ A0" in r["privacy"] and "91/2025/QH15" in r["privacy"]
@@ -128,6 +132,7 @@ def test_the_collaborators_day(server_app, server, xvfb, tmp_path) -> None:
     assert "1990" in r["bad_date"]  # a birth date may be a year alone
     assert "ngày/tháng/năm" in r["bad_event_date"] and "1990" not in r["bad_event_date"]
     assert r["form_message"].startswith("Vui lòng sửa")
+    assert r["error_out_of_view"] and r["error_in_view"]  # brought into view to be fixed
     # a man's identification number on a woman's record: said when saved, then by the
     # server's verdict among the notices (issue 14's warnings)
     assert "001094012345 là của một người nam" in r["saved_warning"]
@@ -169,7 +174,13 @@ def test_the_collaborators_day(server_app, server, xvfb, tmp_path) -> None:
     assert r["outbox"] == {"applied": 9}, r["outbox"]
     assert r["sync_summary"] == f"{word('applied')}: 9"
     assert "xác nhận 9 thay đổi" in r["message"]
-    assert r["synced_state"].startswith("Đã đồng bộ lúc")
+    assert re.fullmatch(r"Đã đồng bộ lúc \d\d/\d\d/\d{4} \d\d:\d\d", r["synced_state"])
+    # a clock behind: said on the top bar and, with what to do, on the sync screen
+    assert r["clock_behind"]["state"] == "Sai giờ điện thoại" and r["clock_behind"]["shown"]
+    assert r["clock_behind"]["words"].startswith("Ngày giờ trên điện thoại")
+    assert "Ngày và giờ" in r["clock_behind"]["words"]
+    assert r["clock_right"].startswith("Đã đồng bộ lúc")
+    assert r["nothing_new"] == "Đã đồng bộ xong: không có gì mới để gửi hay tải về"
     lines = {line.split(" · ", 1)[0]: line for line in r["synced_lines"]}
     assert all(line.endswith(word("applied")) for seq, line in lines.items() if seq != "#2")
     # the head's record: kept, with what to check said after the word
@@ -194,7 +205,7 @@ def test_the_collaborators_day(server_app, server, xvfb, tmp_path) -> None:
 
     # a person never sees a field's key, and every target takes a thumb
     assert r["raw_keys"] == []
-    assert r["small_targets"] == [] and r["clipped"] == []
+    assert r["small_targets"] == [] and r["clipped"] == [] and r["low_contrast"] == []
     shots = [Path(p) for p in r["shots"]]
     assert len(shots) >= 30 and all(p.exists() and p.stat().st_size > 5000 for p in shots)
 
@@ -295,6 +306,15 @@ def test_a_hand_out_beyond_the_stock_on_hand_is_refused_offline(server_app, serv
     assert r["outbox"] == {"pending": 4}
     assert {"Contraceptive stock", "On hand", "Condom: 0 piece",
             "Contraceptives received"} <= set(r["stock_english"])
+    # a refusal fixed from its notice is answered: the top bar and the notice say so
+    assert r["refused_state"].startswith(f"{word('rejected')}: 1")
+    assert r["fix_error"] == "Cần ghi địa chỉ"
+    assert word("rejected") not in r["fixed_state"] and not r["fix_reopens"]
+    assert r["fixed_notice"].startswith("Đã sửa: Máy chủ từ chối thay đổi số 1")
+    assert "Chạm để mở" not in r["fixed_notice"]
+    # stock movements, about no one, go by their form: never a piece of their id
+    assert len(r["sync_lines"]) == 5 and not any(
+        re.search(r"[0-9a-f]{8}", line) for line in r["sync_lines"]), r["sync_lines"]
     assert r["small_targets"] == [] and r["raw_keys"] == [] and r["clipped"] == []
     with server_app.app_context():  # nothing left the phone: it stayed offline
         assert db.session.scalar(select(func.count()).select_from(Household)) == 0

@@ -191,3 +191,26 @@ def test_enrolment_refuses_a_clock_ahead_and_the_app_says_how_to_fix_it(sqlite_a
     assert phone_time.strftime("%d/%m/%Y") in wrong.value.vi and "Ngày và giờ" in wrong.value.vi
     offset["ms"] = 0  # the collaborator set the clock: the same code still works
     assert core.enrol("http://localhost", code, PIN, PIN)["device_id"]
+
+
+def test_a_clock_behind_syncs_but_the_phone_says_its_dates_may_be_wrong(sqlite_app,
+                                                                       tmp_path) -> None:
+    """A phone whose battery ran flat restarts days behind: nothing is refused (stamps
+    behind are fine), but the dates it fills in follow its clock; after a sync it says
+    so, with both times and how to set the clock, until a sync with the clock set right."""
+    tree = import_provinces(db.session, TWO_LEVEL, ["33"])
+    add_areas(db.session, tree, ["12619.01.1"])
+    db.session.commit()
+    phone = Phone(tmp_path / "phone", sqlite_app.test_client(), "12619.01.1", "Lò Thị Ánh")
+    core = phone.core
+    phone.offset = -10 * 60 * 1000  # ten minutes: nothing to say
+    assert core.sync().error is None and core.clock_off() is None
+    phone.offset = -3 * DAY
+    core.save_entity("household", {"number": "1", "address": "Bản Mường"})
+    assert core.sync().error is None and core.outbox_counts() == {APPLIED: 1}
+    off = core.clock_off()
+    assert off is not None and off.code == "app_clock_off"
+    behind = dt.datetime.now(dt.timezone(dt.timedelta(hours=7))) - dt.timedelta(days=3)
+    assert behind.strftime("%d/%m/%Y") in off.vi and "Ngày và giờ" in off.vi
+    phone.offset = 0
+    assert core.sync().error is None and core.clock_off() is None

@@ -39,12 +39,14 @@ os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
 
 from kivy.config import Config
 
-Config.set("graphics", "width", "400")
-Config.set("graphics", "height", "760")
+WINDOW = os.environ.get("A0_DRIVER_WINDOW", "360x740").split("x")  # a phone's dp
+Config.set("graphics", "width", WINDOW[0])
+Config.set("graphics", "height", WINDOW[1])
 Config.set("input", "mouse", "mouse,disable_multitouch")
 
 from kivy.base import EventLoop  # noqa: E402
 from kivy.clock import Clock  # noqa: E402
+from kivy.core.text import Label as CoreLabel  # noqa: E402
 from kivy.core.window import Window  # noqa: E402
 from kivy.metrics import dp  # noqa: E402
 from kivy.tests.common import UnitTestTouch  # noqa: E402
@@ -102,6 +104,26 @@ def shown_widgets() -> Iterator[Any]:
         stack.extend(widget.children)
 
 
+def cut(label: Any) -> bool:
+    """Does the label show less than its words (shortened, or past its width)?"""
+    if label.texture_size[0] > label.width + 0.5:
+        return True
+    whole = CoreLabel(text=label.text, font_size=label.font_size, font_name=label.font_name,
+                      bold=label.bold).get_extents(label.text)[0]
+    return bool(label.shorten) and whole > label.width - label.padding_x * 2 + 0.5
+
+
+def contrast(fore: Any, back: Any) -> float:
+    """WCAG contrast ratio of two RGBA colours (alpha blended over the background)."""
+    def luminance(rgb: Any) -> float:
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    alpha = fore[3] if len(fore) > 3 else 1
+    blended = [f * alpha + b * (1 - alpha) for f, b in zip(fore[:3], back[:3], strict=True)]
+    lighter, darker = sorted((luminance(blended), luminance(back[:3])), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
 class NoSignal:
     """Airplane mode for the app's sync client: every request fails before leaving."""
 
@@ -117,7 +139,8 @@ class Driver:
         self.args = args
         self.frames = frames
         self.result: dict[str, Any] = {"steps": [], "shots": [], "small_targets": [],
-                                       "clipped": [], "raw_keys": [], "taps": {}}
+                                       "clipped": [], "raw_keys": [], "taps": {},
+                                       "low_contrast": []}
         self.n = 0
         self.taps = 0
 
@@ -143,6 +166,37 @@ class Driver:
 
     def type(self, text: str) -> None:
         Window.dispatch("on_textinput", text)
+
+    def back_key(self) -> None:
+        """The phone's back key (Android sends it as key 27)."""
+        Window.dispatch("on_keyboard", 27, 0, None, [])
+        self.taps += 1
+
+    def asked(self, name: str) -> bool:
+        return name in self.app.w and self.app.w[name].get_root_window() is not None
+
+    def question(self) -> Iterator[None]:
+        """Until the form's question is open (its opening takes a few frames)."""
+        yield from self.until(lambda: self.asked("discard.leave"))
+        for _ in range(8):
+            yield
+
+    def cancel_form(self, back: str) -> Iterator[None]:
+        """«Huỷ» on a form, and «Bỏ, không lưu» if it asks (something was entered)."""
+        yield from self.press("form.cancel")
+        yield
+        if self.asked("discard.leave"):
+            yield from self.question()
+            self.tap(self.app.w["discard.leave"])
+            yield from self.until(lambda: not self.asked("discard.leave"))  # faded out
+        yield from self.screen_is(back)
+
+    @staticmethod
+    def in_view(widget: Any, scroll: ScrollView) -> bool:
+        """Is the widget wholly inside the scroll view's window?"""
+        _, bottom = widget.to_window(widget.x, widget.y)
+        _, low = scroll.to_window(scroll.x, scroll.y)
+        return bottom >= low - 0.5 and bottom + widget.height <= low + scroll.height + 0.5
 
     def erase(self, target: TextInput) -> None:
         target.select_all()
@@ -190,6 +244,13 @@ class Driver:
             if isinstance(words, str) and not isinstance(widget, TextInput) \
                     and RAW_KEY.search(words):
                 self.result["raw_keys"].append([name, words[:120]])
+        bar = getattr(self.app.sm.current_screen, "topbar", None)
+        for label in (bar.title, bar.state) if bar is not None else ():
+            if label.text and cut(label):  # the area's name, or when the last sync went
+                self.result["clipped"].append([name, label.text[:40], round(label.x),
+                                               round(label.width)])
+            if label.text and contrast(label.text_color, bar.md_bg_color) < 4.5:  # WCAG AA
+                self.result["low_contrast"].append([name, label.text[:40]])
 
     # ---------------------------------------------------------- helpers
 
@@ -420,10 +481,16 @@ class Driver:
         yield from self.fill("form.birth_date", "21/7/94")
         yield from self.choose("form.ethnicity", label_of("ethnicity", "kinh"))
         yield from self.choose("form.marital_status", label_of("marital_status", "married"))
+        scroll = app.screen("form").scroll
+        scroll.scroll_y = 0  # at the foot of the form: the date to fix is out of view
+        yield
+        yield
+        r["error_out_of_view"] = not self.in_view(self.field("birth_date").input, scroll)
         yield from self.press("form.save")
         r["bad_date"] = self.field("birth_date").error_text
         r["form_message"] = app.w["message"].text
         yield from self.shot("member-form-refused")
+        r["error_in_view"] = self.in_view(self.field("birth_date").input, scroll)
         yield from self.fill("form.birth_date", "21/07/1994", clear=True)
         # a man's identification number on a woman's record: saved, and said at once
         yield from self.fill("form.id_number", "001 094 012345")
@@ -495,7 +562,23 @@ class Driver:
         yield from self.choose("form.member_id", "Phạm Thị Lành")
         r["methods_for_elder"] = self.chips_of("method")
         yield from self.shot("distribution-to-elder")
+        # what was chosen is not dropped without asking: «Huỷ», then the back key
         yield from self.press("form.cancel")
+        yield from self.question()
+        r["discard_words"] = app.w["discard.words"].text
+        yield from self.shot("discard-asked")
+        self.tap(app.w["discard.keep"])
+        yield from self.until(lambda: not self.asked("discard.keep"))
+        r["kept"] = [app.sm.current, dict(self.field("member_id").options).get(
+            self.field("member_id").code)]
+        self.back_key()
+        yield from self.question()
+        self.back_key()  # the back key closes the question, and the form stays
+        yield from self.until(lambda: not self.asked("discard.keep"))
+        r["kept_after_back_key"] = app.sm.current
+        self.back_key()
+        yield from self.question()
+        self.tap(app.w["discard.leave"])
         yield from self.screen_is("households")
         r["snack_after_cancel"] = app.said
         yield from self.distribution_from_list("1", None, "pill", "1")
@@ -520,7 +603,7 @@ class Driver:
         r["offline_lines"] = [w.text for w in app.screen("sync").walk()
                               if getattr(w, "text", "").startswith("#")]
         yield from self.shot("sync-offline")
-        app.go("households")
+        self.back_key()  # back a screen, as the arrow does; the app stays open
         yield from self.screen_is("households")
         r["list_state_offline"] = app.screen("households").topbar.state.text
         app.go("sync")
@@ -540,6 +623,23 @@ class Driver:
         r["warning_notices"] = [app.w[k].words for k in app.w if k.startswith("notice.warning:")]
         r["sync_privacy"] = app.w["sync.privacy"].text
         yield from self.shot("sync-after")
+        # the phone's clock three days behind: the sync goes through, and the phone says
+        # that the dates it fills in may be wrong, until a sync with the clock right
+        phone_time = client.http.now_ms
+        client.http.now_ms = lambda: phone_time() - 3 * 24 * 3600 * 1000
+        yield from self.press("sync.now")
+        yield from self.until(lambda: not app.busy, 60)
+        yield
+        r["clock_behind"] = {"state": app.screen("sync").topbar.state.text,
+                             "words": app.w["sync.clock"].text,
+                             "shown": app.w["sync.clock"].get_root_window() is not None}
+        yield from self.shot("sync-clock-behind")
+        client.http.now_ms = phone_time
+        yield from self.press("sync.now")
+        yield from self.until(lambda: not app.busy, 60)
+        yield
+        r["clock_right"] = app.screen("sync").topbar.state.text
+        r["nothing_new"] = app.w["message"].text
         app.go("households")
         yield from self.screen_is("households")
         yield from self.fill("list.search", "ngoc anh")
@@ -613,8 +713,7 @@ class Driver:
         r.setdefault("tours", {})[tag] = {
             "words": seen, "label_px": app.w["message"].font_size,
             "title_px": app.screen("form").topbar.title.font_size}
-        yield from self.press("form.cancel")
-        yield from self.screen_is("household")
+        yield from self.cancel_form("household")
         # locked: the PIN opens it again (a wrong one is refused, in this language)
         app.go("settings", back="household")
         yield from self.screen_is("settings")
@@ -757,8 +856,7 @@ class Driver:
         yield from self.screen_is("form")
         yield from self.choose("form.method", label_of("contraceptive_method", "pill"))
         r["book_balance"] = self.field("book_balance").value()
-        yield from self.press("form.cancel")
-        yield from self.screen_is("stock")
+        yield from self.cancel_form("stock")
         app.go("household", id=hid)
         yield from self.screen_is("household")
         yield from self.press("household.distribution")
@@ -785,6 +883,28 @@ class Driver:
         r["stock_english"] = self.words()
         yield from self.shot("en-stock")
         app.set_pref(lang="vi")
+        # the household refused (the verdict as a receipt gives it), fixed from its notice:
+        # no longer to fix, and the notice no longer opens the record
+        app.core.apply_verdicts([{
+            "seq": 1, "verdict": "rejected", "code": "record_invalid",
+            "message_vi": "Bản ghi không hợp lệ (1 lỗi)", "message_en": "Invalid (1 error)",
+            "errors": [{"field": "address", "code": "required", "message_vi": "Cần ghi địa chỉ",
+                        "message_en": "The address is required"}]}])
+        app.go("sync")
+        yield from self.screen_is("sync")
+        r["refused_state"] = app.screen("sync").topbar.state.text
+        yield from self.press("notice.rejected:1")
+        yield from self.screen_is("form")
+        r["fix_error"] = self.field("address").error_text
+        yield from self.fill("form.address", "Bản Noong Luông", clear=True)
+        yield from self.save_form("sync")
+        yield
+        r["fixed_state"] = app.screen("sync").topbar.state.text
+        r["fixed_notice"] = app.w["notice.fixed:1"].text
+        r["fix_reopens"] = self.asked("notice.rejected:1")
+        r["sync_lines"] = [w.text for w in app.screen("sync").walk()
+                           if getattr(w, "text", "").startswith("#")]
+        yield from self.shot("refusal-fixed")
 
     def taps_scenario(self) -> Iterator[None]:
         """On a prepared device: a hand-out and a birth from the household list."""

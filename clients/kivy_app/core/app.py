@@ -517,10 +517,30 @@ class AppCore:
                 for seq, state, batch, row in self._store().outbox(limit=limit, newest_first=True)]
 
     def rejected(self) -> list[dict[str, Any]]:
-        """Refused operations the collaborator must fix (not those refused for the phone's
-        clock: they are sent again by themselves)."""
+        """Refused operations the collaborator must fix (not those fixed since, nor those
+        refused for the phone's clock: they are sent again by themselves)."""
+        fixed = self.fixed()
         return [{"seq": seq, **row} for seq, _s, _b, row in self._store().outbox((REJECTED,))
-                if (row["verdict"] or {}).get("code") != clocks.CLOCK_CODE]
+                if (row["verdict"] or {}).get("code") != clocks.CLOCK_CODE
+                and seq not in fixed]
+
+    def fixed(self) -> set[int]:
+        """Refused operations whose record the collaborator saved again from the refusal."""
+        return set(self._store().get_clear("fixed") or [])
+
+    def mark_fixed(self, seq: int) -> None:
+        """The record a refusal opened was saved again (a new operation carries it): the
+        refusal stays in the outbox as the server's answer, but is no longer to fix, and
+        its notice no longer opens the record (a second fix would record it twice)."""
+        self._store().put_clear("fixed", sorted(self.fixed() | {seq}))
+
+    def state_counts(self) -> dict[str, int]:
+        """:meth:`outbox_counts` as the collaborator reads them: «refused, needs fixing»
+        counts only what is still to fix."""
+        counts = {k: v for k, v in self.outbox_counts().items() if k != REJECTED}
+        if to_fix := len(self.rejected()):
+            counts[REJECTED] = to_fix
+        return counts
 
     def fix_target(self, seq: int) -> dict[str, Any] | None:
         """Where a refused operation's record (or a kept one the server asks to check)
@@ -784,6 +804,8 @@ class AppCore:
             except A0Error as error:
                 report.error = error
             report.error = report.error or report.clock_error
+            if self._server_time() is not None:  # (server's time, this phone's) last seen
+                self._store().put_clear("clock_seen", list(self._server_time()))
             self.repack()
             self._store().put_clear("last_sync", {
                 "at_ms": self.now_ms() if self.now_ms else int(time.time() * 1000),
@@ -807,6 +829,12 @@ class AppCore:
                     count += 1
             store.put_clear("packed", True)
         return count
+
+    def clock_off(self) -> A0Error | None:
+        """What to say if this phone's clock was off the server's at the last answer
+        (set right since, the next sync clears it)."""
+        seen = self._store().get_clear("clock_seen")
+        return clocks.off(seen[1], seen[0]) if seen else None
 
     def last_sync(self) -> dict[str, Any]:
         """When the last sync ended, and the code of what stopped it (None: it went through)."""
@@ -960,7 +988,12 @@ class AppCore:
                                  {**row, "op": {**row["op"], "fields": {}, "base": {}}})
 
     def notices(self) -> list[dict[str, Any]]:
-        return self._store().notices()
+        """Newest first; a refusal fixed since says so (``fixed``)."""
+        fixed = self.fixed()
+        return [{**n, "fixed": True, "vi": n["vi"].removesuffix(" " + notices.TAP_VI),
+                 "en": n["en"].removesuffix(" " + notices.TAP_EN)}
+                if n["kind"] == "rejected" and n.get("seq") in fixed else {**n, "fixed": False}
+                for n in self._store().notices()]
 
     def missing(self) -> list[dict[str, Any]]:
         """The server's word on this phone's operations that never arrived (from the last

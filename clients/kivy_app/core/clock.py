@@ -20,11 +20,12 @@ from a0core.hlc import pack, physical_ms
 
 CLOCK_CODE = "hlc_future"
 DEFAULT_MAX_AHEAD_MS = 24 * 3600 * 1000
+OFF_LIMIT_MS = 3600 * 1000  # an hour: a date goes wrong only near midnight
 VIETNAM = dt.timezone(dt.timedelta(hours=7), "Asia/Ho_Chi_Minh")
 
 
 def shown(ms: int) -> str:
-    """A time as a person in Vietnam reads it: 03/12/2026 14:05."""
+    """A time as a person in Vietnam reads it: 03/12/2026 14:05 (as on the dashboard)."""
     return dt.datetime.fromtimestamp(ms / 1000, VIETNAM).strftime("%d/%m/%Y %H:%M")
 
 
@@ -36,6 +37,15 @@ def sane(device_ms: int, server_ms: int, max_ahead_ms: int) -> bool:
 def wrong_clock(device_ms: int, server_ms: int) -> A0Error:
     """What the collaborator is told: both times, and how to set the phone's clock."""
     return A0Error("app_clock_wrong", phone=shown(device_ms), server=shown(server_ms))
+
+
+def off(device_ms: int, server_ms: int) -> A0Error | None:
+    """A clock more than :data:`OFF_LIMIT_MS` either way from the server's: the sync
+    goes on (a clock behind is harmless to stamps), but the dates the phone fills in
+    (today, the month of the P0 slip, "not after today") follow its clock."""
+    if abs(device_ms - server_ms) <= OFF_LIMIT_MS:
+        return None
+    return A0Error("app_clock_off", phone=shown(device_ms), server=shown(server_ms))
 
 
 def good_floor(server_ms: int, max_ahead_ms: int, stamps: Iterable[int]) -> int:

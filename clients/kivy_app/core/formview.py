@@ -36,6 +36,13 @@ class Choice:
         return self.vi if lang == "vi" else self.en
 
 
+def sentences(*parts: str) -> str:
+    """Texts read one after another (a field's help, then how to type a date), each
+    ending as a sentence: «… ghi năm sinh. Ghi ngày/tháng/năm …», not «năm sinh Ghi»."""
+    said = [p.strip() for p in parts if p and p.strip()]
+    return " ".join(p if p[-1] in ".!?…:" else p + "." for p in said)
+
+
 @dataclass(frozen=True)
 class FieldView:
     """One input as shown: kind of widget, labels, choices, and whether it is required."""

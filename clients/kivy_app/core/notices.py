@@ -15,6 +15,8 @@ from a0core.schemas import FieldDef, registry
 from clients.kivy_app.core.formview import code_label
 from clients.kivy_app.core.register import Register
 
+TAP_VI, TAP_EN = "Chạm để mở và sửa.", "Tap to open and fix it."  # a refusal, until fixed
+
 
 def field_def(entity: str, name: str) -> FieldDef | None:
     return registry().field_def(entity, name)
@@ -25,16 +27,28 @@ def _label(entity: str, name: str) -> tuple[str, str]:
     return (f.label["vi"], f.label["en"]) if f else (name, name)
 
 
+def subject(op: dict[str, Any]) -> str:
+    """Whom a change is about, as a person knows it: the person or household a hand-out
+    or an event concerns, else its own record."""
+    if op.get("type") == "upsert":  # a household or a person: itself
+        return str(op["id"])
+    fields = op.get("fields") or {}
+    return str(fields.get("member_id") or fields.get("household_id") or op["id"])
+
+
 def describe(reg: Register, entity_id: str, kind: str | None = None) -> tuple[str, str]:
-    """"hộ số 12" / "Nguyễn Văn An (hộ số 12)", or a short id when the record is unknown."""
+    """"hộ số 12" / "Nguyễn Văn An (hộ số 12)"; a record not on the phone (a stock
+    movement, a record merged away) by its form's title, never by its id."""
     entity = reg.entities.get(entity_id) or reg.get(entity_id)
     if entity is None:
-        word = ("hộ", "household") if kind == "household" else ("bản ghi", "record")
-        return f"{word[0]} {entity_id[:8]}", f"{word[1]} {entity_id[:8]}"
+        form = registry().form(kind) if kind else None
+        if form is not None:
+            return form.title.get("vi", ""), form.title.get("en", "")
+        return "bản ghi", "record"
     if entity.kind == "household":
         n = entity.data.get("number", "?")
         return f"hộ số {n}", f"household no. {n}"
-    name = entity.data.get("full_name") or entity_id[:8]
+    name = entity.data.get("full_name") or "?"
     household = reg.get(reg.household_of(entity))
     if household is not None:
         n = household.data.get("number", "?")
@@ -100,7 +114,7 @@ def merged(reg: Register, old_id: str, survivor_id: str, entity: str) -> dict[st
 def warned(reg: Register, op: dict[str, Any], warnings: list[dict[str, str]]) -> dict[str, Any]:
     """A change the server kept, with what to check (an identification number that
     says another sex or year, …)."""
-    what_vi, what_en = describe(reg, op["id"], op.get("form"))
+    what_vi, what_en = describe(reg, subject(op), op.get("form"))
     reason_vi = "; ".join(w["message_vi"] for w in warnings)
     reason_en = "; ".join(w["message_en"] for w in warnings)
     return {"kind": "warning", "seq": op["seq"],
@@ -116,7 +130,7 @@ def rejected(reg: Register, op: dict[str, Any], verdict: dict[str, Any]) -> dict
         month = vietnamese_month(str(op["fields"].get("month", "")))
         what_vi, what_en = f"phiếu P0 tháng {month}", f"P0 slip of {month}"
     else:
-        what_vi, what_en = describe(reg, op["id"], op.get("form"))
+        what_vi, what_en = describe(reg, subject(op), op.get("form"))
     reason_vi = verdict.get("message_vi") or verdict.get("code", "")
     reason_en = verdict.get("message_en") or verdict.get("code", "")
     details = verdict.get("errors") or []
@@ -124,15 +138,14 @@ def rejected(reg: Register, op: dict[str, Any], verdict: dict[str, Any]) -> dict
         reason_vi += ": " + "; ".join(e.get("message_vi", "") for e in details)
         reason_en += ": " + "; ".join(e.get("message_en", "") for e in details)
     return {"kind": "rejected", "seq": op["seq"],
-            "vi": f"Máy chủ từ chối thay đổi số {op['seq']} ({what_vi}): {reason_vi}. "
-                  f"Chạm để mở và sửa.",
+            "vi": f"Máy chủ từ chối thay đổi số {op['seq']} ({what_vi}): {reason_vi}. {TAP_VI}",
             "en": f"The server refused change no. {op['seq']} ({what_en}): {reason_en}. "
-                  f"Tap to open and fix it.",
+                  f"{TAP_EN}",
             "entity_id": op["id"]}
 
 
 def clock_refused(reg: Register, op: dict[str, Any]) -> dict[str, Any]:
-    what_vi, what_en = describe(reg, op["id"], op.get("form"))
+    what_vi, what_en = describe(reg, subject(op), op.get("form"))
     return {"kind": "clock", "seq": op["seq"],
             "vi": f"Thay đổi số {op['seq']} ({what_vi}) chưa được nhận vì giờ trên điện thoại "
                   f"chạy trước giờ thật. Dữ liệu vẫn được giữ và sẽ tự gửi lại khi giờ đúng.",

@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from a0core.op_states import op_states
+from clients.kivy_app.core.stock import number
 
 PENDING, QUEUED, SENT, WAITING = "pending", "queued", "sent", "waiting"
 APPLIED, DUPLICATE, CONFLICT, REJECTED = "applied", "duplicate", "conflict", "rejected"
@@ -37,6 +38,11 @@ VERDICTS = frozenset({APPLIED, DUPLICATE, CONFLICT, REJECTED, WAITING})
 
 # state → (Vietnamese, English), from the shared vocabulary
 STATE_WORDS = {code: (s.vi, s.en) for code, s in op_states().items()}
+
+
+def counted(state: str, n: int, lang: str = "vi") -> str:
+    """How many changes stand in ``state``, as a person reads it: «Được chấp nhận: 1.532»."""
+    return f"{op_states()[state].word(lang)}: {number(n, lang)}"
 
 
 def next_state(current: str, verdict: dict[str, Any]) -> str:

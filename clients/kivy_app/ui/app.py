@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from kivy.clock import Clock
+from kivy.core.window import Window
+from kivy.uix.modalview import ModalView
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 from kivymd.app import MDApp
 
@@ -64,6 +66,7 @@ class A0App(MDApp):
         # Kivy's manager: KivyMD's imposes a sliding transition, and on a cheap phone a
         # screen that slides is a screen that lags
         self.sm = ScreenManager(transition=NoTransition())
+        Window.bind(on_keyboard=self.on_back_key)
         if not self.core.enrolled:
             self.go("enrol")
         elif self.pin_from_stdin:
@@ -90,6 +93,23 @@ class A0App(MDApp):
         """The current screen again (a new language or text size)."""
         current = self.screen(self.sm.current)
         current.refresh()
+
+    def on_back_key(self, _window: Any, key: int, *_: Any) -> bool:
+        """The phone's back key (27): closes an open dialog or list, else goes back as
+        the screen's arrow does (a form asks before dropping what was typed). Kivy's own
+        handling would put the app in the background from any screen, and Android may
+        then end it; it is kept for the screens with nowhere to go back to."""
+        if key != 27:
+            return False
+        modal = next((w for w in Window.children if isinstance(w, ModalView)), None)
+        if modal is not None:
+            modal.dismiss()
+            return True
+        screen = self.sm.current_screen
+        if screen is None or screen.back is None:
+            return False
+        screen.go_back()
+        return True
 
     # ---------------------------------------------------------- settings
 

@@ -39,7 +39,8 @@ ENGLISH_MONTHS = ("", "January", "February", "March", "April", "May", "June", "J
 class DatePicker(ModalView):
     def __init__(self, title: str, value: str | None, year_alone: bool,
                  on_pick: Callable[[str], Any], **kw: Any) -> None:
-        super().__init__(size_hint=(0.96, None), auto_dismiss=True, **kw)
+        # the whole width: seven 48 dp days need 344 dp, and a 360 dp phone has no more
+        super().__init__(size_hint=(1, None), auto_dismiss=True, **kw)
         self.lang = app().lang
         self.title, self.year_alone, self.on_pick = title, year_alone, on_pick
         self.today = today_vn()
@@ -51,7 +52,7 @@ class DatePicker(ModalView):
         self.chosen = start if value else None
         self.year, self.month = start.year, start.month
         self.days: dict[int, MDFlatButton] = {}
-        self.card = MDCard(orientation="vertical", padding=dp(8), spacing=dp(4),
+        self.card = MDCard(orientation="vertical", padding=(dp(4), dp(8)), spacing=dp(4),
                            adaptive_height=True)
         self.card.bind(height=self.setter("height"))
         self.add_widget(self.card)
@@ -60,7 +61,7 @@ class DatePicker(ModalView):
     def draw(self) -> None:
         card, lang = self.card, self.lang
         card.clear_widgets()
-        card.add_widget(text(self.title, "H6"))
+        card.add_widget(text(self.title, "H6", padding=(dp(8), 0)))
         head = MDBoxLayout(size_hint_y=None, height=theme.TOUCH)
         head.add_widget(icon_button("chevron-left", lambda: self.step(-1)))
         self.heading = MDFlatButton(text=tr("month_year", lang, m=self.month, y=self.year,

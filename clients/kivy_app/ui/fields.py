@@ -20,7 +20,7 @@ from kivymd.uix.textfield import MDTextField
 
 from a0core.names import fold
 from clients.kivy_app.core import dates
-from clients.kivy_app.core.formview import FieldView
+from clients.kivy_app.core.formview import FieldView, sentences
 from clients.kivy_app.ui import theme
 from clients.kivy_app.ui.texts import tr
 from clients.kivy_app.ui.widgets import Chip, app, button, column, icon_button, scroller, text
@@ -101,8 +101,8 @@ class FieldInput(MDBoxLayout):
             self._text(kind, value)
         help_text = view.help(lang)
         if kind == "date":  # the form's help says what, this says how
-            help_text = " ".join(filter(None, [help_text, tr(
-                "date_or_year_hint" if view.type == "partial_date" else "date_hint", lang)]))
+            help_text = sentences(help_text, tr(
+                "date_or_year_hint" if view.type == "partial_date" else "date_hint", lang))
         if help_text:
             self.add_widget(text(help_text, "Body2", theme.MUTED))
         self.error: MDLabel | None = None  # made when there is something to say

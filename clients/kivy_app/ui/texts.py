@@ -69,7 +69,7 @@ TEXTS: dict[str, tuple[str, str]] = {
                           "hoặc bấm lịch.",
                           "Write day/month/year (e.g. 03/12/2026) or the year alone "
                           "(e.g. 1990), or tap the calendar."),
-    "month_year": ("Tháng {m}, {y}", "{name} {y}"),
+    "month_year": ("Tháng {m:02d}/{y}", "{name} {y}"),
     "today": ("Hôm nay", "Today"),
     "year_only": ("Chỉ biết năm {y}", "Year {y} only"),
     "choose_year": ("Chọn năm", "Choose the year"),
@@ -84,12 +84,15 @@ TEXTS: dict[str, tuple[str, str]] = {
                 "Offline. The data is safe on the phone and goes when there is a connection."),
     "sync_done": ("Máy chủ đã xác nhận {sent} thay đổi; tải về {pulled} cập nhật",
                   "The server confirmed {sent} changes; {pulled} updates downloaded"),
+    "sync_nothing_new": ("Đã đồng bộ xong: không có gì mới để gửi hay tải về",
+                         "Synced: nothing new to send or download"),
     "nothing_yet": ("Chưa ghi thay đổi nào trên máy này", "No change recorded on this phone yet"),
     "last_sync": ("Lần đồng bộ gần nhất: {at}", "Last sync: {at}"),
     "notices": ("Thông báo", "Notices"),
     "changes": ("Các thay đổi gần đây ghi trên máy", "Recent changes recorded on this phone"),
     # the top bar's sync state
     "state_offline": ("Không có mạng", "Offline"),
+    "state_clock": ("Sai giờ điện thoại", "Phone clock wrong"),
     "state_synced": ("Đã đồng bộ lúc {at}", "Synced at {at}"),
     "state_failed": ("Lần đồng bộ lúc {at} không thành", "The sync at {at} did not go through"),
     "state_never": ("Chưa đồng bộ lần nào", "Not synced yet"),
@@ -107,6 +110,14 @@ TEXTS: dict[str, tuple[str, str]] = {
     # a record kept with something to check (a warning in the server's verdict)
     "check_title": ("Đã lưu — cần kiểm tra", "Saved — please check"),
     "understood": ("Đã hiểu", "Understood"),
+    "fixed": ("Đã sửa", "Fixed"),
+    "discard_title": ("Bỏ những gì vừa nhập?", "Discard what you entered?"),
+    "discard_words": ("Những thông tin vừa nhập trên phiếu này chưa được lưu. Bấm «Tiếp tục "
+                      "nhập» rồi «Lưu» để giữ lại.",
+                      "What you entered on this form is not saved yet. Tap «Keep editing», "
+                      "then «Save», to keep it."),
+    "keep_editing": ("Tiếp tục nhập", "Keep editing"),
+    "discard": ("Bỏ, không lưu", "Discard, do not save"),
     # the monthly P0 slip, and splitting a household
     "p0": ("Phiếu P0", "P0 slip"),
     "p0_title": ("Phiếu thu tin P0 hằng tháng", "Monthly P0 change slip"),

@@ -20,6 +20,7 @@ ERROR = (0.72, 0.11, 0.11, 1)
 OK = (0.1, 0.45, 0.2, 1)
 MUTED = (0.33, 0.33, 0.33, 1)
 WHITE = (1, 1, 1, 1)
+ALERT_ON_PRIMARY = (1, 0.93, 0.6, 1)  # on Teal 700: 4.5:1 (WCAG AA)
 
 # KivyMD font style → size in sp at the "large" setting (Material's are 14–20)
 SIZES = {"H5": 26, "H6": 22, "Subtitle1": 19, "Subtitle2": 18, "Body1": 18, "Body2": 17,

@@ -124,7 +124,10 @@ def bar(*widgets: Any) -> MDBoxLayout:
 
 
 class TopBar(MDBoxLayout):
-    """Area (or screen) title, the sync state under it, back and action buttons."""
+    """Area (or screen) title, the sync state under it, back and action buttons.
+
+    Both lines wrap and the bar grows: at 360 dp and the larger text, a shortened
+    line would cut the area's name or the time of the last sync."""
 
     def __init__(self, title: str, state: str, back: Callable[[], Any] | None,
                  actions: Sequence[tuple[str, str, Callable[[], Any]]], state_alert: bool = False,
@@ -133,19 +136,20 @@ class TopBar(MDBoxLayout):
                          spacing=dp(2), md_bg_color=app().theme_cls.primary_color, **kw)
         self.buttons: dict[str, MDIconButton] = {}
         if back is not None:
-            self.buttons["back"] = icon_button("arrow-left", back, theme.WHITE)
+            self.buttons["back"] = icon_button("arrow-left", back, theme.WHITE,
+                                               pos_hint={"center_y": 0.5})
             self.add_widget(self.buttons["back"])
-        words = MDBoxLayout(orientation="vertical", padding=(dp(8), dp(4)))
-        self.title = MDLabel(text=title, font_style="H6", shorten=True, shorten_from="right",
-                             theme_text_color="Custom", text_color=theme.WHITE)
-        self.state = MDLabel(text=state, font_style="Body2", shorten=True,
-                             shorten_from="right", theme_text_color="Custom",
-                             text_color=(1, 0.85, 0.6, 1) if state_alert else (1, 1, 1, 0.9))
+        words = MDBoxLayout(orientation="vertical", padding=(dp(8), dp(4)), adaptive_height=True,
+                            pos_hint={"center_y": 0.5})
+        self.title = text(title, "H6", theme.WHITE)
+        self.state = text(state, "Body2", theme.ALERT_ON_PRIMARY if state_alert else theme.WHITE)
         words.add_widget(self.title)
         words.add_widget(self.state)
+        words.bind(height=lambda _w, h: setattr(self, "height", max(dp(72), h + dp(8))))
         self.add_widget(words)
         for name, icon, action in actions:
-            self.buttons[name] = icon_button(icon, action, theme.WHITE)
+            self.buttons[name] = icon_button(icon, action, theme.WHITE,
+                                             pos_hint={"center_y": 0.5})
             self.add_widget(self.buttons[name])
 
 
@@ -173,9 +177,11 @@ class Chip(MDRectangleFlatButton):
 
 
 class Dialog(ModalView):
-    """Something to read before going on (a record saved with something to check)."""
+    """Something to read before going on (a record saved with something to check), or a
+    question: ``ok`` is the safe answer (it only closes); ``other`` the one that acts."""
 
-    def __init__(self, title: str, words: str, ok: str, **kw: Any) -> None:
+    def __init__(self, title: str, words: str, ok: str,
+                 other: tuple[str, Callable[[], Any]] | None = None, **kw: Any) -> None:
         super().__init__(size_hint=(0.92, None), auto_dismiss=True, **kw)
         card = MDCard(orientation="vertical", padding=dp(16), spacing=dp(12),
                       adaptive_height=True)
@@ -184,6 +190,11 @@ class Dialog(ModalView):
         self.ok = button(ok, self.dismiss)
         for widget in (text(title, "H6"), self.words, self.ok):
             card.add_widget(widget)
+        self.other: Any = None
+        if other is not None:
+            label, action = other
+            self.other = button(label, lambda: (self.dismiss(), action()), primary=False)
+            card.add_widget(self.other)
         self.add_widget(card)
 
 

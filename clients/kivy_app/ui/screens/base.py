@@ -6,7 +6,6 @@ says (``say``) lives exactly as long as the screen is on show.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from kivy.app import App
@@ -14,9 +13,8 @@ from kivymd.uix.boxlayout import MDBoxLayout
 from kivymd.uix.label import MDLabel
 from kivymd.uix.screen import MDScreen
 
-from a0core.op_states import state_word
-from a0core.vntime import VN_TZ
-from clients.kivy_app.core.outbox import PENDING, QUEUED, REJECTED, SENT, WAITING
+from clients.kivy_app.core.clock import shown
+from clients.kivy_app.core.outbox import PENDING, QUEUED, REJECTED, SENT, WAITING, counted
 from clients.kivy_app.ui import theme
 from clients.kivy_app.ui.widgets import TopBar, bar, text
 
@@ -88,33 +86,31 @@ class Screen(MDScreen):
 
 
 def sync_state(app: Any) -> tuple[str, bool]:
-    """The top bar's line about sync, and whether it needs attention: what is refused,
-    offline, what has not left or has no answer (in the shared words of
-    ``schemas/protocol/op_states.json``), else when the last sync went through."""
+    """The top bar's line about sync, and whether it needs attention: a phone clock off
+    the server's, what is refused, offline, what has not left or has no answer (in the
+    shared words of ``schemas/protocol/op_states.json``), else when the last sync went
+    through."""
     core = app.core
     if not core.unlocked:
         return "", False
-    counts = core.outbox_counts()
+    counts = core.state_counts()
     last = core.last_sync()
     offline = last.get("error") == "network_unavailable"
-    parts = [f"{state_word(REJECTED, app.lang)}: {counts[REJECTED]}"] \
-        if counts.get(REJECTED) else []
+    clock_off = core.clock_off() is not None
+    parts = [app.t("state_clock")] if clock_off else []
+    if counts.get(REJECTED):
+        parts.append(counted(REJECTED, counts[REJECTED], app.lang))
     if offline:
         parts.append(app.t("state_offline"))
-    parts += [f"{state_word(code, app.lang)}: {counts[code]}"
+    parts += [counted(code, counts[code], app.lang)
               for code in (PENDING, QUEUED, SENT, WAITING) if counts.get(code)]
     if parts:
-        return " · ".join(parts), bool(counts.get(REJECTED) or offline)
+        return " · ".join(parts), bool(clock_off or counts.get(REJECTED) or offline)
     if last.get("at_ms") and last.get("error") is None:
-        return app.t("state_synced", at=shown_time(last["at_ms"])), False
+        return app.t("state_synced", at=shown(last["at_ms"])), False
     if last.get("error"):
-        return app.t("state_failed", at=shown_time(last["at_ms"])), True
+        return app.t("state_failed", at=shown(last["at_ms"])), True
     return app.t("state_never"), False
 
 
-def shown_time(ms: int) -> str:
-    """A moment as read in Vietnam: 14:05 03/12/2026."""
-    return dt.datetime.fromtimestamp(ms / 1000, VN_TZ).strftime("%H:%M %d/%m/%Y")
-
-
-__all__ = ["Screen", "shown_time", "sync_state"]
+__all__ = ["Screen", "sync_state"]

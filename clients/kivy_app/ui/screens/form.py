@@ -13,13 +13,17 @@ hand-out beyond it is refused beside the quantity, with the balance.
 Params: ``form``; ``id`` to edit a record; ``lead`` a line above the fields;
 ``context`` (household, member, the transfer confirmed) fixed by where the form
 was opened; ``ask`` context fields to ask all the same;
-``values`` and ``errors`` to reopen a refused change; ``back`` (screen, params)
-to return to, or ``open_saved`` (a screen) to show the saved record on.
+``values`` and ``errors`` to reopen a refused change, ``fixes`` its sequence number;
+``back`` (screen, params) to return to, or ``open_saved`` (a screen) to show the
+saved record on.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from kivy.clock import Clock
+from kivy.metrics import dp
 
 from a0core.applicability import applicability
 from a0core.op_states import state_word
@@ -43,6 +47,18 @@ class FormScreen(Screen):
         return FormView(self.params["form"]).title(self.app.lang)
 
     def go_back(self) -> None:
+        """Back (the arrow, «Huỷ», the phone's back key): what was typed or chosen is
+        not dropped without asking."""
+        if any(f.touched for f in self.inputs.values()):
+            dialog = Dialog(self.t("discard_title"), self.t("discard_words"),
+                            self.t("keep_editing"), (self.t("discard"), self.leave))
+            self.app.w.update({"discard.words": dialog.words, "discard.keep": dialog.ok,
+                               "discard.leave": dialog.other})
+            dialog.open()
+            return
+        self.leave()
+
+    def leave(self) -> None:
         screen, params = self.params.get("back") or ("households", {})
         self.app.go(screen, **params)
 
@@ -79,9 +95,10 @@ class FormScreen(Screen):
             body.add_widget(field)
         self.follow(current)
         self.relevance()
+        self.scroll = scroller(body)
         if p.get("errors"):
             self.show(p["errors"])
-        return scroller(body)
+        return self.scroll
 
     def foot(self) -> list[Any]:
         app = self.app
@@ -164,6 +181,10 @@ class FormScreen(Screen):
         other = [vi if lang == "vi" else en for name, msgs in errors.items()
                  if name not in self.inputs for vi, en in msgs]
         self.say("\n".join([self.t("fix_errors")] * bool(errors) + other), error=True)
+        first = next((f for f in self.inputs.values() if f.error_text), None)
+        if first is not None:  # the first field to fix in view, not scrolled away above
+            Clock.schedule_once(lambda *_: self.scroll.scroll_to(first, padding=dp(24),
+                                                                 animate=False))
 
     def save(self) -> None:
         core, fv = self.app.core, self.fv
@@ -181,10 +202,12 @@ class FormScreen(Screen):
         if not result.ok:
             self.show(result.errors)
             return
+        if self.params.get("fixes") is not None:  # saved from a refusal: it is answered
+            core.mark_fixed(self.params["fixes"])
         if self.params.get("open_saved"):  # a new household: its members come next
             self.app.go(self.params["open_saved"], id=result.id)
         else:
-            self.go_back()
+            self.leave()
         if result.warnings:  # kept, with something to check: said at once, and read
             self.warn(result.warnings)
             return

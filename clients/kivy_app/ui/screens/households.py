@@ -18,6 +18,7 @@ from kivy.uix.recycleview import RecycleView
 from kivymd.uix.boxlayout import MDBoxLayout
 from kivymd.uix.textfield import MDTextField
 
+from clients.kivy_app.core.stock import number
 from clients.kivy_app.ui import theme
 from clients.kivy_app.ui.screens.base import Screen
 from clients.kivy_app.ui.widgets import button, text
@@ -121,7 +122,7 @@ class HouseholdsScreen(Screen):
         self.list.data = [{"title": f"{self.t('household_no', n=r.number)} · {r.head}",
                            "subtitle": f"{r.address} · {r.members} {people}", "hid": r.id}
                           for r in rows]
-        self.count.text = self.t("households_count", n=len(rows))
+        self.count.text = self.t("households_count", n=number(len(rows), app.lang))
         if not rows and not self.search.text.strip():
             self.count.text += ". " + self.t("no_households")
 

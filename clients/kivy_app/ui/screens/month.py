@@ -14,6 +14,7 @@ from typing import Any
 
 from a0core.errors import A0Error
 from a0core.p0 import section_labels, vietnamese_month
+from clients.kivy_app.core.stock import number
 from clients.kivy_app.ui import theme
 from clients.kivy_app.ui.screens.base import Screen
 from clients.kivy_app.ui.widgets import TapCard, button, column, scroller, text
@@ -44,7 +45,7 @@ class MonthScreen(Screen):
                              "H6"))
         labels = section_labels(app.lang)
         for name, count in self.chosen.counts.items():
-            body.add_widget(text(f"{labels.get(name, name)}: {count}",
+            body.add_widget(text(f"{labels.get(name, name)}: {number(count, app.lang)}",
                                  color=None if count else theme.MUTED))
         app.w["p0.status"] = status = text(self.chosen.words(app.lang), "Subtitle1", bold=True)
         body.add_widget(status)

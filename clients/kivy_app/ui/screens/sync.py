@@ -9,10 +9,13 @@ from typing import Any
 from a0core.op_states import op_states, state_word
 from a0core.sync_client import verdict_warnings
 from clients.kivy_app.core import dates
+from clients.kivy_app.core.clock import shown
 from clients.kivy_app.core.formview import FormView
-from clients.kivy_app.core.notices import describe
+from clients.kivy_app.core.notices import describe, subject
+from clients.kivy_app.core.outbox import counted
+from clients.kivy_app.core.stock import number
 from clients.kivy_app.ui import theme
-from clients.kivy_app.ui.screens.base import Screen, shown_time
+from clients.kivy_app.ui.screens.base import Screen
 from clients.kivy_app.ui.widgets import TapCard, button, column, privacy, scroller, text
 
 SHOWN_CHANGES = 40  # the newest; the counts above cover every one
@@ -30,16 +33,21 @@ class SyncScreen(Screen):
     def body(self) -> Any:
         app, core = self.app, self.app.core
         body = column()
-        counts = core.outbox_counts()
-        lines = [f"{s.word(app.lang)}: {counts[code]}" for code, s in op_states().items()
+        counts = core.state_counts()
+        lines = [counted(code, counts[code], app.lang) for code in op_states()
                  if counts.get(code)]
         summary = text("\n".join(lines) or self.t("nothing_yet"))
         app.w["sync.summary"] = summary
         body.add_widget(summary)
         last = core.last_sync()
         if last.get("at_ms"):
-            body.add_widget(text(self.t("last_sync", at=shown_time(last["at_ms"])), "Body2",
+            body.add_widget(text(self.t("last_sync", at=shown(last["at_ms"])), "Body2",
                                  theme.MUTED))
+        off = core.clock_off()
+        if off is not None:  # the dates it fills in follow the phone's clock
+            app.w["sync.clock"] = text(off.vi if app.lang == "vi" else off.en, "Body1",
+                                       theme.ERROR, bold=True)
+            body.add_widget(app.w["sync.clock"])
         for n, gap in enumerate(core.missing()):  # what the server never got, and what to do
             app.w[f"sync.missing.{n}"] = line = text(gap[app.lang], "Body1", theme.ERROR,
                                                      bold=True)
@@ -49,7 +57,11 @@ class SyncScreen(Screen):
             body.add_widget(text(self.t("notices"), "H6"))
         for note in notes:
             words = note["vi"] if app.lang == "vi" else note["en"]
-            if note["kind"] in ("rejected", "warning"):  # a tap opens the record to fix
+            if note["fixed"]:
+                words = f"{self.t('fixed')}: {words}"
+                app.w[f"notice.fixed:{note['seq']}"] = line = text(words, "Body2", theme.MUTED)
+                body.add_widget(line)
+            elif note["kind"] in ("rejected", "warning"):  # a tap opens the record to fix
                 refused = note["kind"] == "rejected"
                 fix = TapCard(state_word("rejected", app.lang) if refused
                               else self.t("check_title"), words,
@@ -62,26 +74,30 @@ class SyncScreen(Screen):
         rows = core.outbox_rows(limit=SHOWN_CHANGES)
         if rows:
             body.add_widget(text(self.t("changes"), "H6"))
+        fixed = core.fixed()
         for row in rows:
-            body.add_widget(text(self.line(row), "Body2",
-                                 theme.ERROR if row["state"] == "rejected" else None))
+            body.add_widget(text(self.line(row, row["seq"] in fixed), "Body2",
+                                 theme.ERROR if row["state"] == "rejected"
+                                 and row["seq"] not in fixed else None))
         privacy(body, "sync.privacy")
         return scroller(body)
 
-    def line(self, row: dict[str, Any]) -> str:
+    def line(self, row: dict[str, Any], fixed: bool = False) -> str:
         """"#12 · Sinh · Nguyễn Thị An (hộ số 3) · 03/12/2026 · Đã lưu trên máy — lý do"."""
         app = self.app
         op, verdict = row["op"], row["verdict"] or {}
         form = FormView(op["form"]).title(app.lang) if op.get("form") else ""
         fields = op.get("fields") or {}
-        about = fields.get("member_id") or op["id"]
-        who_vi, who_en = describe(app.core.register, about, op.get("form"))
+        reg = app.core.register
+        about = subject(op)  # no id shown: a record not on the phone goes by its form
+        who_vi, who_en = describe(reg, about) if reg.get(about) else ("", "")
         day = fields.get("event_date") or fields.get("distributed_on")
         key = "message_vi" if app.lang == "vi" else "message_en"
         checks = verdict_warnings(verdict)  # kept, with something to check: say what
         reason = "; ".join(w[key] for w in checks) if checks else verdict.get(key, "")
         parts = [f"#{row['seq']}", form, who_vi if app.lang == "vi" else who_en,
-                 dates.show(day) if day else "", state_word(row["state"], app.lang)]
+                 dates.show(day) if day else "", state_word(row["state"], app.lang),
+                 self.t("fixed") if fixed else ""]
         return " · ".join(filter(None, parts)) + (f" — {reason}" if reason else "")
 
     def foot(self) -> list[Any]:
@@ -107,7 +123,9 @@ class SyncScreen(Screen):
             self.say(report.error.vi if app.lang == "vi" else report.error.en, error=True)
         else:
             accepted = sum(report.verdicts.values())
-            self.say(self.t("sync_done", sent=accepted, pulled=report.pulled))
+            self.say(self.t("sync_done", sent=number(accepted, app.lang),
+                            pulled=number(report.pulled, app.lang))
+                     if accepted or report.pulled else self.t("sync_nothing_new"))
 
     def export(self) -> None:
         path = self.app.core.export_batch(self.app.core.data_dir / "export")
@@ -124,11 +142,14 @@ class SyncScreen(Screen):
         if target["type"] == "report":  # a refused P0 slip: the monthly close
             self.app.go("p0", month=target["values"].get("month"))
             return
-        kind = FormView(target["form"]).form.kind
-        context = {"household_id": target["household_id"]}
-        if target.get("member_id"):
-            context["member_id"] = target["member_id"]
+        form = FormView(target["form"]).form
+        kind, fields = form.kind, {f.name for f in form.fields}
+        # where the record sits, in the fields its form has (a household has no
+        # household_id: passing one refused every fix of a refused household)
+        context = {k: target[k] for k in ("household_id", "member_id")
+                   if target.get(k) and k in fields}
         entity_id = target["id"] if kind == "entity" and core.register.get(target["id"]) \
             else None
         self.app.go("form", form=target["form"], id=entity_id, context=context,
-                    values=target["values"], errors=target["errors"], back=("sync", {}))
+                    values=target["values"], errors=target["errors"], back=("sync", {}),
+                    fixes=seq)
