@@ -16,11 +16,14 @@ from a0core.hlc import HybridClock
 from a0core.schemas import schemas_dir
 from server.extensions import db
 from server.models.reports import P0Report
-from server.reporting.status import DUE, LATE, MISSING, ON_TIME, area_months
+from server.models.rollups import RollupCell
+from server.reporting.status import BEFORE, DUE, LATE, MISSING, ON_TIME, area_months
 from server.sync.ingest import ingest_batch
 from server.sync.runtime import ingest_context
+from tests.conftest import TWO_LEVEL
 from tests.support.register import birth, household, member, new_id
 from tests.support.sim import SimDevice
+from tests.support.units import import_provinces
 from tests.support.web import AREAS, Browser, build_world
 
 VN = dt.timezone(dt.timedelta(hours=7))
@@ -165,3 +168,30 @@ def test_a_slip_id_is_a_uuid_and_counts_are_whole_numbers(app) -> None:
     verdict = device.send(app.test_client(), device.seal())["receipt"]["verdicts"][0]
     assert (verdict["verdict"], verdict["code"]) == ("rejected", "record_invalid")
     assert verdict["errors"][0]["code"] == "field_range"
+
+
+def test_an_area_is_expected_from_the_month_it_was_added(app) -> None:
+    """A new area owes no slip for the months before it existed: the sync status page
+    and the roll-ups follow one rule (an older area holding no data owes every one)."""
+    from server.orgunits import local
+    from server.rollups.jobs import full_recompute
+    from server.security.scope import NATIONAL, Scope
+
+    import_provinces(db.session, TWO_LEVEL, ["20"])
+    nation = Scope("cli", NATIONAL, person_level=True)
+    village = local.add(db.session, nation, "06001", "Thôn Nà Pàn", by="cli").code
+    new = local.add(db.session, nation, village, "Địa bàn mới", by="cli").code
+    older = local.add(db.session, nation, village, "Địa bàn cũ", by="cli")
+    older.created_on, old = None, older.code  # added before the day was kept
+    db.session.commit()
+    this = p0.vn_day().isoformat()[:7]
+    last = p0.shift(this, -1)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=70)  # both deadlines gone by
+    found = area_months(db.session, [new, old], [last, this], later)
+    assert [found[(a, m)].state for a in (new, old) for m in (last, this)] == [
+        BEFORE, MISSING, MISSING, MISSING]
+    full_recompute(db.session, months=[last, this])
+    expected = {(c.unit_code, c.month): c.values.get("areas_expected", 0)
+                for c in db.session.scalars(select(RollupCell).where(
+                    RollupCell.unit_code.in_([new, old])))}
+    assert expected == {(new, last): 0, (new, this): 1, (old, last): 1, (old, this): 1}

@@ -62,6 +62,9 @@ class OrgUnit(Base):
     commune_code: Mapped[str | None] = mapped_column(String(8))
     official: Mapped[bool] = mapped_column(default=True)
     active: Mapped[bool] = mapped_column(default=True)
+    # the Vietnam day a village or area was added locally (None: older, or official);
+    # an area is expected to report from that month (server.rollups.compute.area_starts)
+    created_on: Mapped[str | None] = mapped_column(String(10))
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     parent: Mapped[OrgUnit | None] = relationship(remote_side=[id])

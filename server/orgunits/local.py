@@ -146,7 +146,8 @@ def add(session: Session, scope: Scope, parent_code: str, name: str, *, code: st
     _name_free(session, parent.id, clean)
     unit = OrgUnit(tree=parent.tree, code=_code_for(session, parent, code), level=level,
                    depth=0, name=clean, full_name=clean, unit_type=_type_of(clean, level),
-                   path="", province_code=parent.province_code, official=False, active=True)
+                   path="", province_code=parent.province_code, official=False, active=True,
+                   created_on=vn_day().isoformat())
     place_under(unit, parent)
     session.add(unit)
     session.flush()

@@ -25,8 +25,10 @@ from server.models.base import chunks
 from server.models.register import Distribution, Event
 from server.models.reports import P0Report
 from server.reporting import deadline_day
+from server.rollups.compute import area_starts
 
 ON_TIME, LATE, MISSING, DUE = "on_time", "late", "missing", "due"
+BEFORE = "before"  # the area did not exist yet: no slip expected (as in the roll-ups)
 
 
 @dataclass
@@ -35,7 +37,7 @@ class AreaMonth:
 
     area_code: str
     month: str
-    state: str  # on_time | late | missing (deadline passed, no slip) | due (not yet)
+    state: str  # on_time | late | missing (deadline passed, no slip) | due (not yet) | before
     slip: dict[str, int] | None = None  # the latest slip's counts
     slip_id: str | None = None
     closed_on: str | None = None
@@ -108,12 +110,16 @@ def area_months(session: Session, areas: Collection[str], months: Sequence[str],
             received = _aware(slip.received_at)
             first[key] = min(first.get(key, received), received)
     held = held_counts(session, areas, months)
+    starts: dict[str, str] = {}
+    for chunk in chunks(sorted(areas), 500):
+        starts.update(area_starts(session, chunk))
     out = {}
     for area in areas:
         for month in months:
             key = (area, month)
             due = p0.deadline_utc(month, day)
-            row = AreaMonth(area, month, MISSING if now >= due else DUE, held=held[key])
+            state = BEFORE if month < starts.get(area, "") else MISSING if now >= due else DUE
+            row = AreaMonth(area, month, state, held=held[key])
             slip = latest.get(key)
             if slip is not None:
                 row.state = ON_TIME if first[key] < due else LATE

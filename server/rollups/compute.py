@@ -587,7 +587,9 @@ def _reporting(conn: Connection, months: Sequence[str], areas: Collection[str] |
 
 
 def area_starts(session: Session, areas: Collection[str] | None = None) -> dict[str, str]:
-    """Each area's first month over its whole history (the areas holding any data)."""
+    """The month each area is expected to report from (the one rule, for the roll-ups
+    and the sync status page); an area missing from it (neither added here nor
+    holding data) is expected always."""
     conn = session.connection()
     events = _Events()
     events.first.update(conn.execute(q.first_events(areas is not None), q.params(areas)).all())
@@ -596,14 +598,15 @@ def area_starts(session: Session, areas: Collection[str] | None = None) -> dict[
 
 def _area_starts(conn: Connection, areas: Collection[str] | None,
                  events: _Events) -> dict[str, str]:
-    """Each area's first month: its first registration (``""``: someone has no date, so
-    since always), fact, slip or batch."""
+    """Each area's first month: the month it was added, or its first registration
+    (``""``: someone has no date, so since always), fact, slip or batch if earlier."""
     by_area = areas is not None
     starts = {area: first[:7] for area, first in conn.execute(q.area_starts(by_area),
                                                               q.params(areas))}
     found = [(area, date[:7]) for area, date in events.first.items()]
     found += conn.execute(q.first_slips(by_area), q.params(areas)).all()
     found += conn.execute(q.first_batches(by_area, conn.dialect.name), q.params(areas)).all()
+    found += conn.execute(q.areas_created(by_area), q.params(areas)).all()
     for area, month in found:
         if area in starts:
             starts[area] = min(starts[area], month)

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import func, select, text, update
@@ -103,20 +103,22 @@ def take_table(session: Session) -> None:
         session.execute(update(JobLock).where(JobLock.name == "").values(holder=None))
 
 
-def _complete(cells: Cells, areas: Iterable[str], months: list[str],
-              holding: Collection[str] = ()) -> Cells:
+def _complete(session: Session, cells: Cells, areas: Iterable[str], months: list[str]
+              ) -> Cells:
     """A cell for every area and month (an empty one too: the incremental path then
-    clears what a correction took away), and an area of the tree holding no data
-    expected to report in every month (one holding data is from its first month on:
-    :func:`server.rollups.compute.compute_areas`). ``holding``: areas known to hold
-    data, though none is expected in ``months`` (months before their first)."""
+    clears what a correction took away), and an area expected in none of ``months``
+    expected from its start on (:func:`server.rollups.compute.area_starts`: the
+    month it was added or its first data; neither: every month)."""
+    idle = {a for a in areas if not any(cells[a].get(m, {}).get("areas_expected")
+                                        for m in months)}
+    starts: dict[str, str] = {}
+    for chunk in chunks(sorted(idle), 500):
+        starts.update(area_starts(session, chunk))
     for area in areas:
         by_month = cells[area]
-        expected = area in holding or any(by_month.get(m, {}).get("areas_expected")
-                                          for m in months)
         for month in months:
             cell = by_month[month]  # made when missing (a defaultdict)
-            if not expected:
+            if area in idle and month >= starts.get(area, ""):
                 cell["areas_expected"] = 1
     return cells
 
@@ -135,7 +137,7 @@ def full_recompute(session: Session, months: list[str] | None = None,
         cells = compute_all(session, months, workers)
         areas = store.expected_areas(session, tree) | set(cells)
         areas |= sources.add_area_values(session, cells, months)
-        _complete(cells, areas, months)
+        _complete(session, cells, areas, months)
         chains = store.ancestry(session, tree, areas)
         leaves, leaf_chains = sources.leaf_cells(session, tree, months)
         cells.update(leaves)
@@ -193,7 +195,7 @@ def after_batch(session: Session, touched: Touched) -> None:
             for month, values in by_month.items():
                 cells[area][month].update(values)
         sources.add_area_values(session, cells, months, areas)
-        store.apply_area_cells(session, tree, _complete(cells, areas, months), chains)
+        store.apply_area_cells(session, tree, _complete(session, cells, areas, months), chains)
 
 
 STOCK_FAMILIES = ("population", "households", "women_married_15_49", "users", "pregnant")
@@ -227,8 +229,7 @@ def _extend(session: Session, tree: str, months: list[str], done: set[str]) -> N
     cells = compute_areas(session, months, mapped=True)
     sources.add_area_values(session, cells, months)
     areas = (store.expected_areas(session, tree) | set(cells)) - done
-    # an area whose first month is after these is not one holding no data
-    cells = _complete(cells, areas, months, holding=set(area_starts(session)))
+    cells = _complete(session, cells, areas, months)
     chains = store.ancestry(session, tree, areas)
     store.apply_area_cells(session, tree, {a: cells[a] for a in areas}, chains)
     store.apply_area_cells(session, tree, *sources.leaf_cells(session, tree, months))

@@ -35,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+from server.models.orgunits import LEVEL_AREA, OrgUnit
 from server.models.register import Distribution, Event, Household, Member
 from server.models.reports import P0Report
 from server.models.sync import SyncBatch
@@ -203,6 +204,14 @@ def area_starts(by_area: bool) -> Select:
     """(area, its earliest registration date; '' when someone has none: since always)."""
     return (select(Member.area_code, func.min(func.coalesce(Member.registered_on, "")))
             .where(live(), _in_areas(Member.area_code, by_area)).group_by(Member.area_code))
+
+
+@cache
+def areas_created(by_area: bool) -> Select:
+    """(area, the month it was added: earliest over the lists it is in)."""
+    return (select(OrgUnit.code, func.min(func.substr(OrgUnit.created_on, 1, 7)))
+            .where(OrgUnit.level == LEVEL_AREA, OrgUnit.created_on.is_not(None),
+                   _in_areas(OrgUnit.code, by_area)).group_by(OrgUnit.code))
 
 
 @cache

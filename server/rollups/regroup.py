@@ -53,7 +53,7 @@ def regroup(session: Session, from_tree: str, to_tree: str) -> dict[str, Any]:
     if missing:  # as a full recompute would count them
         for area, by_month in compute_areas(session, months, missing).items():
             cells[area] = by_month
-    _complete(cells, areas, months)
+    _complete(session, cells, areas, months)
     chains = store.ancestry(session, to_tree, areas)
     written = store.replace_all(session, to_tree, months, store.aggregate(cells, chains))
     return {"tree": to_tree, "months": months, "areas": len(areas), "cells": written}
