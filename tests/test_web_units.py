@@ -136,8 +136,10 @@ def test_old_codes_and_former_districts_after_the_reform(app) -> None:
     province = _as(app, ids, "tinh.langson")
     lookup = province.get("/dashboard/units/lookup?code=06010").get_data(as_text=True)
     assert "Xã Cao Minh" in lookup and "Xã Đoàn Kết" in lookup and "06010.01" in lookup
-    moved = province.get("/dashboard/rollups/06010")
-    assert moved.status_code == 302 and "/dashboard/units/lookup?code=06010" in moved.location
+    for path in ("", "/report", "/report.xlsx"):  # every roll-up page of the old code
+        moved = province.get(f"/dashboard/rollups/06010{path}")
+        assert moved.status_code == 302 and "/dashboard/units/lookup?code=06010" in \
+            moved.location, path
 
     month = db.session.scalar(select(func.max(RollupCell.month)))
     page = province.get(f"/dashboard/rollups/former-districts?month={month}").get_data(

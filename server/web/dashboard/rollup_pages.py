@@ -12,7 +12,7 @@ import io
 import re
 from typing import Any
 
-from flask import Response, redirect, render_template, request, url_for
+from flask import Response, abort, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext, lazy_gettext
 from markupsafe import Markup
 
@@ -144,17 +144,24 @@ def rollups():
                             **({"month": month} if _MONTH.match(month) else {})))
 
 
-@bp.get("/rollups/<unit_code>")
-@staff_page(VIEW_ROLLUPS)
-def rollup_unit(unit_code: str):
+def _unit(unit_code: str) -> queries.UnitView:
+    """The unit in scope, for every roll-up page alike: an old (pre-reform) code goes
+    to the code lookup (where it went), an unknown one is refused as the lookup says it
+    (codes are public), one out of scope is not found."""
     unit = queries.find_unit(db.session, scope(), unit_code)
     if unit is None:
         found = where(db.session, unit_code[:32])
-        if found.current is None and found.old is not None:  # an old code: where it went
-            return redirect(url_for("dashboard.unit_lookup", code=unit_code[:32]))
-        if found.current is None:  # as the lookup page says it (codes are public)
+        if found.current is None and found.old is not None:
+            abort(redirect(url_for("dashboard.unit_lookup", code=unit_code[:32])))
+        if found.current is None:
             raise A0Error("orgunit_unknown", record=unit_code[:32])
-    unit = require(unit)
+    return require(unit)
+
+
+@bp.get("/rollups/<unit_code>")
+@staff_page(VIEW_ROLLUPS)
+def rollup_unit(unit_code: str):
+    unit = _unit(unit_code)
     month, offered = _month(unit.code)
     months = _window(month)
     own = queries.cells(db.session, [unit.code], months)
@@ -195,7 +202,7 @@ def _lang() -> str:
 
 def _report(unit_code: str) -> dict[str, Any]:
     """What both the printable page and the workbook show."""
-    unit = require(queries.find_unit(db.session, scope(), unit_code))
+    unit = _unit(unit_code)
     period, offered = _period(unit.code)
     below = [] if unit.level in COMMUNE_LEVELS else queries.children(db.session, scope(), unit)
     codes = [unit.code, *(u.code for u in below)]
