@@ -27,9 +27,23 @@ def _create_app() -> Flask:
     return create_app()
 
 
+# what to type, for refusals whose message says it in words (the web offers a form)
+CLI_HINTS = {
+    "collaborator_exists": (
+        "Thêm --collaborator-id SỐ để chọn người đã có, hoặc --new-person nếu đây là người khác",
+        "Add --collaborator-id NUMBER to choose that person, or --new-person if this is "
+        "someone else"),
+}
+
+
 def fail(error: A0Error) -> None:
-    """Print a refusal in both languages and its code, then exit non-zero."""
+    """Print a refusal in both languages and its code (then what to type, and the
+    ``note``: a tool's own words, such as a parser's), then exit non-zero."""
     click.echo(f"{error.code}: {error.vi}\n{error.code}: {error.en}", err=True)
+    if error.code in CLI_HINTS:
+        click.echo("\n".join(CLI_HINTS[error.code]), err=True)
+    if error.params.get("note"):
+        click.echo(f"ghi chú / note: {error.params['note']}", err=True)
     sys.exit(2)
 
 

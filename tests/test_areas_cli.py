@@ -63,6 +63,7 @@ def test_villages_and_areas_from_the_command_line(app) -> None:
     _refused(again, "collaborator_exists")
     mai = db.session.scalar(select(Collaborator).where(Collaborator.full_name == "Hoàng Thị Mai"))
     assert f"#{mai.id}" in again.output
+    assert "--collaborator-id" in again.output and "--new-person" in again.output
     assert db.session.scalar(select(func.count()).select_from(Collaborator)) == 1
     assert _run(app, "areas", "assign", "06001.01.7", "--collaborator-id", str(mai.id)).exit_code \
         == 0
@@ -101,6 +102,10 @@ def test_villages_and_areas_from_the_command_line(app) -> None:
 def test_a_plan_from_the_command_line(app, tmp_path: Path) -> None:
     world.build(db.session, {"06010": 6, "06622": 8}, villages=2)
     plan = tmp_path / "plan.csv"
+    # the list already in use: refused in words, no plan written
+    same = _run(app, "orgunits", "migrate", "--to", world.OLD, "--plan", str(plan))
+    _refused(same, "migration_same_list")
+    assert "đã là danh mục hiện hành" in same.output and not plan.exists()
     dry = _run(app, "orgunits", "migrate", "--to", world.NEW, "--plan", str(plan))
     assert dry.exit_code == 0, dry.output
     assert "06001 Xã Đoàn Kết" in dry.output and "split" in dry.output
@@ -113,6 +118,14 @@ def test_a_plan_from_the_command_line(app, tmp_path: Path) -> None:
     assert json.loads(plan.with_suffix(".json").read_text(encoding="utf-8"))["missing"] == \
         len(blank)
 
+    broken = plan.with_name("broken.json")
+    broken.write_text('{"format": 1,\n  "rows": [}', encoding="utf-8")
+    unreadable = _run(app, "orgunits", "migrate", "--to", world.NEW, "--plan", str(broken),
+                      "--apply")
+    _refused(unreadable, "plan_file_invalid")
+    vi = unreadable.output.splitlines()[0]
+    assert "không phải JSON hợp lệ" in vi and "Expecting" not in vi
+    assert "ghi chú / note: Expecting value: line 2, column 12" in unreadable.output
     refused = _run(app, "orgunits", "migrate", "--to", world.NEW, "--plan", str(plan), "--apply")
     _refused(refused, "plan_incomplete")
     assert all(r["area"] in refused.output for r in blank)

@@ -505,8 +505,10 @@ def test_cli_lists_and_revokes_devices(app: Flask, session, place: Place,
     assert session.get(Device, ids[0]).revoked
     text_list = runner.invoke(args=["devices", "list"]).output
     assert "revoked" in text_list and "CTV 12619.01.1" in text_list
-    unknown = runner.invoke(args=["devices", "revoke", "nope"])
-    assert unknown.exit_code == 2 and "not_found" in unknown.output
+    for verb in ("revoke", "reinstate"):  # says which device, and where the ids are
+        unknown = runner.invoke(args=["devices", verb, "nope"])
+        assert unknown.exit_code == 2 and "device_id_unknown: Không có máy nào mã nope" in \
+            unknown.output and "a0sync devices list" in unknown.output, unknown.output
 
 
 def test_cli_enroll_refusals(app: Flask, session, place: Place) -> None:

@@ -173,3 +173,6 @@ def test_unreadable_or_unknown_file_is_refused(content: str, tmp_path: Path) -> 
         read_official_list(path)
     assert caught.value.code in {"orgunit_file_unreadable", "orgunit_file_format"}
     assert caught.value.params["file"] == "bad.json"
+    if caught.value.code == "orgunit_file_unreadable":  # the parser's words: a note
+        assert "Expecting" not in caught.value.vi and "line 1, column" in \
+            caught.value.params["note"]

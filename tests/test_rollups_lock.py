@@ -108,3 +108,5 @@ def test_rollup_command_months(sqlite_app):
     months = set(db.session.scalars(select(RollupCell.month).distinct()))
     assert "2025-06" in months
     assert runner.invoke(args=["rollup", "--month", "June"]).exit_code == 2
+    said = runner.invoke(args=["rollup", "--month", "2025-06", "--month", "2025-05"]).output
+    assert "months: 05/2025, 06/2025\n" in said and "[" not in said

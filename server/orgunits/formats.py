@@ -152,11 +152,21 @@ def _detect(data: Any) -> Callable[[str, Any], OfficialList] | None:
     return None
 
 
+def reader_note(exc: Exception) -> str:
+    """The reader's own words about a file (English), with the line and column of a
+    JSON error: a note under the refusal's sentences, never inside them."""
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg}: line {exc.lineno}, column {exc.colno}"
+    if isinstance(exc, OSError):
+        return exc.strerror or type(exc).__name__
+    return str(exc)[:200]
+
+
 def _load(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise A0Error("orgunit_file_unreadable", file=path.name, detail=str(exc)) from None
+        raise A0Error("orgunit_file_unreadable", file=path.name, note=reader_note(exc)) from None
 
 
 def read_admin_file(path: Path) -> OfficialList | ConversionTable:

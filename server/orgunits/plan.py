@@ -48,7 +48,9 @@ from server.models.orgunits import (
     OrgUnit,
 )
 from server.models.register import Household, Member
+from server.orgunits.formats import reader_note
 from server.orgunits.lineage import Successor, successors, unit_names
+from server.orgunits.queries import current_tree
 from server.security import audit
 from server.security.scope import PLAN_MIGRATION, Scope
 
@@ -153,6 +155,8 @@ def build_plan(session: Session, to_tree: str,
     """
     if session.get(OrgTree, to_tree) is None:
         raise A0Error("migration_tree_unknown", record=to_tree[:32])
+    if to_tree == current_tree(session):  # the plan would be empty: nothing to move
+        raise A0Error("migration_same_list", record=to_tree[:32])
     units = list(session.scalars(select(OrgUnit).where(
         OrgUnit.tree != to_tree, OrgUnit.level.in_(LOCAL_LEVELS)).order_by(OrgUnit.path)))
     by_id = {u.id: u for u in units}
@@ -320,12 +324,14 @@ def read_plan_file(path: Path) -> dict[tuple[str, str], str | None]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise A0Error("plan_file_invalid", file=name, detail=str(exc)[:200]) from None
+        raise A0Error("plan_file_invalid", file=name, detail="không mở được hoặc không phải "
+                      "UTF-8 / cannot be opened or not UTF-8", note=reader_note(exc)) from None
     if path.suffix.lower() == ".json":
         try:
             doc = json.loads(text)
         except ValueError as exc:
-            raise A0Error("plan_file_invalid", file=name, detail=str(exc)[:200]) from None
+            raise A0Error("plan_file_invalid", file=name, detail="không phải JSON hợp lệ / "
+                          "not valid JSON", note=reader_note(exc)) from None
         if not isinstance(doc, dict) or doc.get("format") != PLAN_FORMAT \
                 or not isinstance(doc.get("rows"), list):
             raise A0Error("plan_file_invalid", file=name, detail=f"not a {PLAN_FORMAT}")

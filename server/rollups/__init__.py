@@ -24,6 +24,7 @@ from typing import Any
 
 import click
 
+from server import formats
 from server.rollups.jobs import (
     DEFAULT_MAX_MONTHS,
     DEFAULT_WORKERS,
@@ -100,4 +101,6 @@ def rollup_command(months: tuple[str, ...], slot: str | None, hold_lock: float,
         click.echo(json.dumps(result, ensure_ascii=False))
     else:
         for key, value in result.items():
+            if key == "months":  # 11/2026, 12/2026, not a Python list
+                value = ", ".join(formats.month(m, "vi") for m in value) or "—"
             click.echo(f"{key}: {value}")

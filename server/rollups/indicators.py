@@ -67,7 +67,8 @@ Definitions (written down here once; the tests compute them independently):
 * Reporting, by reporting month (the P0 slip for ``M`` is closed early in
   ``M+1``, :mod:`a0core.p0`): ``areas_expected`` (each collaborator area in the
   tree, or holding register data, from the month it was added or of its first
-  data if earlier: :func:`server.rollups.compute.area_starts`), ``areas_reported`` (a slip for ``M`` was received), ``areas_on_time``
+  data if earlier: :func:`server.rollups.compute.area_starts`), ``areas_reported``
+  (a slip for ``M`` was received), ``areas_on_time``
   (the first slip for ``M`` was received by the end of day
   ``A0SYNC_REPORT_DEADLINE_DAY`` of ``M+1``, Vietnam time), ``areas_incomplete``
   (the latest slip's counts differ from the entries the server holds),

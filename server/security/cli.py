@@ -64,6 +64,15 @@ def _refuse(error) -> None:
     fail(error)
 
 
+def _refuse_device(error, device_id: str) -> None:
+    """``not_found`` says which device, and where the ids are listed."""
+    from a0core.errors import A0Error
+
+    if error.code == "not_found":
+        error = A0Error("device_id_unknown", record=device_id[:40])
+    _refuse(error)
+
+
 @click.command("enroll")
 @click.option("--area", "area_code", required=True, help="Mã địa bàn / area code.")
 @click.option("--collaborator-name", "--collaborator", "collaborator_name",
@@ -162,7 +171,7 @@ def devices_revoke(device_id: str) -> None:
         revoked_at = device.revoked_at
         db.session.commit()
     except A0Error as error:
-        _refuse(error)
+        _refuse_device(error, device_id)
     click.echo(f"đã thu hồi / revoked: {device_id} ({stated(revoked_at)})")
 
 
@@ -179,7 +188,7 @@ def devices_reinstate(device_id: str) -> None:
         reinstate_device(db.session, device_id, by=CLI_ACTOR, scope=cli_scope())
         db.session.commit()
     except A0Error as error:
-        _refuse(error)
+        _refuse_device(error, device_id)
     click.echo(f"đã khôi phục / reinstated: {device_id}")
 
 
