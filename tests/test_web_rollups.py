@@ -9,12 +9,13 @@ import re
 from flask import Flask
 from sqlalchemy import select
 
+from a0core import p0
 from server.extensions import db
 from server.models.rollups import RollupCell
 from server.security.api_tokens import create_token
 from server.web.charts import CHAR, SIZE, WIDTH, grouped_bars, horizontal_bars, line
 from tests.support.rollups_web import rollup_world
-from tests.support.web import Browser
+from tests.support.web import Browser, build_world
 
 
 def cell(unit: str, month: str) -> dict:
@@ -104,6 +105,25 @@ def test_commune_report_and_refusals(app: Flask) -> None:
     assert 'id="no-data"' in empty and 'id="next-steps"' in empty
     assert 'id="indicators"' not in empty and "chart-births" not in empty
     assert 'id="no-data"' not in browser.get("/dashboard/rollups/00004").get_data(as_text=True)
+
+
+def test_after_the_first_sync_the_month_ended_points_to_the_running_one(app: Flask) -> None:
+    """The first data lands in the running month; the page opens on the month ended
+    (a running month is partial) and says where the figures are."""
+    build_world(app)
+    own = Browser(app)
+    own.login("canboxa")
+    running = p0.vn_day().isoformat()[:7]
+    page = own.get("/dashboard/rollups/00001").get_data(as_text=True)
+    ended = p0.vietnamese_month(p0.last_closed_month(p0.vn_day()))
+    assert f'<option value="{p0.last_closed_month(p0.vn_day())}" selected>{ended}' in page
+    note = page.split('id="running-month"')[1].split("</p>")[0]
+    assert f"Tháng {ended} chưa có số liệu" in note
+    assert f'href="/dashboard/rollups/00001?month={running}"' in note
+    assert f"{p0.vietnamese_month(running)}, tháng chưa kết thúc" in note
+    assert f"{p0.vietnamese_month(running)} (chưa kết thúc)</option>" in page
+    now = own.get(f"/dashboard/rollups/00001?month={running}").get_data(as_text=True)
+    assert "Kỳ báo cáo chưa kết thúc" in now.split('id="running-month"')[1]
 
 
 def test_exports_need_a_session_or_a_token(app: Flask) -> None:

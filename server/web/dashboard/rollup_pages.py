@@ -100,6 +100,21 @@ def _month(unit_code: str) -> tuple[str, list[str]]:
     return next((m for m in offered if m <= closed), closed), offered
 
 
+def _data_now(unit_code: str, month: str, shown: dict[str, Any], running: str) -> bool:
+    """The month shown holds nothing and the running one does (a first sync lands in
+    the running month; the page opens on the last one ended)."""
+    if month == running or _holds_data(shown):
+        return False
+    return _holds_data(queries.cells(db.session, [unit_code], [running]).get(
+        (unit_code, running), {}))
+
+
+def _holds_data(values: dict[str, Any]) -> bool:
+    """A count other than 0 (an area expected to report is no data yet)."""
+    return any(v for k, v in values.items()
+               if k != "areas_expected" and isinstance(v, int | float))
+
+
 def _window(month: str) -> list[str]:
     last = month_index(month)
     return [index_month(i) for i in range(last - MONTHS_SHOWN + 1, last + 1)]
@@ -168,9 +183,13 @@ def rollup_unit(unit_code: str):
     series = {m: own.get((unit.code, m), {}) for m in months}
     below = queries.children(db.session, scope(), unit)
     below_cells = queries.cells(db.session, [u.code for u in below], [month])
+    today = p0.vn_day()
+    running = p0.shift(p0.last_closed_month(today), 1)  # not over yet: partial
     return render_template(
         "rollups.html", unit=unit, month=month, months=months, offered=offered,
         series=series, indicators=INDICATORS, below=below, below_cells=below_cells,
+        running=running, today=today,
+        data_now=_data_now(unit.code, month, series[month], running),
         summary=[(name, label) for name, label in INDICATORS if name in SUMMARY],
         methods=[(code, label) for code, label in _methods()
                  if series[month].get(f"users.{code}")],
