@@ -42,7 +42,8 @@ def _tree(session) -> None:
                 (commune, "commune", f"/{province}/{commune}/"),
                 (area, "area", f"/{province}/{commune}/{area}/")]):
             unit = OrgUnit(tree="t", code=code, level=level, depth=depth, name=code,
-                           full_name=code, parent_id=parent, path=path, province_code=province,
+                           full_name=f"Đơn vị {code}", parent_id=parent, path=path,
+                           province_code=province,
                            commune_code=None if level == "province" else commune)
             session.add(unit)
             session.flush()
@@ -114,10 +115,8 @@ def test_exports_formats_scope_and_audit(app):
     assert {r[1] for r in rows[1:]} == {"12619", "12619.01.1"}
     assert any(r[4] == "population" and r[5] == "2" for r in rows[1:])  # the merged one is out
 
-    # the same rows in every format
-    book = load_workbook(io.BytesIO(_export(commune, "rollups", "xlsx")), read_only=True)
-    xlsx = [list(row) for row in book.active.iter_rows(values_only=True)]
-    assert _same(xlsx) == _same(rows)
+    # the same rows in every format; the workbook for a person, with the codes kept
+    _rollup_workbook(_export(commune, "rollups", "xlsx"), rows)
     doc = json.loads(_export(commune, "rollups", "json"))
     assert _same([doc["columns"], *doc["rows"]]) == _same(rows)
 
@@ -143,6 +142,32 @@ def test_exports_formats_scope_and_audit(app):
     with pytest.raises(A0Error) as refused:
         _export(commune, "persons", "pdf")
     assert refused.value.code == "export_format_unknown"
+
+
+def _rollup_workbook(data: bytes, csv_rows: list[list[str]]) -> None:
+    """Vietnamese headings over the CSV's codes; names beside the codes; months shown
+    12/2026, counts as numbers, rates with one decimal, a rate of nothing empty."""
+    head, codes, *body = load_workbook(io.BytesIO(data)).active.iter_rows()
+    assert [c.value for c in head[:5]] == ["Tên đơn vị", "Cấp", "Tháng", "Chỉ tiêu", "Giá trị"]
+    at = {c.value: i for i, c in enumerate(codes)}
+    assert set(csv_rows[0]) <= set(at)
+    lines = [{code: row[i] for code, i in at.items()} for row in body]
+    assert {(r["unit_code"].value, r["indicator"].value, r["month"].value.strftime("%Y-%m"),
+             float(r["value"].value)) for r in lines if r["value"].value is not None} == {
+        (r[1], r[4], r[3], float(r[5])) for r in csv_rows[1:]}
+    by_key = {(r["unit_code"].value, r["indicator"].value): r for r in lines}
+    population = by_key["12619", "population"]
+    assert [population[c].value for c in ("unit_name", "level_name", "level")] == [
+        "Đơn vị 12619", "Xã", "commune"]
+    assert population["indicator_name"].value == "Dân số (nhân khẩu thực tế thường trú)"
+    assert population["value"].value == 2 and population["value"].number_format == "#,##0"
+    assert population["month"].number_format == "mm/yyyy"
+    assert by_key["12619", "population.female"]["indicator_name"].value.endswith("— Nữ")
+    mcpr = by_key["12619", "mcpr"]["value"]  # married women, none using a modern method
+    assert mcpr.value == 0 and mcpr.number_format == "0.0"
+    srb = by_key["12619", "srb"]  # no girl born: nothing to divide by
+    assert srb["value"].value is None and srb["value"].number_format == "0.0"
+    assert srb["indicator_name"].value.startswith("Tỷ số giới tính khi sinh")
 
 
 def test_csv_is_streamed_in_chunks():

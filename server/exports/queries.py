@@ -52,6 +52,14 @@ ALL = RollupFilter()
 def rollup_rows(session: Session, scope: Scope,
                 where: RollupFilter = ALL) -> Iterator[tuple[Any, ...]]:
     """One row per (unit, month, indicator), in unit and month order."""
+    for tree, unit, level, month, values in rollup_cells(session, scope, where):
+        for indicator in sorted(values):
+            yield tree, unit, level, month, indicator, values[indicator]
+
+
+def rollup_cells(session: Session, scope: Scope,
+                 where: RollupFilter = ALL) -> Iterator[Sequence[Any]]:
+    """(tree, unit, level, month, values) per cell, in unit and month order."""
     stmt = select(RollupCell.tree, RollupCell.unit_code, RollupCell.level, RollupCell.month,
                   RollupCell.values).where(scope.where_rollup(RollupCell))
     if where.months:
@@ -61,9 +69,7 @@ def rollup_rows(session: Session, scope: Scope,
     if where.units:
         stmt = stmt.where(RollupCell.unit_code.in_(list(where.units)))
     stmt = stmt.order_by(RollupCell.level, RollupCell.unit_code, RollupCell.month)
-    for tree, unit, level, month, values in _stream(session, stmt):
-        for indicator in sorted(values):
-            yield tree, unit, level, month, indicator, values[indicator]
+    yield from _stream(session, stmt)
 
 
 def person_rows(session: Session, scope: Scope) -> Iterator[Sequence[Any]]:

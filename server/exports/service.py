@@ -16,7 +16,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from a0core.errors import A0Error
-from server.exports import queries, writers
+from server.exports import queries, rollup_book, writers
 from server.models.people import AuditLog
 from server.security import audit
 from server.security.scope import Scope
@@ -46,6 +46,9 @@ class Export:
 
     def write(self, out: BinaryIO) -> None:
         """The whole export into the binary stream ``out``."""
+        if self.fmt == "xlsx" and self.kind == ROLLUPS:
+            rollup_book.write_xlsx(self.rows, out)
+            return
         if self.fmt == "xlsx":
             writers.write_xlsx(self.columns, self.rows, out, title=self.kind)
             return
@@ -68,6 +71,10 @@ def open_export(session: Session, scope: Scope, kind: str, fmt: str,
                       writers.Counted(queries.person_rows(session, scope)))
     if kind != ROLLUPS:
         raise A0Error("not_found")
+    if fmt == "xlsx":  # for a person, with the codes beside the names
+        cells = queries.rollup_cells(session, scope, where)
+        return Export(kind, fmt, [code for code, _ in rollup_book.COLUMNS],
+                      writers.Counted(rollup_book.rows(session, cells)))
     return Export(kind, fmt, queries.ROLLUP_COLUMNS,
                   writers.Counted(queries.rollup_rows(session, scope, where)))
 

@@ -194,6 +194,34 @@ CATALOGUE: tuple[Indicator, ...] = (
 
 
 @cache
+def _families() -> dict[str, Indicator]:
+    return {i.name: i for i in CATALOGUE}
+
+
+def indicator_name(key: str, lang: str = "vi") -> str | None:
+    """What a person reads for a roll-up key, from the catalogue and its code list:
+    ``births.female`` → "Số trẻ sinh ra — Nữ", ``population.male.15-19`` → "… — Nam,
+    15-19 tuổi". None for a key the catalogue does not know (another module's)."""
+    families, head, rest = _families(), key, []
+    while head not in families:
+        if "." not in head:
+            return None
+        head, part = head.rsplit(".", 1)
+        rest.insert(0, part)
+    family, vi = families[head], lang == "vi"
+    codes = registry().codelists.get(family.by) if family.by else None
+    words = []
+    for part in rest:
+        code = codes.get(part) if codes else None
+        if code is not None:
+            words.append(code.vi if vi else code.en)
+        else:  # an age group
+            words.append(f"{part} tuổi" if vi and part in AGE_GROUPS else part)
+    label = family.vi if vi else family.en
+    return f"{label} — {', '.join(words)}" if words else label
+
+
+@cache
 def lives_here() -> tuple[str, ...]:
     """Residence statuses counted in the population (``lives_here`` in the code list)."""
     codes = registry().codelist("residence_status").codes
