@@ -63,8 +63,10 @@ def test_district_drills_down_from_its_district_to_a_commune(app: Flask) -> None
                       html.split('id="chart-births"')[1].split("</figure>")[0])
     # a bar's tooltip names its month in full (04/2025), its axis briefly (T4/25)
     assert f"{month[5:]}/{month[:4]} Trai: {district.get('births.male', 0)}" in bars
-    for fmt in ("csv", "xlsx", "json"):
-        assert f'href="/api/v1/exports/rollups.{fmt}?unit=001&amp;month={month}"' in html
+    for fmt, what in (("xlsx", "Bảng tính (Excel)"), ("csv", "CSV cho phần mềm"),
+                      ("json", "JSON cho phần mềm")):  # which file is for what, in words
+        assert (f'href="/api/v1/exports/rollups.{fmt}?unit=001&amp;month={month}">{what}</a>'
+                in html)
     # the commune page from the link, and the export of the district's own cell
     sub = browser.get(f"/dashboard/rollups/00004?month={month}").get_data(as_text=True)
     assert row_values(sub, "ind-births")[-1] == str(commune["births"])

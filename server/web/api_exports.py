@@ -53,7 +53,9 @@ def request_scope() -> Scope:
          security=["sessionCookie", "bearerToken"],
          description="`rollups`: one row per (unit, month, indicator) in the caller's scope; "
          "`persons`: person-level records, only with person access (audited). "
-         "Formats csv, xlsx, json. Dữ liệu theo phạm vi của tài khoản.",
+         "Formats csv, xlsx, json (roll-ups in xlsx: Vietnamese headings in row 1, the "
+         "column codes in row 2, names beside the codes). "
+         "Dữ liệu theo phạm vi của tài khoản.",
          params=(query("month", "Tháng / month YYYY-MM (repeatable)"),
          query("level", "Cấp / unit level (repeatable)"),
          query("unit", "Mã đơn vị / unit code (repeatable)")),
