@@ -302,9 +302,10 @@ def test_rollups_page_and_xlsx_export_in_a_real_browser(live: dict, page) -> Non
     info.value.save_as(saved)
     sheet = load_workbook(saved, read_only=True).active
     rows = list(sheet.iter_rows(values_only=True))
-    header = list(rows[0])
-    values = {r[header.index("indicator")]: r[header.index("value")] for r in rows[1:]}
-    assert {r[header.index("unit_code")] for r in rows[1:]} == {"001"}
+    header = list(rows[1])  # the codes, under the Vietnamese headings
+    assert rows[0][header.index("indicator_name")] == "Chỉ tiêu"
+    values = {r[header.index("indicator")]: r[header.index("value")] for r in rows[2:]}
+    assert {r[header.index("unit_code")] for r in rows[2:]} == {"001"}
     assert values["population"] == district["population"]
     go(tab, "#unit-00004 a")
     assert tab.url.endswith("/dashboard/rollups/00004?month=2025-06")
