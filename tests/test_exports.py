@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from sqlalchemy import Boolean, Integer, String, func, literal, select, update
 
 from a0core.errors import A0Error
-from server.exports import writers
+from server.exports import rollup_book, writers
 from server.exports.queries import as_text, csv_line
 from server.exports.service import export_to
 from server.extensions import db
@@ -168,6 +168,17 @@ def _rollup_workbook(data: bytes, csv_rows: list[list[str]]) -> None:
     srb = by_key["12619", "srb"]  # no girl born: nothing to divide by
     assert srb["value"].value is None and srb["value"].number_format == "0.0"
     assert srb["indicator_name"].value.startswith("Tỷ số giới tính khi sinh")
+
+
+def test_workbook_rates_only_in_cells_of_the_catalogue(app):
+    """A station's stock cell gets no empty birth or method rates; an unknown unit and
+    another module's key keep their codes, with no name."""
+    cells = [("t", "12619.TYT", "station", "2026-12", {"stock.station.pill.closing": 3}),
+             ("t", "12619", "commune", "2026-12", {"births": 1})]
+    rows = list(rollup_book.rows(db.session, cells))
+    assert [r[7] for r in rows if r[5] == "12619.TYT"] == ["stock.station.pill.closing"]
+    assert rows[0][:2] == (None, "Trạm y tế") and rows[0][3] is None
+    assert {r[7] for r in rows if r[5] == "12619"} == {"births", *rollup_book.RATES}
 
 
 def test_csv_is_streamed_in_chunks():

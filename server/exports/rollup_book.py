@@ -38,18 +38,22 @@ _CELLS_PER_LOOKUP = 500
 def rows(session: Session, cells: Iterable[Sequence[Any]]) -> Iterator[tuple[Any, ...]]:
     """The sheet's rows from roll-up cells (tree, unit, level, month, values), unit
     names looked up a page of cells at a time."""
-    names: dict[tuple[str, str], str] = {}
-    labels: dict[str, str | None] = {}
+    names: dict[tuple[str, str], str | None] = {}
+    labels = {key: indicator_name(key) for key in RATES}
     cells = iter(cells)
     while page := list(itertools.islice(cells, _CELLS_PER_LOOKUP)):
         for tree in {c[0] for c in page}:
             codes = {c[1] for c in page if c[0] == tree and (tree, c[1]) not in names}
-            names.update(((tree, k), v) for k, v in unit_names(session, tree, codes).items())
+            found = unit_names(session, tree, codes)
+            names.update(((tree, code), found.get(code)) for code in codes)
         for tree, unit, level, month, values in page:
             day = dt.date(int(month[:4]), int(month[5:7]), 1)
-            for key in sorted({*values, *RATES}):
+            for key in values:
                 if key not in labels:
                     labels[key] = indicator_name(key)
+            # every rate of the catalogue, in a cell of its indicators (not a station's)
+            keys = {*values, *RATES} if any(labels[k] for k in values) else set(values)
+            for key in sorted(keys):
                 yield (names.get((tree, unit)), LEVELS.get(level, level), day,
                        labels[key], values.get(key), unit, level, key, tree)
 
