@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 
@@ -179,6 +180,14 @@ def test_workbook_rates_only_in_cells_of_the_catalogue(app):
     assert [r[7] for r in rows if r[5] == "12619.TYT"] == ["stock.station.pill.closing"]
     assert rows[0][:2] == (None, "Trạm y tế") and rows[0][3] is None
     assert {r[7] for r in rows if r[5] == "12619"} == {"births", *rollup_book.RATES}
+
+
+def test_workbook_neutralises_text_a_spreadsheet_would_run():
+    out = io.BytesIO()
+    rollup_book.write_xlsx([("=1+1", "Xã", dt.date(2026, 12, 1), None, 5, "@x", "commune",
+                             "births", "t")], out)
+    row = next(load_workbook(io.BytesIO(out.getvalue())).active.iter_rows(min_row=3))
+    assert (row[0].value, row[0].data_type, row[5].value) == ("'=1+1", "s", "'@x")
 
 
 def test_csv_is_streamed_in_chunks():

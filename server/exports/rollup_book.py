@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 
 from sqlalchemy.orm import Session
 
-from server.exports.writers import neutralise
+from server.exports.writers import xlsx_cell
 from server.orgunits.lineage import unit_names
 from server.rollups.indicators import CATALOGUE, indicator_name
 
@@ -60,7 +60,6 @@ def rows(session: Session, cells: Iterable[Sequence[Any]]) -> Iterator[tuple[Any
 
 def write_xlsx(sheet_rows: Iterable[Sequence[Any]], out: BinaryIO) -> None:
     from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
@@ -70,24 +69,15 @@ def write_xlsx(sheet_rows: Iterable[Sequence[Any]], out: BinaryIO) -> None:
     for i, width in enumerate(WIDTHS, 1):
         sheet.column_dimensions[get_column_letter(i)].width = width
     bold = Font(bold=True)
-
-    def cell(value: Any, number_format: str | None = None, font: Font | None = None
-             ) -> WriteOnlyCell:
-        text = isinstance(value, str)
-        written = WriteOnlyCell(sheet, neutralise(value) if text else value)
-        if text:
-            written.data_type = "s"  # openpyxl makes any text that begins with "=" a formula
-        if number_format:
-            written.number_format = number_format
-        if font:
-            written.font = font
-        return written
-
     for header in ([vi for _, vi in COLUMNS], [code for code, _ in COLUMNS]):
-        sheet.append([cell(text, font=bold) for text in header])
+        cells = [xlsx_cell(sheet, text) for text in header]
+        for cell in cells:
+            cell.font = bold
+        sheet.append(cells)
     for row in sheet_rows:
         value, key = row[4], row[7]
         shown = "0.0" if key in RATES else "#,##0" if isinstance(value, int) else None
-        sheet.append([cell(row[0]), cell(row[1]), cell(row[2], "mm/yyyy"), cell(row[3]),
-                      cell(value, shown), *(cell(v) for v in row[5:])])
+        sheet.append([xlsx_cell(sheet, row[0]), xlsx_cell(sheet, row[1]),
+                      xlsx_cell(sheet, row[2], "mm/yyyy"), xlsx_cell(sheet, row[3]),
+                      xlsx_cell(sheet, value, shown), *(xlsx_cell(sheet, v) for v in row[5:])])
     book.save(out)

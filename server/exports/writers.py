@@ -98,19 +98,26 @@ def json_chunks(columns: Sequence[str], rows: Iterable[Sequence[Any]],
 def write_xlsx(columns: Sequence[str], rows: Iterable[Sequence[Any]], out: BinaryIO,
                title: str = "a0sync") -> None:
     from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title[:31])
-
-    def cell(value: Any) -> Any:
-        if not isinstance(value, str):
-            return value
-        text = WriteOnlyCell(sheet, neutralise(value))
-        text.data_type = "s"  # openpyxl makes any text that begins with "=" a formula
-        return text
-
-    sheet.append([cell(c) for c in columns])
+    sheet.append([xlsx_cell(sheet, c) for c in columns])
     for row in rows:
-        sheet.append([cell(v) for v in row])
+        sheet.append([xlsx_cell(sheet, v) for v in row])
     book.save(out)
+
+
+def xlsx_cell(sheet: Any, value: Any, number_format: str | None = None) -> Any:
+    """A value for a write-only sheet: text neutralised and always a string, a number
+    with ``number_format`` if given, anything else as it is."""
+    from openpyxl.cell import WriteOnlyCell
+
+    text = isinstance(value, str)
+    if not text and number_format is None:
+        return value
+    cell = WriteOnlyCell(sheet, neutralise(value))
+    if text:
+        cell.data_type = "s"  # openpyxl makes any text that begins with "=" a formula
+    if number_format:
+        cell.number_format = number_format
+    return cell
