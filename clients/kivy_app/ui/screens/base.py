@@ -13,6 +13,7 @@ from kivymd.uix.boxlayout import MDBoxLayout
 from kivymd.uix.label import MDLabel
 from kivymd.uix.screen import MDScreen
 
+from a0core import vntime
 from clients.kivy_app.core.clock import shown
 from clients.kivy_app.core.outbox import PENDING, QUEUED, REJECTED, SENT, WAITING, counted
 from clients.kivy_app.ui import theme
@@ -40,6 +41,8 @@ class Screen(MDScreen):
     # ----------------------------------------------------------- drawing
 
     def refresh(self) -> None:
+        if self.app.core.unlocked:  # "today" on this (the UI's) thread: the server's day
+            vntime.correct(self.app.core.date_offset_ms())
         self.clear_widgets()
         root = MDBoxLayout(orientation="vertical")
         state, alert = sync_state(self.app) if self.shows_state else ("", False)
