@@ -148,6 +148,9 @@ def test_the_collaborators_day(server_app, server, xvfb, tmp_path) -> None:
     assert "elderly_check" not in r["events_woman"] and "birth" in r["events_woman"]
     assert "elderly_check" in r["events_elder"] and "birth" not in r["events_elder"]
     assert not {"birth", "pregnancy", "method_start"} & set(r["events_man"])
+    # no marriage for the married couple; the widow may marry
+    assert "marriage" not in r["events_woman"] + r["events_man"]
+    assert "marriage" in r["events_elder"]
     assert r["recipients"] == ["Đỗ Thị Ngọc Ánh", "Phạm Thị Lành"]  # women; no man, no infant
     assert r["methods_for_elder"] == ["Bao cao su"]  # no pills at 76
     assert r["birth_prefill"]["mothers"] == ["Đỗ Thị Ngọc Ánh"]
