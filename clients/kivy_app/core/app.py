@@ -599,6 +599,8 @@ class AppCore:
         for seq, verdict in sorted(by_seq.items()):
             if seq not in rows:
                 continue
+            if verdict.get("verdict") == "rejected":  # words even where the server sent none
+                verdict = notices.worded(verdict)
             state, batch, row = rows[seq]
             new = next_state(state, verdict)
             counts[verdict.get("verdict", "?")] = counts.get(verdict.get("verdict", "?"), 0) + 1
