@@ -202,7 +202,11 @@ def test_the_collaborators_day(server_app, server, xvfb, tmp_path) -> None:
     assert not re.search("[ăâđêôơưạảãáàèéệễộữỹĐ]", " ".join(english["p0"]))  # no word left
     vi_words = {"Lưu", "Huỷ", "Thành viên", "Đồng bộ ngay", "Ghi biến động"}
     assert not vi_words & {w for words in english.values() for w in words}
-    assert r["wrong_pin"] == {"en-large": "Wrong PIN", "vi-larger": "Mã PIN không đúng"}
+    # a wrong PIN says what to do if it is forgotten (the data opens only with it)
+    assert r["wrong_pin"]["vi-larger"].startswith("Mã PIN không đúng.\nNếu quên mã PIN")
+    assert "trạm y tế xã" in r["wrong_pin"]["vi-larger"]
+    assert "đăng ký lại máy" in r["wrong_pin"]["vi-larger"]
+    assert r["wrong_pin"]["en-large"].startswith("Wrong PIN.\nIf you have forgotten the PIN")
     assert r["tours"]["vi-larger"]["label_px"] > r["tours"]["en-large"]["label_px"]
     assert r["tours"]["vi-larger"]["title_px"] > r["tours"]["en-large"]["title_px"]
 
@@ -241,6 +245,9 @@ def test_split_a_household_then_close_the_month(server_app, server, xvfb, tmp_pa
     assert r["steps"] == ["enrolled", "household added", "split", "closed", "synced"]
     assert r["split_refusal"] == catalogue()["app_split_nobody"]["vi"]
     assert r["split_message_after_pick"] == ""  # answered, so no longer said
+    # «Huỷ» asked before dropping the tick, and «Tiếp tục nhập» kept it
+    assert r["split_discard_words"].startswith("Những thông tin vừa nhập")
+    assert r["split_kept"] == ["split", True]
     assert r["split_date"] == dates.show(dates.today()) and r["split_number"] == "2"
     assert r["new_household"]["members"] == ["Vi Văn Tùng"]
     assert r["old_members"] == ["Vi Văn Thắng"]

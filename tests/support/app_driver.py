@@ -794,6 +794,13 @@ class Driver:
         r["split_refusal"] = app.w["message"].text
         yield from self.press("split.pick:Vi Văn Tùng")
         r["split_message_after_pick"] = app.w["message"].text
+        # «Huỷ» with someone ticked asks first; «Tiếp tục nhập» keeps the tick
+        yield from self.press("split.cancel")
+        yield from self.question()
+        r["split_discard_words"] = app.w["discard.words"].text
+        self.tap(app.w["discard.keep"])
+        yield from self.until(lambda: not self.asked("discard.keep"))
+        r["split_kept"] = [app.sm.current, app.w["split.pick:Vi Văn Tùng"].active]
         yield from self.shot("split")
         yield from self.press("split.save")
         yield from self.until(lambda: app.sm.current == "household"

@@ -17,7 +17,7 @@ from a0core import vntime
 from clients.kivy_app.core.clock import shown
 from clients.kivy_app.core.outbox import PENDING, QUEUED, REJECTED, SENT, WAITING, counted
 from clients.kivy_app.ui import theme
-from clients.kivy_app.ui.widgets import TopBar, bar, text
+from clients.kivy_app.ui.widgets import Dialog, TopBar, bar, text
 
 
 class Screen(MDScreen):
@@ -75,6 +75,19 @@ class Screen(MDScreen):
 
     def go_back(self) -> None:
         self.app.go(self.back)
+
+    def leave_or_ask(self, typed: bool, leave: Any) -> None:
+        """Back (the arrow, «Huỷ», the phone's back key) from a screen where something may
+        have been typed or chosen: asks «Bỏ những gì vừa nhập?» first, «Tiếp tục nhập»
+        the big safe answer."""
+        if not typed:
+            leave()
+            return
+        dialog = Dialog(self.t("discard_title"), self.t("discard_words"),
+                        self.t("keep_editing"), (self.t("discard"), leave))
+        self.app.w.update({"discard.words": dialog.words, "discard.keep": dialog.ok,
+                           "discard.leave": dialog.other})
+        dialog.open()
 
     def say(self, words: str, error: bool = False) -> None:
         """A message on this screen (it goes with the screen)."""
