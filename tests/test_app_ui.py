@@ -191,6 +191,8 @@ def test_the_collaborators_day(server_app, server, xvfb, tmp_path) -> None:
     assert r["members_shown"] == ["Lê Minh Anh", "Lê Minh Khang", "Lê Văn Hùng",
                                   "Phạm Thị Lành", "Đỗ Thị Ngọc Ánh"]
     assert r["search"] == ["Hộ số 1 · Đỗ Thị Ngọc Ánh"]
+    # the row says the head, the address and the people, and (r["clipped"]) wraps them
+    assert r["list_row"] == ["Hộ số 1 · Đỗ Thị Ngọc Ánh", "Xóm Giữa, thôn Đông Hồ · 5\u00a0người"]
 
     # every screen in English, and the larger text is larger
     english = r["tours"]["en-large"]["words"]
