@@ -7,14 +7,15 @@ and the server refuses an operation that breaks a rule of sex or age
 same file.
 
 A rule reads one person (the record's ``subject`` field) on one day (the record's
-``on`` field): sex, age in completed years, and residence status (as the register
-folds it). It refuses only what it knows to be wrong: a year-only
+``on`` field): sex, age in completed years, and residence and marital status (as
+the register folds them; the marital status as it is now: no marriage for someone
+married). It refuses only what it knows to be wrong: a year-only
 birth date passes when either age it allows does, an unknown status passes, and a
 death or a move-out counts from the day after its date (a mother who dies giving
 birth still gives birth). The rules are about the person, not about the record's
 shape, so they hold for every version of a form.
 
-Status and order: the app judges all three, the server sex and age only. A
+Status and order: the app judges them all, the server sex and age only. A
 refusal by status would make the register depend on the order in which
 operations arrive (an elderly check-up of March applied when it comes first,
 refused when the person's death of February, carried by hand, came before it),
@@ -35,9 +36,9 @@ from typing import Any
 from a0core.errors import A0Error
 from a0core.schemas import Code, Registry, SchemaDefinitionError, registry
 
-# the statuses a rule may read, each with its code list: only residence, whose changes
-# the register dates (a marital status is known as it is now, not as on a given day)
-STATUS_LISTS = {"residence_status": "residence_status"}
+# the statuses a rule may read, each with its code list (a residence status is judged on
+# the rule's day, the register dating its ends; a marital status as it is now)
+STATUS_LISTS = {"residence_status": "residence_status", "marital_status": "marital_status"}
 # a status that ends on a date the register keeps (a fold state field)
 STATUS_SINCE = {"deceased": "death_date", "moved_out": "moved_out_on"}
 

@@ -38,6 +38,19 @@ def message(code: str, lang: str, **params: Any) -> str:
     return entry[lang].format_map(_SafeDict({k: v for k, v in params.items() if v is not None}))
 
 
+def refusal_words(code: str, message_vi: str | None, message_en: str | None
+                  ) -> tuple[str, str]:
+    """What a person reads of a refusal from elsewhere (the server, a receipt): its own
+    words; else this catalogue's, when they need no parameters; else a general sentence
+    saying what to do, the code only as a note at its end (never the code alone)."""
+    known = catalogue().get(code) or {}
+    if known and "{" in known["vi"] + known["en"]:
+        known = {}
+    fallback = catalogue()["refusal_unexplained"]
+    return (message_vi or known.get("vi") or fallback["vi"].format(code=code),
+            message_en or known.get("en") or fallback["en"].format(code=code))
+
+
 class A0Error(Exception):
     """A refusal. ``params`` name where (file, record, field) and fill the messages."""
 

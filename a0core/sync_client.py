@@ -47,7 +47,7 @@ from a0core.envelope import (
     strict_loads,
     verify_receipt,
 )
-from a0core.errors import A0Error, catalogue
+from a0core.errors import A0Error, catalogue, refusal_words
 from a0core.hlc import HybridClock, wall_ms
 
 ENROL_PATH = "/api/v1/devices/enrol"
@@ -269,16 +269,15 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
 class RemoteError(A0Error):
     """A refusal from the server, with its code and its (already filled) messages.
 
-    The code may be newer than this app's catalogue: the server's words are shown.
+    The code may be newer than this app's catalogue: the server's words are shown (and
+    without them a general sentence, :func:`~a0core.errors.refusal_words`).
     """
 
     def __init__(self, code: str, message_vi: str | None, message_en: str | None, *,
                  status: int, details: Mapping[str, Any] | None = None) -> None:
-        known = catalogue().get(code, {})
         self.code = code
         self.params = {}
-        self.vi = message_vi or known.get("vi") or code
-        self.en = message_en or known.get("en") or code
+        self.vi, self.en = refusal_words(code, message_vi, message_en)
         self.status = status
         self.details = dict(details or {})
         Exception.__init__(self, f"{code}: {self.en}")

@@ -221,6 +221,31 @@ def test_a_rejected_operation_opens_its_record_with_the_reason(tmp_path: Path) -
     assert note["fixed"] and "Chạm để mở" not in note["vi"]  # nothing left to tap for
 
 
+def test_a_refusal_without_its_message_says_what_to_do_not_the_bare_code(
+        tmp_path: Path) -> None:
+    """A newer server's code with no words read «ops_quota_spent» alone: now a general
+    sentence (check the record, ask the commune station), the code only as a note;
+    the same for a whole request refused so."""
+    from a0core.sync_client import RemoteError
+
+    core = device(tmp_path)
+    add_household(core)
+    core.apply_verdicts([{"seq": 2, "verdict": "rejected", "code": "ops_quota_spent",
+                          "errors": [{"field": "full_name", "code": "name_rule_new"}]}])
+    note = next(n for n in core.notices() if n["kind"] == "rejected")
+    assert "kiểm tra các thông tin đã ghi" in note["vi"] and "trạm y tế xã" in note["vi"]
+    assert "(mã: ops_quota_spent)" in note["vi"] and "(code: name_rule_new)" in note["en"]
+    assert ")): ops_quota_spent" not in note["vi"]  # as it read before
+    fix = core.fix_target(2)
+    assert all("trạm y tế xã" in vi for vi, _en in fix["errors"]["full_name"])
+    row = next(r for r in core.outbox_rows() if r["seq"] == 2)
+    assert row["verdict"]["message_vi"].startswith("Máy chủ không nhận thay đổi này")
+    error = RemoteError("ops_quota_spent", None, None, status=400)
+    assert error.vi.startswith("Máy chủ không nhận") and error.vi.endswith(
+        "(mã: ops_quota_spent)")
+    assert RemoteError("app_pin_wrong", None, "", status=400).en.startswith("Wrong PIN")
+
+
 def test_refusals_name_whom_they_are_about_never_an_id(tmp_path: Path) -> None:
     """A hand-out with no recipient named goes by its household; a stock movement, about
     no one, by its form's title (it read «bản ghi 6985cdc9»)."""

@@ -148,6 +148,9 @@ def test_the_collaborators_day(server_app, server, xvfb, tmp_path) -> None:
     assert "elderly_check" not in r["events_woman"] and "birth" in r["events_woman"]
     assert "elderly_check" in r["events_elder"] and "birth" not in r["events_elder"]
     assert not {"birth", "pregnancy", "method_start"} & set(r["events_man"])
+    # no marriage for the married couple; the widow may marry
+    assert "marriage" not in r["events_woman"] + r["events_man"]
+    assert "marriage" in r["events_elder"]
     assert r["recipients"] == ["Đỗ Thị Ngọc Ánh", "Phạm Thị Lành"]  # women; no man, no infant
     assert r["methods_for_elder"] == ["Bao cao su"]  # no pills at 76
     assert r["birth_prefill"]["mothers"] == ["Đỗ Thị Ngọc Ánh"]
@@ -188,6 +191,8 @@ def test_the_collaborators_day(server_app, server, xvfb, tmp_path) -> None:
     assert r["members_shown"] == ["Lê Minh Anh", "Lê Minh Khang", "Lê Văn Hùng",
                                   "Phạm Thị Lành", "Đỗ Thị Ngọc Ánh"]
     assert r["search"] == ["Hộ số 1 · Đỗ Thị Ngọc Ánh"]
+    # the row says the head, the address and the people, and (r["clipped"]) wraps them
+    assert r["list_row"] == ["Hộ số 1 · Đỗ Thị Ngọc Ánh", "Xóm Giữa, thôn Đông Hồ · 5\u00a0người"]
 
     # every screen in English, and the larger text is larger
     english = r["tours"]["en-large"]["words"]
@@ -199,7 +204,11 @@ def test_the_collaborators_day(server_app, server, xvfb, tmp_path) -> None:
     assert not re.search("[ăâđêôơưạảãáàèéệễộữỹĐ]", " ".join(english["p0"]))  # no word left
     vi_words = {"Lưu", "Huỷ", "Thành viên", "Đồng bộ ngay", "Ghi biến động"}
     assert not vi_words & {w for words in english.values() for w in words}
-    assert r["wrong_pin"] == {"en-large": "Wrong PIN", "vi-larger": "Mã PIN không đúng"}
+    # a wrong PIN says what to do if it is forgotten (the data opens only with it)
+    assert r["wrong_pin"]["vi-larger"].startswith("Mã PIN không đúng.\nNếu quên mã PIN")
+    assert "trạm y tế xã" in r["wrong_pin"]["vi-larger"]
+    assert "đăng ký lại máy" in r["wrong_pin"]["vi-larger"]
+    assert r["wrong_pin"]["en-large"].startswith("Wrong PIN.\nIf you have forgotten the PIN")
     assert r["tours"]["vi-larger"]["label_px"] > r["tours"]["en-large"]["label_px"]
     assert r["tours"]["vi-larger"]["title_px"] > r["tours"]["en-large"]["title_px"]
 
@@ -238,6 +247,9 @@ def test_split_a_household_then_close_the_month(server_app, server, xvfb, tmp_pa
     assert r["steps"] == ["enrolled", "household added", "split", "closed", "synced"]
     assert r["split_refusal"] == catalogue()["app_split_nobody"]["vi"]
     assert r["split_message_after_pick"] == ""  # answered, so no longer said
+    # «Huỷ» asked before dropping the tick, and «Tiếp tục nhập» kept it
+    assert r["split_discard_words"].startswith("Những thông tin vừa nhập")
+    assert r["split_kept"] == ["split", True]
     assert r["split_date"] == dates.show(dates.today()) and r["split_number"] == "2"
     assert r["new_household"]["members"] == ["Vi Văn Tùng"]
     assert r["old_members"] == ["Vi Văn Thắng"]

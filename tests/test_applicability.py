@@ -96,6 +96,21 @@ def test_nothing_happens_to_someone_after_their_death() -> None:
     assert event("change_info", dead) is None  # correcting the record of the dead is fine
 
 
+def test_no_marriage_for_someone_married() -> None:
+    """The member's page offered «Kết hôn» to a married person: the rule now reads the
+    marital status (as it is now); the server, which judges no status, still takes it."""
+    found = event("marriage", person(marital_status="married"))
+    assert found is not None
+    assert found.error().vi.endswith("tình trạng hôn nhân của người này là «Có vợ/chồng»")
+    assert event("marriage", person(marital_status="separated")) is not None
+    for free in ("single", "widowed", "divorced"):
+        assert event("marriage", person(marital_status=free)) is None
+    assert event("marriage", person()) is None  # not known: never refused
+    assert event("divorce", person(marital_status="married")) is None
+    assert RULES.check("marriage", {"event_date": DAY, "member_id": "x"},
+                       person(marital_status="married"), status=False) is None
+
+
 def test_unknown_facts_never_refuse() -> None:
     assert event("elderly_check", {"sex": "female"}) is None
     assert hand_out("pill", {"sex": "female", "birth_date": "garbage"}) is None
@@ -163,12 +178,14 @@ def broken(tmp_path: Path, change) -> Applicability:
     lambda d: d["forms"]["birth"].update(age={"min": -1}),
     lambda d: d["forms"]["birth"].update(age={"from": 10}),
     lambda d: d["forms"]["birth"].update(status={"residence_status": ["asleep"]}),
-    lambda d: d["forms"]["birth"].update(status={"marital_status": ["married"]}),
+    lambda d: d["forms"]["birth"].update(status={"education": ["primary"]}),
+    lambda d: d["forms"]["birth"].update(status={"marital_status": ["present"]}),
     lambda d: d["forms"]["birth"].update(status={"residence_status": "nosuchset"}),
     lambda d: d["forms"]["birth"].update(codes={"place_of_birth": "given_to"}) or
     d["forms"]["birth"].update(codes={"child_name": "given_to"}),
     lambda d: d["forms"]["birth"].update(colour="blue"),
-], ids=["form", "subject", "on", "sex", "age", "age-key", "status", "status-field", "set",
+], ids=["form", "subject", "on", "sex", "age", "age-key", "status", "status-field",
+             "status-code", "set",
         "code-field", "key"])
 def test_a_wrong_rule_is_refused_at_load(tmp_path: Path, change) -> None:
     with pytest.raises(SchemaDefinitionError):

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from a0core.hlc import wall_ms
 from a0core.sync_client import HttpResponse, RetryPolicy
+from a0core.vntime import today_vn
 from clients.kivy_app.core.app import AppCore
 from clients.kivy_app.core.clock import CLOCK_CODE
 from clients.kivy_app.core.outbox import APPLIED, CONFLICT, DUPLICATE, REJECTED, RESTAMPED
@@ -98,7 +99,8 @@ def test_clocks_jumping_forward_and_back_converge_without_losing_anything(
     for phone in phones:
         assert phone.core.sync().error is None
     entered: dict[int, list[int]] = {n: [] for n in range(3)}  # seqs of what was entered
-    today = dt.date.today().isoformat()
+    # a day every phone's clock has passed (the dates a phone checks follow its clock)
+    day = (dt.date.today() - dt.timedelta(days=4)).isoformat()
     for index, jump, writes, sync in steps:
         phone = phones[index]
         phone.offset = jump
@@ -107,7 +109,7 @@ def test_clocks_jumping_forward_and_back_converge_without_losing_anything(
                 saved = phone.core.save_entity("household", {write[1]: write[2]}, household)
             else:
                 saved = phone.core.record_fact("distribution", {
-                    "method": "condom", "quantity": write[1], "distributed_on": today,
+                    "method": "condom", "quantity": write[1], "distributed_on": day,
                     "source": "free"},
                     {"household_id": household})
             assert saved.ok, saved.errors
@@ -196,8 +198,9 @@ def test_enrolment_refuses_a_clock_ahead_and_the_app_says_how_to_fix_it(sqlite_a
 def test_a_clock_behind_syncs_but_the_phone_says_its_dates_may_be_wrong(sqlite_app,
                                                                        tmp_path) -> None:
     """A phone whose battery ran flat restarts days behind: nothing is refused (stamps
-    behind are fine), but the dates it fills in follow its clock; after a sync it says
-    so, with both times and how to set the clock, until a sync with the clock set right."""
+    behind are fine); after a sync it says so, with both times and how to set the
+    clock, until a sync with the clock set right, and meanwhile the dates it fills in
+    and checks follow the server's day (the real today is not "in the future")."""
     tree = import_provinces(db.session, TWO_LEVEL, ["33"])
     add_areas(db.session, tree, ["12619.01.1"])
     db.session.commit()
@@ -206,11 +209,23 @@ def test_a_clock_behind_syncs_but_the_phone_says_its_dates_may_be_wrong(sqlite_a
     phone.offset = -10 * 60 * 1000  # ten minutes: nothing to say
     assert core.sync().error is None and core.clock_off() is None
     phone.offset = -3 * DAY
-    core.save_entity("household", {"number": "1", "address": "Bản Mường"})
+    household = core.save_entity("household", {"number": "1", "address": "Bản Mường"}).id
     assert core.sync().error is None and core.outbox_counts() == {APPLIED: 1}
     off = core.clock_off()
     assert off is not None and off.code == "app_clock_off"
     behind = dt.datetime.now(dt.timezone(dt.timedelta(hours=7))) - dt.timedelta(days=3)
     assert behind.strftime("%d/%m/%Y") in off.vi and "Ngày và giờ" in off.vi
-    phone.offset = 0
+    # the dates it fills in and checks follow the server's day, not its clock
+    real = today_vn()
+    assert core.today() == real
+    born = core.save_entity("member", {
+        "full_name": "Lò Văn Bé", "relation": "child", "sex": "male", "ethnicity": "thai",
+        "birth_date": real.isoformat(), "marital_status": "single",
+        "residence_status": "present"}, context={"household_id": household})
+    assert born.ok, born.errors  # the real today, days after the phone's, is not refused
+    assert core.save_entity("member", {"birth_date": (real + dt.timedelta(days=2)).isoformat()},
+                            born.id).errors  # two days after it still is
+    assert today_vn() == real  # the correction stays in the app's checks
+    phone.offset = 0  # the clock set right, no sync yet: the phone's own clock again
+    assert core.today() == real
     assert core.sync().error is None and core.clock_off() is None

@@ -52,6 +52,7 @@ from kivy.metrics import dp  # noqa: E402
 from kivy.tests.common import UnitTestTouch  # noqa: E402
 from kivy.uix.behaviors import ButtonBehavior  # noqa: E402
 from kivy.uix.image import Image  # noqa: E402
+from kivy.uix.label import Label  # noqa: E402
 from kivy.uix.scrollview import ScrollView  # noqa: E402
 from kivy.uix.textinput import TextInput  # noqa: E402
 
@@ -244,6 +245,13 @@ class Driver:
             if isinstance(words, str) and not isinstance(widget, TextInput) \
                     and RAW_KEY.search(words):
                 self.result["raw_keys"].append([name, words[:120]])
+            if type(widget).__name__ == "HouseholdRow":  # head, address, people: whole
+                icon = set(widget.ids.quick.walk(restrict=True))
+                for label in (w for w in widget.walk(restrict=True)
+                              if isinstance(w, Label) and w not in icon):
+                    if cut(label) or label.y < widget.y - 0.5 or label.top > widget.top + 0.5:
+                        self.result["clipped"].append([name, label.text[:40], round(label.y),
+                                                       round(widget.y)])
         bar = getattr(self.app.sm.current_screen, "topbar", None)
         for label in (bar.title, bar.state) if bar is not None else ():
             if label.text and cut(label):  # the area's name, or when the last sync went
@@ -647,6 +655,8 @@ class Driver:
         r["search"] = [d["title"] for d in app.w["list.rv"].data]
         r["household_ids"] = [d["hid"] for d in app.w["list.rv"].data]
         yield from self.shot("search")
+        row = yield from self.household_row("1")
+        r["list_row"] = [row.title, row.subtitle]
         yield from self.fill("list.search", "", clear=True)
         # the same screens in English, then with larger text
         yield from self.tour("en", "large")
@@ -794,6 +804,13 @@ class Driver:
         r["split_refusal"] = app.w["message"].text
         yield from self.press("split.pick:Vi Văn Tùng")
         r["split_message_after_pick"] = app.w["message"].text
+        # «Huỷ» with someone ticked asks first; «Tiếp tục nhập» keeps the tick
+        yield from self.press("split.cancel")
+        yield from self.question()
+        r["split_discard_words"] = app.w["discard.words"].text
+        self.tap(app.w["discard.keep"])
+        yield from self.until(lambda: not self.asked("discard.keep"))
+        r["split_kept"] = [app.sm.current, app.w["split.pick:Vi Văn Tùng"].active]
         yield from self.shot("split")
         yield from self.press("split.save")
         yield from self.until(lambda: app.sm.current == "household"

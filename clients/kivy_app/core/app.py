@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from a0core import p0
+from a0core import p0, vntime
 from a0core.applicability import applicability
 from a0core.errors import A0Error
 from a0core.hlc import HybridClock, physical_ms, wall_ms
@@ -284,7 +284,8 @@ class AppCore:
                ) -> tuple[dict[str, Any] | None, dict[str, list[tuple[str, str]]]]:
         """The form's own checks, then whether it applies to its person (the server's
         ``not_applicable``, said here before anything is sent)."""
-        clean, errors = fv.check(record)
+        with vntime.corrected(self.date_offset_ms()):
+            clean, errors = fv.check(record)
         rules = applicability()
         rule = rules.rule(fv.id)
         if clean is not None and rule is not None:
@@ -430,9 +431,9 @@ class AppCore:
     # ------------------------------------------------------- the monthly P0 slip
 
     def today(self) -> dt.date:
-        """Today on this device, in Vietnam."""
-        now_ms = self.now_ms() if self.now_ms else wall_ms()
-        return p0.vn_day(dt.datetime.fromtimestamp(now_ms / 1000, dt.UTC))
+        """Today in Vietnam by this device's clock, corrected by the offset to the
+        server's that the last sync measured (:meth:`date_offset_ms`)."""
+        return vntime.day_at(wall_ms(), self.date_offset_ms())
 
     def slip_months(self, back: int = 12) -> list[MonthView]:
         """The months to close or closed, newest first: the last month that has ended,
@@ -456,8 +457,10 @@ class AppCore:
             raise A0Error("report_month_open", month=p0.vietnamese_month(month))
         fv = FormView(p0.SLIP_FORM)
         counts = self.register.month_counts(month)
-        clean, errors = fv.check({**fv.new_ids(), "area_code": self.area["code"],
-                                  "month": month, "closed_on": today.isoformat(), **counts})
+        with vntime.corrected(self.date_offset_ms()):
+            clean, errors = fv.check({**fv.new_ids(), "area_code": self.area["code"],
+                                      "month": month, "closed_on": today.isoformat(),
+                                      **counts})
         if clean is None:
             return SaveResult(None, errors)
         store = self._store()
@@ -596,6 +599,8 @@ class AppCore:
         for seq, verdict in sorted(by_seq.items()):
             if seq not in rows:
                 continue
+            if verdict.get("verdict") == "rejected":  # words even where the server sent none
+                verdict = notices.worded(verdict)
             state, batch, row = rows[seq]
             new = next_state(state, verdict)
             counts[verdict.get("verdict", "?")] = counts.get(verdict.get("verdict", "?"), 0) + 1
@@ -805,7 +810,8 @@ class AppCore:
                 report.error = error
             report.error = report.error or report.clock_error
             if self._server_time() is not None:  # (server's time, this phone's) last seen
-                self._store().put_clear("clock_seen", list(self._server_time()))
+                self._store().put_clear("clock_seen", [*self._server_time(),
+                                                       clocks.since_boot_ms()])
             self.repack()
             self._store().put_clear("last_sync", {
                 "at_ms": self.now_ms() if self.now_ms else int(time.time() * 1000),
@@ -829,6 +835,14 @@ class AppCore:
                     count += 1
             store.put_clear("packed", True)
         return count
+
+    def date_offset_ms(self) -> int:
+        """How far from the wall clock "today" is, for the dates this phone fills in and
+        checks: its own clock (``now_ms``), moved to the server's while it was off it at
+        the last answer (:func:`clocks.date_offset`). The hybrid clock keeps the phone's."""
+        now = self.now_ms() if self.now_ms else wall_ms()
+        seen = self._store().get_clear("clock_seen") if self.store is not None else None
+        return now - wall_ms() + clocks.date_offset(seen, now, clocks.since_boot_ms())
 
     def clock_off(self) -> A0Error | None:
         """What to say if this phone's clock was off the server's at the last answer

@@ -12,21 +12,43 @@ is *re-stamped*: sent again, unchanged, as a new operation with a sane stamp.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from a0core.errors import A0Error
 from a0core.hlc import pack, physical_ms
+from a0core.vntime import VN_TZ
 
 CLOCK_CODE = "hlc_future"
 DEFAULT_MAX_AHEAD_MS = 24 * 3600 * 1000
 OFF_LIMIT_MS = 3600 * 1000  # an hour: a date goes wrong only near midnight
-VIETNAM = dt.timezone(dt.timedelta(hours=7), "Asia/Ho_Chi_Minh")
 
 
 def shown(ms: int) -> str:
     """A time as a person in Vietnam reads it: 03/12/2026 14:05 (as on the dashboard)."""
-    return dt.datetime.fromtimestamp(ms / 1000, VIETNAM).strftime("%d/%m/%Y %H:%M")
+    return dt.datetime.fromtimestamp(ms / 1000, VN_TZ).strftime("%d/%m/%Y %H:%M")
+
+
+def since_boot_ms() -> int:
+    """A clock that setting the phone's date and time does not move (and, where the
+    system has one, that counts sleep): how a stored offset to the server's clock is
+    known to still hold."""
+    boottime = getattr(time, "CLOCK_BOOTTIME", None)
+    seconds = time.clock_gettime(boottime) if boottime is not None else time.monotonic()
+    return int(seconds * 1000)
+
+
+def date_offset(seen: list[int] | None, device_ms: int, boot_ms: int) -> int:
+    """What to add to the phone's clock for the day it fills in and checks: the offset
+    to the server's clock measured at the last answer (``seen``: server's time, the
+    phone's, :func:`since_boot_ms`), if it was off and the phone's clock has run
+    evenly since (not set, no restart); else 0, the phone's own clock."""
+    if not seen or len(seen) < 3 or off(seen[1], seen[0]) is None:
+        return 0
+    if abs((device_ms - seen[1]) - (boot_ms - seen[2])) > OFF_LIMIT_MS:
+        return 0  # the clock was set (or the phone restarted) since: unknown again
+    return int(seen[0]) - int(seen[1])
 
 
 def sane(device_ms: int, server_ms: int, max_ahead_ms: int) -> bool:
@@ -41,8 +63,9 @@ def wrong_clock(device_ms: int, server_ms: int) -> A0Error:
 
 def off(device_ms: int, server_ms: int) -> A0Error | None:
     """A clock more than :data:`OFF_LIMIT_MS` either way from the server's: the sync
-    goes on (a clock behind is harmless to stamps), but the dates the phone fills in
-    (today, the month of the P0 slip, "not after today") follow its clock."""
+    goes on (a clock behind is harmless to stamps); the dates the phone fills in and
+    checks (today, the month of the P0 slip, "not after today") follow the server's
+    clock until a sync finds the phone's right (:meth:`AppCore.date_offset_ms`)."""
     if abs(device_ms - server_ms) <= OFF_LIMIT_MS:
         return None
     return A0Error("app_clock_off", phone=shown(device_ms), server=shown(server_ms))

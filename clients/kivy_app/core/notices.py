@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from a0core.errors import refusal_words
 from a0core.p0 import vietnamese_month
 from a0core.schemas import FieldDef, registry
 from clients.kivy_app.core.formview import code_label
@@ -125,14 +126,28 @@ def warned(reg: Register, op: dict[str, Any], warnings: list[dict[str, str]]) ->
             "entity_id": op["id"]}
 
 
+def worded(verdict: dict[str, Any]) -> dict[str, Any]:
+    """A verdict whose refusal and field errors have words to show: where the server sent
+    a code without its message, a general sentence saying what to do, never the code
+    alone (:func:`a0core.errors.refusal_words`)."""
+    out = dict(verdict)
+    code = out.get("code")
+    if isinstance(code, str) and not (out.get("message_vi") and out.get("message_en")):
+        out["message_vi"], out["message_en"] = refusal_words(
+            code, out.get("message_vi"), out.get("message_en"))
+    if isinstance(out.get("errors"), list):
+        out["errors"] = [worded(e) for e in out["errors"] if isinstance(e, dict)]
+    return out
+
+
 def rejected(reg: Register, op: dict[str, Any], verdict: dict[str, Any]) -> dict[str, Any]:
     if op["type"] == "report":
         month = vietnamese_month(str(op["fields"].get("month", "")))
         what_vi, what_en = f"phiếu P0 tháng {month}", f"P0 slip of {month}"
     else:
         what_vi, what_en = describe(reg, subject(op), op.get("form"))
-    reason_vi = verdict.get("message_vi") or verdict.get("code", "")
-    reason_en = verdict.get("message_en") or verdict.get("code", "")
+    verdict = worded(verdict)
+    reason_vi, reason_en = verdict.get("message_vi", ""), verdict.get("message_en", "")
     details = verdict.get("errors") or []
     if details:
         reason_vi += ": " + "; ".join(e.get("message_vi", "") for e in details)

@@ -31,6 +31,15 @@ TEXTS: dict[str, tuple[str, str]] = {
                       "The app may not use the camera; type the code instead"),
     "unlock_title": ("Mở khoá", "Unlock"),
     "unlock": ("Mở", "Open"),
+    "pin_forgotten": ("Nếu quên mã PIN, đừng tự gỡ ứng dụng hay xoá dữ liệu: hãy mang máy đến "
+                      "trạm y tế xã. Cán bộ xã xem những gì máy đã gửi và cấp mã để đăng ký "
+                      "lại máy. Dữ liệu trên máy chỉ mở được bằng đúng mã PIN đã đặt; không "
+                      "ai lấy lại được mã này.",
+                      "If you have forgotten the PIN, do not uninstall the app or clear its "
+                      "data yourself: take the phone to the commune health station. Its staff "
+                      "see what the phone has sent and give a code to enrol it again. The data "
+                      "on the phone opens only with the PIN that was set; no one can recover "
+                      "it."),
     # households, members
     "search": ("Tìm hộ, tên người…", "Search household, name…"),
     "new_household": ("Thêm hộ mới", "Add a household"),

@@ -13,10 +13,11 @@ from kivymd.uix.boxlayout import MDBoxLayout
 from kivymd.uix.label import MDLabel
 from kivymd.uix.screen import MDScreen
 
+from a0core import vntime
 from clients.kivy_app.core.clock import shown
 from clients.kivy_app.core.outbox import PENDING, QUEUED, REJECTED, SENT, WAITING, counted
 from clients.kivy_app.ui import theme
-from clients.kivy_app.ui.widgets import TopBar, bar, text
+from clients.kivy_app.ui.widgets import Dialog, TopBar, bar, text
 
 
 class Screen(MDScreen):
@@ -40,6 +41,8 @@ class Screen(MDScreen):
     # ----------------------------------------------------------- drawing
 
     def refresh(self) -> None:
+        if self.app.core.unlocked:  # "today" on this (the UI's) thread: the server's day
+            vntime.correct(self.app.core.date_offset_ms())
         self.clear_widgets()
         root = MDBoxLayout(orientation="vertical")
         state, alert = sync_state(self.app) if self.shows_state else ("", False)
@@ -72,6 +75,19 @@ class Screen(MDScreen):
 
     def go_back(self) -> None:
         self.app.go(self.back)
+
+    def leave_or_ask(self, typed: bool, leave: Any) -> None:
+        """Back (the arrow, «Huỷ», the phone's back key) from a screen where something may
+        have been typed or chosen: asks «Bỏ những gì vừa nhập?» first, «Tiếp tục nhập»
+        the big safe answer."""
+        if not typed:
+            leave()
+            return
+        dialog = Dialog(self.t("discard_title"), self.t("discard_words"),
+                        self.t("keep_editing"), (self.t("discard"), leave))
+        self.app.w.update({"discard.words": dialog.words, "discard.keep": dialog.ok,
+                           "discard.leave": dialog.other})
+        dialog.open()
 
     def say(self, words: str, error: bool = False) -> None:
         """A message on this screen (it goes with the screen)."""

@@ -49,14 +49,7 @@ class FormScreen(Screen):
     def go_back(self) -> None:
         """Back (the arrow, «Huỷ», the phone's back key): what was typed or chosen is
         not dropped without asking."""
-        if any(f.touched for f in self.inputs.values()):
-            dialog = Dialog(self.t("discard_title"), self.t("discard_words"),
-                            self.t("keep_editing"), (self.t("discard"), self.leave))
-            self.app.w.update({"discard.words": dialog.words, "discard.keep": dialog.ok,
-                               "discard.leave": dialog.other})
-            dialog.open()
-            return
-        self.leave()
+        self.leave_or_ask(any(f.touched for f in self.inputs.values()), self.leave)
 
     def leave(self) -> None:
         screen, params = self.params.get("back") or ("households", {})

@@ -15,6 +15,7 @@ from kivy.lang import Builder
 from kivy.metrics import dp
 from kivy.properties import StringProperty
 from kivy.uix.recycleview import RecycleView
+from kivy.uix.recycleview.views import RecycleDataViewBehavior
 from kivymd.uix.boxlayout import MDBoxLayout
 from kivymd.uix.textfield import MDTextField
 
@@ -34,19 +35,23 @@ KV = """
             pos: self.x, self.y
             size: self.width, 1
     MDBoxLayout:
+        id: words
         orientation: "vertical"
+        size_hint_y: None
+        height: self.minimum_height
+        pos_hint: {"center_y": .5}
         MDLabel:
+            id: title
             text: root.title
             font_style: "Subtitle1"
             bold: True
-            shorten: True
-            shorten_from: "right"
+            adaptive_height: True
         MDLabel:
+            id: subtitle
             text: root.subtitle
             font_style: "Body2"
             theme_text_color: "Secondary"
-            shorten: True
-            shorten_from: "right"
+            adaptive_height: True
     MDIconButton:
         id: quick
         icon: "pill"
@@ -67,12 +72,36 @@ KV = """
 """
 
 
-class HouseholdRow(MDBoxLayout):
-    """One household in the list (a RecycleView view: reused as the list scrolls)."""
+class HouseholdRow(RecycleDataViewBehavior, MDBoxLayout):
+    """One household in the list (a RecycleView view: reused as the list scrolls).
+
+    Its words wrap rather than being cut (the head, the address and the number of
+    people, whole at 360 dp and the larger text); a row that needs more than the
+    usual height tells the list, which lays it out taller."""
 
     title = StringProperty("")
     subtitle = StringProperty("")
     hid = StringProperty("")
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.rv: RecycleView | None = None
+        self.index = -1
+        self.ids.words.bind(height=lambda *_: self.fit())
+
+    def refresh_view_attrs(self, rv: RecycleView, index: int, data: dict[str, Any]) -> Any:
+        self.rv, self.index = rv, index
+        return super().refresh_view_attrs(rv, index, data)
+
+    def fit(self) -> None:
+        """The height the words need (at least the list's usual row) into the row's data."""
+        rv, i = self.rv, self.index
+        if rv is None or not 0 <= i < len(rv.data) or rv.data[i].get("hid") != self.hid:
+            return
+        usual = rv.layout_manager.default_size[1]
+        needed = max(usual, self.ids.words.height + self.padding[1] + self.padding[3])
+        if abs(rv.data[i].get("height", usual) - needed) > 1:
+            rv.data[i] = {**rv.data[i], "height": needed}
 
     def on_touch_up(self, touch: Any) -> bool:
         if super().on_touch_up(touch) or self.ids.quick.collide_point(*touch.opos):
@@ -120,7 +149,8 @@ class HouseholdsScreen(Screen):
         rows = app.core.register.search(self.search.text)
         people = self.t("people")
         self.list.data = [{"title": f"{self.t('household_no', n=r.number)} · {r.head}",
-                           "subtitle": f"{r.address} · {r.members} {people}", "hid": r.id}
+                           "subtitle": f"{r.address} · {r.members}\u00a0{people}",  # kept whole
+                           "hid": r.id}
                           for r in rows]
         self.count.text = self.t("households_count", n=number(len(rows), app.lang))
         if not rows and not self.search.text.strip():

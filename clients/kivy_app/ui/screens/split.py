@@ -31,6 +31,11 @@ class SplitScreen(Screen):
         return self.t("split_title")
 
     def go_back(self) -> None:
+        """Back: the ticks, the number and the day are not dropped without asking."""
+        typed = bool(self.chosen) or self.number.touched or self.day.touched
+        self.leave_or_ask(typed, self.leave)
+
+    def leave(self) -> None:
         self.app.go("household", id=self.params.get("id", ""))
 
     def body(self) -> Any:

@@ -45,6 +45,9 @@ class UnlockScreen(Screen):
         except A0Error as error:
             if self.app.sm.current != "unlock":
                 self.app.go("unlock")
-            self.say(error.vi if self.app.lang == "vi" else error.en, error=True)
+            words = error.vi if self.app.lang == "vi" else error.en
+            if error.code == "app_pin_wrong":  # and what to do if it is forgotten
+                words = f"{words}.\n{self.t('pin_forgotten')}"
+            self.say(words, error=True)
             return
         self.app.go("households")
