@@ -184,7 +184,7 @@ def rollup_unit(unit_code: str):
     below = queries.children(db.session, scope(), unit)
     below_cells = queries.cells(db.session, [u.code for u in below], [month])
     today = p0.vn_day()
-    running = p0.shift(p0.last_closed_month(today), 1)  # not over yet: partial
+    running = p0.month_of(today)  # not over yet: partial
     return render_template(
         "rollups.html", unit=unit, month=month, months=months, offered=offered,
         series=series, indicators=INDICATORS, below=below, below_cells=below_cells,
