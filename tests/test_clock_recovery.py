@@ -199,8 +199,8 @@ def test_a_clock_behind_syncs_but_the_phone_says_its_dates_may_be_wrong(sqlite_a
                                                                        tmp_path) -> None:
     """A phone whose battery ran flat restarts days behind: nothing is refused (stamps
     behind are fine); after a sync it says so, with both times and how to set the
-    clock, until a sync with the clock set right, and meanwhile the dates it fills in
-    and checks follow the server's day (the real today is not "in the future")."""
+    clock, until the clock is set right, and meanwhile the dates it fills in and
+    checks follow the server's day (the real today is not "in the future")."""
     tree = import_provinces(db.session, TWO_LEVEL, ["33"])
     add_areas(db.session, tree, ["12619.01.1"])
     db.session.commit()
@@ -226,6 +226,6 @@ def test_a_clock_behind_syncs_but_the_phone_says_its_dates_may_be_wrong(sqlite_a
     assert core.save_entity("member", {"birth_date": (real + dt.timedelta(days=2)).isoformat()},
                             born.id).errors  # two days after it still is
     assert today_vn() == real  # the correction stays in the app's checks
-    phone.offset = 0  # the clock set right, no sync yet: the phone's own clock again
-    assert core.today() == real
+    phone.offset = 0  # the clock set right, no sync yet: the phone's own clock again,
+    assert core.today() == real and core.clock_off() is None  # and nothing more to say
     assert core.sync().error is None and core.clock_off() is None

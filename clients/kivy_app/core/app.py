@@ -838,17 +838,25 @@ class AppCore:
 
     def date_offset_ms(self) -> int:
         """How far from the wall clock "today" is, for the dates this phone fills in and
-        checks: its own clock (``now_ms``), moved to the server's while it was off it at
-        the last answer (:func:`clocks.date_offset`). The hybrid clock keeps the phone's."""
-        now = self.now_ms() if self.now_ms else wall_ms()
-        seen = self._store().get_clear("clock_seen") if self.store is not None else None
-        return now - wall_ms() + clocks.date_offset(seen, now, clocks.since_boot_ms())
+        checks: its own clock (``now_ms``), moved to the server's while it is still off
+        as the last answer measured (:func:`clocks.date_offset`). The hybrid clock keeps
+        the phone's."""
+        now = self._device_ms()
+        return now - wall_ms() + clocks.date_offset(self._clock_seen(), now,
+                                                    clocks.since_boot_ms())
 
     def clock_off(self) -> A0Error | None:
-        """What to say if this phone's clock was off the server's at the last answer
-        (set right since, the next sync clears it)."""
-        seen = self._store().get_clear("clock_seen")
-        return clocks.off(seen[1], seen[0]) if seen else None
+        """What to say (top bar, sync screen) while this phone's clock is still off as the
+        last answer measured (:func:`clocks.still_off`, the rule the dates follow): set
+        right since, it says nothing more."""
+        return clocks.still_off(self._clock_seen(), self._device_ms(), clocks.since_boot_ms())
+
+    def _device_ms(self) -> int:
+        return self.now_ms() if self.now_ms else wall_ms()
+
+    def _clock_seen(self) -> list[int] | None:
+        """(server's time, this phone's, since boot) at the last answer (:meth:`sync`)."""
+        return self._store().get_clear("clock_seen") if self.store is not None else None
 
     def last_sync(self) -> dict[str, Any]:
         """When the last sync ended, and the code of what stopped it (None: it went through)."""

@@ -39,16 +39,25 @@ def since_boot_ms() -> int:
     return int(seconds * 1000)
 
 
+def still_off(seen: list[int] | None, device_ms: int, boot_ms: int) -> A0Error | None:
+    """The clock is still off as last measured (``seen``: server's time, the phone's,
+    :func:`since_boot_ms`): it was off at the last answer (:func:`off`) and has run
+    evenly since (not set, no restart). Else None: right then, or set since, so what
+    it is off now is unknown until the next sync."""
+    if not seen or len(seen) < 3 or (error := off(seen[1], seen[0])) is None:
+        return None
+    if abs((device_ms - seen[1]) - (boot_ms - seen[2])) > OFF_LIMIT_MS:
+        return None  # the clock was set (or the phone restarted) since
+    return error
+
+
 def date_offset(seen: list[int] | None, device_ms: int, boot_ms: int) -> int:
     """What to add to the phone's clock for the day it fills in and checks: the offset
-    to the server's clock measured at the last answer (``seen``: server's time, the
-    phone's, :func:`since_boot_ms`), if it was off and the phone's clock has run
-    evenly since (not set, no restart); else 0, the phone's own clock."""
-    if not seen or len(seen) < 3 or off(seen[1], seen[0]) is None:
+    to the server's clock measured at the last answer while it is :func:`still_off`;
+    else 0, the phone's own clock."""
+    if still_off(seen, device_ms, boot_ms) is None:
         return 0
-    if abs((device_ms - seen[1]) - (boot_ms - seen[2])) > OFF_LIMIT_MS:
-        return 0  # the clock was set (or the phone restarted) since: unknown again
-    return int(seen[0]) - int(seen[1])
+    return int(seen[0]) - int(seen[1])  # type: ignore[index]
 
 
 def sane(device_ms: int, server_ms: int, max_ahead_ms: int) -> bool:
