@@ -43,10 +43,22 @@ def refusal_words(code: str, message_vi: str | None, message_en: str | None
     """What a person reads of a refusal from elsewhere (the server, a receipt): its own
     words; else this catalogue's, when they need no parameters; else a general sentence
     saying what to do, the code only as a note at its end (never the code alone)."""
+    return _words(code, message_vi, message_en, "refusal_unexplained")
+
+
+def warning_words(code: str, message_vi: str | None, message_en: str | None
+                  ) -> tuple[str, str]:
+    """The same for something to check on a record the server kept (``warning_unexplained``
+    as the general sentence)."""
+    return _words(code, message_vi, message_en, "warning_unexplained")
+
+
+def _words(code: str, message_vi: str | None, message_en: str | None, unexplained: str
+           ) -> tuple[str, str]:
     known = catalogue().get(code) or {}
     if known and "{" in known["vi"] + known["en"]:
         known = {}
-    fallback = catalogue()["refusal_unexplained"]
+    fallback = catalogue()[unexplained]
     return (message_vi or known.get("vi") or fallback["vi"].format(code=code),
             message_en or known.get("en") or fallback["en"].format(code=code))
 

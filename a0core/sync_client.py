@@ -47,7 +47,7 @@ from a0core.envelope import (
     strict_loads,
     verify_receipt,
 )
-from a0core.errors import A0Error, catalogue, refusal_words
+from a0core.errors import A0Error, refusal_words, warning_words
 from a0core.hlc import HybridClock, wall_ms
 
 ENROL_PATH = "/api/v1/devices/enrol"
@@ -305,19 +305,19 @@ def verdict_warnings(verdict: Mapping[str, Any]) -> list[dict[str, str]]:
     """What a verdict asks the collaborator to check on a record the server kept
     (``receipt.v1``: ``warnings``, under the code ``record_warnings``), each item with
     its code, field and messages in the server's words (the code may be newer than
-    this app's catalogue). Items that are not such objects are left out."""
+    this app's catalogue: :func:`~a0core.errors.warning_words`, never the code alone).
+    Items that are not such objects are left out."""
     items = verdict.get("warnings")
     out: list[dict[str, str]] = []
     for item in items if isinstance(items, list) else []:
         if not isinstance(item, Mapping) or not isinstance(item.get("code"), str) \
                 or not _CODE_RE.match(item["code"]):
             continue
-        known = catalogue().get(item["code"], {})
-        words = {lang: item.get(f"message_{lang}") for lang in ("vi", "en")}
+        said = [item.get(f"message_{lang}") for lang in ("vi", "en")]
+        vi, en = warning_words(item["code"], *(w if isinstance(w, str) else None for w in said))
         out.append({"code": item["code"],
                     "field": item["field"] if isinstance(item.get("field"), str) else "",
-                    **{f"message_{lang}": text if isinstance(text, str) and text
-                       else known.get(lang, item["code"]) for lang, text in words.items()}})
+                    "message_vi": vi, "message_en": en})
     return out
 
 

@@ -56,6 +56,7 @@ from a0core.sync_client import (
     schemas_used,
     seal,
     urllib_transport,
+    verdict_warnings,
 )
 from server.security.keys import KeyStore, ServerKey
 
@@ -458,6 +459,22 @@ def test_known_code_without_messages_uses_the_catalogue() -> None:
     error = refusal(HttpResponse(413, {}, b'{"error": {"code": "batch_malformed"}}'))
     assert isinstance(error, RemoteError) and error.code == "batch_malformed"
     assert error.vi.startswith("Gói dữ liệu")
+
+
+def test_a_warning_without_its_words_reads_as_a_sentence_with_the_code_as_a_note() -> None:
+    """A newer server's warning, or a known one whose words need its parameters, sent
+    without its messages: a general sentence saying what to do, never the code alone."""
+    verdict = {"verdict": "applied", "code": "record_warnings", "warnings": [
+        {"code": "household_far_away", "field": "address"},
+        {"code": "personal_id_sex_mismatch", "message_vi": "", "message_en": 3},
+        {"code": "personal_id_year_mismatch", "message_vi": "Năm sinh?", "message_en": "Year?"}]}
+    far, sex, year = verdict_warnings(verdict)
+    assert far["field"] == "address" and far["message_vi"].startswith("Máy chủ đã nhận")
+    assert "(mã: household_far_away)" in far["message_vi"]
+    assert "(code: household_far_away)" in far["message_en"]
+    assert "{" not in sex["message_vi"] + sex["message_en"]
+    assert "personal_id_sex_mismatch" in sex["message_vi"]
+    assert (year["message_vi"], year["message_en"]) == ("Năm sinh?", "Year?")
 
 
 def test_2xx_that_is_not_a_receipt() -> None:
