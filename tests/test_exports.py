@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 from sqlalchemy import Boolean, Integer, String, func, literal, select, update
 
+from a0core import stock
 from a0core.errors import A0Error
 from server.exports import rollup_book, writers
 from server.exports.queries import as_text, csv_line
@@ -22,6 +23,7 @@ from server.models.orgunits import OrgTree, OrgUnit
 from server.models.people import ROLE_COMMUNE, ROLE_PROVINCE, AuditLog
 from server.models.register import Member
 from server.models.rollups import RollupCell
+from server.rollups.indicators import indicator_name
 from server.rollups.jobs import full_recompute
 from server.security.scope import Scope
 from server.security.users import create_user
@@ -172,14 +174,42 @@ def _rollup_workbook(data: bytes, csv_rows: list[list[str]]) -> None:
 
 
 def test_workbook_rates_only_in_cells_of_the_catalogue(app):
-    """A station's stock cell gets no empty birth or method rates; an unknown unit and
-    another module's key keep their codes, with no name."""
+    """A station's stock cell gets no empty birth or method rates, though its keys have
+    names; an unknown unit keeps its code, with no name."""
     cells = [("t", "12619.TYT", "station", "2026-12", {"stock.station.pill.closing": 3}),
-             ("t", "12619", "commune", "2026-12", {"births": 1})]
+             ("t", "12619", "commune", "2026-12", {"births": 1, "stock.ctv.pill.closing": 2})]
     rows = list(rollup_book.rows(db.session, cells))
     assert [r[7] for r in rows if r[5] == "12619.TYT"] == ["stock.station.pill.closing"]
-    assert rows[0][:2] == (None, "Trạm y tế") and rows[0][3] is None
-    assert {r[7] for r in rows if r[5] == "12619"} == {"births", *rollup_book.RATES}
+    assert rows[0][:2] == (None, "Trạm y tế")
+    assert rows[0][3] == "Tồn cuối kỳ — Viên uống tránh thai, Trạm y tế xã"
+    assert {r[7] for r in rows if r[5] == "12619"} == {"births", "stock.ctv.pill.closing",
+                                                       *rollup_book.RATES}
+
+
+def test_workbook_names_every_stock_key_in_vietnamese(app):
+    """The logistics module names its keys (``indicators.NAMERS``): measure, method from
+    the code list, holder; by source with the source's name; never the key."""
+    keys = [*(f"stock.{kind}.condom.{m}" for kind in ("ctv", "station")
+              for m in (*stock.MEASURES, "mos", "distributed.free", "distributed.sold",
+                        "distributed.unstated", "value.social_marketing")),
+            "stock.condom.mos"]
+    cells = [("t", "12619.TYT", "station", "2026-12", dict.fromkeys(keys, 1))]
+    out = io.BytesIO()
+    rollup_book.write_xlsx(rollup_book.rows(db.session, cells), out)
+    body = load_workbook(io.BytesIO(out.getvalue())).active.iter_rows(min_row=3)
+    names = {row[7].value: row[3].value for row in body}
+    assert set(names) == set(keys)
+    assert all(n and "Bao cao su" in n and "stock" not in n and "_" not in n
+               for n in names.values()), names
+    assert names["stock.ctv.condom.days_out"] == "Số ngày hết hàng — Bao cao su, Cộng tác viên"
+    assert names["stock.station.condom.distributed.sold"].startswith(
+        "Cấp cho khách hàng: Bán (xã hội hóa) — Bao cao su")
+    assert names["stock.station.condom.distributed.unstated"].startswith(
+        "Cấp cho khách hàng: Không rõ nguồn")
+    assert names["stock.condom.mos"].startswith("Số tháng dự trữ — Bao cao su, cả trạm")
+    assert indicator_name("stock.ctv.condom.closing", "en") == \
+        "Closing balance — Condom, Collaborators"
+    assert indicator_name("stock.ctv.nothing.closing") is None
 
 
 def test_workbook_neutralises_text_a_spreadsheet_would_run():

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from server.exports.writers import xlsx_cell
 from server.orgunits.lineage import unit_names
-from server.rollups.indicators import CATALOGUE, indicator_name
+from server.rollups.indicators import CATALOGUE, catalogue_name, indicator_name
 
 # (code, Vietnamese heading) in the order written
 COLUMNS = (("unit_name", "Tên đơn vị"), ("level_name", "Cấp"), ("month", "Tháng"),
@@ -40,6 +40,7 @@ def rows(session: Session, cells: Iterable[Sequence[Any]]) -> Iterator[tuple[Any
     names looked up a page of cells at a time."""
     names: dict[tuple[str, str], str | None] = {}
     labels = {key: indicator_name(key) for key in RATES}
+    catalogued = set(RATES)  # keys of the catalogue (others: another module's)
     cells = iter(cells)
     while page := list(itertools.islice(cells, _CELLS_PER_LOOKUP)):
         for tree in {c[0] for c in page}:
@@ -51,8 +52,10 @@ def rows(session: Session, cells: Iterable[Sequence[Any]]) -> Iterator[tuple[Any
             for key in values:
                 if key not in labels:
                     labels[key] = indicator_name(key)
+                    if catalogue_name(key):
+                        catalogued.add(key)
             # every rate of the catalogue, in a cell of its indicators (not a station's)
-            keys = {*values, *RATES} if any(labels[k] for k in values) else set(values)
+            keys = {*values, *RATES} if catalogued.intersection(values) else set(values)
             for key in sorted(keys):
                 yield (names.get((tree, unit)), LEVELS.get(level, level), day,
                        labels[key], values.get(key), unit, level, key, tree)

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from a0core import stock
 from a0core.schemas import registry
-from server.logistics import balances, flags, ledger
+from server.logistics import balances, flags, ledger, names
 from server.models.logistics import StockMonth, StockMovement
 from server.rollups import jobs
 from server.rollups.sources import ByMonth, Leaf
@@ -48,6 +48,21 @@ def station_code(commune: str) -> str:
 
 def key(kind: str, method: str, measure: str) -> str:
     return f"{PREFIX}.{kind}.{method}.{measure}"
+
+
+def key_name(stock_key: str, lang: str = "vi") -> str | None:
+    """What a person reads for one of these keys, in the catalogue's style (measure —
+    method, holder): ``stock.ctv.condom.closing`` → «Tồn cuối kỳ — Bao cao su, Cộng tác
+    viên»; ``stock.condom.mos`` for everything in the unit. None for another key."""
+    parts = stock_key.split(".")
+    if parts[0] != PREFIX or len(parts) < 3:
+        return None
+    kind, rest = (parts[1], parts[2:]) if parts[1] in (CTV, STATION) else ("", parts[1:])
+    if not kind and rest[1:] != ["mos"]:
+        return None
+    what, who, whose = (names.column(".".join(rest[1:]), lang), names.method(rest[0], lang),
+                        names.holder(kind, lang))
+    return f"{what} — {who}, {whose}" if what and who and whose else None
 
 
 @cache
@@ -97,6 +112,9 @@ class StockSource:
     def leaf_values(self, session: Session, months: list[str]) -> dict[Leaf, ByMonth]:
         session.execute(delete(StockMonth).where(StockMonth.kind == balances.STATION))
         return station_values(session, months, dict.fromkeys(ledger.stations(session)))
+
+    def key_name(self, stock_key: str, lang: str) -> str | None:
+        return key_name(stock_key, lang)
 
     def derive(self, values: dict[str, float]) -> None:
         for method in methods():

@@ -101,6 +101,8 @@ DERIVED = ("srb", "mcpr", "cpr", "completeness", "timeliness")
 # the ratios of other modules' indicators (server.rollups.sources): each replaces its own
 # in a cell's values, recomputed from the counts like those above
 DERIVERS: dict[str, Callable[[dict[str, float]], None]] = {}
+# and the names of their keys (key, language → name, None: not theirs)
+NAMERS: dict[str, Callable[[str, str], str | None]] = {}
 
 
 @dataclass(frozen=True)
@@ -199,9 +201,16 @@ def _families() -> dict[str, Indicator]:
 
 
 def indicator_name(key: str, lang: str = "vi") -> str | None:
-    """What a person reads for a roll-up key, from the catalogue and its code list:
-    ``births.female`` → "Số trẻ sinh ra — Nữ", ``population.male.15-19`` → "… — Nam,
-    15-19 tuổi". None for a key the catalogue does not know (another module's)."""
+    """What a person reads for a roll-up key: the catalogue's (:func:`catalogue_name`),
+    else the module's that keeps it (:data:`NAMERS`); None for a key nobody names."""
+    return catalogue_name(key, lang) or next(
+        (name for namer in NAMERS.values() if (name := namer(key, lang))), None)
+
+
+def catalogue_name(key: str, lang: str = "vi") -> str | None:
+    """A key's name from the catalogue and its code list: ``births.female`` → "Số trẻ
+    sinh ra — Nữ", ``population.male.15-19`` → "… — Nam, 15-19 tuổi". None for a key
+    the catalogue does not know (another module's)."""
     families, head, rest = _families(), key, []
     while head not in families:
         if "." not in head:

@@ -14,7 +14,9 @@ with one call to :func:`register`, and its figures then
   through :func:`leaf_chains` and :func:`server.rollups.store.apply_area_cells`;
 * move the window's start back to the first month they hold (:func:`first_months`);
 * bring their own ratios (``Source.derive``), recomputed at every level from the summed
-  counts like the register's, never summed.
+  counts like the register's, never summed;
+* name their own keys for people (``Source.key_name``, asked by
+  :func:`server.rollups.indicators.indicator_name`).
 
 No Flask here; the registry is the process's (the roll-up workers compute the
 register's figures only; sources are asked in the process that writes the cells).
@@ -29,7 +31,7 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from server.models.orgunits import LEVEL_COMMUNE, LEVEL_PROVINCE
-from server.rollups.indicators import DERIVERS, add_into
+from server.rollups.indicators import DERIVERS, NAMERS, add_into
 from server.rollups.store import NATIONAL, Unit, ancestry
 
 Values = dict[str, float]
@@ -67,6 +69,9 @@ class Source(Protocol):
     def derive(self, values: dict[str, float]) -> None:
         """Replace the source's ratios in ``values`` by those of its counts."""
 
+    def key_name(self, key: str, lang: str) -> str | None:
+        """What a person reads for one of the source's keys (None: not one of them)."""
+
 
 SOURCES: dict[str, Source] = {}
 
@@ -75,6 +80,7 @@ def register(source: Source) -> None:
     """Plug a source in (idempotent: a second app in the process registers it again)."""
     SOURCES[source.name] = source
     DERIVERS[source.name] = source.derive
+    NAMERS[source.name] = source.key_name
 
 
 def first_months(session: Session) -> list[str]:

@@ -20,7 +20,8 @@ from a0core.p0 import last_closed_month, vn_day
 from a0core.schemas import registry
 from server.exports.writers import CONTENT_TYPES, csv_chunks, write_xlsx
 from server.extensions import db
-from server.logistics import report, station
+from server.logistics import names, report, station
+from server.logistics.cells import CTV, STATION
 from server.logistics.cells import methods as cell_methods
 from server.orgunits.groups import former_district
 from server.rollups.jobs import this_month
@@ -192,24 +193,11 @@ def _report(unit_code: str) -> dict[str, Any]:
             "note": report.ASSUMED_NOTE[_lang()]}
 
 
-def headings() -> dict[str, Any]:
-    return {
-        "opening": lazy_gettext("Tồn đầu kỳ"), "received": lazy_gettext("Nhận trong kỳ"),
-        "received_back": lazy_gettext("Nhận lại từ CTV"), "issued": lazy_gettext("Cấp cho CTV"),
-        "distributed": lazy_gettext("Cấp cho khách hàng"), "returned": lazy_gettext("Trả lại"),
-        "lost": lazy_gettext("Hư hỏng, hết hạn, mất"),
-        "adjusted": lazy_gettext("Điều chỉnh kiểm kê"),
-        "closing": lazy_gettext("Tồn cuối kỳ"),
-        "distributed.free": lazy_gettext("Cấp miễn phí"),
-        "distributed.social_marketing": lazy_gettext("Tiếp thị xã hội"),
-        "distributed.sold": lazy_gettext("Bán"),
-        "distributed.unstated": lazy_gettext("Không rõ nguồn"),
-        "value.social_marketing": lazy_gettext("Tiền tiếp thị xã hội (đồng)"),
-        "value.sold": lazy_gettext("Tiền bán (đồng)"),
-        "days_out": lazy_gettext("Số ngày hết hàng"), "stocked_out": lazy_gettext("Nơi hết hàng"),
-        "holders": lazy_gettext("Số nơi giữ hàng"), "mos": lazy_gettext("Số tháng dự trữ"),
-        "ctv": lazy_gettext("Cộng tác viên"), "station": lazy_gettext("Trạm y tế xã"),
-    }
+def headings() -> dict[str, str | None]:
+    """The report's column and holder words in the page's language (:mod:`names`)."""
+    lang = _lang()
+    return {**{c: names.column(c, lang) for c in report.REPORT_COLUMNS},
+            **{kind: names.holder(kind, lang) for kind in (CTV, STATION)}}
 
 
 @bp.get("/stock/report/<unit_code>")
