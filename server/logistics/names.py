@@ -54,14 +54,14 @@ def column(name: str, lang: str = "vi") -> str | None:
     code = registry().codelist("distribution_source").get(source)
     if code is None and source != UNSTATED:
         return None
-    said = _pick(NOT_STATED, lang) if code is None else code.vi if lang == "vi" else code.en
+    said = _pick(NOT_STATED if code is None else (code.vi, code.en), lang)
     return _pick(BY_SOURCE[measure], lang).format(source=said)
 
 
 def method(code: str, lang: str = "vi") -> str | None:
     """A method's name from ``contraceptive_method``."""
     found = registry().codelist("contraceptive_method").get(code)
-    return None if found is None else found.vi if lang == "vi" else found.en
+    return None if found is None else _pick((found.vi, found.en), lang)
 
 
 def holder(kind: str, lang: str = "vi") -> str | None:

@@ -44,7 +44,7 @@ class SyncScreen(Screen):
             body.add_widget(text(self.t("last_sync", at=shown(last["at_ms"])), "Body2",
                                  theme.MUTED))
         off = core.clock_off()
-        if off is not None:  # the dates it fills in follow the phone's clock
+        if off is not None:  # still off as last measured: the dates follow the server's
             app.w["sync.clock"] = text(off.vi if app.lang == "vi" else off.en, "Body1",
                                        theme.ERROR, bold=True)
             body.add_widget(app.w["sync.clock"])
