@@ -182,6 +182,7 @@ def test_the_collaborators_day(server_app, server, xvfb, tmp_path) -> None:
     assert r["clock_behind"]["state"] == "Sai giờ điện thoại" and r["clock_behind"]["shown"]
     assert r["clock_behind"]["words"].startswith("Ngày giờ trên điện thoại")
     assert "Ngày và giờ" in r["clock_behind"]["words"]
+    assert "Sai giờ" not in r["clock_set"]["state"] and not r["clock_set"]["shown"]
     assert r["clock_right"].startswith("Đã đồng bộ lúc")
     assert r["nothing_new"] == "Đã đồng bộ xong: không có gì mới để gửi hay tải về"
     lines = {line.split(" · ", 1)[0]: line for line in r["synced_lines"]}

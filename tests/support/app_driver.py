@@ -632,9 +632,9 @@ class Driver:
         r["sync_privacy"] = app.w["sync.privacy"].text
         yield from self.shot("sync-after")
         # the phone's clock three days behind: the sync goes through, and the phone says
-        # that the dates it fills in may be wrong, until a sync with the clock right
+        # that the dates it fills in may be wrong, until the clock is set right
         phone_time = client.http.now_ms
-        client.http.now_ms = lambda: phone_time() - 3 * 24 * 3600 * 1000
+        app.core.now_ms = client.http.now_ms = lambda: phone_time() - 3 * 24 * 3600 * 1000
         yield from self.press("sync.now")
         yield from self.until(lambda: not app.busy, 60)
         yield
@@ -642,7 +642,11 @@ class Driver:
                              "words": app.w["sync.clock"].text,
                              "shown": app.w["sync.clock"].get_root_window() is not None}
         yield from self.shot("sync-clock-behind")
-        client.http.now_ms = phone_time
+        app.core.now_ms, client.http.now_ms = None, phone_time  # set right: said no more
+        app.redraw()
+        yield
+        r["clock_set"] = {"state": app.screen("sync").topbar.state.text,
+                          "shown": app.w["sync.clock"].get_root_window() is not None}
         yield from self.press("sync.now")
         yield from self.until(lambda: not app.busy, 60)
         yield
