@@ -6,6 +6,7 @@ devices send sealed batches through ``/api/v1/sync/batches``.
 
 from __future__ import annotations
 
+import jsonschema
 import pytest
 from sqlalchemy import func, select
 
@@ -65,8 +66,25 @@ def register(app, client, world):
 
 
 def get(client, world, account: str, path: str, **params):
-    return client.get(f"/api/v1/district/{path}", query_string=params,
+    resp = client.get(f"/api/v1/district/{path}", query_string=params,
                       headers=world.headers(account))
+    documented(client, f"/api/v1/district/{path}", resp)
+    return resp
+
+
+def documented(client, path: str, resp) -> None:
+    """The answer is one the OpenAPI document promises: its status, body and error code."""
+    if not hasattr(client, "a0_openapi"):
+        client.a0_openapi = client.get("/api/v1/openapi.json").get_json()
+    doc = client.a0_openapi
+    answers = doc["paths"][path]["get"]["responses"]
+    assert str(resp.status_code) in answers, (path, resp.status_code, resp.get_data(True))
+    answer = answers[str(resp.status_code)]
+    schema = answer["content"]["application/json"]["schema"]
+    if "$ref" in schema:
+        schema = doc["components"]["schemas"]["Error"]
+        assert resp.get_json()["error"]["code"] in answer["x-error-codes"], path
+    jsonschema.validate(resp.get_json(), schema)
 
 
 def code_of(resp) -> str:
