@@ -299,3 +299,14 @@ def test_scope_and_openapi_are_served(client, world) -> None:
     doc = client.get("/api/v1/openapi.json").get_json()
     assert doc["openapi"] == "3.1.0"
     assert "/api/v1/district/members" in doc["paths"]
+
+
+def test_an_unexpected_failure_is_a_coded_json_answer(app, client, world, monkeypatch) -> None:
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("server.district.feeds.read_page", broken)
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
+    resp = get(client, world, "huyen.001", "members")
+    assert resp.status_code == 500 and resp.is_json
+    assert code_of(resp) == "internal_error" and "a bug" not in resp.get_data(True)
