@@ -35,10 +35,12 @@ def check_filter(session: Session, where: RollupFilter, *, rollups: bool) -> Non
     """Refuse a filter that cannot mean what its sender thinks (``request_malformed``,
     ``orgunit_unknown``, ``orgunit_replaced``); a unit outside the scope is not told
     apart from one without cells: it gives no rows."""
-    for name, values in (("month", where.months), ("level", where.levels),
-                         ("unit", where.units)):
-        if values and not rollups:
-            raise A0Error("request_malformed", field=name)
+    if not rollups:
+        given = [name for name, values in (("month", where.months), ("level", where.levels),
+                                           ("unit", where.units)) if values]
+        if given:
+            raise A0Error("request_malformed", field=given[0])
+        return
     for month in where.months:
         if not MONTH.match(month):
             raise A0Error("request_malformed", field="month")
