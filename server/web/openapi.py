@@ -65,8 +65,9 @@ ERROR_SCHEMA: dict[str, Any] = {
 
 STATUS_TEXT = {200: "OK", 201: "Created", 400: "Bad request", 401: "Not authenticated",
                403: "Forbidden", 404: "Not found", 409: "Conflict", 410: "Gone",
-               413: "Too large", 500: "Unexpected failure"}
-UNEXPECTED = {500: ("internal_error",)}  # any operation (server.web.errors)
+               413: "Too large", 500: "Unexpected failure", 503: "Come back later"}
+# any operation: a bug (server.web.errors), the database away or busy (server.web.outage)
+UNEXPECTED = {500: ("internal_error",), 503: ("database_unavailable", "server_busy")}
 
 
 def query(name: str, description: str, schema: Mapping[str, Any] | None = None,
