@@ -6,6 +6,7 @@ devices send sealed batches through ``/api/v1/sync/batches``.
 
 from __future__ import annotations
 
+import jsonschema
 import pytest
 from sqlalchemy import func, select
 
@@ -65,8 +66,25 @@ def register(app, client, world):
 
 
 def get(client, world, account: str, path: str, **params):
-    return client.get(f"/api/v1/district/{path}", query_string=params,
+    resp = client.get(f"/api/v1/district/{path}", query_string=params,
                       headers=world.headers(account))
+    documented(client, f"/api/v1/district/{path}", resp)
+    return resp
+
+
+def documented(client, path: str, resp) -> None:
+    """The answer is one the OpenAPI document promises: its status, body and error code."""
+    if not hasattr(client, "a0_openapi"):
+        client.a0_openapi = client.get("/api/v1/openapi.json").get_json()
+    doc = client.a0_openapi
+    answers = doc["paths"][path]["get"]["responses"]
+    assert str(resp.status_code) in answers, (path, resp.status_code, resp.get_data(True))
+    answer = answers[str(resp.status_code)]
+    schema = answer["content"]["application/json"]["schema"]
+    if "$ref" in schema:
+        schema = doc["components"]["schemas"]["Error"]
+        assert resp.get_json()["error"]["code"] in answer["x-error-codes"], path
+    jsonschema.validate(resp.get_json(), schema)
 
 
 def code_of(resp) -> str:
@@ -281,3 +299,14 @@ def test_scope_and_openapi_are_served(client, world) -> None:
     doc = client.get("/api/v1/openapi.json").get_json()
     assert doc["openapi"] == "3.1.0"
     assert "/api/v1/district/members" in doc["paths"]
+
+
+def test_an_unexpected_failure_is_a_coded_json_answer(app, client, world, monkeypatch) -> None:
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("server.district.feeds.read_page", broken)
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
+    resp = get(client, world, "huyen.001", "members")
+    assert resp.status_code == 500 and resp.is_json
+    assert code_of(resp) == "internal_error" and "a bug" not in resp.get_data(True)

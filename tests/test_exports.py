@@ -247,8 +247,17 @@ def test_http_and_cli_exports(app, tmp_path):
     resp = client.get("/api/v1/exports/rollups.json?level=area")
     assert resp.status_code == 200
     assert {r[1] for r in resp.get_json()["rows"]} == {"12619.01.1"}
+    # a filter that can match nothing by mistake is refused, not answered with no rows
+    for query, code in (("month=2026-13", "request_malformed"), ("level=areas",
+                        "request_malformed"), ("unit=99999", "orgunit_unknown")):
+        error = client.get(f"/api/v1/exports/rollups.json?{query}").get_json()["error"]
+        assert error["code"] == code, query
+    assert client.get("/api/v1/exports/rollups.json?unit=33&unit=VN").status_code == 200
 
     log_in(client, officer)
+    # a person-level export takes no filter: ignoring one would hand out more than asked
+    resp = client.get("/api/v1/exports/persons.json?unit=12619.01.1")
+    assert resp.status_code == 400 and resp.get_json()["error"]["field"] == "unit"
     before = _audits()
     resp = client.get("/api/v1/exports/persons.xlsx")
     assert resp.status_code == 200

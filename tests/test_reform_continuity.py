@@ -147,6 +147,10 @@ def test_district_cursors_go_on_without_loss_or_repeats(app) -> None:
     error = resp.get_json()["error"]
     assert resp.status_code == 400 and error["code"] == "orgunit_replaced"
     assert "06001" in error["message_en"]
+    # so does a former district's code: the new communes its communes went into
+    error = client.get("/api/v1/district/members", query_string={"unit": "180"},
+                       headers=readers.headers("tinh.langson")).get_json()["error"]
+    assert error["code"] == "orgunit_replaced" and "06001" in error["message_en"]
     assert narrowed  # (that cursor's unit is gone: the consumer starts over on 06001)
 
 

@@ -193,6 +193,11 @@ def test_api_page_and_own_tokens(app: Flask) -> None:
     documented = {path for path in district.get("/api/v1/openapi.json").get_json()["paths"]
                   if path.startswith("/api/v1/district/")}
     assert set(listed) == documented and all(text.strip() for text in listed.values()), listed
+    # ... and every refusal code the document gives its feeds is on the page
+    paths = district.get("/api/v1/openapi.json").get_json()["paths"]
+    codes = {code for path in documented for answer in paths[path]["get"]["responses"].values()
+             for code in answer.get("x-error-codes", ())}
+    assert {c for c in codes if f"<code>{c}</code>" not in help_page} == set()
 
     made = district.post("/dashboard/api/tokens", {"label": "DHIS2 huyện"})
     assert made.status_code == 200

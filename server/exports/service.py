@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from a0core.errors import A0Error
 from server.exports import queries, rollup_book, writers
+from server.exports.filters import check_filter
 from server.models.people import AuditLog
 from server.security import audit
 from server.security.scope import Scope
@@ -61,6 +62,8 @@ def open_export(session: Session, scope: Scope, kind: str, fmt: str,
     """Check the request and prepare the row stream (nothing is read yet)."""
     if fmt not in writers.FORMATS:
         raise A0Error("export_format_unknown", record=fmt)
+    if kind in KINDS:
+        check_filter(session, where, rollups=kind == ROLLUPS)
     if kind == PERSONS:
         if not scope.person_level:
             raise A0Error("person_level_forbidden")

@@ -211,12 +211,25 @@ def where(session: Session, code: str) -> Whereabouts:
     return Whereabouts(code, here, old, went, moves)
 
 
+def _district_went(session: Session, district: OrgUnit) -> list[str]:
+    """The current communes a former district's communes went into: a district code
+    kept from before the reform is named, not called unknown."""
+    tree = current_tree(session)
+    old_communes = select(OrgUnit.code).where(OrgUnit.parent_id == district.id,
+                                              OrgUnit.level == LEVEL_COMMUNE)
+    return sorted(set(session.scalars(select(OrgLineage.new_code).where(
+        OrgLineage.old_tree == district.tree, OrgLineage.new_tree == tree,
+        OrgLineage.old_code.in_(old_communes)))))
+
+
 def unknown_unit(session: Session, code: str) -> A0Error:
     """The refusal for a code the current tree lacks: where an old code went
     (``orgunit_replaced``), else ``orgunit_unknown``."""
     found = where(session, code)
     went = [c for c, _, _ in found.went_to] or sorted({m.new_commune_code
                                                       for m in found.villages})
+    if found.old is not None and found.old.level == LEVEL_DISTRICT:
+        went = _district_went(session, found.old)
     if found.old is not None and went:
         return A0Error("orgunit_replaced", record=code, successors=", ".join(went))
     return A0Error("orgunit_unknown", record=code)

@@ -111,7 +111,10 @@ def _feed_doc(feed: feeds.Feed, summary: str):
          responses={200: ("The token's user, role and scope", {
              "type": "object", "required": ["user", "role", "scope", "feeds"],
              "properties": {"user": {"type": "string"}, "role": {"type": "string"},
-                            "scope": {"type": "object"},
+                            "token": {"type": "object", "properties": {
+                                "id": {"type": "integer"}, "label": {"type": "string"}}},
+                            "scope": {"type": "object", "required": ["level", "code",
+                                                                     "person_level"]},
                             "feeds": {"type": "array", "items": {"type": "object"}}}})})
 def scope_info():
     try:

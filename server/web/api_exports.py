@@ -4,7 +4,7 @@ Thin: parse, take the scope, call :mod:`server.exports.service`, stream. The
 scope comes from :func:`request_scope` alone: an API token
 (``Authorization: Bearer``, a district system) or else the dashboard's logged-in
 session; nobody is refused ``login_required``. Filters for roll-ups: ``month``,
-``level``, ``unit`` (repeatable).
+``level``, ``unit`` (repeatable; checked by :mod:`server.exports.filters`).
 """
 
 from __future__ import annotations
@@ -56,11 +56,12 @@ def request_scope() -> Scope:
          "Formats csv, xlsx, json (roll-ups in xlsx: Vietnamese headings in row 1, the "
          "column codes in row 2, names beside the codes). "
          "Dữ liệu theo phạm vi của tài khoản.",
-         params=(query("month", "Tháng / month YYYY-MM (repeatable)"),
-         query("level", "Cấp / unit level (repeatable)"),
-         query("unit", "Mã đơn vị / unit code (repeatable)")),
+         params=(query("month", "Tháng / month YYYY-MM (repeatable; roll-ups only)"),
+         query("level", "Cấp / unit level (repeatable; roll-ups only)"),
+         query("unit", "Mã đơn vị / unit code (repeatable; roll-ups only)")),
          responses={200: ("The file (attachment)", None)},
-         errors={400: ("export_format_unknown",),
+         errors={400: ("export_format_unknown", "request_malformed", "orgunit_unknown",
+                       "orgunit_replaced"),
                  401: ("login_required", "api_token_missing", "api_token_invalid",
                        "api_token_revoked"),
                  403: ("person_level_forbidden",), 404: ("not_found",)})

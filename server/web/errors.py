@@ -2,7 +2,8 @@
 
 An address that does not exist (404) or a method a route does not take (405,
 with ``Allow``) gets the same coded answer under ``/api/``, and the dashboard's
-error page elsewhere: never the framework's own page.
+error page elsewhere: never the framework's own page. An unexpected failure (500)
+is ``internal_error`` under ``/api/``, never a traceback.
 """
 
 from __future__ import annotations
@@ -49,6 +50,13 @@ def register(app: Flask) -> None:
     def _too_large(_exc: HTTPException):
         return error_response(A0Error("batch_too_large",
                                       limit=app.config["A0SYNC_MAX_BATCH_BYTES"]))
+
+    @app.errorhandler(500)
+    def _internal(exc: HTTPException):
+        """A bug: Flask has logged the traceback; an API client gets a code, not a page."""
+        if not request.path.startswith("/api/"):
+            return exc
+        return error_response(A0Error("internal_error"), 500)
 
     @app.errorhandler(404)
     @app.errorhandler(405)

@@ -65,7 +65,9 @@ ERROR_SCHEMA: dict[str, Any] = {
 
 STATUS_TEXT = {200: "OK", 201: "Created", 400: "Bad request", 401: "Not authenticated",
                403: "Forbidden", 404: "Not found", 409: "Conflict", 410: "Gone",
-               413: "Too large"}
+               413: "Too large", 500: "Unexpected failure", 503: "Come back later"}
+# any operation: a bug (server.web.errors), the database away or busy (server.web.outage)
+UNEXPECTED = {500: ("internal_error",), 503: ("database_unavailable", "server_busy")}
 
 
 def query(name: str, description: str, schema: Mapping[str, Any] | None = None,
@@ -109,7 +111,7 @@ class ApiDoc:
             if schema is not None:
                 entry["content"] = {"application/json": {"schema": schema}}
             responses[str(status)] = entry
-        for status, codes in sorted(self.errors.items()):
+        for status, codes in sorted({**self.errors, **UNEXPECTED}.items()):
             responses[str(status)] = {
                 "description": f"{STATUS_TEXT.get(status, 'Refused')}: "
                                + ", ".join(f"`{c}`" for c in codes),
