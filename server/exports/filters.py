@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from a0core.errors import A0Error
 from server.exports.queries import RollupFilter
-from server.logistics.cells import STATION_LEVEL
+from server.logistics.cells import STATION_LEVEL, commune_of
 from server.models.orgunits import (
     LEVEL_AREA,
     LEVEL_COMMUNE,
@@ -47,6 +47,6 @@ def check_filter(session: Session, where: RollupFilter, *, rollups: bool) -> Non
     if any(level not in LEVELS for level in where.levels):
         raise A0Error("request_malformed", field="level")
     for code in where.units:
-        commune = code.removesuffix(".TYT")  # a health station: logistics.cells.station_code
+        commune = commune_of(code)
         if code != NATIONAL_CODE and unit_by_code(session, commune[:40]) is None:
             raise unknown_unit(session, code[:40])

@@ -41,9 +41,18 @@ STATION_LEVEL = "station"
 PREFIX = "stock"
 
 
+STATION_SUFFIX = ".TYT"
+
+
 def station_code(commune: str) -> str:
     """The unit code of a commune's health station in the roll-ups."""
-    return f"{commune}.TYT"
+    return commune + STATION_SUFFIX
+
+
+def commune_of(code: str) -> str:
+    """The commune of a roll-up unit code: a station's (:func:`station_code`), or the
+    code itself."""
+    return code.removesuffix(STATION_SUFFIX)
 
 
 def key(kind: str, method: str, measure: str) -> str:
