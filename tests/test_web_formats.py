@@ -50,7 +50,7 @@ def _time(moment: dt.datetime, lang: str) -> str:
 
 
 def _text(html: str) -> str:
-    main = html.split("<main>", 1)[1].split("</main>", 1)[0]
+    main = html.split("<main", 1)[1].split(">", 1)[1].split("</main>", 1)[0]
     return re.sub(r"\s+", " ", TAGS.sub(" ", main))
 
 

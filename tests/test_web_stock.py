@@ -200,7 +200,11 @@ def test_a_refused_station_form_comes_back_as_typed(app: Flask) -> None:
     assert expired.status_code == 400
     receipt = form(expired.get_data(as_text=True), "stock_receipt")
     assert receipt.startswith(" open>") and "#record-stock_receipt" in receipt
-    assert 'role="alert"' in receipt
+    assert 'role="alert" id="error-stock_receipt"' in receipt
+    # every field points at the refusal (a screen reader reads it with the field), the
+    # first takes the focus
+    assert receipt.count('aria-describedby="error-stock_receipt"') == receipt.count("<label>")
+    assert receipt.count("autofocus") == 1
     assert str(escape(A0Error("stock_expired_on_receipt").vi)) in receipt
     assert 'name="expiry" value="2025-03-02"' in receipt and 'value="K-17"' in receipt
     assert 'name="quantity" value="300"' in receipt and 'value="2025-03-03"' in receipt

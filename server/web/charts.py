@@ -173,19 +173,22 @@ def line(label: str, categories: Sequence[str], values: Sequence[float | None], 
 
 
 def horizontal_bars(label: str, items: Sequence[tuple[str, float | None]], *,
-                    width: int = WIDTH, maximum: float | None = None, suffix: str = "") -> str:
+                    width: int = WIDTH, maximum: float | None = None, suffix: str = "",
+                    names: bool = False) -> str:
     """One labelled horizontal bar per item (method mix, completeness by unit): the name
     whole above its bar (wrapped between words when long), the number after it; a
-    ratio with nothing to divide by (None) no bar but "x"."""
+    ratio with nothing to divide by (None) no bar but "x". ``names``: the items are
+    proper names (units), Vietnamese whatever the page's language (``lang="vi"``)."""
     line_h, bar_h, gap = SIZE + 3, SIZE - 2, 8
     peak = maximum or _nice_max(max((v for _, v in items if v is not None), default=0))
     shown = formats.rate if suffix == "%" else _fmt  # a percentage as every rate: 68,0%
     plot_w = width - ceil(_text_w(shown(peak) + suffix)) - SIZE - 4
     per_line = max(int(width / CHAR), 8)
     body, y = [], 4
+    lang = ' lang="vi"' if names else ""
     for i, (name, value) in enumerate(items):
         lines = wrap(name, per_line, break_long_words=False) or [""]
-        body.append(f'<text x="2" y="{y}" {FONT}>' + "".join(
+        body.append(f'<text x="2" y="{y}"{lang} {FONT}>' + "".join(
             f'<tspan x="2" dy="{line_h}">{escape(text)}</tspan>' for text in lines)
             + "</text>")
         y += line_h * len(lines) + 4
@@ -195,7 +198,7 @@ def horizontal_bars(label: str, items: Sequence[tuple[str, float | None]], *,
             continue
         w = plot_w * min(value, peak) / peak
         body.append(f'<rect class="bar" x="0" y="{y}" width="{w:.1f}" height="{bar_h}" '
-                    f'fill="{COLOURS[i % len(COLOURS)]}"><title>{escape(name)}: '
+                    f'fill="{COLOURS[i % len(COLOURS)]}"><title{lang}>{escape(name)}: '
                     f'{shown(value)}{suffix}</title></rect>'
                     f'<text x="{w + 4:.1f}" y="{y + bar_h - 1}" {FONT}>{shown(value)}{suffix}'
                     f'</text>')

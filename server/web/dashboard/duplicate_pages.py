@@ -68,7 +68,8 @@ def duplicate(candidate_id: int):
     except A0Error as error:
         return _refused(error)
     kind = view["candidate"]["kind"]
-    why = explain(view["candidate"]["reasons"], view["a"], view["b"]) if kind == "member" else []
+    why = queries.dated(explain(view["candidate"]["reasons"], view["a"], view["b"]),
+                        view["a"], view["b"]) if kind == "member" else []
     return render_template("duplicate.html", view=view, c=view["candidate"], kind=kind,
                            rows=queries.compare(kind, view["a"], view["b"], queries.area_names(
                                db.session, view["a"], view["b"])), why=why,

@@ -24,7 +24,8 @@ from pathlib import Path
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, request
-from flask_babel import Babel
+from flask_babel import Babel, get_locale
+from markupsafe import Markup
 
 SOURCE = Path(__file__).resolve().parents[1] / "translations"
 LANGUAGES = ("vi", "en")
@@ -57,9 +58,34 @@ def select_locale() -> str:
     return DEFAULT
 
 
+def vietnamese(value: object) -> Markup | str:
+    """A proper name (a person, a place, a phone's own label) stays Vietnamese on an
+    English page: ``lang="vi"`` tells a screen reader how to say it, and the English
+    walk (``tests/test_web_walk.py``) that it is not an untranslated string. On a
+    Vietnamese page the name is already in the page's language: nothing added."""
+    if value is None or value == "":
+        return ""
+    if not _foreign():
+        return str(value)
+    return Markup('<span lang="vi">%s</span>') % value
+
+
+def vietnamese_attr() -> Markup:
+    """``lang="vi"`` for an element holding only names (an ``<option>``, a name's
+    text box) on an English page; nothing on a Vietnamese one."""
+    return Markup(' lang="vi"') if _foreign() else Markup("")
+
+
+def _foreign() -> bool:
+    locale = get_locale()
+    return locale is not None and locale.language != DEFAULT
+
+
 def init_app(app: Flask) -> None:
     compiled = Path(app.instance_path) / "translations"
     compile_catalogues(SOURCE, compiled)
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(compiled)
     Babel(app, locale_selector=select_locale)
+    app.jinja_env.filters["vi"] = vietnamese
+    app.jinja_env.globals["vi_attr"] = vietnamese_attr

@@ -144,7 +144,7 @@ def _charts(unit: queries.UnitView, month: str, months: list[str],
             str(lazy_gettext("Cơ cấu biện pháp đang dùng")), methods)),
         "completeness": Markup(charts.horizontal_bars(
             str(lazy_gettext("Tính đầy đủ của báo cáo theo đơn vị")), completeness,
-            maximum=100, suffix="%")),
+            maximum=100, suffix="%", names=True)),
     }
 
 

@@ -12,17 +12,22 @@ walk, not a sort.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from flask_babel import gettext
+from markupsafe import Markup, escape
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from a0core.schemas import FieldDef, registry
+from server import formats
 from server.models.duplicates import KINDS, STATUSES, DuplicateCandidate
+from server.models.register import Household, Member
 from server.security.scope import Scope
 from server.sync.duplicates import review
-from server.sync.duplicates.explain import vn_date
+from server.sync.duplicates.explain import Reason
+from server.web.dashboard.i18n import vietnamese
 from server.web.queries.paging import Page, paginate
 from server.web.queries.sync_status import unit_names
 
@@ -47,8 +52,8 @@ def _filtered(stmt: Select, scope: Scope, status: str, kind: str | None,
 class PairRow:
     """A line of the list: the pair, what its two records are called and where they live."""
     pair: DuplicateCandidate
-    a_label: str
-    b_label: str
+    a_label: Markup | str
+    b_label: Markup | str
     area: str = ""
     b_area: str = ""
 
@@ -65,12 +70,38 @@ def pair_page(session: Session, scope: Scope, status: str, kind: str | None,
                    .order_by(*order), page, per_page, scalars=True)
     pairs = list(session.scalars(select(t).where(t.id.in_(ids.items)).order_by(*order))) \
         if ids.items else []
-    labels = review.labels(session, pairs)
+    labels = pair_labels(session, pairs)
     areas = unit_names(session, {c for p in pairs for c in (p.area_code, p.b_area_code) if c})
     rows = [PairRow(p, labels.get(p.a_id, p.a_id), labels.get(p.b_id, p.b_id),
                     areas.get(p.area_code, p.area_code),
                     areas.get(p.b_area_code or "", p.b_area_code or "")) for p in pairs]
     return Page(rows, ids.page, ids.per_page, ids.total)
+
+
+def pair_labels(session: Session, pairs: list[DuplicateCandidate]) -> dict[str, Markup]:
+    """Record id → a name to recognise it by, in the page's language, the names marked
+    Vietnamese (the sync module's :func:`~server.sync.duplicates.review.labels` writes
+    Vietnamese for the API)."""
+    ids = {kind: sorted({i for p in pairs if p.kind == kind for i in (p.a_id, p.b_id)})
+           for kind in KINDS}
+    out: dict[str, Markup] = {}
+    if ids["member"]:
+        out.update((i, Markup("%s (%s)") % (vietnamese(name), formats.day(born)))
+                   for i, name, born in session.execute(
+                       select(Member.id, Member.full_name, Member.birth_date)
+                       .where(Member.id.in_(ids["member"]))))
+    if ids["household"]:
+        heads = review.head_names(session, ids["household"])
+        for i, number, address in session.execute(
+                select(Household.id, Household.number, Household.address)
+                .where(Household.id.in_(ids["household"]))):
+            parts = [escape(gettext("Hộ số %(n)s", n=number))]
+            if heads.get(i):  # the message without arguments: its %(name)s kept
+                parts.append(escape(gettext("chủ hộ %(name)s")) % {"name": vietnamese(heads[i])})
+            if address:
+                parts.append(vietnamese(address))
+            out[i] = Markup(", ").join(parts)
+    return out
 
 
 def candidate_in_scope(session: Session, scope: Scope,
@@ -90,7 +121,7 @@ def _shown(fdef: FieldDef | None, value: Any) -> dict[str, str]:
     if value is None or value == "":
         return {"vi": "—", "en": "—"}
     if fdef is not None and fdef.type in ("date", "partial_date") and isinstance(value, str):
-        return {"vi": vn_date(value), "en": vn_date(value)}
+        return {"vi": formats.day(value, "vi"), "en": formats.day(value, "en")}
     if fdef is not None and fdef.codelist and isinstance(value, str):
         code = registry().codelist(fdef.codelist).get(value)
         if code is not None:
@@ -129,3 +160,11 @@ def compare(kind: str, a: dict[str, Any], b: dict[str, Any],
                                 for r in (a, b))
         rows.append(ComparedRow(name, label, shown_a, shown_b, a.get(name) != b.get(name)))
     return rows
+
+
+def dated(why: list[Reason], a: dict[str, Any], b: dict[str, Any]) -> list[Reason]:
+    """The reasons with the dates of birth written as the page's language writes them
+    (the explanation writes them the Vietnamese way)."""
+    return [replace(r, a=formats.day(a.get("birth_date") or ""),
+                    b=formats.day(b.get("birth_date") or "")) if r.key == "birth" else r
+            for r in why]
