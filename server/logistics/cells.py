@@ -39,9 +39,7 @@ from server.rollups.sources import ByMonth, Leaf
 CTV, STATION = "ctv", "station"
 STATION_LEVEL = "station"
 PREFIX = "stock"
-
-
-STATION_SUFFIX = ".TYT"
+STATION_SUFFIX = ".TYT"  # a station's unit code: <commune>.TYT
 
 
 def station_code(commune: str) -> str:

@@ -55,9 +55,9 @@ def date_offset(seen: list[int] | None, device_ms: int, boot_ms: int) -> int:
     """What to add to the phone's clock for the day it fills in and checks: the offset
     to the server's clock measured at the last answer while it is :func:`still_off`;
     else 0, the phone's own clock."""
-    if not seen or still_off(seen, device_ms, boot_ms) is None:
+    if still_off(seen, device_ms, boot_ms) is None:
         return 0
-    return int(seen[0]) - int(seen[1])
+    return int(seen[0]) - int(seen[1])  # seen is there: still_off found it off
 
 
 def sane(device_ms: int, server_ms: int, max_ahead_ms: int) -> bool:
